@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+#   make            build union.ko (builds or reuses the cached test kernel)
+#   make check      boot the test VM, run every selftest; T=PATTERN for a subset
+#   make run        boot the VM into a shell with a demo union mounted
+#   make CLIPPY=1   build with clippy
+#   make fmt        rustfmt the module
+#   make clean
+#
+# KDIR may point at any Rust-enabled 7.x kernel build tree.
+SHELL := /bin/bash
+REPO := $(CURDIR)
+include $(REPO)/qemu/toolchain.mk
+
+ifeq ($(KDIR),)
+KDIR_CMD = $$($(REPO)/qemu/build-kernel | tail -1)
+else
+KDIR_CMD = $(KDIR)
+endif
+KSRC_CMD = $$(cd "$(KDIR_CMD)" && readlink -f source 2>/dev/null || make -s -C "$(KDIR_CMD)" kernelrelease >/dev/null; cd "$(KDIR_CMD)" && readlink -f source)
+
+KMAKE = $(MAKE) -C "$$kdir" M=$(REPO) RUSTC=$(KRUSTC) BINDGEN=$(KBINDGEN) \
+	RUST_LIB_SRC=$(KRUST_LIB_SRC) CLIPPY_DRIVER=$(KCLIPPY_DRIVER) \
+	$(if $(CLIPPY),CLIPPY=1)
+
+.PHONY: all modules check run fmt fmt-check clippy clean selftests kernel
+all: modules
+
+kernel:
+	@$(REPO)/qemu/build-kernel
+
+modules:
+	@kdir=$(KDIR_CMD) && $(KMAKE) modules
+
+selftests:
+	@kdir=$(KDIR_CMD) && $(MAKE) -C $(REPO)/selftests KSRC="$$(readlink -f $$kdir/source)"
+
+fmt:
+	@kdir=$(KDIR_CMD) && $(KRUSTFMT) --edition 2021 --config-path "$$(readlink -f $$kdir/source)/.rustfmt.toml" rust/union_main.rs
+
+fmt-check:
+	@kdir=$(KDIR_CMD) && $(KRUSTFMT) --check --edition 2021 --config-path "$$(readlink -f $$kdir/source)/.rustfmt.toml" rust/union_main.rs
+
+clippy:
+	@kdir=$(KDIR_CMD) && touch rust/union_main.rs && $(KMAKE) CLIPPY=1 modules
+
+check: modules selftests fmt-check clippy
+	@$(REPO)/selftests/check $(if $(T),-t '$(T)')
+
+run: modules
+	@$(REPO)/qemu/run -- $(REPO)/qemu/demo
+
+clean:
+	@kdir=$(KDIR_CMD) && $(KMAKE) clean
+	rm -f rust/shim_generated.rs
+	$(MAKE) -C selftests clean

@@ -1,0 +1,8 @@
+# Toolchain pinned for the union kernel and module (sourced by scripts and the Makefile
+# reads the same values).  Debian's rustc-web comes before the rustup toolchain.
+KVER_PKG=${KVER_PKG:-7.3}
+KRUSTC=${KRUSTC:-/usr/bin/rustc}
+KBINDGEN=${KBINDGEN:-$HOME/.cargo/bin/bindgen}
+KRUST_LIB_SRC=${KRUST_LIB_SRC:-/usr/src/rustc-1.96.0/library}
+KCLIPPY_DRIVER=${KCLIPPY_DRIVER:-/usr/bin/clippy-driver}
+export LIBCLANG_PATH=${LIBCLANG_PATH:-/usr/lib/llvm-22/lib}

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Union inodes: which real objects back them, their inode numbers, `getattr` and
+//! symlinks.
+//!
+//! Inode numbers (Documentation/filesystems/union.rst, "Inode numbers"): an object that
+//! has a lower part (a lower-only object, or a directory merged from both layers) reports
+//! the lower inode number with bit 63 set; an object that lives only on upper reports the
+//! upper inode number.  Both real numbers are persistent on the real filesystems, so
+//! `st_ino` is unique within the union and the same across umount/mount; readdir derives
+//! `d_ino` by the same rule.
+
+use crate::{
+    params::Which,
+    vfs::{
+        self,
+        ops::{
+            get_union_inode,
+            NewInode, //
+        },
+        Dentry,
+        Inode,
+        SuperBlock, //
+    },
+};
+use kernel::{
+    bindings,
+    prelude::*,
+    str::CString,
+    sync::aref::ARef,
+};
+
+/// Bit set in the inode numbers of objects with a lower part.
+pub(crate) const LOWER_INO_BIT: u64 = 1 << 63;
+
+/// Per-inode union state (`i_private`).
+pub(crate) struct UnionInode {
+    /// The upper object, if any.
+    pub(crate) upper: Option<ARef<Dentry>>,
+    /// The lower object, if any and visible (for directories: merged).
+    pub(crate) lower: Option<ARef<Dentry>>,
+    /// Upper directory marked opaque: lower entries are hidden unless a fallthru names them.
+    pub(crate) opaque: bool,
+}
+
+impl UnionInode {
+    /// The real inode identifying this union inode: the lower one if there is one (so that
+    /// the identity survives copy-up), otherwise the upper one.
+    pub(crate) fn key(&self) -> usize {
+        self.real_key_inode().map_or(0, |i| i.as_ptr() as usize)
+    }
+
+    fn real_key_inode(&self) -> Option<&Inode> {
+        self.lower.as_ref().or(self.upper.as_ref()).and_then(|d| d.inode())
+    }
+
+    /// The object users see: upper if present, else lower.
+    pub(crate) fn real(&self) -> (&Dentry, Which) {
+        match (&self.upper, &self.lower) {
+            (Some(u), _) => (u, Which::Upper),
+            (None, Some(l)) => (l, Which::Lower),
+            // INVARIANT (upheld by `namei::lookup` and `root_inode`): one of the two exists.
+            (None, None) => unreachable!(),
+        }
+    }
+
+    /// The inode of [`Self::real`].
+    pub(crate) fn real_inode(&self) -> Option<&Inode> {
+        self.real().0.inode()
+    }
+
+    /// Whether this is a directory merged from both layers.
+    pub(crate) fn is_merged_dir(&self) -> bool {
+        self.upper.is_some() && self.lower.is_some()
+    }
+}
+
+/// The union inode number of an object (see the module documentation).
+pub(crate) fn union_ino(upper_ino: Option<u64>, lower_ino: Option<u64>) -> u64 {
+    match lower_ino {
+        Some(l) => l | LOWER_INO_BIT,
+        None => upper_ino.unwrap_or(0) & !LOWER_INO_BIT,
+    }
+}
+
+/// Makes (or finds) the union inode for a set of real objects.
+pub(crate) fn make_inode(sb: &SuperBlock, info: UnionInode) -> Result<ARef<Inode>> {
+    let real = info.real_inode().ok_or(ENOENT)?;
+    let new = NewInode {
+        mode: real.mode(),
+        rdev: real.rdev(),
+        ino: union_ino(
+            info.upper.as_ref().and_then(|d| d.inode()).map(|i| i.ino()),
+            info.lower.as_ref().and_then(|d| d.inode()).map(|i| i.ino()),
+        ),
+        nlink: info.is_merged_dir().then_some(1),
+    };
+    get_union_inode(sb, KBox::new(info, GFP_KERNEL)?, new)
+}
+
+/// The root inode: the two layer directories, merged.
+pub(crate) fn root_inode(sb: &SuperBlock) -> Result<ARef<Inode>> {
+    let fs = sb.union_fs();
+    let upper: ARef<Dentry> = fs.upper().root().into();
+    let lower: ARef<Dentry> = fs.lower().root().into();
+    let opaque = {
+        let _creds = fs.override_creds();
+        crate::xattr::has_flag(fs, &upper, crate::xattr::OPAQUE)
+    };
+    make_inode(
+        sb,
+        UnionInode {
+            upper: Some(upper),
+            lower: Some(lower),
+            opaque,
+        },
+    )
+}
+
+/// `getattr`: the real object's attributes with the union's `st_dev` and `st_ino`.
+pub(crate) fn getattr(d: &Dentry, stat: &mut bindings::kstat, request_mask: u32, flags: u32) -> Result {
+    let inode = d.inode().ok_or(ENOENT)?;
+    let sb = inode.sb();
+    let fs = sb.union_fs();
+    let info = inode.union_info();
+    let (real, which) = info.real();
+    {
+        let _creds = fs.override_creds();
+        vfs::getattr_real(fs.layer(which).mnt(), real, stat, request_mask, flags)?;
+    }
+    if let Some(ri) = real.inode() {
+        inode.copy_attr_from(ri);
+    }
+    stat.dev = sb.dev();
+    stat.ino = inode.ino();
+    if info.is_merged_dir() {
+        // The number of subdirectories of a merged directory is not known without reading
+        // both layers; 1 tells find(1) and friends not to rely on it (as overlayfs does).
+        stat.nlink = 1;
+    }
+    Ok(())
+}
+
+/// `get_link`: the real symlink's target.
+pub(crate) fn get_link(d: &Dentry) -> Result<KBox<CString>> {
+    let inode = d.inode().ok_or(ENOENT)?;
+    let fs = inode.sb().union_fs();
+    let (real, _) = inode.union_info().real();
+    let _creds = fs.override_creds();
+    Ok(KBox::new(vfs::get_link_real(real)?, GFP_KERNEL)?)
+}

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Lookup across the layers (union-mounts.txt, "Path lookup").
+//!
+//! For a name in a union directory:
+//! - an upper whiteout (char device 0/0) hides the name;
+//! - an upper fallthru (char device 0/DT) stands for the lower entry of the same name,
+//!   even in an opaque directory; if that entry is gone the name does not exist;
+//! - an upper non-directory covers the lower entry;
+//! - an upper directory is merged with a lower directory of the same name, unless the
+//!   parent is opaque and the upper directory carries no fallthru marker;
+//! - a negative upper entry falls through to lower unless the parent is opaque;
+//! - lower whiteouts are whiteouts too (a lower layer may be a flattened union).
+
+use crate::{
+    inode::{
+        make_inode,
+        UnionInode, //
+    },
+    vfs::{
+        self,
+        dtype,
+        Dentry,
+        Inode, //
+    },
+    xattr,
+};
+use kernel::{
+    prelude::*,
+    sync::aref::ARef,
+};
+
+/// What an upper directory entry is, in the union's on-disk format.
+pub(crate) enum UpperKind {
+    /// Char device 0/0.
+    Whiteout,
+    /// Char device 0/`d_type`: the lower entry of the same name shows through.
+    Fallthru(u8),
+    /// Anything else: a real object.
+    Object,
+}
+
+/// Classifies a positive upper dentry.
+pub(crate) fn classify_upper(d: &Dentry) -> UpperKind {
+    if d.is_whiteout() {
+        return UpperKind::Whiteout;
+    }
+    match d.inode() {
+        Some(i) => classify_upper_inode(i),
+        None => UpperKind::Object,
+    }
+}
+
+/// Classifies an upper inode (see [`classify_upper`]).
+pub(crate) fn classify_upper_inode(i: &Inode) -> UpperKind {
+    if i.mode() & vfs::S_IFMT != vfs::S_IFCHR || vfs::dev_major(i.rdev()) != 0 {
+        return UpperKind::Object;
+    }
+    match vfs::dev_minor(i.rdev()) {
+        0 => UpperKind::Whiteout,
+        t @ 1..=15 => UpperKind::Fallthru(t as u8),
+        _ => UpperKind::Object,
+    }
+}
+
+fn positive(d: ARef<Dentry>) -> Option<ARef<Dentry>> {
+    d.inode().is_some().then_some(d)
+}
+
+/// Looks up `name` in the lower directory `dir`; whiteouts count as absent.
+fn lookup_lower(fs: &crate::superblock::UnionFs, dir: &Dentry, name: &[u8]) -> Result<Option<ARef<Dentry>>> {
+    let d = vfs::lookup_real(fs.lower().mnt(), dir, name)?;
+    Ok(positive(d).filter(|d| !d.is_whiteout()))
+}
+
+/// `lookup` in the union directory `dir`: the union inode for `name`, or `None`.
+pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
+    let sb = dir.sb();
+    let fs = sb.union_fs();
+    let parent = dir.union_info();
+    let _creds = fs.override_creds();
+
+    let mut upper = None;
+    let mut want_lower = !parent.opaque;
+    let mut fallthru = false;
+    if let Some(updir) = &parent.upper {
+        if let Some(u) = positive(vfs::lookup_real(fs.upper().mnt(), updir, name)?) {
+            match classify_upper(&u) {
+                UpperKind::Whiteout => return Ok(None),
+                UpperKind::Fallthru(_) => {
+                    want_lower = true;
+                    fallthru = true;
+                }
+                UpperKind::Object => {
+                    let is_dir = u.inode().is_some_and(|i| i.is_dir());
+                    want_lower = is_dir && (want_lower || xattr::has_flag(fs, &u, xattr::FALLTHRU));
+                    upper = Some(u);
+                }
+            }
+        }
+    }
+
+    let mut lower = None;
+    if want_lower {
+        if let Some(lodir) = &parent.lower {
+            lower = lookup_lower(fs, lodir, name)?;
+        }
+    }
+    if let (Some(_), Some(l)) = (&upper, &lower) {
+        // Only directories merge; an upper directory covers a lower non-directory.
+        if !l.inode().is_some_and(|i| i.is_dir()) {
+            lower = None;
+        }
+    }
+    if upper.is_none() && lower.is_none() {
+        // Negative, or a fallthru whose lower entry is gone: the name does not exist.
+        let _ = fallthru;
+        return Ok(None);
+    }
+    let opaque = upper
+        .as_ref()
+        .is_some_and(|u| u.inode().is_some_and(|i| i.is_dir()) && xattr::has_flag(fs, u, xattr::OPAQUE));
+    let info = UnionInode {
+        upper,
+        lower,
+        opaque,
+    };
+    Ok(Some(make_inode(sb, info)?))
+}
+
+/// The `d_type` of a fallthru, for readdir.
+pub(crate) fn fallthru_dtype(t: u8) -> u8 {
+    if t == 0 {
+        dtype::UNKNOWN
+    } else {
+        t
+    }
+}

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Mount options: `lower=DIR` and `upper=DIR`.
+//!
+//! Paths are resolved when the option is given (relative to the caller's working
+//! directory and root, following symlinks), so errors point at the option that caused
+//! them.  Each error is reported with an errno and a one-line message in the fs_context
+//! log and the kernel log.
+
+use crate::vfs::{
+    self,
+    ops::FsContext,
+    Path, //
+};
+use core::ffi::CStr;
+use kernel::{
+    prelude::*,
+    str::{
+        BStr,
+        CString, //
+    },
+};
+
+/// One layer given as a mount option.
+pub(crate) struct LayerSpec {
+    /// The resolved directory (a reference to the user's mount and dentry).
+    pub(crate) path: Path,
+    /// The absolute path as shown in /proc/mounts.
+    pub(crate) name: CString,
+}
+
+/// Options collected by `fsconfig`/`mount` before the superblock is made.
+#[derive(Default)]
+pub(crate) struct MountConfig {
+    /// `lower=`.
+    pub(crate) lower: Option<LayerSpec>,
+    /// `upper=`.
+    pub(crate) upper: Option<LayerSpec>,
+}
+
+/// Reports `err` with a formatted message in the fs_context log and kernel log.
+pub(crate) fn report(fc: &FsContext, err: Error, args: core::fmt::Arguments<'_>) -> Error {
+    match vfs::cstring_fmt(args) {
+        Ok(msg) => fc.error(&msg),
+        Err(_) => fc.error(c"out of memory formatting an error message"),
+    }
+    err
+}
+
+/// Which layer an option names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Which {
+    Lower,
+    Upper,
+}
+
+impl Which {
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Which::Lower => "lower",
+            Which::Upper => "upper",
+        }
+    }
+}
+
+/// Handles one parameter already matched by `fs_parse`.
+pub(crate) fn parse_param(fc: &FsContext, opt: u32, _key: &CStr, value: Option<&CStr>) -> Result {
+    let which = match opt {
+        vfs::OPT_LOWER => Which::Lower,
+        vfs::OPT_UPPER => Which::Upper,
+        _ => return Err(EINVAL),
+    };
+    let k = which.key();
+    let value = value.ok_or_else(|| report(fc, EINVAL, fmt!("{k}= needs a path")))?;
+    let config = fc.config().ok_or(EINVAL)?;
+    let slot = match which {
+        Which::Lower => &mut config.lower,
+        Which::Upper => &mut config.upper,
+    };
+    if slot.is_some() {
+        return Err(report(fc, EINVAL, fmt!("{k}= given more than once")));
+    }
+    let shown = BStr::from_bytes(value.to_bytes());
+    let path = Path::lookup_dir(value).map_err(|e| {
+        if e == ENOTDIR {
+            report(fc, e, fmt!("{k}={shown} is not a directory"))
+        } else {
+            report(fc, e, fmt!("failed to resolve {k}={shown} (error {})", e.to_errno()))
+        }
+    })?;
+    let name = path
+        .to_cstring()
+        .map_err(|e| report(fc, e, fmt!("{k}={shown}: cannot name the path (error {})", e.to_errno())))?;
+    *slot = Some(LayerSpec { path, name });
+    Ok(())
+}
+
+/// `mount -o remount`: the layers of a mounted union cannot change.
+pub(crate) fn reconfigure(fc: &FsContext) -> Result {
+    let Some(fs) = fc.root_union_fs() else {
+        return Err(EINVAL);
+    };
+    let Some(config) = fc.config() else {
+        return Ok(());
+    };
+    for (which, spec) in [(Which::Lower, &config.lower), (Which::Upper, &config.upper)] {
+        if let Some(spec) = spec {
+            if !fs.layer(which).is_same_dir(spec.path.dentry()) {
+                let k = which.key();
+                return Err(report(fc, EINVAL, fmt!("cannot change {k}= of a mounted union")));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C shim for the union module.  Only static inline helpers, macros and
+ * constant tables that Rust cannot reach through bindings live here; the
+ * filesystem logic is in Rust.
+ */
+#include "shim.h"
+
+const struct fs_parameter_spec union_fs_parameters[] = {
+	fsparam_string("lower", UNION_OPT_LOWER),
+	fsparam_string("upper", UNION_OPT_UPPER),
+	{}
+};
+
+int union_fs_parse(struct fs_context *fc, struct fs_parameter *param,
+		   struct fs_parse_result *result)
+{
+	return fs_parse(fc, union_fs_parameters, param, result);
+}
+
+/*
+ * Log an error to the fs_context log (read by util-linux and fsopen users)
+ * and to the kernel log.  logfc() itself prints to the kernel log only when
+ * there is no fs_context log.
+ */
+void union_fc_error(struct fs_context *fc, const char *msg)
+{
+	errorfc(fc, "%s", msg);
+	if (fc->log.log)
+		pr_err("union: %s\n", msg);
+}
+
+void *union_fc_fs_private(struct fs_context *fc)
+{
+	return fc->fs_private;
+}
+
+void union_fc_set_fs_private(struct fs_context *fc, void *p)
+{
+	fc->fs_private = p;
+}
+
+void union_fc_set_ops(struct fs_context *fc, const struct fs_context_operations *ops)
+{
+	fc->ops = ops;
+}
+
+struct super_block *union_fc_root_sb(struct fs_context *fc)
+{
+	return fc->root ? fc->root->d_sb : NULL;
+}
+
+const char *union_param_string(const struct fs_parameter *param)
+{
+	return param->type == fs_value_is_string ? param->string : NULL;
+}
+
+const char *union_param_key(const struct fs_parameter *param)
+{
+	return param->key;
+}
+
+int union_get_tree_nodev(struct fs_context *fc,
+			 int (*fill_super)(struct super_block *, struct fs_context *))
+{
+	return get_tree_nodev(fc, fill_super);
+}
+
+struct dentry *union_dget(struct dentry *dentry)
+{
+	return dget(dentry);
+}
+
+struct mnt_idmap *union_mnt_idmap(const struct vfsmount *mnt)
+{
+	return mnt_idmap(mnt);
+}
+
+const struct cred *union_override_creds(const struct cred *cred)
+{
+	return override_creds(cred);
+}
+
+void union_revert_creds(const struct cred *old)
+{
+	revert_creds(old);
+}
+
+const struct cred *union_current_cred(void)
+{
+	return current_cred();
+}
+
+void union_inode_lock_shared(struct inode *inode)
+{
+	inode_lock_shared(inode);
+}
+
+void union_inode_unlock_shared(struct inode *inode)
+{
+	inode_unlock_shared(inode);
+}
+
+loff_t union_i_size_read(const struct inode *inode)
+{
+	return i_size_read(inode);
+}
+
+bool union_dir_emit(struct dir_context *ctx, const char *name, int namelen,
+		    u64 ino, unsigned int type)
+{
+	return dir_emit(ctx, name, namelen, ino, type);
+}
+
+int union_seq_show_option(struct seq_file *m, const char *name, const char *value)
+{
+	seq_show_option(m, name, value);
+	return 0;
+}
+
+struct dentry *union_lookup_one_unlocked(struct mnt_idmap *idmap,
+					 const unsigned char *name, unsigned int len,
+					 struct dentry *base)
+{
+	return lookup_one_unlocked(idmap, &QSTR_LEN(name, len), base);
+}
+
+unsigned int union_d_entry_type(const struct dentry *dentry)
+{
+	return __d_entry_type(dentry);
+}
+
+bool union_d_is_whiteout(const struct dentry *dentry)
+{
+	return d_is_whiteout(dentry);
+}
+
+void union_inode_set_nlink(struct inode *inode, unsigned int nlink)
+{
+	set_nlink(inode, nlink);
+}
+
+u64 union_inode_ino(const struct inode *inode)
+{
+	return inode->i_ino;
+}
+
+dev_t union_inode_rdev(const struct inode *inode)
+{
+	return inode->i_rdev;
+}
+
+int union_kern_path_dir(const char *name, struct path *path)
+{
+	return kern_path(name, LOOKUP_FOLLOW | LOOKUP_DIRECTORY, path);
+}
+
+/* Mirror what users see of the real inode on the union inode (ovl_copyattr). */
+void union_copy_attr(struct inode *dst, const struct inode *src)
+{
+	dst->i_uid = src->i_uid;
+	dst->i_gid = src->i_gid;
+	dst->i_mode = (dst->i_mode & S_IFMT) | (src->i_mode & ~S_IFMT);
+	inode_set_atime_to_ts(dst, inode_get_atime(src));
+	inode_set_mtime_to_ts(dst, inode_get_mtime(src));
+	inode_set_ctime_to_ts(dst, inode_get_ctime(src));
+	i_size_write(dst, i_size_read(src));
+	dst->i_blocks = src->i_blocks;
+}
+
+void union_inode_init(struct inode *inode, umode_t mode, dev_t rdev, u64 ino,
+		      const struct inode_operations *iop,
+		      const struct file_operations *fop, void *private)
+{
+	inode->i_mode = mode;
+	inode->i_rdev = rdev;
+	inode->i_ino = ino;
+	inode->i_op = iop;
+	inode->i_fop = fop;
+	inode->i_private = private;
+	inode->i_flags |= S_NOATIME | S_NOCMTIME;
+}
+
+struct file *union_file_private(const struct file *file)
+{
+	return file->private_data;
+}
+
+void union_file_set_private(struct file *file, void *p)
+{
+	file->private_data = p;
+}
+
+struct inode *union_file_inode(const struct file *file)
+{
+	return file_inode(file);
+}
+
+loff_t union_file_pos(const struct file *file)
+{
+	return file->f_pos;
+}
+
+void union_set_pos(struct file *file, loff_t pos)
+{
+	file->f_pos = pos;
+}
+
+/* Superblock flags the Rust bindings cannot name (BIT() macros). */
+void union_sb_setup(struct super_block *sb)
+{
+	sb->s_maxbytes = MAX_LFS_FILESIZE;
+	/* Read-only until the write path lands. */
+	sb->s_flags |= SB_RDONLY | SB_NOATIME;
+}
+
+const unsigned char *union_d_name(const struct dentry *dentry, unsigned int *len)
+{
+	*len = dentry->d_name.len;
+	return dentry->d_name.name;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C shim for the union module: kernel headers the Rust `kernel::bindings`
+ * crate does not cover, and out-of-line copies of static inline helpers and
+ * macros.  This header is the input of the module's own bindgen run
+ * (see Kbuild); everything it declares is reached from Rust through
+ * rust/vfs/sys.rs only.
+ */
+#ifndef UNION_SHIM_H
+#define UNION_SHIM_H
+
+#include <linux/backing-file.h>
+#include <linux/cred.h>
+#include <linux/dcache.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/fs_parser.h>
+#include <linux/mount.h>
+#include <linux/namei.h>
+#include <linux/seq_file.h>
+#include <linux/statfs.h>
+#include <linux/xattr.h>
+
+/* Mount parameters (fs_parameter_spec table lives in shim.c). */
+enum union_param {
+	UNION_OPT_LOWER,
+	UNION_OPT_UPPER,
+};
+extern const struct fs_parameter_spec union_fs_parameters[];
+int union_fs_parse(struct fs_context *fc, struct fs_parameter *param,
+		   struct fs_parse_result *result);
+void union_fc_error(struct fs_context *fc, const char *msg);
+void *union_fc_fs_private(struct fs_context *fc);
+void union_fc_set_fs_private(struct fs_context *fc, void *p);
+void union_fc_set_ops(struct fs_context *fc, const struct fs_context_operations *ops);
+struct super_block *union_fc_root_sb(struct fs_context *fc);
+const char *union_param_string(const struct fs_parameter *param);
+const char *union_param_key(const struct fs_parameter *param);
+int union_get_tree_nodev(struct fs_context *fc,
+			 int (*fill_super)(struct super_block *, struct fs_context *));
+
+/* Static inline helpers. */
+struct dentry *union_dget(struct dentry *dentry);
+struct mnt_idmap *union_mnt_idmap(const struct vfsmount *mnt);
+const struct cred *union_override_creds(const struct cred *cred);
+void union_revert_creds(const struct cred *old);
+const struct cred *union_current_cred(void);
+void union_inode_lock_shared(struct inode *inode);
+void union_inode_unlock_shared(struct inode *inode);
+loff_t union_i_size_read(const struct inode *inode);
+bool union_dir_emit(struct dir_context *ctx, const char *name, int namelen,
+		    u64 ino, unsigned int type);
+int union_seq_show_option(struct seq_file *m, const char *name, const char *value);
+struct dentry *union_lookup_one_unlocked(struct mnt_idmap *idmap,
+					 const unsigned char *name, unsigned int len,
+					 struct dentry *base);
+unsigned int union_d_entry_type(const struct dentry *dentry);
+bool union_d_is_whiteout(const struct dentry *dentry);
+void union_inode_set_nlink(struct inode *inode, unsigned int nlink);
+u64 union_inode_ino(const struct inode *inode);
+dev_t union_inode_rdev(const struct inode *inode);
+
+void union_copy_attr(struct inode *dst, const struct inode *src);
+void union_inode_init(struct inode *inode, umode_t mode, dev_t rdev, u64 ino,
+		      const struct inode_operations *iop,
+		      const struct file_operations *fop, void *private);
+struct file *union_file_private(const struct file *file);
+void union_file_set_private(struct file *file, void *p);
+struct inode *union_file_inode(const struct file *file);
+loff_t union_file_pos(const struct file *file);
+void union_set_pos(struct file *file, loff_t pos);
+
+void union_sb_setup(struct super_block *sb);
+const unsigned char *union_d_name(const struct dentry *dentry, unsigned int *len);
+
+/* Exported to modules but declared in headers bindgen does not see whole. */
+int union_kern_path_dir(const char *name, struct path *path);
+
+#endif /* UNION_SHIM_H */

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The per-mount state of a union: its two layers, the mounter's credentials, the checks
+//! done at mount time, `statfs` and `show_options`.
+
+use crate::{
+    params::{
+        report,
+        LayerSpec,
+        MountConfig,
+        Which, //
+    },
+    vfs::{
+        self,
+        ops::{
+            FsContext,
+            SeqFile, //
+        },
+        CredGuard,
+        Dentry,
+        PrivateMount, //
+    },
+};
+use kernel::{
+    cred::Credential,
+    prelude::*,
+    str::{
+        BStr,
+        CString, //
+    },
+    sync::aref::ARef,
+};
+
+/// Deepest allowed stack of stacking filesystems (`FILESYSTEM_MAX_STACK_DEPTH`).
+const MAX_STACK_DEPTH: i32 = 2;
+
+/// Magic number reported by `statfs` ("UNIO").
+const UNION_SUPER_MAGIC: isize = 0x554e_494f;
+
+/// One layer of a mounted union.
+pub(crate) struct Layer {
+    mnt: PrivateMount,
+    name: CString,
+}
+
+impl Layer {
+    /// The private mount of the layer; its root is the layer directory.
+    pub(crate) fn mnt(&self) -> &PrivateMount {
+        &self.mnt
+    }
+
+    /// The layer directory.
+    pub(crate) fn root(&self) -> &Dentry {
+        self.mnt.root()
+    }
+
+    /// Whether `dir` is this layer's directory.
+    pub(crate) fn is_same_dir(&self, dir: &Dentry) -> bool {
+        core::ptr::eq(self.root(), dir)
+    }
+}
+
+/// A mounted union (`s_fs_info`).
+pub(crate) struct UnionFs {
+    lower: Layer,
+    upper: Layer,
+    creator_cred: ARef<Credential>,
+    depth: i32,
+    _claim: vfs::UpperClaim,
+}
+
+/// Sets up the registry of upper directories in use (module init).
+pub(crate) fn init_registry() {
+    vfs::init_upper_registry();
+}
+
+fn take(fc: &FsContext, slot: &mut Option<LayerSpec>, which: Which) -> Result<LayerSpec> {
+    let k = which.key();
+    slot.take()
+        .ok_or_else(|| report(fc, EINVAL, fmt!("missing {k}= option (usage: lower=DIR,upper=DIR)")))
+}
+
+fn shown(spec: &LayerSpec) -> &BStr {
+    BStr::from_bytes(spec.name.to_bytes())
+}
+
+impl UnionFs {
+    /// Validates the options and builds the union: see Documentation/filesystems/union.rst
+    /// ("Mounting") for each check and its errno.
+    pub(crate) fn new(fc: &FsContext, config: &mut MountConfig) -> Result<KBox<Self>> {
+        let lower = take(fc, &mut config.lower, Which::Lower)?;
+        let upper = take(fc, &mut config.upper, Which::Upper)?;
+        let (l, u) = (shown(&lower), shown(&upper));
+
+        for (which, spec) in [(Which::Lower, &lower), (Which::Upper, &upper)] {
+            if spec.path.sb().is_union() {
+                let (k, s) = (which.key(), shown(spec));
+                return Err(report(
+                    fc,
+                    EINVAL,
+                    fmt!("{k}={s} is a union mount (a union cannot be a layer of a union)"),
+                ));
+            }
+        }
+        if upper.path.is_readonly() {
+            return Err(report(fc, EROFS, fmt!("upper={u} is on a read-only mount")));
+        }
+        let (ld, ud) = (lower.path.dentry(), upper.path.dentry());
+        if core::ptr::eq(ld, ud) {
+            return Err(report(fc, ELOOP, fmt!("lower= and upper= are the same directory ({u})")));
+        }
+        if ud.is_subdir_of(ld) {
+            return Err(report(fc, ELOOP, fmt!("upper= is inside lower= ({u} is below {l})")));
+        }
+        if ld.is_subdir_of(ud) {
+            return Err(report(fc, ELOOP, fmt!("lower= is inside upper= ({l} is below {u})")));
+        }
+        let depth = lower.path.sb().stack_depth().max(upper.path.sb().stack_depth()) + 1;
+        if depth > MAX_STACK_DEPTH {
+            return Err(report(fc, EINVAL, fmt!("maximum filesystem stacking depth exceeded")));
+        }
+
+        let creator_cred = vfs::current_cred();
+        let claim = vfs::UpperClaim::new(ud)
+            .map_err(|e| report(fc, e, fmt!("upper={u} is in use by another union mount")))?;
+        let clone = |spec: &LayerSpec, which: Which| -> Result<Layer> {
+            let (k, s) = (which.key(), shown(spec));
+            let mnt = PrivateMount::clone_of(&spec.path).map_err(|e| {
+                report(fc, e, fmt!("cannot clone the mount of {k}={s} (error {})", e.to_errno()))
+            })?;
+            let name = CString::try_from(spec.name.as_ref())?;
+            Ok(Layer { mnt, name })
+        };
+        let lower_layer = clone(&lower, Which::Lower)?;
+        let upper_layer = clone(&upper, Which::Upper)?;
+        check_upper_features(fc, &upper_layer, &creator_cred, u)?;
+
+        Ok(KBox::new(
+            Self {
+                lower: lower_layer,
+                upper: upper_layer,
+                creator_cred,
+                depth,
+                _claim: claim,
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// A layer.
+    pub(crate) fn layer(&self, which: Which) -> &Layer {
+        match which {
+            Which::Lower => &self.lower,
+            Which::Upper => &self.upper,
+        }
+    }
+
+    /// The lower layer.
+    pub(crate) fn lower(&self) -> &Layer {
+        &self.lower
+    }
+
+    /// The upper layer.
+    pub(crate) fn upper(&self) -> &Layer {
+        &self.upper
+    }
+
+    /// Credentials of the mounter: every access to the real layers runs with them.
+    pub(crate) fn creator_cred(&self) -> &Credential {
+        &self.creator_cred
+    }
+
+    /// Overrides the current credentials with the mounter's until the guard drops.
+    pub(crate) fn override_creds(&self) -> CredGuard<'_> {
+        CredGuard::new(&self.creator_cred)
+    }
+
+    /// `s_stack_depth` of the union superblock.
+    pub(crate) fn stack_depth(&self) -> i32 {
+        self.depth
+    }
+}
+
+/// The upper layer must store the union's on-disk format: trusted xattrs (opaque and
+/// fallthru markers) and O_TMPFILE (atomic copy-up).
+fn check_upper_features(fc: &FsContext, upper: &Layer, cred: &Credential, u: &BStr) -> Result {
+    let _creds = CredGuard::new(cred);
+    let mut buf = [0u8; 4];
+    match vfs::getxattr_real(upper.mnt(), upper.root(), crate::xattr::OPAQUE, &mut buf) {
+        Ok(_) => {}
+        Err(e) if e == ENODATA || e == ERANGE => {}
+        Err(e) => {
+            return Err(report(
+                fc,
+                EOPNOTSUPP,
+                fmt!("upper={u}: upper filesystem does not support trusted.* xattrs (error {})", e.to_errno()),
+            ))
+        }
+    }
+    vfs::tmpfile_probe(upper.mnt(), upper.root(), cred).map_err(|e| {
+        report(
+            fc,
+            EOPNOTSUPP,
+            fmt!("upper={u}: upper filesystem does not support O_TMPFILE (error {})", e.to_errno()),
+        )
+    })?;
+    Ok(())
+}
+
+/// `statfs`: the upper filesystem's numbers, with the union's magic.
+pub(crate) fn statfs(fs: &UnionFs, buf: &mut vfs::Kstatfs) -> Result {
+    let _creds = fs.override_creds();
+    vfs::statfs_real(fs.upper.mnt(), buf)?;
+    buf.f_type = UNION_SUPER_MAGIC;
+    Ok(())
+}
+
+/// `show_options`: `lower=...,upper=...`, escaped for /proc/mounts.
+pub(crate) fn show_options(fs: &UnionFs, m: &SeqFile) {
+    m.show_option(c"lower", &fs.lower.name);
+    m.show_option(c"upper", &fs.upper.name);
+}

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! union: a union mount filesystem (writable overlay) for Linux.
+//!
+//! `mount -t union -o lower=/ro,upper=/rw none /mnt` shows one merged tree: names on the
+//! read-write upper layer cover the same names on the read-only lower layer.  The semantics
+//! follow the 2010 "writable overlays" (union mounts) design; the on-disk format and the
+//! rules are in `Documentation/filesystems/union.rst`.
+//!
+//! Layout, one file per VFS concern as in overlayfs:
+//! - [`vfs`]: the only module with `unsafe` code: wrappers over raw bindings, C vtables.
+//! - [`params`]: mount options and their validation.
+//! - [`superblock`]: the per-mount state, statfs, show_options.
+//! - [`namei`]: lookup across the layers (whiteouts, opaque dirs, fallthrus).
+//! - [`inode`]: union inodes, inode numbers, getattr, symlinks.
+//! - [`readdir`]: the merged directory listing.
+//! - [`file`]: regular files, passed through to the real file.
+//! - [`xattr`]: extended attributes, hiding the private `trusted.union.*` namespace.
+
+use kernel::prelude::*;
+
+mod file;
+mod inode;
+mod namei;
+mod params;
+mod readdir;
+mod superblock;
+mod vfs;
+mod xattr;
+
+module! {
+    type: UnionModule,
+    name: "union",
+    authors: ["The union developers"],
+    description: "Union mount filesystem: a writable layer over a read-only one",
+    license: "GPL",
+}
+
+struct UnionModule {
+    _registration: vfs::ops::Registration,
+}
+
+impl kernel::Module for UnionModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        superblock::init_registry();
+        let registration = vfs::ops::Registration::new(module)?;
+        Ok(Self {
+            _registration: registration,
+        })
+    }
+}

@@ -1,0 +1,702 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The union module's thin layer over raw kernel bindings.
+//!
+//! Every `unsafe` operation of the module lives in this module and its child
+//! [`ops`] (the C vtables and their trampolines).  It gives the union logic
+//! (`params`, `superblock`, `namei`, `inode`, `readdir`, `file`, `xattr`)
+//! refcounted, lifetime-checked wrappers: [`Dentry`], [`Inode`],
+//! [`PrivateMount`], [`Path`], [`CredGuard`], [`FsContext`], [`SuperBlock`].
+//! Like overlayfs' `ovl_do_*()` helpers, each call into a real layer goes
+//! through one small function here.
+//!
+//! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h),
+//! [`include/linux/namei.h`](srctree/include/linux/namei.h),
+//! [`include/linux/fs_context.h`](srctree/include/linux/fs_context.h).
+
+pub(crate) mod ops;
+mod sys;
+
+use core::{
+    ffi::CStr,
+    ptr::{
+        self,
+        NonNull, //
+    },
+};
+use kernel::{
+    bindings,
+    cred::Credential,
+    error::{
+        from_err_ptr,
+        to_result, //
+    },
+    fs::File,
+    prelude::*,
+    str::CString,
+    sync::aref::{
+        ARef,
+        AlwaysRefCounted, //
+    },
+    types::Opaque, //
+};
+
+/// `struct kstatfs` (opaque in `kernel::bindings`).
+pub(crate) type Kstatfs = sys::kstatfs;
+
+/// File type bits of `i_mode` (`S_IFMT`).
+pub(crate) const S_IFMT: u32 = 0o170000;
+/// Directory file type.
+pub(crate) const S_IFDIR: u32 = 0o040000;
+/// Regular file type.
+pub(crate) const S_IFREG: u32 = 0o100000;
+/// Symbolic link file type.
+pub(crate) const S_IFLNK: u32 = 0o120000;
+/// Character device file type.
+pub(crate) const S_IFCHR: u32 = 0o020000;
+
+/// `d_type` values of `struct linux_dirent64`.
+pub(crate) mod dtype {
+    /// Unknown type.
+    pub(crate) const UNKNOWN: u8 = 0;
+    /// Character device.
+    pub(crate) const CHR: u8 = 2;
+    /// Directory.
+    pub(crate) const DIR: u8 = 4;
+}
+
+/// Extracts the major number of a kernel `dev_t`.
+pub(crate) fn dev_major(dev: u32) -> u32 {
+    dev >> 20
+}
+
+/// Extracts the minor number of a kernel `dev_t`.
+pub(crate) fn dev_minor(dev: u32) -> u32 {
+    dev & ((1 << 20) - 1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dentries.
+
+/// A reference to a `struct dentry`.
+///
+/// # Invariants
+///
+/// The wrapped dentry is valid: either a reference is held by an [`ARef<Dentry>`], or the
+/// borrow is tied to something that holds one.
+#[repr(transparent)]
+pub(crate) struct Dentry(Opaque<bindings::dentry>);
+
+// SAFETY: Dentries are refcounted kernel objects usable from any thread.
+unsafe impl Send for Dentry {}
+// SAFETY: All methods taking `&Dentry` are safe to call concurrently.
+unsafe impl Sync for Dentry {}
+
+// SAFETY: `dget` and `dput` manage the dentry's reference count.
+unsafe impl AlwaysRefCounted for Dentry {
+    fn inc_ref(&self) {
+        // SAFETY: `self` is valid by the type invariant.
+        unsafe { sys::union_dget(self.as_ptr()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller gives up one reference it owns.
+        unsafe { bindings::dput(obj.as_ptr().cast()) };
+    }
+}
+
+impl Dentry {
+    /// Borrows a raw dentry.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid dentry that stays referenced for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::dentry) -> &'a Dentry {
+        // SAFETY: `Dentry` is a transparent wrapper; validity is promised by the caller.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// Takes ownership of a reference returned by a C function.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid dentry whose reference the caller transfers.
+    unsafe fn from_owned(ptr: *mut bindings::dentry) -> ARef<Dentry> {
+        // SAFETY: Non-null and owned, as promised by the caller.
+        unsafe { ARef::from_raw(NonNull::new_unchecked(ptr.cast())) }
+    }
+
+    /// The raw pointer.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::dentry {
+        self.0.get()
+    }
+
+    /// The inode of a positive dentry.
+    pub(crate) fn inode(&self) -> Option<&Inode> {
+        // SAFETY: The dentry is valid; `d_inode` is stable while we hold a reference to a
+        // positive dentry (it can only become negative once unhashed and unreferenced).
+        let inode = unsafe { (*self.as_ptr()).d_inode };
+        // SAFETY: A positive dentry pins its inode.
+        NonNull::new(inode).map(|p| unsafe { Inode::from_raw(p.as_ptr()) })
+    }
+
+    /// Whether the dentry is a 0/0 character device whiteout.
+    pub(crate) fn is_whiteout(&self) -> bool {
+        // SAFETY: The dentry is valid.
+        unsafe { sys::union_d_is_whiteout(self.as_ptr()) }
+    }
+
+    /// Whether `self` is `other` or below it (`is_subdir`).
+    pub(crate) fn is_subdir_of(&self, other: &Dentry) -> bool {
+        // SAFETY: Both dentries are valid.
+        unsafe { bindings::is_subdir(self.as_ptr(), other.as_ptr()) }
+    }
+
+    /// The superblock of the dentry.
+    pub(crate) fn sb(&self) -> &SuperBlock {
+        // SAFETY: A valid dentry has a valid superblock for as long as it lives.
+        unsafe { SuperBlock::from_raw((*self.as_ptr()).d_sb) }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inodes.
+
+/// A reference to a `struct inode`.
+///
+/// # Invariants
+///
+/// The wrapped inode is valid for the lifetime of the borrow or while the [`ARef`] lives.
+#[repr(transparent)]
+pub(crate) struct Inode(Opaque<bindings::inode>);
+
+// SAFETY: Inodes are refcounted kernel objects usable from any thread.
+unsafe impl Send for Inode {}
+// SAFETY: All methods taking `&Inode` are safe to call concurrently.
+unsafe impl Sync for Inode {}
+
+// SAFETY: `ihold` and `iput` manage the inode's reference count.
+unsafe impl AlwaysRefCounted for Inode {
+    fn inc_ref(&self) {
+        // SAFETY: `self` is valid and already referenced.
+        unsafe { bindings::ihold(self.as_ptr()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller gives up one reference it owns.
+        unsafe { bindings::iput(obj.as_ptr().cast()) };
+    }
+}
+
+impl Inode {
+    /// Borrows a raw inode.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid inode that stays referenced for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::inode) -> &'a Inode {
+        // SAFETY: `Inode` is a transparent wrapper; validity is promised by the caller.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// The raw pointer.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::inode {
+        self.0.get()
+    }
+
+    /// `i_mode`.
+    pub(crate) fn mode(&self) -> u32 {
+        // SAFETY: Reading the mode of a valid inode; the file type bits never change.
+        u32::from(unsafe { (*self.as_ptr()).i_mode })
+    }
+
+    /// Whether this is a directory.
+    pub(crate) fn is_dir(&self) -> bool {
+        self.mode() & S_IFMT == S_IFDIR
+    }
+
+    /// `i_ino`.
+    pub(crate) fn ino(&self) -> u64 {
+        // SAFETY: The inode is valid.
+        unsafe { sys::union_inode_ino(self.as_ptr()) }
+    }
+
+    /// `i_rdev`.
+    pub(crate) fn rdev(&self) -> u32 {
+        // SAFETY: The inode is valid.
+        unsafe { sys::union_inode_rdev(self.as_ptr()) }
+    }
+
+    /// The superblock of the inode.
+    pub(crate) fn sb(&self) -> &SuperBlock {
+        // SAFETY: A valid inode has a valid superblock for as long as it lives.
+        unsafe { SuperBlock::from_raw((*self.as_ptr()).i_sb) }
+    }
+
+    /// Copies owner, mode bits, times and size from `src` (`ovl_copyattr`).
+    pub(crate) fn copy_attr_from(&self, src: &Inode) {
+        // SAFETY: Both inodes are valid; the copy only touches fields the VFS lets a
+        // filesystem update on its own inodes.
+        unsafe { sys::union_copy_attr(self.as_ptr(), src.as_ptr()) };
+    }
+
+    /// Sets the link count.
+    pub(crate) fn set_nlink(&self, nlink: u32) {
+        // SAFETY: The inode is valid.
+        unsafe { sys::union_inode_set_nlink(self.as_ptr(), nlink) };
+    }
+
+    /// The union per-inode data of an inode of a union superblock.
+    pub(crate) fn union_info(&self) -> &crate::inode::UnionInode {
+        // SAFETY: Every inode of a union superblock is set up by `UnionInodeKey::get`, which
+        // stores a leaked `KBox<UnionInode>` in `i_private` before the inode is unlocked,
+        // and `evict_inode` frees it only when the inode dies.
+        unsafe { &*((*self.as_ptr()).i_private as *const crate::inode::UnionInode) }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Superblocks.
+
+/// A `struct super_block`.
+///
+/// # Invariants
+///
+/// The wrapped superblock is valid for the lifetime of the borrow.
+#[repr(transparent)]
+pub(crate) struct SuperBlock(Opaque<bindings::super_block>);
+
+impl SuperBlock {
+    /// Borrows a raw superblock.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be valid for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::super_block) -> &'a SuperBlock {
+        // SAFETY: Transparent wrapper; validity promised by the caller.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// The raw pointer.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::super_block {
+        self.0.get()
+    }
+
+    /// Whether this superblock belongs to a union filesystem.
+    pub(crate) fn is_union(&self) -> bool {
+        // SAFETY: `s_type` of a live superblock is valid.
+        unsafe { ptr::eq((*self.as_ptr()).s_type, ops::UNION_FS_TYPE.get()) }
+    }
+
+    /// Stacking depth of the superblock.
+    pub(crate) fn stack_depth(&self) -> i32 {
+        // SAFETY: Reading a field of a valid superblock.
+        unsafe { (*self.as_ptr()).s_stack_depth }
+    }
+
+    /// The union filesystem of a union superblock.
+    pub(crate) fn union_fs(&self) -> &crate::superblock::UnionFs {
+        // SAFETY: `fill_super` stores a leaked `KBox<UnionFs>` in `s_fs_info` before any
+        // inode or dentry of the superblock exists; `kill_sb` frees it after they are gone.
+        unsafe { &*((*self.as_ptr()).s_fs_info as *const crate::superblock::UnionFs) }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mounts and paths.
+
+/// A private clone of a layer's mount (`clone_private_mount`), released with
+/// `kern_unmount` when dropped.
+///
+/// # Invariants
+///
+/// `mnt` is a valid mount returned by `clone_private_mount` and owned by this object.
+pub(crate) struct PrivateMount {
+    mnt: NonNull<bindings::vfsmount>,
+}
+
+// SAFETY: A vfsmount reference can be released from any thread.
+unsafe impl Send for PrivateMount {}
+// SAFETY: Only immutable accessors.
+unsafe impl Sync for PrivateMount {}
+
+impl PrivateMount {
+    /// Clones the mount of `path` privately, rooted at `path`'s dentry.
+    pub(crate) fn clone_of(path: &Path) -> Result<Self> {
+        let raw = path.raw();
+        // SAFETY: `raw` refers to a valid, referenced path.
+        let mnt = from_err_ptr(unsafe { sys::clone_private_mount(&raw) })?;
+        // INVARIANT: `clone_private_mount` returned a valid owned mount.
+        Ok(Self {
+            mnt: NonNull::new(mnt).ok_or(EINVAL)?,
+        })
+    }
+
+    /// The root dentry of the mount (the layer directory).
+    pub(crate) fn root(&self) -> &Dentry {
+        // SAFETY: `mnt_root` is valid and pinned by the mount.
+        unsafe { Dentry::from_raw((*self.mnt.as_ptr()).mnt_root) }
+    }
+
+    /// The raw pointer.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::vfsmount {
+        self.mnt.as_ptr()
+    }
+
+    /// The idmap of the mount.
+    pub(crate) fn idmap(&self) -> *mut bindings::mnt_idmap {
+        // SAFETY: The mount is valid.
+        unsafe { sys::union_mnt_idmap(self.as_ptr()) }
+    }
+
+    /// A borrowed `struct path` for `dentry` on this mount.
+    ///
+    /// `dentry` must belong to this mount's superblock; the result borrows both.
+    pub(crate) fn path_of(&self, dentry: &Dentry) -> bindings::path {
+        bindings::path {
+            mnt: self.as_ptr(),
+            dentry: dentry.as_ptr(),
+        }
+    }
+}
+
+impl Drop for PrivateMount {
+    fn drop(&mut self) {
+        // SAFETY: We own the mount by the type invariant.
+        unsafe { sys::kern_unmount(self.mnt.as_ptr()) };
+    }
+}
+
+/// An owned `struct path` (a mount and dentry reference pair).
+///
+/// # Invariants
+///
+/// `inner` holds one reference to both its mount and its dentry.
+pub(crate) struct Path {
+    inner: bindings::path,
+}
+
+// SAFETY: Path references can be dropped from any thread.
+unsafe impl Send for Path {}
+// SAFETY: Only immutable accessors.
+unsafe impl Sync for Path {}
+
+impl Path {
+    /// Resolves `name` (following symlinks) to a directory, with the caller's credentials
+    /// and root, like a path given to `mount(2)`.
+    pub(crate) fn lookup_dir(name: &CStr) -> Result<Self> {
+        let mut inner = bindings::path {
+            mnt: ptr::null_mut(),
+            dentry: ptr::null_mut(),
+        };
+        // SAFETY: `name` is NUL-terminated and `inner` is writable.
+        to_result(unsafe { sys::union_kern_path_dir(name.as_ptr().cast(), &mut inner) })?;
+        // INVARIANT: `kern_path` returned a referenced path.
+        Ok(Self { inner })
+    }
+
+    /// The dentry.
+    pub(crate) fn dentry(&self) -> &Dentry {
+        // SAFETY: We hold a reference by the type invariant.
+        unsafe { Dentry::from_raw(self.inner.dentry) }
+    }
+
+    /// The superblock of the mount.
+    pub(crate) fn sb(&self) -> &SuperBlock {
+        self.dentry().sb()
+    }
+
+    /// Whether the mount is read-only (`MNT_READONLY` or a read-only superblock).
+    pub(crate) fn is_readonly(&self) -> bool {
+        // SAFETY: The mount is valid.
+        unsafe { bindings::__mnt_is_readonly(self.inner.mnt) }
+    }
+
+    /// The absolute path as seen from the caller's root (`d_path`).
+    pub(crate) fn to_cstring(&self) -> Result<CString> {
+        let mut buf = KVec::<u8>::with_capacity(4096, GFP_KERNEL)?;
+        // SAFETY: `buf` has 4096 writable bytes and the path is valid.
+        let p = from_err_ptr(unsafe {
+            bindings::d_path(&self.inner, buf.as_mut_ptr().cast(), 4096)
+        })?;
+        // SAFETY: `d_path` returns a NUL-terminated string inside `buf`.
+        let s = unsafe { CStr::from_ptr(p.cast()) };
+        Ok(CString::try_from(s)?)
+    }
+
+    /// A raw copy for passing to C (borrows the references held by `self`).
+    fn raw(&self) -> bindings::path {
+        bindings::path {
+            mnt: self.inner.mnt,
+            dentry: self.inner.dentry,
+        }
+    }
+}
+
+impl Drop for Path {
+    fn drop(&mut self) {
+        // SAFETY: We own one reference to each by the type invariant.
+        unsafe { sys::path_put(&self.inner) };
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials.
+
+/// Returns a reference to the current task's credentials.
+pub(crate) fn current_cred() -> ARef<Credential> {
+    // SAFETY: `current_cred()` is valid while the task runs; `from_ptr` borrows it and
+    // `into()` takes a new reference with `get_cred`.
+    unsafe { Credential::from_ptr(sys::union_current_cred()) }.into()
+}
+
+/// Runs with overridden credentials until dropped (`override_creds`/`revert_creds`).
+///
+/// # Invariants
+///
+/// `old` is the credential pointer `override_creds` returned; the override credential
+/// outlives the guard (it is borrowed for `'a`).
+pub(crate) struct CredGuard<'a> {
+    old: *const bindings::cred,
+    _cred: &'a Credential,
+}
+
+impl<'a> CredGuard<'a> {
+    /// Overrides the current task's subjective credentials with `cred`.
+    pub(crate) fn new(cred: &'a Credential) -> Self {
+        // SAFETY: `cred` is valid for `'a`, which outlives the guard.
+        let old = unsafe { sys::union_override_creds(cred.as_ptr()) };
+        Self { old, _cred: cred }
+    }
+}
+
+impl Drop for CredGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Restores what `override_creds` returned, on the same task.
+        unsafe { sys::union_revert_creds(self.old) };
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calls into the real layers (the counterparts of overlayfs' `ovl_do_*`).
+
+/// Looks up `name` in the real directory `parent` on `mnt` (`lookup_one_unlocked`).
+///
+/// Returns a positive or negative dentry.  Must run with the mounter's credentials.
+pub(crate) fn lookup_real(mnt: &PrivateMount, parent: &Dentry, name: &[u8]) -> Result<ARef<Dentry>> {
+    let len = u32::try_from(name.len()).map_err(|_| ENAMETOOLONG)?;
+    // SAFETY: `name` is valid for `len` bytes; `parent` is a referenced directory dentry.
+    let d = from_err_ptr(unsafe {
+        sys::union_lookup_one_unlocked(mnt.idmap(), name.as_ptr(), len, parent.as_ptr())
+    })?;
+    // SAFETY: `lookup_one_unlocked` returns a new reference.
+    Ok(unsafe { Dentry::from_owned(d) })
+}
+
+/// Reads an xattr of a real dentry into `buf` (`vfs_getxattr`); returns the length.
+pub(crate) fn getxattr_real(
+    mnt: &PrivateMount,
+    dentry: &Dentry,
+    name: &CStr,
+    buf: &mut [u8],
+) -> Result<usize> {
+    // SAFETY: All pointers are valid; `buf` is writable for its length.
+    let r = unsafe {
+        sys::vfs_getxattr(
+            mnt.idmap(),
+            dentry.as_ptr(),
+            name.as_ptr().cast(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if r < 0 {
+        Err(Error::from_errno(r as i32))
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// Lists the xattr names of a real dentry (`vfs_listxattr`); `None` buffer asks for the
+/// size.
+pub(crate) fn listxattr_real(dentry: &Dentry, buf: Option<&mut [u8]>) -> Result<usize> {
+    let (p, len) = match buf {
+        Some(b) => (b.as_mut_ptr(), b.len()),
+        None => (ptr::null_mut(), 0),
+    };
+    // SAFETY: `dentry` is valid; `p` is null or writable for `len` bytes.
+    let r = unsafe { sys::vfs_listxattr(dentry.as_ptr(), p.cast(), len) };
+    if r < 0 {
+        Err(Error::from_errno(r as i32))
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// Attributes of a real object (`vfs_getattr`).
+pub(crate) fn getattr_real(
+    mnt: &PrivateMount,
+    dentry: &Dentry,
+    stat: &mut bindings::kstat,
+    request_mask: u32,
+    flags: u32,
+) -> Result {
+    let path = mnt.path_of(dentry);
+    // SAFETY: `path` borrows valid references; `stat` is writable.
+    to_result(unsafe { bindings::vfs_getattr(&path, stat, request_mask, flags) })
+}
+
+/// Filesystem statistics of a real layer (`vfs_statfs`).
+pub(crate) fn statfs_real(mnt: &PrivateMount, buf: &mut Kstatfs) -> Result {
+    let path = mnt.path_of(mnt.root());
+    // SAFETY: `path` borrows valid references; `buf` is writable.
+    to_result(unsafe { bindings::vfs_statfs(&path, ptr::from_mut(buf).cast()) })
+}
+
+/// Opens an unlinked temporary file in a real directory (`kernel_tmpfile_open`), used to
+/// probe O_TMPFILE support.
+pub(crate) fn tmpfile_probe(mnt: &PrivateMount, dir: &Dentry, cred: &Credential) -> Result {
+    let path = mnt.path_of(dir);
+    // SAFETY: Valid idmap, path and credentials; the returned file is released at once.
+    let f = from_err_ptr(unsafe {
+        sys::kernel_tmpfile_open(
+            mnt.idmap(),
+            &path,
+            (S_IFREG | 0o600) as u16,
+            bindings::O_RDWR as i32,
+            cred.as_ptr(),
+        )
+    })?;
+    // SAFETY: We own the file reference returned above.
+    unsafe { bindings::fput(f) };
+    Ok(())
+}
+
+/// Opens the real file `dentry` on `mnt` as a backing file of `user_file`.
+pub(crate) fn open_backing(
+    user_file: &File,
+    flags: u32,
+    mnt: &PrivateMount,
+    dentry: &Dentry,
+    cred: &Credential,
+) -> Result<ARef<File>> {
+    let path = mnt.path_of(dentry);
+    // SAFETY: All pointers are valid for the call.
+    let f = from_err_ptr(unsafe {
+        sys::backing_file_open(user_file.as_ptr(), flags as i32, &path, cred.as_ptr())
+    })?;
+    // SAFETY: `backing_file_open` returns an owned reference.
+    Ok(unsafe { ARef::from_raw(NonNull::new_unchecked(f.cast())) })
+}
+
+/// Reads a symlink target of a real dentry into a new buffer (`vfs_get_link`).
+pub(crate) fn get_link_real(dentry: &Dentry) -> Result<CString> {
+    let mut done = bindings::delayed_call {
+        fn_: None,
+        arg: ptr::null_mut(),
+    };
+    // SAFETY: `dentry` is a valid symlink dentry; `done` is a valid delayed call.
+    let p = from_err_ptr(unsafe { sys::vfs_get_link(dentry.as_ptr(), &mut done) }.cast_mut());
+    let r = p.and_then(|p| {
+        // SAFETY: `vfs_get_link` returns a NUL-terminated string valid until `done` runs.
+        Ok(CString::try_from(unsafe { CStr::from_ptr(p.cast()) })?)
+    });
+    if let Some(f) = done.fn_ {
+        // SAFETY: Running the delayed call once, as `do_delayed_call` does.
+        unsafe { f(done.arg) };
+    }
+    r
+}
+
+/// Copies a formatted message into a C string for logging.
+pub(crate) fn cstring_fmt(args: core::fmt::Arguments<'_>) -> Result<CString> {
+    CString::try_from_fmt(args)
+}
+
+/// Reads a whole real directory, calling `emit(name, ino, d_type)` for each entry
+/// (`iterate_dir` with our own `dir_context` actor).
+pub(crate) fn read_dir_real(
+    mnt: &PrivateMount,
+    dir: &Dentry,
+    cred: &Credential,
+    emit: &mut dyn FnMut(&[u8], u64, u8) -> Result,
+) -> Result {
+    let path = mnt.path_of(dir);
+    // SAFETY: Opening a valid directory path read-only with valid credentials.
+    let f = from_err_ptr(unsafe {
+        bindings::dentry_open(&path, (bindings::O_RDONLY | bindings::O_DIRECTORY) as i32, cred.as_ptr())
+    })?;
+    // SAFETY: `dentry_open` returned an owned reference.
+    let file: ARef<File> = unsafe { ARef::from_raw(NonNull::new_unchecked(f.cast())) };
+    let mut ctx = ops::ReadDirCtx::new(emit);
+    loop {
+        let before = ctx.count;
+        // SAFETY: `ctx` is a valid `dir_context` whose actor is `ReadDirCtx::actor`.
+        to_result(unsafe { bindings::iterate_dir(file.as_ptr(), ctx.as_dir_context()) })?;
+        ctx.take_error()?;
+        if ctx.count == before {
+            return Ok(());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mount options.
+
+/// `fs_parse` result for `lower=`.
+pub(crate) const OPT_LOWER: u32 = sys::union_param_UNION_OPT_LOWER;
+/// `fs_parse` result for `upper=`.
+pub(crate) const OPT_UPPER: u32 = sys::union_param_UNION_OPT_UPPER;
+
+// ---------------------------------------------------------------------------------------------
+// Upper directories in use.
+
+kernel::sync::global_lock! {
+    // SAFETY: Initialised by `init_upper_registry` in module init, before any mount.
+    unsafe(uninit) static UPPERS: Mutex<KVec<ARef<Dentry>>> = KVec::new();
+}
+
+/// Initialises the registry of upper directories in use.  Called once at module init.
+pub(crate) fn init_upper_registry() {
+    // SAFETY: Called exactly once, from module init, before any other use of `UPPERS`.
+    unsafe { UPPERS.init() };
+}
+
+/// A claim on an upper directory: while it lives, no other union may use this directory,
+/// a directory below it or above it as its upper layer.
+pub(crate) struct UpperClaim {
+    dir: ARef<Dentry>,
+}
+
+impl UpperClaim {
+    /// Claims `dir`, failing with `EBUSY` if it overlaps another union's upper layer.
+    pub(crate) fn new(dir: &Dentry) -> Result<Self> {
+        let mut list = UPPERS.lock();
+        if list
+            .iter()
+            .any(|d| ptr::eq(&**d, dir) || d.is_subdir_of(dir) || dir.is_subdir_of(d))
+        {
+            return Err(EBUSY);
+        }
+        let dir: ARef<Dentry> = dir.into();
+        list.push(dir.clone(), GFP_KERNEL)?;
+        Ok(Self { dir })
+    }
+}
+
+impl Drop for UpperClaim {
+    fn drop(&mut self) {
+        let mut list = UPPERS.lock();
+        if let Some(i) = list.iter().position(|d| ptr::eq(&**d, &*self.dir)) {
+            let _ = list.remove(i);
+        }
+    }
+}
+
+impl SuperBlock {
+    /// The device number of the superblock (`s_dev`), the `st_dev` of every union object.
+    pub(crate) fn dev(&self) -> u32 {
+        // SAFETY: `s_dev` of a live superblock does not change.
+        unsafe { (*self.as_ptr()).s_dev }
+    }
+}

@@ -1,0 +1,944 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! C vtables of the union filesystem and their `extern "C"` trampolines.
+//!
+//! Each trampoline turns the raw pointers the VFS hands over into the safe wrappers of
+//! [`super`] and calls the union logic, which is safe Rust.  Nothing here decides union
+//! semantics.
+
+use super::{
+    sys,
+    Dentry,
+    Inode,
+    SuperBlock, //
+};
+use crate::{
+    file::RealFile,
+    inode::UnionInode,
+    params::MountConfig,
+    readdir::DirCache,
+    superblock::UnionFs, //
+};
+use core::{
+    ffi::{
+        c_int,
+        c_uint,
+        c_void,
+        CStr, //
+    },
+    mem::MaybeUninit,
+    ptr, //
+};
+use kernel::{
+    bindings,
+    ffi::c_char,
+    error::{
+        from_result,
+        to_result, //
+    },
+    fs::File,
+    prelude::*,
+    sync::aref::ARef,
+    types::Opaque, //
+};
+
+/// Magic number of union superblocks ("UNIO").
+const UNION_SUPER_MAGIC: u64 = 0x554e_494f;
+
+/// `struct file_system_type` that must live in static memory.
+pub(crate) struct FsType(Opaque<bindings::file_system_type>);
+
+// SAFETY: Written once before `register_filesystem`, then only read by the VFS.
+unsafe impl Sync for FsType {}
+
+impl FsType {
+    /// The raw pointer.
+    pub(crate) fn get(&self) -> *mut bindings::file_system_type {
+        self.0.get()
+    }
+}
+
+/// The registered filesystem type.
+pub(crate) static UNION_FS_TYPE: FsType = FsType(Opaque::uninit());
+
+/// Registration of the `union` filesystem type; unregisters on drop.
+pub(crate) struct Registration;
+
+impl Registration {
+    /// Registers the `union` filesystem type.
+    pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
+        let fst = UNION_FS_TYPE.get();
+        // SAFETY: The static is not registered yet, so nobody else reads it; all-zero is a
+        // valid `file_system_type` and we fill the fields the VFS needs.
+        unsafe {
+            fst.write(MaybeUninit::zeroed().assume_init());
+            (*fst).name = c"union".as_ptr().cast();
+            (*fst).owner = module.as_ptr();
+            (*fst).init_fs_context = Some(init_fs_context);
+            (*fst).parameters = sys::union_fs_parameters.as_ptr().cast();
+            (*fst).kill_sb = Some(kill_sb);
+        }
+        // SAFETY: `fst` is fully initialised and static.
+        to_result(unsafe { bindings::register_filesystem(fst) })?;
+        Ok(Self)
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: Registered in `new`.  The module cannot be unloaded while a union is
+        // mounted (`owner` pins it), so no superblock uses the type any more.
+        unsafe { bindings::unregister_filesystem(UNION_FS_TYPE.get()) };
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// fs_context.
+
+/// A `struct fs_context` being set up by `fsopen`/`mount`.
+#[repr(transparent)]
+pub(crate) struct FsContext(Opaque<sys::fs_context>);
+
+impl FsContext {
+    /// # Safety
+    ///
+    /// `ptr` must be a valid fs_context of the union type for `'a`, used by one task.
+    unsafe fn from_raw<'a>(ptr: *mut bindings::fs_context) -> &'a FsContext {
+        // SAFETY: Transparent wrapper; validity promised by the caller.
+        unsafe { &*ptr.cast() }
+    }
+
+    fn as_ptr(&self) -> *mut sys::fs_context {
+        self.0.get()
+    }
+
+    /// Logs `msg` as an error in the fs_context log and the kernel log.
+    pub(crate) fn error(&self, msg: &CStr) {
+        // SAFETY: Valid fs_context and NUL-terminated message.
+        unsafe { sys::union_fc_error(self.as_ptr(), msg.as_ptr().cast()) };
+    }
+
+    /// The union being reconfigured (remount), if any.
+    pub(crate) fn root_union_fs(&self) -> Option<&UnionFs> {
+        // SAFETY: Valid fs_context; during reconfiguration `fc->root` pins the superblock.
+        let sb = unsafe { sys::union_fc_root_sb(self.as_ptr()) };
+        if sb.is_null() {
+            return None;
+        }
+        // SAFETY: See above.
+        let sb = unsafe { SuperBlock::from_raw(sb.cast()) };
+        sb.is_union().then(|| sb.union_fs())
+    }
+
+    /// The mount configuration being built.
+    ///
+    /// The fs_context is used by one task at a time (the VFS serialises `fsconfig` on
+    /// `uapi_mutex`), so handing out a mutable reference from `&self` is sound as long as
+    /// callers do not hold two; they only ever hold one, inside one callback.
+    #[expect(clippy::mut_from_ref)]
+    pub(crate) fn config(&self) -> Option<&mut MountConfig> {
+        // SAFETY: `fs_private` is null or the `KBox<MountConfig>` set by `init_fs_context`.
+        let p = unsafe { sys::union_fc_fs_private(self.as_ptr()) } as *mut MountConfig;
+        // SAFETY: See above; exclusive per the serialisation described above.
+        unsafe { p.as_mut() }
+    }
+}
+
+static CONTEXT_OPS: sys::fs_context_operations = sys::fs_context_operations {
+    free: Some(fc_free),
+    dup: None,
+    parse_param: Some(fc_parse_param),
+    parse_monolithic: None,
+    get_tree: Some(fc_get_tree),
+    reconfigure: Some(fc_reconfigure),
+};
+
+/// # Safety
+///
+/// Called by the VFS with a new fs_context of our type.
+unsafe extern "C" fn init_fs_context(fc: *mut bindings::fs_context) -> c_int {
+    from_result(|| {
+        // SAFETY: `fc` is valid per the VFS contract.
+        let ctx = unsafe { FsContext::from_raw(fc) };
+        let config = KBox::new(MountConfig::default(), GFP_KERNEL)?;
+        // SAFETY: `fc` is valid; ownership of the box moves into `fs_private` and is taken
+        // back in `fc_free` (or `fill_super`).
+        unsafe {
+            sys::union_fc_set_fs_private(ctx.as_ptr(), KBox::into_raw(config).cast());
+            sys::union_fc_set_ops(ctx.as_ptr(), &CONTEXT_OPS);
+        }
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS once, when the fs_context is freed.
+unsafe extern "C" fn fc_free(fc: *mut sys::fs_context) {
+    // SAFETY: `fc` is valid.
+    let p = unsafe { sys::union_fc_fs_private(fc) } as *mut MountConfig;
+    if !p.is_null() {
+        // SAFETY: `p` came from `KBox::into_raw` in `init_fs_context`; reclaimed once.
+        drop(unsafe { KBox::from_raw(p) });
+        // SAFETY: `fc` is valid.
+        unsafe { sys::union_fc_set_fs_private(fc, ptr::null_mut()) };
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a valid fs_context and parameter.
+unsafe extern "C" fn fc_parse_param(fc: *mut sys::fs_context, param: *mut sys::fs_parameter) -> c_int {
+    from_result(|| {
+        // SAFETY: `fc` is valid per the VFS contract.
+        let ctx = unsafe { FsContext::from_raw(fc.cast()) };
+        let mut result = MaybeUninit::<sys::fs_parse_result>::zeroed();
+        // SAFETY: Valid pointers; `fs_parse` logs unknown or malformed parameters itself.
+        let opt = unsafe { sys::union_fs_parse(fc, param, result.as_mut_ptr()) };
+        if opt < 0 {
+            return Err(Error::from_errno(opt));
+        }
+        // SAFETY: `param` is valid; key and string are NUL-terminated when non-null.
+        let (key, value) = unsafe {
+            let k = sys::union_param_key(param);
+            let v = sys::union_param_string(param);
+            (
+                CStr::from_ptr(k.cast()),
+                (!v.is_null()).then(|| CStr::from_ptr(v.cast())),
+            )
+        };
+        crate::params::parse_param(ctx, opt as u32, key, value)?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS with a valid, fully parsed fs_context.
+unsafe extern "C" fn fc_get_tree(fc: *mut sys::fs_context) -> c_int {
+    // SAFETY: `fc` is valid; `fill_super` matches the callback type.
+    unsafe { sys::union_get_tree_nodev(fc, Some(fill_super)) }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a valid fs_context for remount.
+unsafe extern "C" fn fc_reconfigure(fc: *mut sys::fs_context) -> c_int {
+    from_result(|| {
+        // SAFETY: `fc` is valid.
+        let ctx = unsafe { FsContext::from_raw(fc.cast()) };
+        crate::params::reconfigure(ctx)?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by `get_tree_nodev` with a new superblock.
+unsafe extern "C" fn fill_super(sb: *mut bindings::super_block, fc: *mut sys::fs_context) -> c_int {
+    from_result(|| {
+        // SAFETY: `fc` is valid for the call.
+        let ctx = unsafe { FsContext::from_raw(fc.cast()) };
+        // SAFETY: `sb` is a new superblock we own until `fill_super` returns.
+        let sbw = unsafe { SuperBlock::from_raw(sb) };
+        let config = ctx.config().ok_or(EINVAL)?;
+        let fs = crate::superblock::UnionFs::new(ctx, config)?;
+        let depth = fs.stack_depth();
+        // SAFETY: The superblock is ours to set up; the union fs box is leaked into
+        // `s_fs_info` and reclaimed in `kill_sb`.
+        unsafe {
+            (*sb).s_magic = UNION_SUPER_MAGIC as _;
+            (*sb).s_op = &SUPER_OPS;
+            (*sb).s_xattr = XATTR_HANDLERS.0.as_ptr().cast();
+            (*sb).s_time_gran = 1;
+            (*sb).s_stack_depth = depth;
+            sys::union_sb_setup(sb);
+            (*sb).s_fs_info = KBox::into_raw(fs).cast();
+        }
+        let root = crate::inode::root_inode(sbw)?;
+        // SAFETY: `d_make_root` consumes the inode reference (also on failure).
+        let root_dentry = unsafe { bindings::d_make_root(ARef::into_raw(root).as_ptr().cast()) };
+        if root_dentry.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: Setting the root of our new superblock.
+        unsafe { (*sb).s_root = root_dentry };
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS when the last reference to a union superblock goes.
+unsafe extern "C" fn kill_sb(sb: *mut bindings::super_block) {
+    // SAFETY: `sb` is valid; read before `kill_anon_super` tears it down.
+    let fs = unsafe { (*sb).s_fs_info } as *mut UnionFs;
+    // SAFETY: Evicts all inodes (dropping their real-layer references) and frees the
+    // anonymous device.
+    unsafe { bindings::kill_anon_super(sb) };
+    if !fs.is_null() {
+        // SAFETY: Leaked in `fill_super`; no inode or dentry refers to it any more.
+        drop(unsafe { KBox::from_raw(fs) });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// super_operations.
+
+const SUPER_OPS: bindings::super_operations = bindings::super_operations {
+    statfs: Some(sop_statfs),
+    show_options: Some(sop_show_options),
+    evict_inode: Some(sop_evict_inode),
+    drop_inode: Some(bindings::inode_just_drop),
+    // SAFETY: All-zero is a valid `super_operations` (all callbacks `None`).
+    ..unsafe { MaybeUninit::zeroed().assume_init() }
+};
+
+/// # Safety
+///
+/// Called by the VFS with a dentry of a union superblock.
+unsafe extern "C" fn sop_statfs(dentry: *mut bindings::dentry, buf: *mut bindings::kstatfs) -> c_int {
+    let buf = buf.cast::<sys::kstatfs>();
+    from_result(|| {
+        // SAFETY: Valid for the call.
+        let (d, buf) = unsafe { (Dentry::from_raw(dentry), &mut *buf) };
+        crate::superblock::statfs(d.sb().union_fs(), buf)?;
+        Ok(0)
+    })
+}
+
+/// Writes to a `seq_file` for `show_options`.
+pub(crate) struct SeqFile(*mut bindings::seq_file);
+
+impl SeqFile {
+    /// Writes `,name=value` with the value escaped as /proc/mounts needs.
+    pub(crate) fn show_option(&self, name: &CStr, value: &CStr) {
+        // SAFETY: `self.0` is the valid seq_file of the running `show_options` call.
+        unsafe { sys::union_seq_show_option(self.0.cast(), name.as_ptr().cast(), value.as_ptr().cast()) };
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a seq_file and the root of a union mount.
+unsafe extern "C" fn sop_show_options(m: *mut bindings::seq_file, root: *mut bindings::dentry) -> c_int {
+    // SAFETY: Valid for the call.
+    let d = unsafe { Dentry::from_raw(root) };
+    crate::superblock::show_options(d.sb().union_fs(), &SeqFile(m));
+    0
+}
+
+/// # Safety
+///
+/// Called by the VFS once per inode of a union superblock as it dies.
+unsafe extern "C" fn sop_evict_inode(inode: *mut bindings::inode) {
+    // SAFETY: `inode` is valid and being evicted.
+    unsafe {
+        bindings::truncate_inode_pages_final(&mut (*inode).i_data);
+        bindings::clear_inode(inode);
+        let info = (*inode).i_private as *mut UnionInode;
+        (*inode).i_private = ptr::null_mut();
+        if !info.is_null() {
+            // SAFETY: Leaked by `get_union_inode`; this is the only place it is reclaimed.
+            drop(KBox::from_raw(info));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inodes.
+
+/// What the union logic decided an inode looks like.
+pub(crate) struct NewInode {
+    /// Mode (file type and permission bits).
+    pub(crate) mode: u32,
+    /// Device number for device nodes.
+    pub(crate) rdev: u32,
+    /// Union inode number.
+    pub(crate) ino: u64,
+    /// Link count to report (`None`: the real inode's).
+    pub(crate) nlink: Option<u32>,
+}
+
+struct IgetData {
+    key: usize,
+    info: *mut UnionInode,
+}
+
+/// # Safety
+///
+/// Called by `iget5_locked` under `inode_hash_lock` with our `IgetData`.
+unsafe extern "C" fn iget_test(inode: *mut bindings::inode, data: *mut c_void) -> c_int {
+    // SAFETY: `data` is the `IgetData` on the caller's stack; hashed union inodes always have
+    // `i_private` set (by `iget_set`, before they are hashed).
+    unsafe {
+        let info = (*inode).i_private as *const UnionInode;
+        c_int::from(!info.is_null() && (*info).key() == (*data.cast::<IgetData>()).key)
+    }
+}
+
+/// # Safety
+///
+/// Called by `iget5_locked` under `inode_hash_lock` for a new inode.
+unsafe extern "C" fn iget_set(inode: *mut bindings::inode, data: *mut c_void) -> c_int {
+    // SAFETY: `inode` is new and locked; store our data before it becomes visible.
+    unsafe { (*inode).i_private = (*data.cast::<IgetData>()).info.cast() };
+    0
+}
+
+/// Finds or creates the union inode for `info` (keyed by its real inode, like overlayfs'
+/// `ovl_get_inode`), so hard links on a layer share one union inode.
+pub(crate) fn get_union_inode(sb: &SuperBlock, info: KBox<UnionInode>, new: NewInode) -> Result<ARef<Inode>> {
+    let key = info.key();
+    let raw = KBox::into_raw(info);
+    let mut data = IgetData { key, info: raw };
+    // SAFETY: Valid superblock and callbacks; `data` outlives the call.
+    let inode = unsafe {
+        bindings::iget5_locked(sb.as_ptr(), key as u64, Some(iget_test), Some(iget_set), ptr::from_mut(&mut data).cast())
+    };
+    if inode.is_null() {
+        // SAFETY: `raw` was not consumed.
+        drop(unsafe { KBox::from_raw(raw) });
+        return Err(ENOMEM);
+    }
+    // SAFETY: `iget5_locked` returned a referenced inode.
+    let is_new = unsafe { (*inode).i_private } == raw.cast();
+    if is_new {
+        // SAFETY: A new, locked inode: set it up, then unlock it.
+        unsafe {
+            let (iop, fop) = ops_for_mode(new.mode);
+            sys::union_inode_init(inode, new.mode as u16, new.rdev, new.ino, iop, fop, raw.cast());
+            if matches!(new.mode & super::S_IFMT, 0o020000 | 0o060000 | 0o010000 | 0o140000) {
+                bindings::init_special_inode(inode, new.mode as u16, new.rdev);
+                (*inode).i_op = &SPECIAL_IOPS;
+            }
+            if new.mode & super::S_IFMT == super::S_IFLNK {
+                (*inode).i_opflags |= bindings::IOP_NOFOLLOW as u16;
+            }
+        }
+        // SAFETY: `inode` is valid and referenced.
+        let w = unsafe { Inode::from_raw(inode) };
+        if let Some(real) = w.union_info().real_inode() {
+            w.copy_attr_from(real);
+            w.set_nlink(new.nlink.unwrap_or_else(|| real_nlink(real)));
+        }
+        // SAFETY: The inode is fully set up.
+        unsafe { bindings::unlock_new_inode(inode) };
+    } else {
+        // SAFETY: `raw` was not stored; reclaim it.
+        drop(unsafe { KBox::from_raw(raw) });
+    }
+    // SAFETY: We own the reference returned by `iget5_locked`.
+    Ok(unsafe { ARef::from_raw(ptr::NonNull::new_unchecked(inode.cast())) })
+}
+
+fn real_nlink(real: &Inode) -> u32 {
+    // SAFETY: Reading `__i_nlink` of a valid inode (racy but only reported to users).
+    unsafe { (*real.as_ptr()).__bindgen_anon_1.i_nlink }
+}
+
+fn ops_for_mode(mode: u32) -> (*const bindings::inode_operations, *const bindings::file_operations) {
+    match mode & super::S_IFMT {
+        super::S_IFDIR => (&DIR_IOPS, &DIR_FOPS),
+        super::S_IFREG => (&FILE_IOPS, &FILE_FOPS),
+        super::S_IFLNK => (&SYMLINK_IOPS, ptr::null()),
+        _ => (&SPECIAL_IOPS, ptr::null()),
+    }
+}
+
+const DIR_IOPS: bindings::inode_operations = bindings::inode_operations {
+    lookup: Some(iop_lookup),
+    getattr: Some(iop_getattr),
+    permission: Some(iop_permission),
+    listxattr: Some(iop_listxattr),
+    // SAFETY: All-zero is a valid `inode_operations`.
+    ..unsafe { MaybeUninit::zeroed().assume_init() }
+};
+
+const FILE_IOPS: bindings::inode_operations = bindings::inode_operations {
+    getattr: Some(iop_getattr),
+    permission: Some(iop_permission),
+    listxattr: Some(iop_listxattr),
+    // SAFETY: All-zero is a valid `inode_operations`.
+    ..unsafe { MaybeUninit::zeroed().assume_init() }
+};
+
+const SYMLINK_IOPS: bindings::inode_operations = bindings::inode_operations {
+    get_link: Some(iop_get_link),
+    getattr: Some(iop_getattr),
+    listxattr: Some(iop_listxattr),
+    // SAFETY: All-zero is a valid `inode_operations`.
+    ..unsafe { MaybeUninit::zeroed().assume_init() }
+};
+
+const SPECIAL_IOPS: bindings::inode_operations = bindings::inode_operations {
+    getattr: Some(iop_getattr),
+    permission: Some(iop_permission),
+    listxattr: Some(iop_listxattr),
+    // SAFETY: All-zero is a valid `inode_operations`.
+    ..unsafe { MaybeUninit::zeroed().assume_init() }
+};
+
+/// # Safety
+///
+/// Called by the VFS with the parent directory locked (shared) and a new dentry.
+unsafe extern "C" fn iop_lookup(
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    _flags: c_uint,
+) -> *mut bindings::dentry {
+    // SAFETY: Valid for the call.
+    // The name of a dentry being looked up is stable: the parent is locked.
+    let (dir, name) = unsafe {
+        let mut len = 0;
+        let p = sys::union_d_name(dentry, &mut len);
+        (Inode::from_raw(dir), core::slice::from_raw_parts(p, len as usize))
+    };
+    match crate::namei::lookup(dir, name) {
+        Ok(inode) => {
+            let raw = inode.map_or(ptr::null_mut(), |i| ARef::into_raw(i).as_ptr().cast());
+            // SAFETY: `d_splice_alias` consumes the inode reference.
+            unsafe { bindings::d_splice_alias(raw, dentry) }
+        }
+        Err(e) => e.to_ptr(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a valid path and stat buffer.
+unsafe extern "C" fn iop_getattr(
+    _idmap: *mut bindings::mnt_idmap,
+    path: *const bindings::path,
+    stat: *mut bindings::kstat,
+    request_mask: u32,
+    flags: c_uint,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: Valid for the call.
+        let (d, stat) = unsafe { (Dentry::from_raw((*path).dentry), &mut *stat) };
+        crate::inode::getattr(d, stat, request_mask, flags)?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS with a valid inode.
+unsafe extern "C" fn iop_permission(idmap: *mut bindings::mnt_idmap, inode: *mut bindings::inode, mask: c_int) -> c_int {
+    // SAFETY: Valid for the call; the union inode carries the real inode's mode and owner.
+    unsafe { bindings::generic_permission(idmap, inode, mask) }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a valid dentry; `buf` is null or writable for `size` bytes.
+unsafe extern "C" fn iop_listxattr(dentry: *mut bindings::dentry, buf: *mut c_char, size: usize) -> isize {
+    // SAFETY: Valid for the call.
+    let d = unsafe { Dentry::from_raw(dentry) };
+    let out = if buf.is_null() || size == 0 {
+        None
+    } else {
+        // SAFETY: `buf` is writable for `size` bytes per the VFS contract.
+        Some(unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), size) })
+    };
+    match crate::xattr::listxattr(d, out) {
+        Ok(n) => n as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS for a union symlink; `dentry` is null in RCU walk.
+unsafe extern "C" fn iop_get_link(
+    dentry: *mut bindings::dentry,
+    _inode: *mut bindings::inode,
+    done: *mut bindings::delayed_call,
+) -> *const c_char {
+    if dentry.is_null() {
+        return ECHILD.to_ptr();
+    }
+    // SAFETY: Valid for the call.
+    let d = unsafe { Dentry::from_raw(dentry) };
+    match crate::inode::get_link(d) {
+        Ok(target) => {
+            let p = KBox::into_raw(target);
+            // SAFETY: `done` is valid; `free_link` reclaims the box after the VFS is done.
+            unsafe {
+                (*done).fn_ = Some(free_link);
+                (*done).arg = p.cast();
+                (**p).as_ptr().cast()
+            }
+        }
+        Err(e) => e.to_ptr(),
+    }
+}
+
+/// # Safety
+///
+/// Called once by the VFS with the `arg` set in `iop_get_link`.
+unsafe extern "C" fn free_link(arg: *mut c_void) {
+    // SAFETY: `arg` is the leaked box from `iop_get_link`.
+    drop(unsafe { KBox::from_raw(arg.cast::<kernel::str::CString>()) });
+}
+
+// ---------------------------------------------------------------------------------------------
+// xattr handlers.
+
+struct XattrHandlers([*const bindings::xattr_handler; 2]);
+// SAFETY: Immutable static data pointing to immutable static data.
+unsafe impl Sync for XattrHandlers {}
+
+const OTHER_XATTR_HANDLER: bindings::xattr_handler = bindings::xattr_handler {
+    name: ptr::null(),
+    prefix: c"".as_ptr().cast(),
+    flags: 0,
+    list: None,
+    get: Some(xattr_get),
+    set: Some(xattr_set),
+};
+
+static XATTR_HANDLERS: XattrHandlers = XattrHandlers([&OTHER_XATTR_HANDLER, ptr::null()]);
+
+/// # Safety
+///
+/// Called by the VFS with valid pointers; `buffer` is null or writable for `size` bytes.
+unsafe extern "C" fn xattr_get(
+    _handler: *const bindings::xattr_handler,
+    dentry: *mut bindings::dentry,
+    _inode: *mut bindings::inode,
+    name: *const c_char,
+    buffer: *mut c_void,
+    size: usize,
+) -> c_int {
+    // SAFETY: Valid for the call.
+    let (d, name) = unsafe { (Dentry::from_raw(dentry), CStr::from_ptr(name.cast())) };
+    let mut empty = [0u8; 0];
+    let buf = if buffer.is_null() || size == 0 {
+        &mut empty[..]
+    } else {
+        // SAFETY: Writable for `size` bytes per the VFS contract.
+        unsafe { core::slice::from_raw_parts_mut(buffer.cast::<u8>(), size) }
+    };
+    match crate::xattr::getxattr(d, name, buf) {
+        Ok(n) => n as c_int,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with valid pointers.
+unsafe extern "C" fn xattr_set(
+    _handler: *const bindings::xattr_handler,
+    _idmap: *mut bindings::mnt_idmap,
+    _dentry: *mut bindings::dentry,
+    _inode: *mut bindings::inode,
+    _name: *const c_char,
+    _buffer: *const c_void,
+    _size: usize,
+    _flags: c_int,
+) -> c_int {
+    EROFS.to_errno()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directories.
+
+const DIR_FOPS: bindings::file_operations = bindings::file_operations {
+    open: Some(dir_open),
+    release: Some(dir_release),
+    iterate_shared: Some(dir_iterate),
+    llseek: Some(bindings::generic_file_llseek),
+    read: Some(bindings::generic_read_dir),
+    // SAFETY: All-zero is a valid `file_operations`.
+    ..unsafe { MaybeUninit::zeroed().assume_init() }
+};
+
+/// # Safety
+///
+/// Called by the VFS when a union directory is opened.
+unsafe extern "C" fn dir_open(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    from_result(|| {
+        let cache = DirCache::new()?;
+        // SAFETY: `file` is being opened; we own `private_data` until `dir_release`.
+        unsafe { sys::union_file_set_private(file, KBox::into_raw(cache).cast()) };
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called once by the VFS when the last reference to the file goes.
+unsafe extern "C" fn dir_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    // SAFETY: `private_data` is the box from `dir_open`.
+    unsafe {
+        let p = sys::union_file_private(file) as *mut DirCache;
+        if !p.is_null() {
+            drop(KBox::from_raw(p));
+        }
+    }
+    0
+}
+
+/// Emits directory entries to a `getdents` caller.
+pub(crate) struct DirEmitter(*mut bindings::dir_context, u64);
+
+impl DirEmitter {
+    /// The position the caller wants to read from.
+    pub(crate) fn pos(&self) -> i64 {
+        // SAFETY: Valid for the running `iterate_shared` call.
+        unsafe { (*self.0).pos }
+    }
+
+    /// Sets the position for the next call.
+    pub(crate) fn set_pos(&mut self, pos: i64) {
+        // SAFETY: Valid for the running `iterate_shared` call.
+        unsafe { (*self.0).pos = pos };
+    }
+
+    /// The inode number of the parent of the directory being read (for `..`).
+    pub(crate) fn parent_ino(&self) -> u64 {
+        self.1
+    }
+
+    /// Emits one entry; returns false when the caller's buffer is full.
+    pub(crate) fn emit(&mut self, name: &[u8], ino: u64, d_type: u8) -> bool {
+        // SAFETY: Valid context; `name` is valid for its length.
+        unsafe { sys::union_dir_emit(self.0, name.as_ptr().cast(), name.len() as c_int, ino, c_uint::from(d_type)) }
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with the directory inode locked shared and `f_pos_lock` held.
+unsafe extern "C" fn dir_iterate(file: *mut bindings::file, ctx: *mut bindings::dir_context) -> c_int {
+    from_result(|| {
+        // SAFETY: Valid for the call; the cache box lives until `dir_release`, and getdents
+        // on one open file is serialised by `f_pos_lock`.
+        let (inode, cache) = unsafe {
+            (
+                Inode::from_raw(sys::union_file_inode(file)),
+                &mut *(sys::union_file_private(file) as *mut DirCache),
+            )
+        };
+        // SAFETY: The file is valid and referenced for the call.
+        let f = unsafe { File::from_raw_file(file) };
+        // SAFETY: An open file pins its dentry, and a dentry pins its parent.
+        let parent_ino = unsafe {
+            let d = (*file).__bindgen_anon_1.f_path.dentry;
+            Inode::from_raw((*(*d).d_parent).d_inode).ino()
+        };
+        crate::readdir::iterate(inode, f, cache, &mut DirEmitter(ctx, parent_ino))?;
+        Ok(0)
+    })
+}
+
+/// The `dir_context` used to read a real directory.
+#[repr(C)]
+pub(crate) struct ReadDirCtx<'a> {
+    ctx: bindings::dir_context,
+    emit: &'a mut dyn FnMut(&[u8], u64, u8) -> Result,
+    pub(crate) count: usize,
+    err: Option<Error>,
+}
+
+impl<'a> ReadDirCtx<'a> {
+    pub(crate) fn new(emit: &'a mut dyn FnMut(&[u8], u64, u8) -> Result) -> Self {
+        Self {
+            ctx: bindings::dir_context {
+                actor: Some(Self::actor),
+                pos: 0,
+                count: c_int::MAX,
+                dt_flags_mask: 0,
+            },
+            emit,
+            count: 0,
+            err: None,
+        }
+    }
+
+    pub(crate) fn as_dir_context(&mut self) -> *mut bindings::dir_context {
+        &mut self.ctx
+    }
+
+    pub(crate) fn take_error(&mut self) -> Result {
+        self.err.take().map_or(Ok(()), Err)
+    }
+
+    /// # Safety
+    ///
+    /// Called by `iterate_dir` with the `dir_context` embedded first in a `ReadDirCtx`.
+    unsafe extern "C" fn actor(
+        ctx: *mut bindings::dir_context,
+        name: *const c_char,
+        namelen: c_int,
+        _offset: i64,
+        ino: u64,
+        d_type: c_uint,
+    ) -> bool {
+        // SAFETY: `ctx` is the first field of a `#[repr(C)] ReadDirCtx` (see `new`).
+        let this = unsafe { &mut *ctx.cast::<ReadDirCtx<'_>>() };
+        // SAFETY: `name` is valid for `namelen` bytes during the callback.
+        let name = unsafe { core::slice::from_raw_parts(name.cast::<u8>(), namelen as usize) };
+        this.count += 1;
+        match (this.emit)(name, ino, d_type as u8) {
+            Ok(()) => true,
+            Err(e) => {
+                this.err = Some(e);
+                false
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regular files.
+
+const FILE_FOPS: bindings::file_operations = bindings::file_operations {
+    open: Some(file_open),
+    release: Some(file_release),
+    read_iter: Some(file_read_iter),
+    splice_read: Some(file_splice_read),
+    mmap: Some(file_mmap),
+    llseek: Some(file_llseek),
+    fadvise: Some(file_fadvise),
+    // SAFETY: All-zero is a valid `file_operations`.
+    ..unsafe { MaybeUninit::zeroed().assume_init() }
+};
+
+impl RealFile {
+    /// The real file behind an open union file.
+    ///
+    /// # Safety
+    ///
+    /// `file` must be an open union regular file (opened by `file_open`).
+    unsafe fn of<'a>(file: *mut bindings::file) -> &'a RealFile {
+        // SAFETY: `private_data` holds the box set by `file_open` until `file_release`.
+        unsafe { &*(sys::union_file_private(file) as *const RealFile) }
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS when a union regular file is opened.
+unsafe extern "C" fn file_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    from_result(|| {
+        // SAFETY: Valid for the call.
+        let (inode, f) = unsafe { (Inode::from_raw(inode), File::from_raw_file(file)) };
+        let real = crate::file::open(inode, f)?;
+        // SAFETY: We own `private_data` until `file_release`.
+        unsafe { sys::union_file_set_private(file, KBox::into_raw(real).cast()) };
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called once when the last reference to the union file goes.
+unsafe extern "C" fn file_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    // SAFETY: Reclaims the box set by `file_open`.
+    unsafe {
+        let p = sys::union_file_private(file) as *mut RealFile;
+        if !p.is_null() {
+            drop(KBox::from_raw(p));
+        }
+    }
+    0
+}
+
+/// Backing-file context: real-layer I/O runs with the mounter's credentials.
+fn backing_ctx(file: *mut bindings::file) -> sys::backing_file_ctx {
+    // SAFETY: `file` is an open union file, so its superblock (and `UnionFs`) are alive.
+    let inode = unsafe { Inode::from_raw(sys::union_file_inode(file)) };
+    sys::backing_file_ctx {
+        cred: inode.sb().union_fs().creator_cred().as_ptr(),
+        accessed: Some(file_accessed),
+        end_write: None,
+    }
+}
+
+/// # Safety
+///
+/// Called by the backing-file helpers with the union file after a read.
+unsafe extern "C" fn file_accessed(file: *mut bindings::file) {
+    // SAFETY: `file` is an open union file.
+    let (inode, real) = unsafe { (Inode::from_raw(sys::union_file_inode(file)), RealFile::of(file)) };
+    // SAFETY: The real file is open, so its inode is valid.
+    let real_inode = unsafe { Inode::from_raw(sys::union_file_inode(real.file().as_ptr())) };
+    inode.copy_attr_from(real_inode);
+}
+
+/// # Safety
+///
+/// Called by the VFS for reads on an open union file.
+unsafe extern "C" fn file_read_iter(iocb: *mut bindings::kiocb, iter: *mut bindings::iov_iter) -> isize {
+    // SAFETY: Valid for the call.
+    unsafe {
+        let file = (*iocb).ki_filp;
+        let real = RealFile::of(file);
+        let mut ctx = backing_ctx(file);
+        sys::backing_file_read_iter(real.file().as_ptr(), iter, iocb, (*iocb).ki_flags, &mut ctx)
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS for splice reads on an open union file.
+unsafe extern "C" fn file_splice_read(
+    file: *mut bindings::file,
+    ppos: *mut i64,
+    pipe: *mut bindings::pipe_inode_info,
+    len: usize,
+    flags: c_uint,
+) -> isize {
+    // SAFETY: Valid for the call; a kiocb carries the position as backing_file_splice_read
+    // expects (as in overlayfs' ovl_splice_read).
+    unsafe {
+        let real = RealFile::of(file);
+        let mut ctx = backing_ctx(file);
+        let mut iocb = MaybeUninit::<bindings::kiocb>::zeroed().assume_init();
+        iocb.ki_filp = file;
+        iocb.ki_pos = *ppos;
+        let r = sys::backing_file_splice_read(real.file().as_ptr(), &mut iocb, pipe, len, flags, &mut ctx);
+        *ppos = iocb.ki_pos;
+        r
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS to mmap an open union file.
+unsafe extern "C" fn file_mmap(file: *mut bindings::file, vma: *mut bindings::vm_area_struct) -> c_int {
+    // SAFETY: Valid for the call; the helper installs the real file in the VMA.
+    unsafe {
+        let real = RealFile::of(file);
+        let mut ctx = backing_ctx(file);
+        sys::backing_file_mmap(real.file().as_ptr(), vma, &mut ctx)
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with `f_pos_lock` held where needed.
+unsafe extern "C" fn file_llseek(file: *mut bindings::file, offset: i64, whence: c_int) -> i64 {
+    // SAFETY: Valid for the call.  Like ovl_llseek: sync the real file position, seek it
+    // (SEEK_DATA/SEEK_HOLE need the real filesystem), copy the result back.
+    unsafe {
+        let real = RealFile::of(file).file().as_ptr();
+        sys::union_set_pos(real, sys::union_file_pos(file));
+        let r = bindings::vfs_llseek(real, offset, whence);
+        sys::union_set_pos(file, sys::union_file_pos(real));
+        r
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS for `posix_fadvise` on an open union file.
+unsafe extern "C" fn file_fadvise(file: *mut bindings::file, offset: i64, len: i64, advice: c_int) -> c_int {
+    // SAFETY: Valid for the call; advice applies to the real file's page cache.
+    unsafe { bindings::vfs_fadvise(RealFile::of(file).file().as_ptr(), offset, len, advice) }
+}
+
