@@ -17,7 +17,6 @@ KDIR_CMD = $$($(REPO)/qemu/build-kernel | tail -1)
 else
 KDIR_CMD = $(KDIR)
 endif
-KSRC_CMD = $$(cd "$(KDIR_CMD)" && readlink -f source 2>/dev/null || make -s -C "$(KDIR_CMD)" kernelrelease >/dev/null; cd "$(KDIR_CMD)" && readlink -f source)
 
 KMAKE = $(MAKE) -C "$$kdir" M=$(REPO) RUSTC=$(KRUSTC) BINDGEN=$(KBINDGEN) \
 	RUST_LIB_SRC=$(KRUST_LIB_SRC) CLIPPY_DRIVER=$(KCLIPPY_DRIVER) \

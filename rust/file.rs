@@ -10,7 +10,7 @@ use crate::vfs::{
 use kernel::{
     fs::File,
     prelude::*,
-    sync::aref::ARef,
+    sync::aref::ARef, //
 };
 
 /// The real file behind an open union file (`private_data`).
@@ -29,6 +29,12 @@ impl RealFile {
 pub(crate) fn open(inode: &Inode, user_file: &File) -> Result<KBox<RealFile>> {
     let fs = inode.sb().union_fs();
     let (real, which) = inode.union_info().real();
-    let file = vfs::open_backing(user_file, user_file.flags(), fs.layer(which).mnt(), real, fs.creator_cred())?;
+    let file = vfs::open_backing(
+        user_file,
+        user_file.flags(),
+        fs.layer(which).mnt(),
+        real,
+        fs.creator_cred(),
+    )?;
     Ok(KBox::new(RealFile { file }, GFP_KERNEL)?)
 }

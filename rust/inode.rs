@@ -27,7 +27,7 @@ use kernel::{
     bindings,
     prelude::*,
     str::CString,
-    sync::aref::ARef,
+    sync::aref::ARef, //
 };
 
 /// Bit set in the inode numbers of objects with a lower part.
@@ -51,7 +51,10 @@ impl UnionInode {
     }
 
     fn real_key_inode(&self) -> Option<&Inode> {
-        self.lower.as_ref().or(self.upper.as_ref()).and_then(|d| d.inode())
+        self.lower
+            .as_ref()
+            .or(self.upper.as_ref())
+            .and_then(|d| d.inode())
     }
 
     /// The object users see: upper if present, else lower.
@@ -118,7 +121,12 @@ pub(crate) fn root_inode(sb: &SuperBlock) -> Result<ARef<Inode>> {
 }
 
 /// `getattr`: the real object's attributes with the union's `st_dev` and `st_ino`.
-pub(crate) fn getattr(d: &Dentry, stat: &mut bindings::kstat, request_mask: u32, flags: u32) -> Result {
+pub(crate) fn getattr(
+    d: &Dentry,
+    stat: &mut bindings::kstat,
+    request_mask: u32,
+    flags: u32,
+) -> Result {
     let inode = d.inode().ok_or(ENOENT)?;
     let sb = inode.sb();
     let fs = sb.union_fs();

@@ -27,7 +27,7 @@ use crate::{
 };
 use kernel::{
     prelude::*,
-    sync::aref::ARef,
+    sync::aref::ARef, //
 };
 
 /// What an upper directory entry is, in the union's on-disk format.
@@ -68,7 +68,11 @@ fn positive(d: ARef<Dentry>) -> Option<ARef<Dentry>> {
 }
 
 /// Looks up `name` in the lower directory `dir`; whiteouts count as absent.
-fn lookup_lower(fs: &crate::superblock::UnionFs, dir: &Dentry, name: &[u8]) -> Result<Option<ARef<Dentry>>> {
+fn lookup_lower(
+    fs: &crate::superblock::UnionFs,
+    dir: &Dentry,
+    name: &[u8],
+) -> Result<Option<ARef<Dentry>>> {
     let d = vfs::lookup_real(fs.lower().mnt(), dir, name)?;
     Ok(positive(d).filter(|d| !d.is_whiteout()))
 }
@@ -117,9 +121,9 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
         let _ = fallthru;
         return Ok(None);
     }
-    let opaque = upper
-        .as_ref()
-        .is_some_and(|u| u.inode().is_some_and(|i| i.is_dir()) && xattr::has_flag(fs, u, xattr::OPAQUE));
+    let opaque = upper.as_ref().is_some_and(|u| {
+        u.inode().is_some_and(|i| i.is_dir()) && xattr::has_flag(fs, u, xattr::OPAQUE)
+    });
     let info = UnionInode {
         upper,
         lower,

@@ -85,12 +85,20 @@ pub(crate) fn parse_param(fc: &FsContext, opt: u32, _key: &CStr, value: Option<&
         if e == ENOTDIR {
             report(fc, e, fmt!("{k}={shown} is not a directory"))
         } else {
-            report(fc, e, fmt!("failed to resolve {k}={shown} (error {})", e.to_errno()))
+            report(
+                fc,
+                e,
+                fmt!("failed to resolve {k}={shown} (error {})", e.to_errno()),
+            )
         }
     })?;
-    let name = path
-        .to_cstring()
-        .map_err(|e| report(fc, e, fmt!("{k}={shown}: cannot name the path (error {})", e.to_errno())))?;
+    let name = path.to_cstring().map_err(|e| {
+        report(
+            fc,
+            e,
+            fmt!("{k}={shown}: cannot name the path (error {})", e.to_errno()),
+        )
+    })?;
     *slot = Some(LayerSpec { path, name });
     Ok(())
 }
@@ -107,7 +115,11 @@ pub(crate) fn reconfigure(fc: &FsContext) -> Result {
         if let Some(spec) = spec {
             if !fs.layer(which).is_same_dir(spec.path.dentry()) {
                 let k = which.key();
-                return Err(report(fc, EINVAL, fmt!("cannot change {k}= of a mounted union")));
+                return Err(report(
+                    fc,
+                    EINVAL,
+                    fmt!("cannot change {k}= of a mounted union"),
+                ));
             }
         }
     }

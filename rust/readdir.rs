@@ -30,7 +30,7 @@ use crate::{
 };
 use kernel::{
     fs::File,
-    prelude::*,
+    prelude::*, //
 };
 
 /// One merged directory entry.
@@ -56,15 +56,27 @@ impl DirCache {
 fn read_real(fs: &UnionFs, lower: bool, dir: &vfs::Dentry) -> Result<KVec<Entry>> {
     let mut out = KVec::new();
     let layer = if lower { fs.lower() } else { fs.upper() };
-    vfs::read_dir_real(layer.mnt(), dir, fs.creator_cred(), &mut |name, ino, d_type| {
-        if name == b"." || name == b".." {
-            return Ok(());
-        }
-        let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-        n.extend_from_slice(name, GFP_KERNEL)?;
-        out.push(Entry { name: n, ino, d_type }, GFP_KERNEL)?;
-        Ok(())
-    })?;
+    vfs::read_dir_real(
+        layer.mnt(),
+        dir,
+        fs.creator_cred(),
+        &mut |name, ino, d_type| {
+            if name == b"." || name == b".." {
+                return Ok(());
+            }
+            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+            n.extend_from_slice(name, GFP_KERNEL)?;
+            out.push(
+                Entry {
+                    name: n,
+                    ino,
+                    d_type,
+                },
+                GFP_KERNEL,
+            )?;
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 
@@ -75,7 +87,9 @@ fn lower_ino(fs: &UnionFs, info: &UnionInode, name: &[u8], want_dir: bool) -> Re
     };
     let d = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
     Ok(match d.inode() {
-        Some(i) if !d.is_whiteout() && (!want_dir || i.is_dir()) => Some(union_ino(None, Some(i.ino()))),
+        Some(i) if !d.is_whiteout() && (!want_dir || i.is_dir()) => {
+            Some(union_ino(None, Some(i.ino())))
+        }
         _ => None,
     })
 }
@@ -148,7 +162,12 @@ fn build(inode: &Inode) -> Result<KVec<Entry>> {
 }
 
 /// `iterate_shared`: serves the merged listing from position `ctx.pos()`.
-pub(crate) fn iterate(inode: &Inode, file: &File, cache: &mut DirCache, ctx: &mut DirEmitter) -> Result {
+pub(crate) fn iterate(
+    inode: &Inode,
+    file: &File,
+    cache: &mut DirCache,
+    ctx: &mut DirEmitter,
+) -> Result {
     let _ = file;
     if cache.entries.is_none() || ctx.pos() == 0 {
         cache.entries = Some(build(inode)?);

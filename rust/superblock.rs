@@ -76,8 +76,13 @@ pub(crate) fn init_registry() {
 
 fn take(fc: &FsContext, slot: &mut Option<LayerSpec>, which: Which) -> Result<LayerSpec> {
     let k = which.key();
-    slot.take()
-        .ok_or_else(|| report(fc, EINVAL, fmt!("missing {k}= option (usage: lower=DIR,upper=DIR)")))
+    slot.take().ok_or_else(|| {
+        report(
+            fc,
+            EINVAL,
+            fmt!("missing {k}= option (usage: lower=DIR,upper=DIR)"),
+        )
+    })
 }
 
 fn shown(spec: &LayerSpec) -> &BStr {
@@ -107,17 +112,38 @@ impl UnionFs {
         }
         let (ld, ud) = (lower.path.dentry(), upper.path.dentry());
         if core::ptr::eq(ld, ud) {
-            return Err(report(fc, ELOOP, fmt!("lower= and upper= are the same directory ({u})")));
+            return Err(report(
+                fc,
+                ELOOP,
+                fmt!("lower= and upper= are the same directory ({u})"),
+            ));
         }
         if ud.is_subdir_of(ld) {
-            return Err(report(fc, ELOOP, fmt!("upper= is inside lower= ({u} is below {l})")));
+            return Err(report(
+                fc,
+                ELOOP,
+                fmt!("upper= is inside lower= ({u} is below {l})"),
+            ));
         }
         if ld.is_subdir_of(ud) {
-            return Err(report(fc, ELOOP, fmt!("lower= is inside upper= ({l} is below {u})")));
+            return Err(report(
+                fc,
+                ELOOP,
+                fmt!("lower= is inside upper= ({l} is below {u})"),
+            ));
         }
-        let depth = lower.path.sb().stack_depth().max(upper.path.sb().stack_depth()) + 1;
+        let depth = lower
+            .path
+            .sb()
+            .stack_depth()
+            .max(upper.path.sb().stack_depth())
+            + 1;
         if depth > MAX_STACK_DEPTH {
-            return Err(report(fc, EINVAL, fmt!("maximum filesystem stacking depth exceeded")));
+            return Err(report(
+                fc,
+                EINVAL,
+                fmt!("maximum filesystem stacking depth exceeded"),
+            ));
         }
 
         let creator_cred = vfs::current_cred();
@@ -126,7 +152,11 @@ impl UnionFs {
         let clone = |spec: &LayerSpec, which: Which| -> Result<Layer> {
             let (k, s) = (which.key(), shown(spec));
             let mnt = PrivateMount::clone_of(&spec.path).map_err(|e| {
-                report(fc, e, fmt!("cannot clone the mount of {k}={s} (error {})", e.to_errno()))
+                report(
+                    fc,
+                    e,
+                    fmt!("cannot clone the mount of {k}={s} (error {})", e.to_errno()),
+                )
             })?;
             let name = CString::try_from(spec.name.as_ref())?;
             Ok(Layer { mnt, name })
@@ -193,7 +223,10 @@ fn check_upper_features(fc: &FsContext, upper: &Layer, cred: &Credential, u: &BS
             return Err(report(
                 fc,
                 EOPNOTSUPP,
-                fmt!("upper={u}: upper filesystem does not support trusted.* xattrs (error {})", e.to_errno()),
+                fmt!(
+                    "upper={u}: upper filesystem does not support trusted.* xattrs (error {})",
+                    e.to_errno()
+                ),
             ))
         }
     }
@@ -201,7 +234,10 @@ fn check_upper_features(fc: &FsContext, upper: &Layer, cred: &Credential, u: &BS
         report(
             fc,
             EOPNOTSUPP,
-            fmt!("upper={u}: upper filesystem does not support O_TMPFILE (error {})", e.to_errno()),
+            fmt!(
+                "upper={u}: upper filesystem does not support O_TMPFILE (error {})",
+                e.to_errno()
+            ),
         )
     })?;
     Ok(())

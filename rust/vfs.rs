@@ -390,7 +390,7 @@ impl Path {
             dentry: ptr::null_mut(),
         };
         // SAFETY: `name` is NUL-terminated and `inner` is writable.
-        to_result(unsafe { sys::union_kern_path_dir(name.as_ptr().cast(), &mut inner) })?;
+        to_result(unsafe { sys::union_kern_path_dir(name.as_char_ptr(), &mut inner) })?;
         // INVARIANT: `kern_path` returned a referenced path.
         Ok(Self { inner })
     }
@@ -416,11 +416,10 @@ impl Path {
     pub(crate) fn to_cstring(&self) -> Result<CString> {
         let mut buf = KVec::<u8>::with_capacity(4096, GFP_KERNEL)?;
         // SAFETY: `buf` has 4096 writable bytes and the path is valid.
-        let p = from_err_ptr(unsafe {
-            bindings::d_path(&self.inner, buf.as_mut_ptr().cast(), 4096)
-        })?;
+        let p =
+            from_err_ptr(unsafe { bindings::d_path(&self.inner, buf.as_mut_ptr().cast(), 4096) })?;
         // SAFETY: `d_path` returns a NUL-terminated string inside `buf`.
-        let s = unsafe { CStr::from_ptr(p.cast()) };
+        let s = unsafe { CStr::from_char_ptr(p) };
         Ok(CString::try_from(s)?)
     }
 
@@ -483,7 +482,11 @@ impl Drop for CredGuard<'_> {
 /// Looks up `name` in the real directory `parent` on `mnt` (`lookup_one_unlocked`).
 ///
 /// Returns a positive or negative dentry.  Must run with the mounter's credentials.
-pub(crate) fn lookup_real(mnt: &PrivateMount, parent: &Dentry, name: &[u8]) -> Result<ARef<Dentry>> {
+pub(crate) fn lookup_real(
+    mnt: &PrivateMount,
+    parent: &Dentry,
+    name: &[u8],
+) -> Result<ARef<Dentry>> {
     let len = u32::try_from(name.len()).map_err(|_| ENAMETOOLONG)?;
     // SAFETY: `name` is valid for `len` bytes; `parent` is a referenced directory dentry.
     let d = from_err_ptr(unsafe {
@@ -505,7 +508,7 @@ pub(crate) fn getxattr_real(
         sys::vfs_getxattr(
             mnt.idmap(),
             dentry.as_ptr(),
-            name.as_ptr().cast(),
+            name.as_char_ptr(),
             buf.as_mut_ptr().cast(),
             buf.len(),
         )
@@ -599,7 +602,7 @@ pub(crate) fn get_link_real(dentry: &Dentry) -> Result<CString> {
     let p = from_err_ptr(unsafe { sys::vfs_get_link(dentry.as_ptr(), &mut done) }.cast_mut());
     let r = p.and_then(|p| {
         // SAFETY: `vfs_get_link` returns a NUL-terminated string valid until `done` runs.
-        Ok(CString::try_from(unsafe { CStr::from_ptr(p.cast()) })?)
+        Ok(CString::try_from(unsafe { CStr::from_char_ptr(p) })?)
     });
     if let Some(f) = done.fn_ {
         // SAFETY: Running the delayed call once, as `do_delayed_call` does.
@@ -624,7 +627,11 @@ pub(crate) fn read_dir_real(
     let path = mnt.path_of(dir);
     // SAFETY: Opening a valid directory path read-only with valid credentials.
     let f = from_err_ptr(unsafe {
-        bindings::dentry_open(&path, (bindings::O_RDONLY | bindings::O_DIRECTORY) as i32, cred.as_ptr())
+        bindings::dentry_open(
+            &path,
+            (bindings::O_RDONLY | bindings::O_DIRECTORY) as i32,
+            cred.as_ptr(),
+        )
     })?;
     // SAFETY: `dentry_open` returned an owned reference.
     let file: ARef<File> = unsafe { ARef::from_raw(NonNull::new_unchecked(f.cast())) };

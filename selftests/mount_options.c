@@ -727,11 +727,19 @@ TEST_F(union_opts, upper_ro_superblock_fsconfig)
 			    "is on a read-only mount");
 }
 
-/* procfs has no trusted.* xattrs. */
+/* ramfs has no xattrs at all. */
 TEST_F(union_opts, upper_no_trusted_xattr)
 {
-	ASSERT_CREATE_FAILS(self->lower, "/proc", EOPNOTSUPP,
+	ASSERT_EQ(0, mount("ramfs", self->rodir, "ramfs", 0, NULL));
+	ASSERT_CREATE_FAILS(self->lower, self->rodir, EOPNOTSUPP,
 			    "does not support trusted.* xattrs");
+}
+
+/* procfs refuses to be stacked on (its s_stack_depth is the maximum). */
+TEST_F(union_opts, upper_too_deep)
+{
+	ASSERT_CREATE_FAILS(self->lower, "/proc", EINVAL,
+			    "maximum filesystem stacking depth exceeded");
 }
 
 /* sysfs has trusted.* xattrs but no O_TMPFILE. */

@@ -31,11 +31,11 @@ use core::{
 };
 use kernel::{
     bindings,
-    ffi::c_char,
     error::{
         from_result,
         to_result, //
     },
+    ffi::c_char,
     fs::File,
     prelude::*,
     sync::aref::ARef,
@@ -43,7 +43,7 @@ use kernel::{
 };
 
 /// Magic number of union superblocks ("UNIO").
-const UNION_SUPER_MAGIC: u64 = 0x554e_494f;
+const UNION_SUPER_MAGIC: usize = 0x554e_494f;
 
 /// `struct file_system_type` that must live in static memory.
 pub(crate) struct FsType(Opaque<bindings::file_system_type>);
@@ -72,7 +72,7 @@ impl Registration {
         // valid `file_system_type` and we fill the fields the VFS needs.
         unsafe {
             fst.write(MaybeUninit::zeroed().assume_init());
-            (*fst).name = c"union".as_ptr().cast();
+            (*fst).name = c"union".as_char_ptr();
             (*fst).owner = module.as_ptr();
             (*fst).init_fs_context = Some(init_fs_context);
             (*fst).parameters = sys::union_fs_parameters.as_ptr().cast();
@@ -115,7 +115,7 @@ impl FsContext {
     /// Logs `msg` as an error in the fs_context log and the kernel log.
     pub(crate) fn error(&self, msg: &CStr) {
         // SAFETY: Valid fs_context and NUL-terminated message.
-        unsafe { sys::union_fc_error(self.as_ptr(), msg.as_ptr().cast()) };
+        unsafe { sys::union_fc_error(self.as_ptr(), msg.as_char_ptr()) };
     }
 
     /// The union being reconfigured (remount), if any.
@@ -138,7 +138,7 @@ impl FsContext {
     #[expect(clippy::mut_from_ref)]
     pub(crate) fn config(&self) -> Option<&mut MountConfig> {
         // SAFETY: `fs_private` is null or the `KBox<MountConfig>` set by `init_fs_context`.
-        let p = unsafe { sys::union_fc_fs_private(self.as_ptr()) } as *mut MountConfig;
+        let p = unsafe { sys::union_fc_fs_private(self.as_ptr()) }.cast::<MountConfig>();
         // SAFETY: See above; exclusive per the serialisation described above.
         unsafe { p.as_mut() }
     }
@@ -176,7 +176,7 @@ unsafe extern "C" fn init_fs_context(fc: *mut bindings::fs_context) -> c_int {
 /// Called by the VFS once, when the fs_context is freed.
 unsafe extern "C" fn fc_free(fc: *mut sys::fs_context) {
     // SAFETY: `fc` is valid.
-    let p = unsafe { sys::union_fc_fs_private(fc) } as *mut MountConfig;
+    let p = unsafe { sys::union_fc_fs_private(fc) }.cast::<MountConfig>();
     if !p.is_null() {
         // SAFETY: `p` came from `KBox::into_raw` in `init_fs_context`; reclaimed once.
         drop(unsafe { KBox::from_raw(p) });
@@ -188,7 +188,10 @@ unsafe extern "C" fn fc_free(fc: *mut sys::fs_context) {
 /// # Safety
 ///
 /// Called by the VFS with a valid fs_context and parameter.
-unsafe extern "C" fn fc_parse_param(fc: *mut sys::fs_context, param: *mut sys::fs_parameter) -> c_int {
+unsafe extern "C" fn fc_parse_param(
+    fc: *mut sys::fs_context,
+    param: *mut sys::fs_parameter,
+) -> c_int {
     from_result(|| {
         // SAFETY: `fc` is valid per the VFS contract.
         let ctx = unsafe { FsContext::from_raw(fc.cast()) };
@@ -203,8 +206,8 @@ unsafe extern "C" fn fc_parse_param(fc: *mut sys::fs_context, param: *mut sys::f
             let k = sys::union_param_key(param);
             let v = sys::union_param_string(param);
             (
-                CStr::from_ptr(k.cast()),
-                (!v.is_null()).then(|| CStr::from_ptr(v.cast())),
+                CStr::from_char_ptr(k),
+                (!v.is_null()).then(|| CStr::from_char_ptr(v)),
             )
         };
         crate::params::parse_param(ctx, opt as u32, key, value)?;
@@ -247,7 +250,7 @@ unsafe extern "C" fn fill_super(sb: *mut bindings::super_block, fc: *mut sys::fs
         // SAFETY: The superblock is ours to set up; the union fs box is leaked into
         // `s_fs_info` and reclaimed in `kill_sb`.
         unsafe {
-            (*sb).s_magic = UNION_SUPER_MAGIC as _;
+            (*sb).s_magic = UNION_SUPER_MAGIC;
             (*sb).s_op = &SUPER_OPS;
             (*sb).s_xattr = XATTR_HANDLERS.0.as_ptr().cast();
             (*sb).s_time_gran = 1;
@@ -272,7 +275,7 @@ unsafe extern "C" fn fill_super(sb: *mut bindings::super_block, fc: *mut sys::fs
 /// Called by the VFS when the last reference to a union superblock goes.
 unsafe extern "C" fn kill_sb(sb: *mut bindings::super_block) {
     // SAFETY: `sb` is valid; read before `kill_anon_super` tears it down.
-    let fs = unsafe { (*sb).s_fs_info } as *mut UnionFs;
+    let fs = unsafe { (*sb).s_fs_info }.cast::<UnionFs>();
     // SAFETY: Evicts all inodes (dropping their real-layer references) and frees the
     // anonymous device.
     unsafe { bindings::kill_anon_super(sb) };
@@ -297,7 +300,10 @@ const SUPER_OPS: bindings::super_operations = bindings::super_operations {
 /// # Safety
 ///
 /// Called by the VFS with a dentry of a union superblock.
-unsafe extern "C" fn sop_statfs(dentry: *mut bindings::dentry, buf: *mut bindings::kstatfs) -> c_int {
+unsafe extern "C" fn sop_statfs(
+    dentry: *mut bindings::dentry,
+    buf: *mut bindings::kstatfs,
+) -> c_int {
     let buf = buf.cast::<sys::kstatfs>();
     from_result(|| {
         // SAFETY: Valid for the call.
@@ -314,14 +320,19 @@ impl SeqFile {
     /// Writes `,name=value` with the value escaped as /proc/mounts needs.
     pub(crate) fn show_option(&self, name: &CStr, value: &CStr) {
         // SAFETY: `self.0` is the valid seq_file of the running `show_options` call.
-        unsafe { sys::union_seq_show_option(self.0.cast(), name.as_ptr().cast(), value.as_ptr().cast()) };
+        unsafe {
+            sys::union_seq_show_option(self.0.cast(), name.as_char_ptr(), value.as_char_ptr())
+        };
     }
 }
 
 /// # Safety
 ///
 /// Called by the VFS with a seq_file and the root of a union mount.
-unsafe extern "C" fn sop_show_options(m: *mut bindings::seq_file, root: *mut bindings::dentry) -> c_int {
+unsafe extern "C" fn sop_show_options(
+    m: *mut bindings::seq_file,
+    root: *mut bindings::dentry,
+) -> c_int {
     // SAFETY: Valid for the call.
     let d = unsafe { Dentry::from_raw(root) };
     crate::superblock::show_options(d.sb().union_fs(), &SeqFile(m));
@@ -336,7 +347,7 @@ unsafe extern "C" fn sop_evict_inode(inode: *mut bindings::inode) {
     unsafe {
         bindings::truncate_inode_pages_final(&mut (*inode).i_data);
         bindings::clear_inode(inode);
-        let info = (*inode).i_private as *mut UnionInode;
+        let info = (*inode).i_private.cast::<UnionInode>();
         (*inode).i_private = ptr::null_mut();
         if !info.is_null() {
             // SAFETY: Leaked by `get_union_inode`; this is the only place it is reclaimed.
@@ -388,13 +399,23 @@ unsafe extern "C" fn iget_set(inode: *mut bindings::inode, data: *mut c_void) ->
 
 /// Finds or creates the union inode for `info` (keyed by its real inode, like overlayfs'
 /// `ovl_get_inode`), so hard links on a layer share one union inode.
-pub(crate) fn get_union_inode(sb: &SuperBlock, info: KBox<UnionInode>, new: NewInode) -> Result<ARef<Inode>> {
+pub(crate) fn get_union_inode(
+    sb: &SuperBlock,
+    info: KBox<UnionInode>,
+    new: NewInode,
+) -> Result<ARef<Inode>> {
     let key = info.key();
     let raw = KBox::into_raw(info);
     let mut data = IgetData { key, info: raw };
     // SAFETY: Valid superblock and callbacks; `data` outlives the call.
     let inode = unsafe {
-        bindings::iget5_locked(sb.as_ptr(), key as u64, Some(iget_test), Some(iget_set), ptr::from_mut(&mut data).cast())
+        bindings::iget5_locked(
+            sb.as_ptr(),
+            key as u64,
+            Some(iget_test),
+            Some(iget_set),
+            ptr::from_mut(&mut data).cast(),
+        )
     };
     if inode.is_null() {
         // SAFETY: `raw` was not consumed.
@@ -407,8 +428,19 @@ pub(crate) fn get_union_inode(sb: &SuperBlock, info: KBox<UnionInode>, new: NewI
         // SAFETY: A new, locked inode: set it up, then unlock it.
         unsafe {
             let (iop, fop) = ops_for_mode(new.mode);
-            sys::union_inode_init(inode, new.mode as u16, new.rdev, new.ino, iop, fop, raw.cast());
-            if matches!(new.mode & super::S_IFMT, 0o020000 | 0o060000 | 0o010000 | 0o140000) {
+            sys::union_inode_init(
+                inode,
+                new.mode as u16,
+                new.rdev,
+                new.ino,
+                iop,
+                fop,
+                raw.cast(),
+            );
+            if matches!(
+                new.mode & super::S_IFMT,
+                0o020000 | 0o060000 | 0o010000 | 0o140000
+            ) {
                 bindings::init_special_inode(inode, new.mode as u16, new.rdev);
                 (*inode).i_op = &SPECIAL_IOPS;
             }
@@ -437,7 +469,12 @@ fn real_nlink(real: &Inode) -> u32 {
     unsafe { (*real.as_ptr()).__bindgen_anon_1.i_nlink }
 }
 
-fn ops_for_mode(mode: u32) -> (*const bindings::inode_operations, *const bindings::file_operations) {
+fn ops_for_mode(
+    mode: u32,
+) -> (
+    *const bindings::inode_operations,
+    *const bindings::file_operations,
+) {
     match mode & super::S_IFMT {
         super::S_IFDIR => (&DIR_IOPS, &DIR_FOPS),
         super::S_IFREG => (&FILE_IOPS, &FILE_FOPS),
@@ -492,7 +529,10 @@ unsafe extern "C" fn iop_lookup(
     let (dir, name) = unsafe {
         let mut len = 0;
         let p = sys::union_d_name(dentry, &mut len);
-        (Inode::from_raw(dir), core::slice::from_raw_parts(p, len as usize))
+        (
+            Inode::from_raw(dir),
+            core::slice::from_raw_parts(p, len as usize),
+        )
     };
     match crate::namei::lookup(dir, name) {
         Ok(inode) => {
@@ -525,7 +565,11 @@ unsafe extern "C" fn iop_getattr(
 /// # Safety
 ///
 /// Called by the VFS with a valid inode.
-unsafe extern "C" fn iop_permission(idmap: *mut bindings::mnt_idmap, inode: *mut bindings::inode, mask: c_int) -> c_int {
+unsafe extern "C" fn iop_permission(
+    idmap: *mut bindings::mnt_idmap,
+    inode: *mut bindings::inode,
+    mask: c_int,
+) -> c_int {
     // SAFETY: Valid for the call; the union inode carries the real inode's mode and owner.
     unsafe { bindings::generic_permission(idmap, inode, mask) }
 }
@@ -533,7 +577,11 @@ unsafe extern "C" fn iop_permission(idmap: *mut bindings::mnt_idmap, inode: *mut
 /// # Safety
 ///
 /// Called by the VFS with a valid dentry; `buf` is null or writable for `size` bytes.
-unsafe extern "C" fn iop_listxattr(dentry: *mut bindings::dentry, buf: *mut c_char, size: usize) -> isize {
+unsafe extern "C" fn iop_listxattr(
+    dentry: *mut bindings::dentry,
+    buf: *mut c_char,
+    size: usize,
+) -> isize {
     // SAFETY: Valid for the call.
     let d = unsafe { Dentry::from_raw(dentry) };
     let out = if buf.is_null() || size == 0 {
@@ -568,7 +616,7 @@ unsafe extern "C" fn iop_get_link(
             unsafe {
                 (*done).fn_ = Some(free_link);
                 (*done).arg = p.cast();
-                (**p).as_ptr().cast()
+                (**p).as_char_ptr()
             }
         }
         Err(e) => e.to_ptr(),
@@ -592,7 +640,7 @@ unsafe impl Sync for XattrHandlers {}
 
 const OTHER_XATTR_HANDLER: bindings::xattr_handler = bindings::xattr_handler {
     name: ptr::null(),
-    prefix: c"".as_ptr().cast(),
+    prefix: c"".to_bytes_with_nul().as_ptr(),
     flags: 0,
     list: None,
     get: Some(xattr_get),
@@ -613,7 +661,7 @@ unsafe extern "C" fn xattr_get(
     size: usize,
 ) -> c_int {
     // SAFETY: Valid for the call.
-    let (d, name) = unsafe { (Dentry::from_raw(dentry), CStr::from_ptr(name.cast())) };
+    let (d, name) = unsafe { (Dentry::from_raw(dentry), CStr::from_char_ptr(name)) };
     let mut empty = [0u8; 0];
     let buf = if buffer.is_null() || size == 0 {
         &mut empty[..]
@@ -674,7 +722,7 @@ unsafe extern "C" fn dir_open(_inode: *mut bindings::inode, file: *mut bindings:
 unsafe extern "C" fn dir_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     // SAFETY: `private_data` is the box from `dir_open`.
     unsafe {
-        let p = sys::union_file_private(file) as *mut DirCache;
+        let p = sys::union_file_private(file).cast::<DirCache>();
         if !p.is_null() {
             drop(KBox::from_raw(p));
         }
@@ -706,21 +754,32 @@ impl DirEmitter {
     /// Emits one entry; returns false when the caller's buffer is full.
     pub(crate) fn emit(&mut self, name: &[u8], ino: u64, d_type: u8) -> bool {
         // SAFETY: Valid context; `name` is valid for its length.
-        unsafe { sys::union_dir_emit(self.0, name.as_ptr().cast(), name.len() as c_int, ino, c_uint::from(d_type)) }
+        unsafe {
+            sys::union_dir_emit(
+                self.0,
+                name.as_ptr(),
+                name.len() as c_int,
+                ino,
+                c_uint::from(d_type),
+            )
+        }
     }
 }
 
 /// # Safety
 ///
 /// Called by the VFS with the directory inode locked shared and `f_pos_lock` held.
-unsafe extern "C" fn dir_iterate(file: *mut bindings::file, ctx: *mut bindings::dir_context) -> c_int {
+unsafe extern "C" fn dir_iterate(
+    file: *mut bindings::file,
+    ctx: *mut bindings::dir_context,
+) -> c_int {
     from_result(|| {
         // SAFETY: Valid for the call; the cache box lives until `dir_release`, and getdents
         // on one open file is serialised by `f_pos_lock`.
         let (inode, cache) = unsafe {
             (
                 Inode::from_raw(sys::union_file_inode(file)),
-                &mut *(sys::union_file_private(file) as *mut DirCache),
+                &mut *sys::union_file_private(file).cast::<DirCache>(),
             )
         };
         // SAFETY: The file is valid and referenced for the call.
@@ -816,7 +875,7 @@ impl RealFile {
     /// `file` must be an open union regular file (opened by `file_open`).
     unsafe fn of<'a>(file: *mut bindings::file) -> &'a RealFile {
         // SAFETY: `private_data` holds the box set by `file_open` until `file_release`.
-        unsafe { &*(sys::union_file_private(file) as *const RealFile) }
+        unsafe { &*(sys::union_file_private(file).cast::<RealFile>()) }
     }
 }
 
@@ -837,10 +896,13 @@ unsafe extern "C" fn file_open(inode: *mut bindings::inode, file: *mut bindings:
 /// # Safety
 ///
 /// Called once when the last reference to the union file goes.
-unsafe extern "C" fn file_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+unsafe extern "C" fn file_release(
+    _inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
     // SAFETY: Reclaims the box set by `file_open`.
     unsafe {
-        let p = sys::union_file_private(file) as *mut RealFile;
+        let p = sys::union_file_private(file).cast::<RealFile>();
         if !p.is_null() {
             drop(KBox::from_raw(p));
         }
@@ -864,7 +926,12 @@ fn backing_ctx(file: *mut bindings::file) -> sys::backing_file_ctx {
 /// Called by the backing-file helpers with the union file after a read.
 unsafe extern "C" fn file_accessed(file: *mut bindings::file) {
     // SAFETY: `file` is an open union file.
-    let (inode, real) = unsafe { (Inode::from_raw(sys::union_file_inode(file)), RealFile::of(file)) };
+    let (inode, real) = unsafe {
+        (
+            Inode::from_raw(sys::union_file_inode(file)),
+            RealFile::of(file),
+        )
+    };
     // SAFETY: The real file is open, so its inode is valid.
     let real_inode = unsafe { Inode::from_raw(sys::union_file_inode(real.file().as_ptr())) };
     inode.copy_attr_from(real_inode);
@@ -873,7 +940,10 @@ unsafe extern "C" fn file_accessed(file: *mut bindings::file) {
 /// # Safety
 ///
 /// Called by the VFS for reads on an open union file.
-unsafe extern "C" fn file_read_iter(iocb: *mut bindings::kiocb, iter: *mut bindings::iov_iter) -> isize {
+unsafe extern "C" fn file_read_iter(
+    iocb: *mut bindings::kiocb,
+    iter: *mut bindings::iov_iter,
+) -> isize {
     // SAFETY: Valid for the call.
     unsafe {
         let file = (*iocb).ki_filp;
@@ -901,7 +971,14 @@ unsafe extern "C" fn file_splice_read(
         let mut iocb = MaybeUninit::<bindings::kiocb>::zeroed().assume_init();
         iocb.ki_filp = file;
         iocb.ki_pos = *ppos;
-        let r = sys::backing_file_splice_read(real.file().as_ptr(), &mut iocb, pipe, len, flags, &mut ctx);
+        let r = sys::backing_file_splice_read(
+            real.file().as_ptr(),
+            &mut iocb,
+            pipe,
+            len,
+            flags,
+            &mut ctx,
+        );
         *ppos = iocb.ki_pos;
         r
     }
@@ -910,7 +987,10 @@ unsafe extern "C" fn file_splice_read(
 /// # Safety
 ///
 /// Called by the VFS to mmap an open union file.
-unsafe extern "C" fn file_mmap(file: *mut bindings::file, vma: *mut bindings::vm_area_struct) -> c_int {
+unsafe extern "C" fn file_mmap(
+    file: *mut bindings::file,
+    vma: *mut bindings::vm_area_struct,
+) -> c_int {
     // SAFETY: Valid for the call; the helper installs the real file in the VMA.
     unsafe {
         let real = RealFile::of(file);
@@ -937,8 +1017,12 @@ unsafe extern "C" fn file_llseek(file: *mut bindings::file, offset: i64, whence:
 /// # Safety
 ///
 /// Called by the VFS for `posix_fadvise` on an open union file.
-unsafe extern "C" fn file_fadvise(file: *mut bindings::file, offset: i64, len: i64, advice: c_int) -> c_int {
+unsafe extern "C" fn file_fadvise(
+    file: *mut bindings::file,
+    offset: i64,
+    len: i64,
+    advice: c_int,
+) -> c_int {
     // SAFETY: Valid for the call; advice applies to the real file's page cache.
     unsafe { bindings::vfs_fadvise(RealFile::of(file).file().as_ptr(), offset, len, advice) }
 }
-

@@ -16,6 +16,10 @@
     dead_code,
     unnecessary_transmutes,
     clippy::all,
+    clippy::cast_lossless,
+    clippy::ptr_as_ptr,
+    clippy::as_underscore,
+    clippy::ref_as_ptr,
     clippy::undocumented_unsafe_blocks
 )]
 
