@@ -47,7 +47,7 @@ check: modules selftests fmt-check clippy
 	@$(REPO)/selftests/check $(if $(T),-t '$(T)')
 
 run: modules
-	@$(REPO)/qemu/run -- $(REPO)/qemu/demo
+	@$(REPO)/qemu/run $(if $(RUN),-- bash -c '$(REPO)/qemu/demo >/dev/null && $(RUN)',--shell -- $(REPO)/qemu/demo)
 
 clean:
 	@kdir=$(KDIR_CMD) && $(KMAKE) clean
