@@ -2,39 +2,100 @@
 
 //! Regular files: opening a union file opens the real file (upper if it exists, else
 //! lower) as a backing file, and all I/O goes straight to it (see `vfs::ops`).
+//!
+//! Opening for write (`O_WRONLY`, `O_RDWR`, `O_APPEND`) or with `O_TRUNC` copies the file
+//! up first (with `O_TRUNC`, without its data).  A descriptor opened read-only on the
+//! lower file switches to the upper file for reads once the file has been copied up, so it
+//! sees later writes (shared mappings made before the copy-up keep the lower pages).
 
-use crate::vfs::{
-    self,
-    Inode, //
+use crate::{
+    copy_up,
+    params::Which,
+    vfs::{
+        self,
+        Dentry,
+        Inode, //
+    },
 };
 use kernel::{
+    bindings,
     fs::File,
     prelude::*,
-    sync::aref::ARef, //
+    sync::{
+        aref::ARef,
+        SetOnce, //
+    },
 };
 
 /// The real file behind an open union file (`private_data`).
 pub(crate) struct RealFile {
     file: ARef<File>,
+    layer: Which,
+    inode: ARef<Inode>,
+    /// The upper file, opened after a copy-up made by someone else.
+    reopened: SetOnce<ARef<File>>,
 }
 
 impl RealFile {
-    /// The real file.
+    /// The real file opened at `open` time.
     pub(crate) fn file(&self) -> &File {
         &self.file
     }
+
+    /// Whether the real file is on upper.
+    pub(crate) fn is_upper(&self) -> bool {
+        self.layer == Which::Upper
+    }
+
+    /// The file to read from now: the upper file once the object has been copied up.
+    pub(crate) fn current(&self, user_file: &File) -> Result<&File> {
+        if self.is_upper() {
+            return Ok(&self.file);
+        }
+        if let Some(f) = self.reopened.as_ref() {
+            return Ok(f);
+        }
+        let info = self.inode.union_info();
+        let Some(upper) = info.upper() else {
+            return Ok(&self.file);
+        };
+        let fs = self.inode.sb().union_fs();
+        let flags = user_file.flags() & !(bindings::O_CREAT | bindings::O_EXCL | bindings::O_TRUNC);
+        let f = vfs::open_backing(user_file, flags, fs.upper().mnt(), upper, fs.creator_cred())?;
+        // Losing the race to another reader is fine: both opened the same upper file.
+        self.reopened.populate(f);
+        Ok(self.reopened.as_ref().unwrap_or(&self.file))
+    }
+}
+
+/// Whether open flags need the file on upper.
+fn needs_copy_up(flags: u32) -> bool {
+    flags & (bindings::O_WRONLY | bindings::O_RDWR | bindings::O_APPEND | bindings::O_TRUNC) != 0
 }
 
 /// `open` of a union regular file.
-pub(crate) fn open(inode: &Inode, user_file: &File) -> Result<KBox<RealFile>> {
+pub(crate) fn open(inode: &Inode, dentry: &Dentry, user_file: &File) -> Result<KBox<RealFile>> {
     let fs = inode.sb().union_fs();
-    let (real, which) = inode.union_info().real();
+    let flags = user_file.flags();
+    if needs_copy_up(flags) {
+        let limit = (flags & bindings::O_TRUNC != 0).then_some(0);
+        copy_up::copy_up_limited(dentry, limit)?;
+    }
+    let (real, layer) = inode.union_info().real();
     let file = vfs::open_backing(
         user_file,
-        user_file.flags(),
-        fs.layer(which).mnt(),
+        flags,
+        fs.layer(layer).mnt(),
         real,
         fs.creator_cred(),
     )?;
-    Ok(KBox::new(RealFile { file }, GFP_KERNEL)?)
+    Ok(KBox::new(
+        RealFile {
+            file,
+            layer,
+            inode: inode.into(),
+            reopened: SetOnce::new(),
+        },
+        GFP_KERNEL,
+    )?)
 }

@@ -24,26 +24,78 @@ use crate::{
     },
 };
 use kernel::{
-    bindings,
+    bindings, new_mutex,
     prelude::*,
     str::CString,
-    sync::aref::ARef, //
+    sync::{
+        aref::ARef,
+        atomic::{
+            Acquire,
+            Atomic,
+            Release, //
+        },
+        Mutex,
+        SetOnce, //
+    },
 };
 
 /// Bit set in the inode numbers of objects with a lower part.
 pub(crate) const LOWER_INO_BIT: u64 = 1 << 63;
 
 /// Per-inode union state (`i_private`).
+#[pin_data]
 pub(crate) struct UnionInode {
-    /// The upper object, if any.
-    pub(crate) upper: Option<ARef<Dentry>>,
+    /// The upper object, once there is one (set at lookup, creation or copy-up; never
+    /// changes afterwards).
+    upper: SetOnce<ARef<Dentry>>,
     /// The lower object, if any and visible (for directories: merged).
     pub(crate) lower: Option<ARef<Dentry>>,
     /// Upper directory marked opaque: lower entries are hidden unless a fallthru names them.
-    pub(crate) opaque: bool,
+    opaque: Atomic<bool>,
+    /// Serialises copy-up of this object and directory copy-up of this directory.
+    #[pin]
+    pub(crate) copy_up_lock: Mutex<()>,
 }
 
 impl UnionInode {
+    /// A new union inode state for these real objects.
+    pub(crate) fn new(
+        upper: Option<ARef<Dentry>>,
+        lower: Option<ARef<Dentry>>,
+        opaque: bool,
+    ) -> impl PinInit<Self> {
+        let set = SetOnce::new();
+        if let Some(u) = upper {
+            set.populate(u);
+        }
+        pin_init!(Self {
+            upper: set,
+            lower,
+            opaque: Atomic::new(opaque),
+            copy_up_lock <- new_mutex!(()),
+        })
+    }
+
+    /// The upper object, if there is one.
+    pub(crate) fn upper(&self) -> Option<&ARef<Dentry>> {
+        self.upper.as_ref()
+    }
+
+    /// Records the upper object made by copy-up.  Called with `copy_up_lock` held.
+    pub(crate) fn set_upper(&self, upper: ARef<Dentry>) {
+        self.upper.populate(upper);
+    }
+
+    /// Whether the directory is opaque.
+    pub(crate) fn is_opaque(&self) -> bool {
+        self.opaque.load(Acquire)
+    }
+
+    /// Marks the directory opaque (after setting the xattr on upper).
+    pub(crate) fn set_opaque(&self) {
+        self.opaque.store(true, Release);
+    }
+
     /// The real inode identifying this union inode: the lower one if there is one (so that
     /// the identity survives copy-up), otherwise the upper one.
     pub(crate) fn key(&self) -> usize {
@@ -59,7 +111,7 @@ impl UnionInode {
 
     /// The object users see: upper if present, else lower.
     pub(crate) fn real(&self) -> (&Dentry, Which) {
-        match (&self.upper, &self.lower) {
+        match (self.upper(), &self.lower) {
             (Some(u), _) => (u, Which::Upper),
             (None, Some(l)) => (l, Which::Lower),
             // INVARIANT (upheld by `namei::lookup` and `root_inode`): one of the two exists.
@@ -74,7 +126,11 @@ impl UnionInode {
 
     /// Whether this is a directory merged from both layers.
     pub(crate) fn is_merged_dir(&self) -> bool {
-        self.upper.is_some() && self.lower.is_some()
+        self.upper().is_some()
+            && self
+                .lower
+                .as_ref()
+                .is_some_and(|l| l.inode().is_some_and(|i| i.is_dir()))
     }
 }
 
@@ -87,18 +143,29 @@ pub(crate) fn union_ino(upper_ino: Option<u64>, lower_ino: Option<u64>) -> u64 {
 }
 
 /// Makes (or finds) the union inode for a set of real objects.
-pub(crate) fn make_inode(sb: &SuperBlock, info: UnionInode) -> Result<ARef<Inode>> {
+pub(crate) fn make_inode(
+    sb: &SuperBlock,
+    upper: Option<ARef<Dentry>>,
+    lower: Option<ARef<Dentry>>,
+    opaque: bool,
+    origin: Option<u64>,
+) -> Result<ARef<Inode>> {
+    let info = KBox::pin_init(UnionInode::new(upper, lower, opaque), GFP_KERNEL)?;
     let real = info.real_inode().ok_or(ENOENT)?;
     let new = NewInode {
         mode: real.mode(),
         rdev: real.rdev(),
         ino: union_ino(
-            info.upper.as_ref().and_then(|d| d.inode()).map(|i| i.ino()),
-            info.lower.as_ref().and_then(|d| d.inode()).map(|i| i.ino()),
+            info.upper().and_then(|d| d.inode()).map(|i| i.ino()),
+            info.lower
+                .as_ref()
+                .and_then(|d| d.inode())
+                .map(|i| i.ino())
+                .or(origin),
         ),
         nlink: info.is_merged_dir().then_some(1),
     };
-    get_union_inode(sb, KBox::new(info, GFP_KERNEL)?, new)
+    get_union_inode(sb, info, new)
 }
 
 /// The root inode: the two layer directories, merged.
@@ -110,14 +177,7 @@ pub(crate) fn root_inode(sb: &SuperBlock) -> Result<ARef<Inode>> {
         let _creds = fs.override_creds();
         crate::xattr::has_flag(fs, &upper, crate::xattr::OPAQUE)
     };
-    make_inode(
-        sb,
-        UnionInode {
-            upper: Some(upper),
-            lower: Some(lower),
-            opaque,
-        },
-    )
+    make_inode(sb, Some(upper), Some(lower), opaque, None)
 }
 
 /// `getattr`: the real object's attributes with the union's `st_dev` and `st_ino`.
@@ -156,4 +216,27 @@ pub(crate) fn get_link(d: &Dentry) -> Result<KBox<CString>> {
     let (real, _) = inode.union_info().real();
     let _creds = fs.override_creds();
     Ok(KBox::new(vfs::get_link_real(real)?, GFP_KERNEL)?)
+}
+
+/// `setattr` (chmod, chown, utimes, truncate): copy the object up (for truncate, only the
+/// data that remains), then change the upper object.
+pub(crate) fn setattr(d: &Dentry, attr: &mut bindings::iattr) -> Result {
+    let inode = d.inode().ok_or(ENOENT)?;
+    let fs = inode.sb().union_fs();
+    let limit = (attr.ia_valid & bindings::ATTR_SIZE != 0).then_some(attr.ia_size);
+    let upper = crate::copy_up::copy_up_limited(d, limit)?;
+    // The VFS recomputes the mode when killing setuid/setgid; `ATTR_FILE` refers to the
+    // union file, not the upper one.
+    if attr.ia_valid & (bindings::ATTR_KILL_SUID | bindings::ATTR_KILL_SGID) != 0 {
+        attr.ia_valid &= !bindings::ATTR_MODE;
+    }
+    attr.ia_valid &= !bindings::ATTR_FILE;
+    {
+        let _creds = fs.override_creds();
+        vfs::upper::notify_change_raw(fs.upper().mnt(), &upper, attr)?;
+    }
+    if let Some(ui) = upper.inode() {
+        inode.copy_attr_from(ui);
+    }
+    Ok(())
 }

@@ -13,13 +13,9 @@
 //! - lower whiteouts are whiteouts too (a lower layer may be a flattened union).
 
 use crate::{
-    inode::{
-        make_inode,
-        UnionInode, //
-    },
+    inode::make_inode,
     vfs::{
         self,
-        dtype,
         Dentry,
         Inode, //
     },
@@ -84,10 +80,16 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
     let parent = dir.union_info();
     let _creds = fs.override_creds();
 
+    if name == crate::superblock::WORK_DIR_NAME
+        && parent.upper().is_some_and(|u| fs.is_root_upper(u))
+    {
+        // The private work directory, and the name reserved for it.
+        return Ok(None);
+    }
     let mut upper = None;
-    let mut want_lower = !parent.opaque;
+    let mut want_lower = !parent.is_opaque();
     let mut fallthru = false;
-    if let Some(updir) = &parent.upper {
+    if let Some(updir) = parent.upper() {
         if let Some(u) = positive(vfs::lookup_real(fs.upper().mnt(), updir, name)?) {
             match classify_upper(&u) {
                 UpperKind::Whiteout => return Ok(None),
@@ -124,19 +126,10 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
     let opaque = upper.as_ref().is_some_and(|u| {
         u.inode().is_some_and(|i| i.is_dir()) && xattr::has_flag(fs, u, xattr::OPAQUE)
     });
-    let info = UnionInode {
-        upper,
-        lower,
-        opaque,
+    // A copied-up non-directory keeps the inode number of its lower origin.
+    let origin = match (&upper, &lower) {
+        (Some(u), None) if !u.inode().is_some_and(|i| i.is_dir()) => xattr::origin(fs, u),
+        _ => None,
     };
-    Ok(Some(make_inode(sb, info)?))
-}
-
-/// The `d_type` of a fallthru, for readdir.
-pub(crate) fn fallthru_dtype(t: u8) -> u8 {
-    if t == 0 {
-        dtype::UNKNOWN
-    } else {
-        t
-    }
+    Ok(Some(make_inode(sb, upper, lower, opaque, origin)?))
 }

@@ -1,22 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! readdir of union directories.
+//! readdir of union directories (union-mounts.txt, "Directory copyup").
 //!
-//! The listing is merged in memory when a directory file is first read and kept with the
-//! open file: `.` and `..`, then the visible upper entries (fallthrus shown as the lower
-//! entries they stand for, whiteouts never), then the lower entries no upper entry covers
-//! (none if the directory is opaque).  Offsets are positions in that list, stable for the
-//! life of the open file.  Each entry's `d_ino` follows the inode number rule of
-//! [`crate::inode`].
+//! The first readdir of a directory that has a lower part copies the visible lower
+//! entries up as fallthrus and marks it opaque ([`copy_up::copy_up_dir_entries`]).  From
+//! then on the listing is the upper directory's own, read through the upper filesystem,
+//! so offsets are the upper filesystem's: stable across close/reopen, `telldir`/`seekdir`
+//! and concurrent changes.  Entries are translated on the way: whiteouts are skipped,
+//! fallthrus show the lower entry (its `d_type` from the marker, its `d_ino` from the
+//! lower inode), `d_ino` follows the inode number rule of [`crate::inode`], and the
+//! private work directory is hidden.
 
 use crate::{
-    inode::{
-        union_ino,
-        UnionInode, //
-    },
+    copy_up,
+    inode::union_ino,
     namei::{
         classify_upper_inode,
-        fallthru_dtype,
         UpperKind, //
     },
     superblock::UnionFs,
@@ -24,168 +23,148 @@ use crate::{
         self,
         dtype,
         ops::DirEmitter,
+        upper,
+        Dentry,
         Inode, //
     },
     xattr,
 };
 use kernel::{
     fs::File,
-    prelude::*, //
+    prelude::*,
+    sync::aref::ARef, //
 };
 
-/// One merged directory entry.
-struct Entry {
-    name: KVec<u8>,
-    ino: u64,
-    d_type: u8,
-}
+/// Entries read from the upper directory per batch.
+const BATCH: usize = 128;
 
-/// The merged listing of an open union directory.
+/// State of an open union directory: the upper directory, opened on first read.
 pub(crate) struct DirCache {
-    entries: Option<KVec<Entry>>,
+    real: Option<ARef<File>>,
 }
 
 impl DirCache {
-    /// An empty cache; filled by the first `iterate`.
+    /// An empty state; the first `iterate` fills it.
     pub(crate) fn new() -> Result<KBox<Self>> {
-        Ok(KBox::new(Self { entries: None }, GFP_KERNEL)?)
+        Ok(KBox::new(Self { real: None }, GFP_KERNEL)?)
     }
 }
 
-/// Raw entries of one real directory.
-fn read_real(fs: &UnionFs, lower: bool, dir: &vfs::Dentry) -> Result<KVec<Entry>> {
-    let mut out = KVec::new();
-    let layer = if lower { fs.lower() } else { fs.upper() };
-    vfs::read_dir_real(
-        layer.mnt(),
-        dir,
-        fs.creator_cred(),
-        &mut |name, ino, d_type| {
-            if name == b"." || name == b".." {
-                return Ok(());
-            }
-            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-            n.extend_from_slice(name, GFP_KERNEL)?;
-            out.push(
-                Entry {
-                    name: n,
-                    ino,
-                    d_type,
-                },
-                GFP_KERNEL,
-            )?;
-            Ok(())
-        },
-    )?;
-    Ok(out)
+/// One upper entry and the position that resumes at it.
+struct Raw {
+    name: KVec<u8>,
+    ino: u64,
+    d_type: u8,
+    pos: i64,
 }
 
-/// The inode number the lower entry `name` of `info` has in the union, if it is visible.
-fn lower_ino(fs: &UnionFs, info: &UnionInode, name: &[u8], want_dir: bool) -> Result<Option<u64>> {
-    let Some(lodir) = &info.lower else {
+/// Translates an upper entry into what the union shows; `None` hides it.
+fn translate(
+    fs: &UnionFs,
+    inode: &Inode,
+    updir: &Dentry,
+    impure: bool,
+    parent_ino: u64,
+    e: &Raw,
+) -> Result<Option<(u64, u8)>> {
+    let info = inode.union_info();
+    match &e.name[..] {
+        b"." => return Ok(Some((inode.ino(), dtype::DIR))),
+        b".." => return Ok(Some((parent_ino, dtype::DIR))),
+        n if n == crate::superblock::WORK_DIR_NAME && fs.is_root_upper(updir) => return Ok(None),
+        _ => {}
+    }
+    let plain = e.d_type != dtype::DIR && e.d_type != dtype::CHR && e.d_type != dtype::UNKNOWN;
+    if plain && !impure {
+        return Ok(Some((union_ino(Some(e.ino), None), e.d_type)));
+    }
+    let u = vfs::lookup_real(fs.upper().mnt(), updir, &e.name)?;
+    let Some(ui) = u.inode() else {
         return Ok(None);
     };
-    let d = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
-    Ok(match d.inode() {
-        Some(i) if !d.is_whiteout() && (!want_dir || i.is_dir()) => {
-            Some(union_ino(None, Some(i.ino())))
+    let lower = |want_dir: bool| -> Result<Option<u64>> {
+        let Some(lodir) = info.lower.as_ref() else {
+            return Ok(None);
+        };
+        let l = vfs::lookup_real(fs.lower().mnt(), lodir, &e.name)?;
+        Ok(match l.inode() {
+            Some(li) if !l.is_whiteout() && (!want_dir || li.is_dir()) => Some(li.ino()),
+            _ => None,
+        })
+    };
+    Ok(match classify_upper_inode(ui) {
+        UpperKind::Whiteout => None,
+        UpperKind::Fallthru(t) => lower(false)?.map(|l| (union_ino(None, Some(l)), t)),
+        UpperKind::Object if ui.is_dir() => {
+            let merges = !info.is_opaque() || xattr::has_flag(fs, &u, xattr::FALLTHRU);
+            let l = if merges { lower(true)? } else { None };
+            Some((union_ino(Some(ui.ino()), l), dtype::DIR))
         }
-        _ => None,
+        UpperKind::Object => Some((
+            union_ino(Some(ui.ino()), xattr::origin(fs, &u)),
+            vfs::dtype_of_mode(ui.mode()),
+        )),
     })
 }
 
-fn build(inode: &Inode) -> Result<KVec<Entry>> {
-    let fs = inode.sb().union_fs();
-    let info = inode.union_info();
-    let _creds = fs.override_creds();
-
-    // Upper entries; `covered` collects every upper name (whiteouts included), sorted, to
-    // hide the lower entries of the same name.
-    let mut merged = KVec::new();
-    let mut covered: KVec<KVec<u8>> = KVec::new();
-    if let Some(updir) = &info.upper {
-        for e in read_real(fs, false, updir)? {
-            let mut e = e;
-            if e.d_type == dtype::CHR || e.d_type == dtype::DIR {
-                let d = vfs::lookup_real(fs.upper().mnt(), updir, &e.name)?;
-                match d.inode().map(classify_upper_inode) {
-                    None | Some(UpperKind::Whiteout) => {
-                        covered.push(e.name, GFP_KERNEL)?;
-                        continue;
-                    }
-                    Some(UpperKind::Fallthru(t)) => match lower_ino(fs, info, &e.name, false)? {
-                        Some(ino) => {
-                            e.ino = ino;
-                            e.d_type = fallthru_dtype(t);
-                        }
-                        None => {
-                            // Dangling fallthru: the lower entry is gone.
-                            covered.push(e.name, GFP_KERNEL)?;
-                            continue;
-                        }
-                    },
-                    Some(UpperKind::Object) => {
-                        let merges = e.d_type == dtype::DIR
-                            && (!info.opaque || xattr::has_flag(fs, &d, xattr::FALLTHRU));
-                        if merges {
-                            if let Some(ino) = lower_ino(fs, info, &e.name, true)? {
-                                e.ino = ino;
-                            }
-                        }
-                    }
-                }
-            }
-            let mut name = KVec::with_capacity(e.name.len(), GFP_KERNEL)?;
-            name.extend_from_slice(&e.name, GFP_KERNEL)?;
-            covered.push(name, GFP_KERNEL)?;
-            merged.push(e, GFP_KERNEL)?;
-        }
-    }
-    covered.sort_unstable_by(|a, b| a[..].cmp(&b[..]));
-
-    if let (Some(lodir), false) = (&info.lower, info.opaque) {
-        for mut e in read_real(fs, true, lodir)? {
-            if covered.binary_search_by(|c| c[..].cmp(&e.name[..])).is_ok() {
-                continue;
-            }
-            if e.d_type == dtype::CHR {
-                let d = vfs::lookup_real(fs.lower().mnt(), lodir, &e.name)?;
-                if d.is_whiteout() {
-                    continue;
-                }
-            }
-            e.ino = union_ino(None, Some(e.ino));
-            merged.push(e, GFP_KERNEL)?;
-        }
-    }
-    Ok(merged)
-}
-
-/// `iterate_shared`: serves the merged listing from position `ctx.pos()`.
+/// `iterate_shared` of a union directory.
 pub(crate) fn iterate(
     inode: &Inode,
-    file: &File,
+    dentry: &Dentry,
     cache: &mut DirCache,
     ctx: &mut DirEmitter,
 ) -> Result {
-    let _ = file;
-    if cache.entries.is_none() || ctx.pos() == 0 {
-        cache.entries = Some(build(inode)?);
+    let fs = inode.sb().union_fs();
+    if cache.real.is_none() {
+        copy_up::copy_up_dir_entries(dentry)?;
+        let updir = copy_up::copy_up(dentry)?;
+        let flags = kernel::bindings::O_RDONLY
+            | kernel::bindings::O_DIRECTORY
+            | kernel::bindings::O_LARGEFILE;
+        cache.real = Some(upper::open(
+            fs.upper().mnt(),
+            &updir,
+            flags,
+            fs.creator_cred(),
+        )?);
     }
-    let entries = cache.entries.as_ref().ok_or(EINVAL)?;
+    let real = cache.real.as_ref().ok_or(EINVAL)?;
+    let updir = upper::file_dentry(real);
+    let _creds = fs.override_creds();
+    // Only directories holding copied-up files need a lookup per plain entry.
+    let impure = xattr::has_flag(fs, updir, xattr::IMPURE);
     loop {
-        let pos = ctx.pos();
-        let ok = match pos {
-            0 => ctx.emit(b".", inode.ino(), dtype::DIR),
-            1 => ctx.emit(b"..", ctx.parent_ino(), dtype::DIR),
-            p => match entries.get((p - 2) as usize) {
-                Some(e) => ctx.emit(&e.name, e.ino, e.d_type),
-                None => return Ok(()),
-            },
-        };
-        if !ok {
+        let mut batch: KVec<Raw> = KVec::new();
+        let end = vfs::read_dir_batch(real, ctx.pos(), &mut |name, ino, d_type, pos| {
+            if batch.len() >= BATCH {
+                return Ok(false);
+            }
+            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+            n.extend_from_slice(name, GFP_KERNEL)?;
+            batch.push(
+                Raw {
+                    name: n,
+                    ino,
+                    d_type,
+                    pos,
+                },
+                GFP_KERNEL,
+            )?;
+            Ok(true)
+        })?;
+        if batch.is_empty() {
+            ctx.set_pos(end);
             return Ok(());
         }
-        ctx.set_pos(pos + 1);
+        for e in batch.iter() {
+            let Some((ino, t)) = translate(fs, inode, updir, impure, ctx.parent_ino(), e)? else {
+                continue;
+            };
+            ctx.set_pos(e.pos);
+            if !ctx.emit(&e.name, ino, t) {
+                return Ok(());
+            }
+        }
+        ctx.set_pos(end);
     }
 }

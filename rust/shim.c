@@ -91,6 +91,16 @@ const struct cred *union_current_cred(void)
 	return current_cred();
 }
 
+void union_inode_lock(struct inode *inode)
+{
+	inode_lock(inode);
+}
+
+void union_inode_unlock(struct inode *inode)
+{
+	inode_unlock(inode);
+}
+
 void union_inode_lock_shared(struct inode *inode)
 {
 	inode_lock_shared(inode);
@@ -210,12 +220,46 @@ void union_set_pos(struct file *file, loff_t pos)
 void union_sb_setup(struct super_block *sb)
 {
 	sb->s_maxbytes = MAX_LFS_FILESIZE;
-	/* Read-only until the write path lands. */
-	sb->s_flags |= SB_RDONLY | SB_NOATIME;
+	sb->s_flags |= SB_NOATIME;
 }
 
 const unsigned char *union_d_name(const struct dentry *dentry, unsigned int *len)
 {
 	*len = dentry->d_name.len;
 	return dentry->d_name.name;
+}
+
+unsigned int union_d_type_of_mode(umode_t mode)
+{
+	return fs_umode_to_dtype(mode);
+}
+
+/*
+ * Credentials for creating objects on upper: a copy of the mounter's (so the
+ * upper permission checks pass as they do for every union access), with the
+ * caller's fsuid and fsgid so new objects belong to the caller.
+ */
+const struct cred *union_create_creds(const struct cred *mounter)
+{
+	kuid_t fsuid = current_fsuid();
+	kgid_t fsgid = current_fsgid();
+	const struct cred *old = override_creds(mounter);
+	struct cred *new = prepare_creds();
+
+	revert_creds(old);
+	if (!new)
+		return NULL;
+	new->fsuid = fsuid;
+	new->fsgid = fsgid;
+	return new;
+}
+
+unsigned int union_inode_nlink(const struct inode *inode)
+{
+	return inode->i_nlink;
+}
+
+unsigned int union_inode_gid(const struct inode *inode)
+{
+	return __kgid_val(inode->i_gid);
 }

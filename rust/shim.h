@@ -19,6 +19,7 @@
 #include <linux/mount.h>
 #include <linux/namei.h>
 #include <linux/seq_file.h>
+#include <linux/splice.h>
 #include <linux/statfs.h>
 #include <linux/xattr.h>
 
@@ -46,6 +47,8 @@ struct mnt_idmap *union_mnt_idmap(const struct vfsmount *mnt);
 const struct cred *union_override_creds(const struct cred *cred);
 void union_revert_creds(const struct cred *old);
 const struct cred *union_current_cred(void);
+void union_inode_lock(struct inode *inode);
+void union_inode_unlock(struct inode *inode);
 void union_inode_lock_shared(struct inode *inode);
 void union_inode_unlock_shared(struct inode *inode);
 loff_t union_i_size_read(const struct inode *inode);
@@ -73,6 +76,11 @@ void union_set_pos(struct file *file, loff_t pos);
 
 void union_sb_setup(struct super_block *sb);
 const unsigned char *union_d_name(const struct dentry *dentry, unsigned int *len);
+
+unsigned int union_d_type_of_mode(umode_t mode);
+const struct cred *union_create_creds(const struct cred *mounter);
+unsigned int union_inode_nlink(const struct inode *inode);
+unsigned int union_inode_gid(const struct inode *inode);
 
 /* Exported to modules but declared in headers bindgen does not see whole. */
 int union_kern_path_dir(const char *name, struct path *path);

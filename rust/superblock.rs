@@ -16,6 +16,10 @@ use crate::{
             FsContext,
             SeqFile, //
         },
+        upper::{
+            self,
+            NewObject, //
+        },
         CredGuard,
         Dentry,
         PrivateMount, //
@@ -28,11 +32,24 @@ use kernel::{
         BStr,
         CString, //
     },
-    sync::aref::ARef,
+    sync::{
+        aref::ARef,
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+    },
 };
 
 /// Deepest allowed stack of stacking filesystems (`FILESYSTEM_MAX_STACK_DEPTH`).
 const MAX_STACK_DEPTH: i32 = 2;
+
+/// Name of the private work directory in the upper root.  Hidden from the union (the
+/// name is reserved at the union root).
+pub(crate) const WORK_DIR_NAME: &[u8] = b".union-work";
+
+/// Counter for temporary names in the work directory.
+static TEMP_ID: Atomic<u32> = Atomic::new(0);
 
 /// Magic number reported by `statfs` ("UNIO").
 const UNION_SUPER_MAGIC: isize = 0x554e_494f;
@@ -65,6 +82,7 @@ pub(crate) struct UnionFs {
     lower: Layer,
     upper: Layer,
     creator_cred: ARef<Credential>,
+    work: ARef<Dentry>,
     depth: i32,
     _claim: vfs::UpperClaim,
 }
@@ -164,12 +182,14 @@ impl UnionFs {
         let lower_layer = clone(&lower, Which::Lower)?;
         let upper_layer = clone(&upper, Which::Upper)?;
         check_upper_features(fc, &upper_layer, &creator_cred, u)?;
+        let work = setup_work_dir(fc, &upper_layer, &creator_cred, u)?;
 
         Ok(KBox::new(
             Self {
                 lower: lower_layer,
                 upper: upper_layer,
                 creator_cred,
+                work,
                 depth,
                 _claim: claim,
             },
@@ -203,6 +223,36 @@ impl UnionFs {
     /// Overrides the current credentials with the mounter's until the guard drops.
     pub(crate) fn override_creds(&self) -> CredGuard<'_> {
         CredGuard::new(&self.creator_cred)
+    }
+
+    /// The private work directory on upper, where objects are built before they appear.
+    pub(crate) fn work(&self) -> &Dentry {
+        &self.work
+    }
+
+    /// Whether `d` is the upper layer's root directory.
+    pub(crate) fn is_root_upper(&self, d: &Dentry) -> bool {
+        core::ptr::eq(d, self.upper.root())
+    }
+
+    /// Creates `obj` under a fresh temporary name in the work directory.
+    pub(crate) fn create_temp(&self, obj: NewObject<'_>) -> Result<ARef<Dentry>> {
+        let name = vfs::cstring_fmt(fmt!("#{:x}", TEMP_ID.fetch_add(1, Relaxed)))?;
+        upper::create(self.upper.mnt(), &self.work, name.to_bytes(), obj)
+    }
+
+    /// Removes a temporary object from the work directory (best effort: a leftover is
+    /// cleaned at the next mount).
+    pub(crate) fn discard_temp(&self, d: &Dentry, is_dir: bool) {
+        if is_dir {
+            let _ = crate::copy_up::clear_markers(self, d);
+        }
+        if let Err(e) = upper::remove(self.upper.mnt(), &self.work, d, is_dir) {
+            pr_warn!(
+                "cannot remove a temporary object from the work directory ({:?})\n",
+                e
+            );
+        }
     }
 
     /// `s_stack_depth` of the union superblock.
@@ -241,6 +291,78 @@ fn check_upper_features(fc: &FsContext, upper: &Layer, cred: &Credential, u: &BS
         )
     })?;
     Ok(())
+}
+
+/// Finds or makes the work directory and empties it of what an interrupted operation left.
+fn setup_work_dir(
+    fc: &FsContext,
+    upper_layer: &Layer,
+    cred: &Credential,
+    u: &BStr,
+) -> Result<ARef<Dentry>> {
+    let _creds = CredGuard::new(cred);
+    let mnt = upper_layer.mnt();
+    let root = upper_layer.root();
+    let fail = |e: Error, what: &str| {
+        report(
+            fc,
+            e,
+            fmt!(
+                "upper={u}: cannot {what} the work directory .union-work (error {})",
+                e.to_errno()
+            ),
+        )
+    };
+    let existing = vfs::lookup_real(mnt, root, WORK_DIR_NAME).map_err(|e| fail(e, "look up"))?;
+    let work = match existing.inode() {
+        None => upper::create(mnt, root, WORK_DIR_NAME, NewObject::Dir(0o700))
+            .map_err(|e| fail(e, "create"))?,
+        Some(i) if i.is_dir() => existing,
+        Some(_) => {
+            return Err(report(
+                fc,
+                EEXIST,
+                fmt!("upper={u}: .union-work exists and is not a directory"),
+            ));
+        }
+    };
+    // Leftovers of interrupted operations: temporary files, markers, empty directories.
+    let mut names: KVec<KVec<u8>> = KVec::new();
+    vfs::read_dir_real(mnt, &work, cred, &mut |name, _ino, _t| {
+        if name != b"." && name != b".." {
+            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+            n.extend_from_slice(name, GFP_KERNEL)?;
+            names.push(n, GFP_KERNEL)?;
+        }
+        Ok(())
+    })
+    .map_err(|e| fail(e, "read"))?;
+    for name in names.iter() {
+        let d = vfs::lookup_real(mnt, &work, name).map_err(|e| fail(e, "clean"))?;
+        let is_dir = d.inode().is_some_and(|i| i.is_dir());
+        if is_dir {
+            crate::copy_up::clear_markers_with(mnt, &d, cred).map_err(|e| fail(e, "clean"))?;
+        }
+        if d.inode().is_some() {
+            upper::remove(mnt, &work, &d, is_dir).map_err(|e| fail(e, "clean"))?;
+        }
+    }
+    // Whiteouts are device nodes: probe that upper can make them.
+    let probe = b"#probe";
+    match upper::create(mnt, &work, probe, NewObject::Whiteout) {
+        Ok(d) => upper::remove(mnt, &work, &d, false).map_err(|e| fail(e, "clean"))?,
+        Err(e) => {
+            return Err(report(
+                fc,
+                EOPNOTSUPP,
+                fmt!(
+                    "upper={u}: upper filesystem does not support whiteouts (error {})",
+                    e.to_errno()
+                ),
+            ))
+        }
+    }
+    Ok(work)
 }
 
 /// `statfs`: the upper filesystem's numbers, with the union's magic.

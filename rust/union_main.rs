@@ -19,6 +19,8 @@
 
 use kernel::prelude::*;
 
+mod copy_up;
+mod dir;
 mod file;
 mod inode;
 mod namei;

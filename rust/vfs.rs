@@ -16,6 +16,7 @@
 
 pub(crate) mod ops;
 mod sys;
+pub(crate) mod upper;
 
 use core::{
     ffi::CStr,
@@ -74,6 +75,23 @@ pub(crate) fn dev_major(dev: u32) -> u32 {
 pub(crate) fn dev_minor(dev: u32) -> u32 {
     dev & ((1 << 20) - 1)
 }
+
+/// Maps a mode to the `d_type` readdir reports for it.
+pub(crate) fn dtype_of_mode(mode: u32) -> u8 {
+    // SAFETY: Pure function on an integer.
+    unsafe { sys::union_d_type_of_mode(mode as u16) as u8 }
+}
+
+/// The link count of a real inode.
+pub(crate) fn nlink_of(i: &Inode) -> u32 {
+    // SAFETY: Reading the link count of a valid inode.
+    unsafe { sys::union_inode_nlink(i.as_ptr()) }
+}
+
+/// `struct kstat`.
+pub(crate) type Kstat = bindings::kstat;
+/// `STATX_BASIC_STATS`.
+pub(crate) const STATX_BASIC: u32 = 0x7ff;
 
 // ---------------------------------------------------------------------------------------------
 // Dentries.
@@ -144,6 +162,24 @@ impl Dentry {
     pub(crate) fn is_whiteout(&self) -> bool {
         // SAFETY: The dentry is valid.
         unsafe { sys::union_d_is_whiteout(self.as_ptr()) }
+    }
+
+    /// The name of the dentry, copied (names can change under rename).
+    pub(crate) fn name_copy(&self) -> Result<KVec<u8>> {
+        let mut snap = core::mem::MaybeUninit::<bindings::name_snapshot>::uninit();
+        // SAFETY: `take_dentry_name_snapshot` fills `snap` with a stable copy (or a
+        // reference) of the name, released below.
+        let r = unsafe {
+            bindings::take_dentry_name_snapshot(snap.as_mut_ptr(), self.as_ptr());
+            let snap = snap.assume_init_mut();
+            let len = snap.name.__bindgen_anon_1.__bindgen_anon_1.len as usize;
+            let name = core::slice::from_raw_parts(snap.name.name, len);
+            let mut buf = KVec::new();
+            let r = buf.extend_from_slice(name, GFP_KERNEL).map(|()| buf);
+            bindings::release_dentry_name_snapshot(snap);
+            r
+        };
+        Ok(r?)
     }
 
     /// Whether `self` is `other` or below it (`is_subdir`).
@@ -225,6 +261,12 @@ impl Inode {
     pub(crate) fn rdev(&self) -> u32 {
         // SAFETY: The inode is valid.
         unsafe { sys::union_inode_rdev(self.as_ptr()) }
+    }
+
+    /// `i_gid` (kernel gid).
+    pub(crate) fn gid(&self) -> u32 {
+        // SAFETY: The inode is valid.
+        unsafe { sys::union_inode_gid(self.as_ptr()) }
     }
 
     /// The superblock of the inode.
@@ -622,7 +664,7 @@ pub(crate) fn read_dir_real(
     mnt: &PrivateMount,
     dir: &Dentry,
     cred: &Credential,
-    emit: &mut dyn FnMut(&[u8], u64, u8) -> Result,
+    emit: ops::EmitAll<'_>,
 ) -> Result {
     let path = mnt.path_of(dir);
     // SAFETY: Opening a valid directory path read-only with valid credentials.
@@ -706,4 +748,24 @@ impl SuperBlock {
         // SAFETY: `s_dev` of a live superblock does not change.
         unsafe { (*self.as_ptr()).s_dev }
     }
+}
+
+/// Reads entries of an open real directory from position `pos`, calling
+/// `emit(name, ino, d_type, pos_of_entry)` until it returns `false` or the directory ends.
+/// Returns the position after the last entry accepted.
+pub(crate) fn read_dir_batch(dir: &File, pos: i64, emit: ops::EmitPositioned<'_>) -> Result<i64> {
+    // SAFETY: The file is open; `f_pos` of the real directory file is only used by us.
+    unsafe { sys::union_set_pos(dir.as_ptr(), pos) };
+    let mut ctx = ops::ReadDirCtx::new_positioned(emit);
+    loop {
+        let before = ctx.count;
+        // SAFETY: `ctx` is a valid `dir_context` whose actor is `ReadDirCtx::actor_pos`.
+        to_result(unsafe { bindings::iterate_dir(dir.as_ptr(), ctx.as_dir_context()) })?;
+        ctx.take_error()?;
+        if ctx.count == before || ctx.stopped {
+            break;
+        }
+    }
+    // SAFETY: As above.
+    Ok(unsafe { sys::union_file_pos(dir.as_ptr()) })
 }

@@ -18,6 +18,21 @@ pub(crate) const OPAQUE: &CStr = c"trusted.union.opaque";
 /// directory of the same name even inside an opaque parent.
 pub(crate) const FALLTHRU: &CStr = c"trusted.union.fallthru";
 
+/// Origin of a copied-up non-directory: the lower inode number (8 bytes, little endian),
+/// so that the object keeps its inode number across remounts.
+pub(crate) const ORIGIN: &CStr = c"trusted.union.origin";
+/// Directory holding copied-up non-directories (`y`): readdir reads their origin.
+pub(crate) const IMPURE: &CStr = c"trusted.union.impure";
+
+/// The origin recorded on an upper non-directory, if any.
+pub(crate) fn origin(fs: &crate::superblock::UnionFs, upper: &Dentry) -> Option<u64> {
+    let mut buf = [0u8; 8];
+    match vfs::getxattr_real(fs.upper().mnt(), upper, ORIGIN, &mut buf) {
+        Ok(8) => Some(u64::from_le_bytes(buf)),
+        _ => None,
+    }
+}
+
 /// Whether `name` is in the private namespace.
 pub(crate) fn is_private(name: &[u8]) -> bool {
     name.starts_with(PRIVATE_PREFIX)
@@ -67,4 +82,24 @@ pub(crate) fn listxattr(d: &Dentry, out: Option<&mut [u8]>) -> Result<usize> {
             Ok(n)
         }
     }
+}
+
+/// `setxattr`/`removexattr` (`value` `None`) on a union object: copy it up, then change
+/// the upper object.  The private namespace cannot be set.
+pub(crate) fn setxattr(d: &Dentry, name: &CStr, value: Option<&[u8]>, flags: i32) -> Result {
+    if is_private(name.to_bytes()) {
+        return Err(EPERM);
+    }
+    let inode = d.inode().ok_or(ENOENT)?;
+    let fs = inode.sb().union_fs();
+    let upper = crate::copy_up::copy_up(d)?;
+    let _creds = fs.override_creds();
+    match value {
+        Some(v) => vfs::upper::setxattr(fs.upper().mnt(), &upper, name, v, flags)?,
+        None => vfs::upper::removexattr(fs.upper().mnt(), &upper, name)?,
+    }
+    if let Some(ui) = upper.inode() {
+        inode.copy_attr_from(ui);
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@
 //! [`super`] and calls the union logic, which is safe Rust.  Nothing here decides union
 //! semantics.
 
+use super::upper::NewObject;
 use super::{
     sys,
     Dentry,
@@ -350,8 +351,9 @@ unsafe extern "C" fn sop_evict_inode(inode: *mut bindings::inode) {
         let info = (*inode).i_private.cast::<UnionInode>();
         (*inode).i_private = ptr::null_mut();
         if !info.is_null() {
-            // SAFETY: Leaked by `get_union_inode`; this is the only place it is reclaimed.
-            drop(KBox::from_raw(info));
+            // SAFETY: Leaked from a pinned box by `get_union_inode`; this is the only place
+            // it is reclaimed.
+            drop(Pin::new_unchecked(KBox::from_raw(info)));
         }
     }
 }
@@ -401,11 +403,13 @@ unsafe extern "C" fn iget_set(inode: *mut bindings::inode, data: *mut c_void) ->
 /// `ovl_get_inode`), so hard links on a layer share one union inode.
 pub(crate) fn get_union_inode(
     sb: &SuperBlock,
-    info: KBox<UnionInode>,
+    info: Pin<KBox<UnionInode>>,
     new: NewInode,
 ) -> Result<ARef<Inode>> {
     let key = info.key();
-    let raw = KBox::into_raw(info);
+    // SAFETY: The box is only moved as a pointer; it is never unpinned (we rebuild the
+    // `Pin` before dropping it).
+    let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(info) });
     let mut data = IgetData { key, info: raw };
     // SAFETY: Valid superblock and callbacks; `data` outlives the call.
     let inode = unsafe {
@@ -418,8 +422,8 @@ pub(crate) fn get_union_inode(
         )
     };
     if inode.is_null() {
-        // SAFETY: `raw` was not consumed.
-        drop(unsafe { KBox::from_raw(raw) });
+        // SAFETY: `raw` was not consumed; it came from a pinned box.
+        drop(unsafe { Pin::new_unchecked(KBox::from_raw(raw)) });
         return Err(ENOMEM);
     }
     // SAFETY: `iget5_locked` returned a referenced inode.
@@ -444,9 +448,6 @@ pub(crate) fn get_union_inode(
                 bindings::init_special_inode(inode, new.mode as u16, new.rdev);
                 (*inode).i_op = &SPECIAL_IOPS;
             }
-            if new.mode & super::S_IFMT == super::S_IFLNK {
-                (*inode).i_opflags |= bindings::IOP_NOFOLLOW as u16;
-            }
         }
         // SAFETY: `inode` is valid and referenced.
         let w = unsafe { Inode::from_raw(inode) };
@@ -457,8 +458,8 @@ pub(crate) fn get_union_inode(
         // SAFETY: The inode is fully set up.
         unsafe { bindings::unlock_new_inode(inode) };
     } else {
-        // SAFETY: `raw` was not stored; reclaim it.
-        drop(unsafe { KBox::from_raw(raw) });
+        // SAFETY: `raw` was not stored; reclaim it (it came from a pinned box).
+        drop(unsafe { Pin::new_unchecked(KBox::from_raw(raw)) });
     }
     // SAFETY: We own the reference returned by `iget5_locked`.
     Ok(unsafe { ARef::from_raw(ptr::NonNull::new_unchecked(inode.cast())) })
@@ -485,6 +486,15 @@ fn ops_for_mode(
 
 const DIR_IOPS: bindings::inode_operations = bindings::inode_operations {
     lookup: Some(iop_lookup),
+    create: Some(iop_create),
+    mkdir: Some(iop_mkdir),
+    mknod: Some(iop_mknod),
+    symlink: Some(iop_symlink),
+    link: Some(iop_link),
+    unlink: Some(iop_unlink),
+    rmdir: Some(iop_rmdir),
+    rename: Some(iop_rename),
+    setattr: Some(iop_setattr),
     getattr: Some(iop_getattr),
     permission: Some(iop_permission),
     listxattr: Some(iop_listxattr),
@@ -493,6 +503,7 @@ const DIR_IOPS: bindings::inode_operations = bindings::inode_operations {
 };
 
 const FILE_IOPS: bindings::inode_operations = bindings::inode_operations {
+    setattr: Some(iop_setattr),
     getattr: Some(iop_getattr),
     permission: Some(iop_permission),
     listxattr: Some(iop_listxattr),
@@ -501,6 +512,7 @@ const FILE_IOPS: bindings::inode_operations = bindings::inode_operations {
 };
 
 const SYMLINK_IOPS: bindings::inode_operations = bindings::inode_operations {
+    setattr: Some(iop_setattr),
     get_link: Some(iop_get_link),
     getattr: Some(iop_getattr),
     listxattr: Some(iop_listxattr),
@@ -509,6 +521,7 @@ const SYMLINK_IOPS: bindings::inode_operations = bindings::inode_operations {
 };
 
 const SPECIAL_IOPS: bindings::inode_operations = bindings::inode_operations {
+    setattr: Some(iop_setattr),
     getattr: Some(iop_getattr),
     permission: Some(iop_permission),
     listxattr: Some(iop_listxattr),
@@ -681,14 +694,25 @@ unsafe extern "C" fn xattr_get(
 unsafe extern "C" fn xattr_set(
     _handler: *const bindings::xattr_handler,
     _idmap: *mut bindings::mnt_idmap,
-    _dentry: *mut bindings::dentry,
+    dentry: *mut bindings::dentry,
     _inode: *mut bindings::inode,
-    _name: *const c_char,
-    _buffer: *const c_void,
-    _size: usize,
-    _flags: c_int,
+    name: *const c_char,
+    buffer: *const c_void,
+    size: usize,
+    flags: c_int,
 ) -> c_int {
-    EROFS.to_errno()
+    from_result(|| {
+        // SAFETY: Valid for the call; `buffer` is null (remove) or readable for `size`.
+        let (d, name, value) = unsafe {
+            (
+                Dentry::from_raw(dentry),
+                CStr::from_char_ptr(name),
+                (!buffer.is_null()).then(|| core::slice::from_raw_parts(buffer.cast::<u8>(), size)),
+            )
+        };
+        crate::xattr::setxattr(d, name, value, flags)?;
+        Ok(0)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -782,29 +806,44 @@ unsafe extern "C" fn dir_iterate(
                 &mut *sys::union_file_private(file).cast::<DirCache>(),
             )
         };
-        // SAFETY: The file is valid and referenced for the call.
-        let f = unsafe { File::from_raw_file(file) };
         // SAFETY: An open file pins its dentry, and a dentry pins its parent.
-        let parent_ino = unsafe {
+        let (dentry, parent_ino) = unsafe {
             let d = (*file).__bindgen_anon_1.f_path.dentry;
-            Inode::from_raw((*(*d).d_parent).d_inode).ino()
+            (
+                Dentry::from_raw(d),
+                Inode::from_raw((*(*d).d_parent).d_inode).ino(),
+            )
         };
-        crate::readdir::iterate(inode, f, cache, &mut DirEmitter(ctx, parent_ino))?;
+        crate::readdir::iterate(inode, dentry, cache, &mut DirEmitter(ctx, parent_ino))?;
         Ok(0)
     })
+}
+
+/// Callback for every entry: name, inode number, `d_type`.
+pub(crate) type EmitAll<'a> = &'a mut dyn FnMut(&[u8], u64, u8) -> Result;
+/// Callback with the entry's position; `Ok(false)` stops before the entry.
+pub(crate) type EmitPositioned<'a> = &'a mut dyn FnMut(&[u8], u64, u8, i64) -> Result<bool>;
+
+/// What a [`ReadDirCtx`] does with each entry.
+enum Emit<'a> {
+    /// Every entry, until an error.
+    All(EmitAll<'a>),
+    /// With the entry's position; `Ok(false)` stops before the entry.
+    Positioned(EmitPositioned<'a>),
 }
 
 /// The `dir_context` used to read a real directory.
 #[repr(C)]
 pub(crate) struct ReadDirCtx<'a> {
     ctx: bindings::dir_context,
-    emit: &'a mut dyn FnMut(&[u8], u64, u8) -> Result,
+    emit: Emit<'a>,
     pub(crate) count: usize,
+    pub(crate) stopped: bool,
     err: Option<Error>,
 }
 
 impl<'a> ReadDirCtx<'a> {
-    pub(crate) fn new(emit: &'a mut dyn FnMut(&[u8], u64, u8) -> Result) -> Self {
+    fn with(emit: Emit<'a>) -> Self {
         Self {
             ctx: bindings::dir_context {
                 actor: Some(Self::actor),
@@ -814,8 +853,21 @@ impl<'a> ReadDirCtx<'a> {
             },
             emit,
             count: 0,
+            stopped: false,
             err: None,
         }
+    }
+
+    /// A context passing every entry to `emit`.
+    pub(crate) fn new(emit: EmitAll<'a>) -> Self {
+        Self::with(Emit::All(emit))
+    }
+
+    /// A context passing entries and their positions to `emit`, which may stop early.
+    pub(crate) fn new_positioned(
+        emit: &'a mut dyn FnMut(&[u8], u64, u8, i64) -> Result<bool>,
+    ) -> Self {
+        Self::with(Emit::Positioned(emit))
     }
 
     pub(crate) fn as_dir_context(&mut self) -> *mut bindings::dir_context {
@@ -833,17 +885,27 @@ impl<'a> ReadDirCtx<'a> {
         ctx: *mut bindings::dir_context,
         name: *const c_char,
         namelen: c_int,
-        _offset: i64,
+        offset: i64,
         ino: u64,
         d_type: c_uint,
     ) -> bool {
-        // SAFETY: `ctx` is the first field of a `#[repr(C)] ReadDirCtx` (see `new`).
+        // SAFETY: `ctx` is the first field of a `#[repr(C)] ReadDirCtx` (see `with`).
         let this = unsafe { &mut *ctx.cast::<ReadDirCtx<'_>>() };
         // SAFETY: `name` is valid for `namelen` bytes during the callback.
         let name = unsafe { core::slice::from_raw_parts(name.cast::<u8>(), namelen as usize) };
-        this.count += 1;
-        match (this.emit)(name, ino, d_type as u8) {
-            Ok(()) => true,
+        let r = match &mut this.emit {
+            Emit::All(f) => f(name, ino, d_type as u8).map(|()| true),
+            Emit::Positioned(f) => f(name, ino, d_type as u8, offset),
+        };
+        match r {
+            Ok(true) => {
+                this.count += 1;
+                true
+            }
+            Ok(false) => {
+                this.stopped = true;
+                false
+            }
             Err(e) => {
                 this.err = Some(e);
                 false
@@ -859,7 +921,11 @@ const FILE_FOPS: bindings::file_operations = bindings::file_operations {
     open: Some(file_open),
     release: Some(file_release),
     read_iter: Some(file_read_iter),
+    write_iter: Some(file_write_iter),
     splice_read: Some(file_splice_read),
+    splice_write: Some(file_splice_write),
+    fsync: Some(file_fsync),
+    fallocate: Some(file_fallocate),
     mmap: Some(file_mmap),
     llseek: Some(file_llseek),
     fadvise: Some(file_fadvise),
@@ -884,9 +950,15 @@ impl RealFile {
 /// Called by the VFS when a union regular file is opened.
 unsafe extern "C" fn file_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     from_result(|| {
-        // SAFETY: Valid for the call.
-        let (inode, f) = unsafe { (Inode::from_raw(inode), File::from_raw_file(file)) };
-        let real = crate::file::open(inode, f)?;
+        // SAFETY: Valid for the call; an opening file pins its dentry.
+        let (inode, f, d) = unsafe {
+            (
+                Inode::from_raw(inode),
+                File::from_raw_file(file),
+                Dentry::from_raw((*file).__bindgen_anon_1.f_path.dentry),
+            )
+        };
+        let real = crate::file::open(inode, d, f)?;
         // SAFETY: We own `private_data` until `file_release`.
         unsafe { sys::union_file_set_private(file, KBox::into_raw(real).cast()) };
         Ok(0)
@@ -917,7 +989,7 @@ fn backing_ctx(file: *mut bindings::file) -> sys::backing_file_ctx {
     sys::backing_file_ctx {
         cred: inode.sb().union_fs().creator_cred().as_ptr(),
         accessed: Some(file_accessed),
-        end_write: None,
+        end_write: Some(file_end_write),
     }
 }
 
@@ -947,9 +1019,12 @@ unsafe extern "C" fn file_read_iter(
     // SAFETY: Valid for the call.
     unsafe {
         let file = (*iocb).ki_filp;
-        let real = RealFile::of(file);
+        let real = match RealFile::of(file).current(File::from_raw_file(file)) {
+            Ok(r) => r,
+            Err(e) => return e.to_errno() as isize,
+        };
         let mut ctx = backing_ctx(file);
-        sys::backing_file_read_iter(real.file().as_ptr(), iter, iocb, (*iocb).ki_flags, &mut ctx)
+        sys::backing_file_read_iter(real.as_ptr(), iter, iocb, (*iocb).ki_flags, &mut ctx)
     }
 }
 
@@ -1025,4 +1100,281 @@ unsafe extern "C" fn file_fadvise(
 ) -> c_int {
     // SAFETY: Valid for the call; advice applies to the real file's page cache.
     unsafe { bindings::vfs_fadvise(RealFile::of(file).file().as_ptr(), offset, len, advice) }
+}
+
+/// # Safety
+///
+/// Called by the backing-file helpers after a write to the union file.
+unsafe extern "C" fn file_end_write(iocb: *mut bindings::kiocb, _ret: isize) {
+    // SAFETY: `iocb` and its file are valid for the call.
+    unsafe { file_accessed((*iocb).ki_filp) };
+}
+
+/// # Safety
+///
+/// Called by the VFS for writes on an open union file (opened for write, so on upper).
+unsafe extern "C" fn file_write_iter(
+    iocb: *mut bindings::kiocb,
+    iter: *mut bindings::iov_iter,
+) -> isize {
+    // SAFETY: Valid for the call.
+    unsafe {
+        let file = (*iocb).ki_filp;
+        let real = RealFile::of(file);
+        let mut ctx = backing_ctx(file);
+        sys::backing_file_write_iter(real.file().as_ptr(), iter, iocb, (*iocb).ki_flags, &mut ctx)
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS for splice writes on an open union file.
+unsafe extern "C" fn file_splice_write(
+    pipe: *mut bindings::pipe_inode_info,
+    file: *mut bindings::file,
+    ppos: *mut i64,
+    len: usize,
+    flags: c_uint,
+) -> isize {
+    // SAFETY: Valid for the call, as in `file_splice_read`.
+    unsafe {
+        let real = RealFile::of(file);
+        let mut ctx = backing_ctx(file);
+        let mut iocb = MaybeUninit::<bindings::kiocb>::zeroed().assume_init();
+        iocb.ki_filp = file;
+        iocb.ki_pos = *ppos;
+        let r = sys::backing_file_splice_write(
+            pipe,
+            real.file().as_ptr(),
+            &mut iocb,
+            len,
+            flags,
+            &mut ctx,
+        );
+        *ppos = iocb.ki_pos;
+        r
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS for fsync/fdatasync on an open union file.
+unsafe extern "C" fn file_fsync(
+    file: *mut bindings::file,
+    start: i64,
+    end: i64,
+    datasync: c_int,
+) -> c_int {
+    // SAFETY: Valid for the call.
+    unsafe {
+        let real = RealFile::of(file);
+        if !real.is_upper() {
+            // Nothing to sync: the lower layer is never written.
+            return 0;
+        }
+        bindings::vfs_fsync_range(real.file().as_ptr(), start, end, datasync)
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS for fallocate on an open union file.
+unsafe extern "C" fn file_fallocate(
+    file: *mut bindings::file,
+    mode: c_int,
+    offset: i64,
+    len: i64,
+) -> kernel::ffi::c_long {
+    // SAFETY: Valid for the call.
+    unsafe {
+        let r = bindings::vfs_fallocate(RealFile::of(file).file().as_ptr(), mode, offset, len)
+            as kernel::ffi::c_long;
+        file_accessed(file);
+        r
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Namespace operations.
+
+/// Instantiates `dentry` with a new union inode.
+///
+/// # Safety
+///
+/// `dentry` must be the negative dentry of the running create-type operation.
+unsafe fn instantiate(dentry: *mut bindings::dentry, inode: ARef<Inode>) {
+    // SAFETY: `d_instantiate` consumes the inode reference.
+    unsafe { bindings::d_instantiate(dentry, ARef::into_raw(inode).as_ptr().cast()) };
+}
+
+/// # Safety
+///
+/// Called by the VFS with the parent locked and a negative dentry.
+unsafe fn do_create(
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    obj: NewObject<'_>,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: Valid for the call.
+        let (d, de) = unsafe { (Inode::from_raw(dir), Dentry::from_raw(dentry)) };
+        let inode = crate::dir::create(d, de, obj)?;
+        // SAFETY: `dentry` is the negative dentry being created.
+        unsafe { instantiate(dentry, inode) };
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// See [`do_create`].
+unsafe extern "C" fn iop_create(
+    _idmap: *mut bindings::mnt_idmap,
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    mode: u16,
+) -> c_int {
+    // SAFETY: Forwarded VFS contract.
+    unsafe { do_create(dir, dentry, NewObject::File(u32::from(mode) & 0o7777)) }
+}
+
+/// # Safety
+///
+/// See [`do_create`].
+unsafe extern "C" fn iop_mkdir(
+    _idmap: *mut bindings::mnt_idmap,
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    mode: u16,
+) -> *mut bindings::dentry {
+    // SAFETY: Forwarded VFS contract.
+    match unsafe { do_create(dir, dentry, NewObject::Dir(u32::from(mode) & 0o7777)) } {
+        0 => ptr::null_mut(),
+        e => Error::from_errno(e).to_ptr(),
+    }
+}
+
+/// # Safety
+///
+/// See [`do_create`].
+unsafe extern "C" fn iop_mknod(
+    _idmap: *mut bindings::mnt_idmap,
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    mode: u16,
+    dev: u32,
+) -> c_int {
+    let mode = u32::from(mode);
+    if mode & super::S_IFMT == super::S_IFCHR && dev == 0 {
+        // 0/0 is the whiteout of the on-disk format.
+        return EPERM.to_errno();
+    }
+    // SAFETY: Forwarded VFS contract.
+    unsafe { do_create(dir, dentry, NewObject::Node(mode, dev)) }
+}
+
+/// # Safety
+///
+/// See [`do_create`]; `target` is a NUL-terminated string.
+unsafe extern "C" fn iop_symlink(
+    _idmap: *mut bindings::mnt_idmap,
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    target: *const c_char,
+) -> c_int {
+    // SAFETY: Forwarded VFS contract.
+    unsafe { do_create(dir, dentry, NewObject::Symlink(CStr::from_char_ptr(target))) }
+}
+
+/// # Safety
+///
+/// Called by the VFS with the new parent locked.
+unsafe extern "C" fn iop_link(
+    old: *mut bindings::dentry,
+    dir: *mut bindings::inode,
+    new: *mut bindings::dentry,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: Valid for the call.
+        let (o, d, n) = unsafe {
+            (
+                Dentry::from_raw(old),
+                Inode::from_raw(dir),
+                Dentry::from_raw(new),
+            )
+        };
+        let inode = crate::dir::link(o, d, n)?;
+        // SAFETY: `new` is the negative dentry being linked.
+        unsafe { instantiate(new, inode) };
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS with the parent and the victim locked.
+unsafe extern "C" fn iop_unlink(dir: *mut bindings::inode, dentry: *mut bindings::dentry) -> c_int {
+    from_result(|| {
+        // SAFETY: Valid for the call.
+        let (d, de) = unsafe { (Inode::from_raw(dir), Dentry::from_raw(dentry)) };
+        crate::dir::remove(d, de, false)?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS with the parent and the victim locked.
+unsafe extern "C" fn iop_rmdir(dir: *mut bindings::inode, dentry: *mut bindings::dentry) -> c_int {
+    from_result(|| {
+        // SAFETY: Valid for the call.
+        let (d, de) = unsafe { (Inode::from_raw(dir), Dentry::from_raw(dentry)) };
+        crate::dir::remove(d, de, true)?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS with both parents locked (`lock_rename`).
+unsafe extern "C" fn iop_rename(
+    _idmap: *mut bindings::mnt_idmap,
+    old_dir: *mut bindings::inode,
+    old: *mut bindings::dentry,
+    new_dir: *mut bindings::inode,
+    new: *mut bindings::dentry,
+    flags: c_uint,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: Valid for the call.
+        let (od, o, nd, n) = unsafe {
+            (
+                Inode::from_raw(old_dir),
+                Dentry::from_raw(old),
+                Inode::from_raw(new_dir),
+                Dentry::from_raw(new),
+            )
+        };
+        crate::dir::rename(od, o, nd, n, flags)?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS (`notify_change`) with the inode locked.
+unsafe extern "C" fn iop_setattr(
+    idmap: *mut bindings::mnt_idmap,
+    dentry: *mut bindings::dentry,
+    attr: *mut bindings::iattr,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: Permission checks against the union inode, whose attributes mirror the
+        // real object's.
+        to_result(unsafe { bindings::setattr_prepare(idmap, dentry, attr) })?;
+        // SAFETY: Valid for the call.
+        let (d, attr) = unsafe { (Dentry::from_raw(dentry), &mut *attr) };
+        crate::inode::setattr(d, attr)?;
+        Ok(0)
+    })
 }

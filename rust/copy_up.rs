@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Copy-up: making an upper copy of a lower object before it is changed
+//! (union-mounts.txt, "File copyup" and "Directory copyup").
+//!
+//! A copy is built where users cannot see it and appears in one step:
+//! - regular files: an `O_TMPFILE` file in the upper parent directory, filled (data with
+//!   holes kept, xattrs, owner, mode, times, origin), synced, then linked into place;
+//! - directories, symlinks and special files: built in the private work directory, then
+//!   renamed into place.
+//!
+//! An interrupted copy-up (ENOSPC, EIO, a crash) leaves no partial object under the
+//! user's name and the lower object still visible.  Ancestors are copied up first, top
+//! down.  Each union inode's `copy_up_lock` makes concurrent copy-ups of one object copy
+//! once.
+
+use crate::{
+    superblock::UnionFs,
+    vfs::{
+        self,
+        upper::{
+            self,
+            NewObject, //
+        },
+        Dentry,
+        S_IFDIR,
+        S_IFLNK,
+        S_IFMT,
+        S_IFREG, //
+    },
+    xattr,
+};
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::aref::ARef, //
+};
+
+/// Copies `d` (a union dentry) up if it is not on upper yet; returns the upper object.
+pub(crate) fn copy_up(d: &Dentry) -> Result<ARef<Dentry>> {
+    copy_up_limited(d, None)
+}
+
+/// Like [`copy_up`], copying at most `limit` bytes of file data (truncate to `limit`).
+pub(crate) fn copy_up_limited(d: &Dentry, limit: Option<i64>) -> Result<ARef<Dentry>> {
+    let inode = d.inode().ok_or(ENOENT)?;
+    if let Some(u) = inode.union_info().upper() {
+        return Ok(u.clone());
+    }
+    let fs = inode.sb().union_fs();
+    // Ancestors without an upper directory, collected bottom up, copied top down.
+    let mut chain = KVec::new();
+    let mut cur = upper::parent(d);
+    while cur.inode().ok_or(ENOENT)?.union_info().upper().is_none() {
+        let next = upper::parent(&cur);
+        chain.push(cur, GFP_KERNEL)?;
+        cur = next;
+    }
+    for a in chain.iter().rev() {
+        copy_up_one(fs, a, None)?;
+    }
+    copy_up_one(fs, d, limit)
+}
+
+/// The upper directory of the union parent of `d`, which must have been copied up.
+pub(crate) fn upper_parent(d: &Dentry) -> Result<ARef<Dentry>> {
+    let parent = upper::parent(d);
+    let pi = parent.inode().ok_or(ENOENT)?;
+    pi.union_info().upper().cloned().ok_or(EIO)
+}
+
+fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dentry>> {
+    let inode = d.inode().ok_or(ENOENT)?;
+    let info = inode.union_info();
+    let _guard = info.copy_up_lock.lock();
+    if let Some(u) = info.upper() {
+        return Ok(u.clone());
+    }
+    let lower = info.lower.clone().ok_or(EIO)?;
+    let pupper = upper_parent(d)?;
+    // The name cannot change under us: renaming an object that is not on upper needs its
+    // copy-up, which waits for `copy_up_lock`.
+    let name = d.name_copy()?;
+    let _creds = fs.override_creds();
+    let mode = lower.inode().ok_or(ENOENT)?.mode();
+    let new = match mode & S_IFMT {
+        S_IFREG => copy_up_file(fs, &lower, &pupper, &name, limit)?,
+        S_IFDIR => {
+            let tmp = fs.create_temp(NewObject::Dir(0o700))?;
+            let r = copy_meta(fs, &lower, &tmp, true)
+                .and_then(|()| upper::setxattr(fs.upper().mnt(), &tmp, xattr::FALLTHRU, b"y", 0))
+                .and_then(|()| install(fs, &pupper, &name, &tmp, true));
+            if let Err(e) = r {
+                fs.discard_temp(&tmp, true);
+                return Err(e);
+            }
+            tmp
+        }
+        kind => {
+            let target;
+            let obj = if kind == S_IFLNK {
+                target = vfs::get_link_real(&lower)?;
+                NewObject::Symlink(&target)
+            } else {
+                NewObject::Node(mode, lower.inode().ok_or(ENOENT)?.rdev())
+            };
+            let tmp = fs.create_temp(obj)?;
+            let r = copy_meta(fs, &lower, &tmp, kind != S_IFLNK)
+                .and_then(|()| set_origin(fs, &lower, &tmp, &pupper))
+                .and_then(|()| install(fs, &pupper, &name, &tmp, false));
+            if let Err(e) = r {
+                fs.discard_temp(&tmp, false);
+                return Err(e);
+            }
+            tmp
+        }
+    };
+    info.set_upper(new.clone());
+    inode.copy_attr_from(new.inode().ok_or(EIO)?);
+    Ok(new)
+}
+
+/// Copies a regular file through an `O_TMPFILE` file and links it into place.
+fn copy_up_file(
+    fs: &UnionFs,
+    lower: &Dentry,
+    pupper: &Dentry,
+    name: &[u8],
+    limit: Option<i64>,
+) -> Result<ARef<Dentry>> {
+    let cred = fs.creator_cred();
+    let src = upper::open(
+        fs.lower().mnt(),
+        lower,
+        bindings::O_RDONLY | bindings::O_LARGEFILE,
+        cred,
+    )?;
+    let tmp = upper::tmpfile(fs.upper().mnt(), pupper, 0o600, cred)?;
+    let size = upper::size_of(lower);
+    let len = limit.map_or(size, |l| l.min(size));
+    copy_data(fs, &src, &tmp, len)?;
+    let td = upper::file_dentry(&tmp);
+    copy_meta(fs, lower, td, true)?;
+    set_origin(fs, lower, td, pupper)?;
+    upper::fsync(&tmp)?;
+    let existing = vfs::lookup_real(fs.upper().mnt(), pupper, name)?;
+    if existing.inode().is_none() {
+        return upper::create(fs.upper().mnt(), pupper, name, NewObject::Link(td));
+    }
+    // A fallthru marker stands at the name: link the copy in the work directory, then
+    // rename it over the marker (one atomic step for users of the union).
+    let linked = fs.create_temp(NewObject::Link(td))?;
+    if let Err(e) = upper::rename(fs.upper().mnt(), fs.work(), &linked, pupper, &existing, 0) {
+        fs.discard_temp(&linked, false);
+        return Err(e);
+    }
+    Ok(linked)
+}
+
+/// Copies `len` bytes of data, skipping holes (the copy stays sparse).
+fn copy_data(fs: &UnionFs, src: &kernel::fs::File, dst: &kernel::fs::File, len: i64) -> Result {
+    const CHUNK: i64 = 1 << 20;
+    let mut pos = 0;
+    while pos < len {
+        let data = match upper::seek(src, pos, upper::SEEK_DATA) {
+            Ok(Some(d)) => d,
+            Ok(None) => break,
+            // No SEEK_DATA support: copy everything.
+            Err(e) if e == EINVAL => pos,
+            Err(e) => return Err(e),
+        };
+        if data >= len {
+            break;
+        }
+        let hole = match upper::seek(src, data, upper::SEEK_HOLE) {
+            Ok(Some(h)) => h.min(len),
+            Ok(None) | Err(_) => len,
+        };
+        let mut p = data;
+        while p < hole {
+            if kernel::current!().signal_pending() {
+                return Err(EINTR);
+            }
+            let n = upper::splice_range(src, dst, p, (hole - p).min(CHUNK) as usize)?;
+            if n == 0 {
+                return Err(EIO);
+            }
+            p += n as i64;
+        }
+        pos = hole;
+    }
+    // Sets the size, including a trailing hole.
+    upper::truncate_file(fs.upper().mnt(), dst, len)
+}
+
+/// Copies xattrs (but the union's private ones), owner, mode and times.
+fn copy_meta(fs: &UnionFs, lower: &Dentry, new: &Dentry, set_mode: bool) -> Result {
+    copy_xattrs(fs, lower, new)?;
+    let mut st = vfs::Kstat::default();
+    vfs::getattr_real(fs.lower().mnt(), lower, &mut st, vfs::STATX_BASIC, 0)?;
+    let attr = upper::SetAttr {
+        mode: set_mode.then_some(u32::from(st.mode) & 0o7777),
+        uid: Some(st.uid.val),
+        gid: Some(st.gid.val),
+        atime: Some((st.atime.tv_sec, st.atime.tv_nsec as i64)),
+        mtime: Some((st.mtime.tv_sec, st.mtime.tv_nsec as i64)),
+    };
+    upper::setattr(fs.upper().mnt(), new, &attr)
+}
+
+fn copy_xattrs(fs: &UnionFs, lower: &Dentry, new: &Dentry) -> Result {
+    let len = match vfs::listxattr_real(lower, None) {
+        Ok(l) => l,
+        Err(e) if e == EOPNOTSUPP => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if len == 0 {
+        return Ok(());
+    }
+    let mut names = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+    let len = vfs::listxattr_real(lower, Some(&mut names))?;
+    for name in names[..len].split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        if xattr::is_private(name) {
+            continue;
+        }
+        let mut cname = KVec::with_capacity(name.len() + 1, GFP_KERNEL)?;
+        cname.extend_from_slice(name, GFP_KERNEL)?;
+        cname.push(0, GFP_KERNEL)?;
+        let cname = core::ffi::CStr::from_bytes_with_nul(&cname).map_err(|_| EINVAL)?;
+        let size = vfs::getxattr_real(fs.lower().mnt(), lower, cname, &mut [])?;
+        let mut value = KVec::from_elem(0u8, size, GFP_KERNEL)?;
+        let size = vfs::getxattr_real(fs.lower().mnt(), lower, cname, &mut value)?;
+        match upper::setxattr(fs.upper().mnt(), new, cname, &value[..size], 0) {
+            Ok(()) => {}
+            // security.* and system.* may not be settable on upper (no LSM, other ACL
+            // model); everything else must copy.
+            Err(e)
+                if (e == EOPNOTSUPP || e == EPERM)
+                    && (name.starts_with(b"security.") || name.starts_with(b"system.")) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Records which lower object a copied-up non-directory came from, so that it keeps its
+/// inode number across remounts, and marks the parent "impure" (it holds such entries).
+fn set_origin(fs: &UnionFs, lower: &Dentry, new: &Dentry, pupper: &Dentry) -> Result {
+    let ino = lower.inode().ok_or(ENOENT)?.ino();
+    upper::setxattr(fs.upper().mnt(), new, xattr::ORIGIN, &ino.to_le_bytes(), 0)?;
+    if !xattr::has_flag(fs, pupper, xattr::IMPURE) {
+        upper::setxattr(fs.upper().mnt(), pupper, xattr::IMPURE, b"y", 0)?;
+    }
+    Ok(())
+}
+
+/// Moves `tmp`, an object built in the work directory, to `name` in `pupper`.  The name
+/// must be free or hold a whiteout or fallthru marker, which is replaced atomically.
+pub(crate) fn install(
+    fs: &UnionFs,
+    pupper: &Dentry,
+    name: &[u8],
+    tmp: &Dentry,
+    is_dir: bool,
+) -> Result {
+    let mnt = fs.upper().mnt();
+    let existing = vfs::lookup_real(mnt, pupper, name)?;
+    if existing.inode().is_none() {
+        return upper::rename(
+            mnt,
+            fs.work(),
+            tmp,
+            pupper,
+            &existing,
+            upper::RENAME_NOREPLACE,
+        );
+    }
+    if matches!(
+        crate::namei::classify_upper(&existing),
+        crate::namei::UpperKind::Object
+    ) {
+        return Err(EEXIST);
+    }
+    if !is_dir {
+        return upper::rename(mnt, fs.work(), tmp, pupper, &existing, 0);
+    }
+    // A directory cannot be renamed over a non-directory: exchange, then drop the marker,
+    // now in the work directory.
+    upper::rename(
+        mnt,
+        fs.work(),
+        tmp,
+        pupper,
+        &existing,
+        upper::RENAME_EXCHANGE,
+    )?;
+    fs.discard_temp(&existing, false);
+    Ok(())
+}
+
+/// Directory copy-up on readdir (union-mounts.txt, "Directory copyup"): every visible
+/// lower entry gets a fallthru on upper, merged subdirectories get the directory fallthru
+/// marker, then the directory is marked opaque.  From then on it is listed from upper
+/// alone.  Interrupted (e.g. ENOSPC), it returns the error and the next call completes it.
+pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
+    let inode = d.inode().ok_or(ENOENT)?;
+    let info = inode.union_info();
+    if info.is_opaque() || info.lower.is_none() {
+        return Ok(());
+    }
+    let updir = copy_up(d)?;
+    let fs = inode.sb().union_fs();
+    let _guard = info.copy_up_lock.lock();
+    if info.is_opaque() {
+        return Ok(());
+    }
+    let lodir = info.lower.as_ref().ok_or(EIO)?;
+    let is_root = fs.is_root_upper(&updir);
+    let _creds = fs.override_creds();
+    let mnt = fs.upper().mnt();
+
+    let mut upper_names: KVec<(KVec<u8>, u8)> = KVec::new();
+    vfs::read_dir_real(mnt, &updir, fs.creator_cred(), &mut |name, _ino, t| {
+        if name != b"." && name != b".." {
+            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+            n.extend_from_slice(name, GFP_KERNEL)?;
+            upper_names.push((n, t), GFP_KERNEL)?;
+        }
+        Ok(())
+    })?;
+    // Merged subdirectories must stay merged once this directory is opaque.
+    for (name, t) in upper_names.iter() {
+        if *t != vfs::dtype::DIR && *t != vfs::dtype::UNKNOWN {
+            continue;
+        }
+        let u = vfs::lookup_real(mnt, &updir, name)?;
+        if !u.inode().is_some_and(|i| i.is_dir()) || xattr::has_flag(fs, &u, xattr::FALLTHRU) {
+            continue;
+        }
+        let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
+        if l.inode().is_some_and(|i| i.is_dir()) {
+            upper::setxattr(mnt, &u, xattr::FALLTHRU, b"y", 0)?;
+        }
+    }
+    upper_names.sort_unstable_by(|a, b| a.0[..].cmp(&b.0[..]));
+
+    let mut lower_entries: KVec<(KVec<u8>, u8)> = KVec::new();
+    vfs::read_dir_real(
+        fs.lower().mnt(),
+        lodir,
+        fs.creator_cred(),
+        &mut |name, _ino, t| {
+            if name == b"."
+                || name == b".."
+                || (is_root && name == crate::superblock::WORK_DIR_NAME)
+            {
+                return Ok(());
+            }
+            if upper_names.binary_search_by(|u| u.0[..].cmp(name)).is_ok() {
+                return Ok(());
+            }
+            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+            n.extend_from_slice(name, GFP_KERNEL)?;
+            lower_entries.push((n, t), GFP_KERNEL)?;
+            Ok(())
+        },
+    )?;
+    for (name, t) in lower_entries.iter() {
+        let mut t = *t;
+        if t == vfs::dtype::CHR || t == vfs::dtype::UNKNOWN {
+            let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
+            match l.inode() {
+                None => continue,
+                Some(_) if l.is_whiteout() => continue,
+                Some(i) => t = vfs::dtype_of_mode(i.mode()),
+            }
+        }
+        match upper::create(mnt, &updir, name, NewObject::Fallthru(t)) {
+            Ok(_) => {}
+            Err(e) if e == EEXIST => {}
+            Err(e) => return Err(e),
+        }
+    }
+    upper::setxattr(mnt, &updir, xattr::OPAQUE, b"y", 0)?;
+    info.set_opaque();
+    Ok(())
+}
+
+/// Whether `dir` (an upper directory) holds anything but whiteouts and fallthru markers;
+/// used by rmdir after directory copy-up.  `live` counts fallthrus whose lower entry
+/// exists as entries.
+pub(crate) fn upper_dir_has_entries(
+    fs: &UnionFs,
+    dir: &Dentry,
+    lodir: Option<&Dentry>,
+) -> Result<bool> {
+    let mut names: KVec<(KVec<u8>, u8)> = KVec::new();
+    vfs::read_dir_real(
+        fs.upper().mnt(),
+        dir,
+        fs.creator_cred(),
+        &mut |name, _ino, t| {
+            if name != b"." && name != b".." {
+                let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+                n.extend_from_slice(name, GFP_KERNEL)?;
+                names.push((n, t), GFP_KERNEL)?;
+            }
+            Ok(())
+        },
+    )?;
+    for (name, t) in names.iter() {
+        if *t != vfs::dtype::CHR && *t != vfs::dtype::UNKNOWN {
+            return Ok(true);
+        }
+        let u = vfs::lookup_real(fs.upper().mnt(), dir, name)?;
+        match u.inode().map(crate::namei::classify_upper_inode) {
+            None | Some(crate::namei::UpperKind::Whiteout) => {}
+            Some(crate::namei::UpperKind::Object) => return Ok(true),
+            Some(crate::namei::UpperKind::Fallthru(_)) => {
+                if let Some(lodir) = lodir {
+                    let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
+                    if l.inode().is_some() && !l.is_whiteout() {
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Removes every whiteout and fallthru marker from the upper directory `dir` (which has
+/// nothing else), so that it can be removed.
+pub(crate) fn clear_markers(fs: &UnionFs, dir: &Dentry) -> Result {
+    clear_markers_with(fs.upper().mnt(), dir, fs.creator_cred())
+}
+
+/// [`clear_markers`] for a given upper mount and credentials (used before the union
+/// exists, to clean the work directory).
+pub(crate) fn clear_markers_with(
+    mnt: &vfs::PrivateMount,
+    dir: &Dentry,
+    cred: &kernel::cred::Credential,
+) -> Result {
+    let mut names: KVec<KVec<u8>> = KVec::new();
+    vfs::read_dir_real(mnt, dir, cred, &mut |name, _ino, _t| {
+        if name != b"." && name != b".." {
+            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+            n.extend_from_slice(name, GFP_KERNEL)?;
+            names.push(n, GFP_KERNEL)?;
+        }
+        Ok(())
+    })?;
+    for name in names.iter() {
+        let u = vfs::lookup_real(mnt, dir, name)?;
+        if u.inode().is_some_and(|i| !i.is_dir()) {
+            upper::remove(mnt, dir, &u, false)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the upper directory `dir` holds any fallthru marker.
+pub(crate) fn upper_dir_has_fallthrus(fs: &UnionFs, dir: &Dentry) -> Result<bool> {
+    let _creds = fs.override_creds();
+    let mut chr: KVec<KVec<u8>> = KVec::new();
+    vfs::read_dir_real(
+        fs.upper().mnt(),
+        dir,
+        fs.creator_cred(),
+        &mut |name, _ino, t| {
+            if t == vfs::dtype::CHR || t == vfs::dtype::UNKNOWN || t == vfs::dtype::DIR {
+                let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+                n.extend_from_slice(name, GFP_KERNEL)?;
+                chr.push(n, GFP_KERNEL)?;
+            }
+            Ok(())
+        },
+    )?;
+    for name in chr.iter() {
+        if name[..] == *b"." || name[..] == *b".." {
+            continue;
+        }
+        let u = vfs::lookup_real(fs.upper().mnt(), dir, name)?;
+        if matches!(
+            crate::namei::classify_upper(&u),
+            crate::namei::UpperKind::Fallthru(_)
+        ) {
+            return Ok(true);
+        }
+        if u.inode().is_some_and(|i| i.is_dir()) && xattr::has_flag(fs, &u, xattr::FALLTHRU) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

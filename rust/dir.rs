@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Namespace changes: create, mkdir, mknod, symlink, link, unlink, rmdir, rename
+//! (union-mounts.txt, "Examples" and "rename()").
+//!
+//! Every change lands on upper; the parent is copied up first.  Removing a name that
+//! would let a lower entry show through leaves a whiteout, placed in one atomic step
+//! (`mknod` of the whiteout where there was nothing, or `RENAME_EXCHANGE` with a
+//! whiteout built in the work directory, or `RENAME_WHITEOUT`).  Creating where a
+//! whiteout or a stale fallthru is replaces it atomically; a directory made there is
+//! opaque.  Directories with a lower part cannot be renamed (`EXDEV`).
+
+use crate::{
+    copy_up::{
+        self,
+        copy_up,
+        install, //
+    },
+    namei::{
+        self,
+        classify_upper,
+        UpperKind, //
+    },
+    superblock::UnionFs,
+    vfs::{
+        self,
+        upper::{
+            self,
+            NewObject, //
+        },
+        CredGuard,
+        Dentry,
+        Inode, //
+    },
+    xattr,
+};
+use kernel::{
+    prelude::*,
+    sync::aref::ARef, //
+};
+
+/// Whether removing the name `name` of the union directory `parent` would show a lower
+/// entry.
+fn lower_shows_through(fs: &UnionFs, parent: &Inode, name: &[u8]) -> Result<bool> {
+    let pinfo = parent.union_info();
+    let Some(lodir) = pinfo.lower.as_ref() else {
+        return Ok(false);
+    };
+    if pinfo.is_opaque() {
+        return Ok(false);
+    }
+    let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
+    Ok(l.inode().is_some() && !l.is_whiteout())
+}
+
+/// Whether the lower entry at `name` in `parent` is a directory (hidden or not).
+fn lower_is_dir(fs: &UnionFs, parent: &Inode, name: &[u8]) -> Result<bool> {
+    let Some(lodir) = parent.union_info().lower.as_ref() else {
+        return Ok(false);
+    };
+    let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
+    Ok(!l.is_whiteout() && l.inode().is_some_and(|i| i.is_dir()))
+}
+
+/// Creates a new object at the negative union dentry `dentry` in `dir`.
+pub(crate) fn create(dir: &Inode, dentry: &Dentry, obj: NewObject<'_>) -> Result<ARef<Inode>> {
+    let fs = dir.sb().union_fs();
+    let parent = upper::parent(dentry);
+    let pupper = copy_up(&parent)?;
+    let name = dentry.name_copy()?;
+    let is_dir = matches!(obj, NewObject::Dir(_));
+    {
+        let creds = upper::create_creds(fs.creator_cred())?;
+        let _creds = CredGuard::new(&creds);
+        let mnt = fs.upper().mnt();
+        let existing = vfs::lookup_real(mnt, &pupper, &name)?;
+        if existing.inode().is_none() {
+            upper::create(mnt, &pupper, &name, obj)?;
+        } else if let UpperKind::Object = classify_upper(&existing) {
+            return Err(EEXIST);
+        } else {
+            // A whiteout (or a fallthru whose lower entry is gone) holds the name: build the
+            // object in the work directory and swap it in.
+            let tmp = fs.create_temp(obj)?;
+            let r = fix_inherited(fs, &pupper, &tmp, is_dir)
+                .and_then(|()| {
+                    if is_dir {
+                        upper::setxattr(mnt, &tmp, xattr::OPAQUE, b"y", 0)
+                    } else {
+                        Ok(())
+                    }
+                })
+                .and_then(|()| install(fs, &pupper, &name, &tmp, is_dir));
+            if let Err(e) = r {
+                fs.discard_temp(&tmp, is_dir);
+                return Err(e);
+            }
+        }
+    }
+    namei::lookup(dir, &name)?.ok_or(EIO)
+}
+
+/// An object built in the work directory inherited the work directory's group and setgid
+/// bit; give it what the real parent would have given (setgid directory rules).
+fn fix_inherited(fs: &UnionFs, pupper: &Dentry, tmp: &Dentry, is_dir: bool) -> Result {
+    let (Some(p), Some(t)) = (pupper.inode(), tmp.inode()) else {
+        return Ok(());
+    };
+    const S_ISGID: u32 = 0o2000;
+    if p.mode() & S_ISGID == 0 {
+        return Ok(());
+    }
+    let attr = upper::SetAttr {
+        gid: Some(p.gid()),
+        mode: is_dir.then_some((t.mode() & 0o7777) | S_ISGID),
+        ..Default::default()
+    };
+    upper::setattr(fs.upper().mnt(), tmp, &attr)
+}
+
+/// Replaces the upper entry `existing` with a whiteout in one step; the old entry (a
+/// directory must be empty by now) is removed from the work directory afterwards.
+fn whiteout_over(fs: &UnionFs, pupper: &Dentry, existing: &Dentry) -> Result {
+    let is_dir = existing.inode().is_some_and(|i| i.is_dir());
+    let wh = fs.create_temp(NewObject::Whiteout)?;
+    if let Err(e) = upper::rename(
+        fs.upper().mnt(),
+        fs.work(),
+        &wh,
+        pupper,
+        existing,
+        upper::RENAME_EXCHANGE,
+    ) {
+        fs.discard_temp(&wh, false);
+        return Err(e);
+    }
+    fs.discard_temp(existing, is_dir);
+    Ok(())
+}
+
+/// Whether the union directory `d` may show anything from lower: it has a lower part and
+/// is not opaque, or is opaque but holds fallthrus.
+fn dir_reaches_lower(fs: &UnionFs, d: &Inode) -> Result<bool> {
+    let info = d.union_info();
+    if info.lower.is_none() {
+        return Ok(false);
+    }
+    if !info.is_opaque() {
+        return Ok(true);
+    }
+    match info.upper() {
+        Some(u) => copy_up::upper_dir_has_fallthrus(fs, u),
+        None => Ok(true),
+    }
+}
+
+/// Fails with `ENOTEMPTY` unless the union directory `d` shows no entries; leaves its
+/// upper part holding only markers.
+fn check_empty_dir(d: &Dentry) -> Result {
+    let inode = d.inode().ok_or(ENOENT)?;
+    let fs = inode.sb().union_fs();
+    let info = inode.union_info();
+    copy_up::copy_up_dir_entries(d)?;
+    let Some(u) = info.upper() else {
+        return Ok(());
+    };
+    let _creds = fs.override_creds();
+    if copy_up::upper_dir_has_entries(fs, u, info.lower.as_deref())? {
+        return Err(ENOTEMPTY);
+    }
+    Ok(())
+}
+
+/// unlink and rmdir.
+pub(crate) fn remove(dir: &Inode, dentry: &Dentry, is_dir: bool) -> Result {
+    let fs = dir.sb().union_fs();
+    let inode = dentry.inode().ok_or(ENOENT)?;
+    if is_dir {
+        check_empty_dir(dentry)?;
+    }
+    let parent = upper::parent(dentry);
+    let pupper = copy_up(&parent)?;
+    let name = dentry.name_copy()?;
+    let _creds = fs.override_creds();
+    let mnt = fs.upper().mnt();
+    let shows = lower_shows_through(fs, dir, &name)?;
+    let existing = vfs::lookup_real(mnt, &pupper, &name)?;
+    match (existing.inode(), shows) {
+        (None, false) => return Err(ENOENT),
+        (None, true) => {
+            upper::create(mnt, &pupper, &name, NewObject::Whiteout)?;
+        }
+        (Some(ei), shows) => {
+            if ei.is_dir() {
+                copy_up::clear_markers(fs, &existing)?;
+            }
+            if shows {
+                whiteout_over(fs, &pupper, &existing)?;
+            } else {
+                upper::remove(mnt, &pupper, &existing, ei.is_dir())?;
+            }
+        }
+    }
+    let nlink = match inode.union_info().upper() {
+        Some(u) if !is_dir => u.inode().map_or(0, vfs::nlink_of),
+        _ => 0,
+    };
+    inode.set_nlink(nlink);
+    Ok(())
+}
+
+/// link: copy the source up, then link it on upper.
+pub(crate) fn link(old: &Dentry, dir: &Inode, new: &Dentry) -> Result<ARef<Inode>> {
+    let fs = dir.sb().union_fs();
+    let inode = old.inode().ok_or(ENOENT)?;
+    let oupper = copy_up(old)?;
+    let parent = upper::parent(new);
+    let pupper = copy_up(&parent)?;
+    let name = new.name_copy()?;
+    let _creds = fs.override_creds();
+    let mnt = fs.upper().mnt();
+    let existing = vfs::lookup_real(mnt, &pupper, &name)?;
+    if existing.inode().is_none() {
+        upper::create(mnt, &pupper, &name, NewObject::Link(&oupper))?;
+    } else {
+        let tmp = fs.create_temp(NewObject::Link(&oupper))?;
+        if let Err(e) = install(fs, &pupper, &name, &tmp, false) {
+            fs.discard_temp(&tmp, false);
+            return Err(e);
+        }
+    }
+    inode.set_nlink(oupper.inode().map_or(1, vfs::nlink_of));
+    Ok(inode.into())
+}
+
+/// rename(2) with `RENAME_NOREPLACE` and `RENAME_EXCHANGE`; `RENAME_WHITEOUT` is refused.
+pub(crate) fn rename(
+    old_dir: &Inode,
+    old: &Dentry,
+    new_dir: &Inode,
+    new: &Dentry,
+    flags: u32,
+) -> Result {
+    let fs = old_dir.sb().union_fs();
+    if flags & !(upper::RENAME_NOREPLACE | upper::RENAME_EXCHANGE) != 0 {
+        return Err(EINVAL);
+    }
+    let exchange = flags & upper::RENAME_EXCHANGE != 0;
+    let oinode = old.inode().ok_or(ENOENT)?;
+    let o_is_dir = oinode.is_dir();
+    if o_is_dir && dir_reaches_lower(fs, oinode)? {
+        return Err(EXDEV);
+    }
+    let ninode = new.inode();
+    if let Some(ni) = ninode {
+        if exchange && ni.is_dir() && dir_reaches_lower(fs, ni)? {
+            return Err(EXDEV);
+        }
+        if !exchange && ni.is_dir() {
+            check_empty_dir(new)?;
+        }
+    }
+    let oupper = copy_up(old)?;
+    if exchange {
+        copy_up(new)?;
+    }
+    let opar = copy_up(&upper::parent(old))?;
+    let npar = copy_up(&upper::parent(new))?;
+    let oname = old.name_copy()?;
+    let nname = new.name_copy()?;
+    let _creds = fs.override_creds();
+    let mnt = fs.upper().mnt();
+    let target = vfs::lookup_real(mnt, &npar, &nname)?;
+
+    // A directory landing on a name where lower has a directory must not merge with it.
+    if o_is_dir && lower_is_dir(fs, new_dir, &nname)? {
+        upper::setxattr(mnt, &oupper, xattr::OPAQUE, b"y", 0)?;
+    }
+    if exchange {
+        if let Some(ni) = ninode {
+            if ni.is_dir() && lower_is_dir(fs, old_dir, &oname)? {
+                let nu = ni.union_info().upper().ok_or(EIO)?;
+                upper::setxattr(mnt, nu, xattr::OPAQUE, b"y", 0)?;
+            }
+        }
+        return upper::rename(mnt, &opar, &oupper, &npar, &target, upper::RENAME_EXCHANGE);
+    }
+
+    let shows = lower_shows_through(fs, old_dir, &oname)?;
+    let target_is_dir = target.inode().is_some_and(|i| i.is_dir());
+    if target_is_dir {
+        copy_up::clear_markers(fs, &target)?;
+    }
+    if o_is_dir && target.inode().is_some() && !target_is_dir {
+        // A directory cannot replace a marker (a non-directory) by rename: exchange them,
+        // then deal with the marker, now at the old name.
+        upper::rename(mnt, &opar, &oupper, &npar, &target, upper::RENAME_EXCHANGE)?;
+        let marker_is_whiteout = matches!(classify_upper(&target), UpperKind::Whiteout);
+        if !shows {
+            upper::remove(mnt, &opar, &target, false)?;
+        } else if !marker_is_whiteout {
+            whiteout_over(fs, &opar, &target)?;
+        }
+    } else {
+        let wh = if shows { upper::RENAME_WHITEOUT } else { 0 };
+        upper::rename(mnt, &opar, &oupper, &npar, &target, wh)?;
+    }
+    if let Some(ni) = ninode {
+        let nlink = match ni.union_info().upper() {
+            Some(u) if !ni.is_dir() => u.inode().map_or(0, vfs::nlink_of),
+            _ => 0,
+        };
+        ni.set_nlink(nlink);
+    }
+    Ok(())
+}

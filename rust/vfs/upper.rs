@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Calls that change a real layer (always the upper one), one function per VFS call, like
+//! overlayfs' `ovl_do_*()` helpers.  Each takes the lock the VFS requires around the call
+//! (`start_creating`, `start_removing_dentry`, `start_renaming_two_dentries`, the inode
+//! lock for `notify_change` and xattrs) and releases it before returning.  All run with the
+//! caller's current (overridden) credentials.
+
+use super::{
+    sys,
+    Dentry,
+    PrivateMount, //
+};
+use core::{
+    ffi::CStr,
+    ptr, //
+};
+use kernel::{
+    bindings,
+    cred::Credential,
+    error::{
+        from_err_ptr,
+        to_result, //
+    },
+    fs::File,
+    prelude::*,
+    sync::aref::ARef, //
+};
+
+/// What to create on the upper layer.
+pub(crate) enum NewObject<'a> {
+    /// Regular file with these permission bits.
+    File(u32),
+    /// Directory with these permission bits.
+    Dir(u32),
+    /// Device, FIFO or socket: full mode and device number.
+    Node(u32, u32),
+    /// Symbolic link to this target.
+    Symlink(&'a CStr),
+    /// Hard link to this upper object.
+    Link(&'a Dentry),
+    /// Whiteout (character device 0/0).
+    Whiteout,
+    /// Fallthru marker (character device 0/`d_type`).
+    Fallthru(u8),
+}
+
+fn qstr(name: &[u8]) -> Result<bindings::qstr> {
+    let len = u32::try_from(name.len()).map_err(|_| ENAMETOOLONG)?;
+    // SAFETY: All-zero is a valid `qstr`; we then set name and length (the hash is computed
+    // by the lookup helpers).
+    let mut q: bindings::qstr = unsafe { core::mem::zeroed() };
+    q.name = name.as_ptr();
+    q.__bindgen_anon_1.__bindgen_anon_1.len = len;
+    Ok(q)
+}
+
+/// Creates `name` in the upper directory `parent`; fails with `EEXIST` if it exists.
+pub(crate) fn create(
+    mnt: &PrivateMount,
+    parent: &Dentry,
+    name: &[u8],
+    obj: NewObject<'_>,
+) -> Result<ARef<Dentry>> {
+    let mut q = qstr(name)?;
+    // SAFETY: Valid idmap, referenced parent and a qstr valid for the call.  On success the
+    // parent is locked and `child` is referenced until `end_dirop`.
+    let mut child =
+        from_err_ptr(unsafe { sys::start_creating(mnt.idmap(), parent.as_ptr(), &mut q) })?;
+    // SAFETY: `child` is a valid dentry under the locked parent.
+    let dir = unsafe { (*parent.as_ptr()).d_inode };
+    // SAFETY: Dentry positivity is stable under the parent lock.
+    if !unsafe { (*child).d_inode }.is_null() {
+        // SAFETY: Ends the dirop started above.
+        unsafe { sys::end_dirop(child) };
+        return Err(EEXIST);
+    }
+    let idmap = mnt.idmap();
+    const S_IFCHR: u32 = super::S_IFCHR;
+    // SAFETY: The parent is locked and `child` is a negative dentry in it, as each of the
+    // `vfs_*` creation functions requires.
+    let r = unsafe {
+        match obj {
+            NewObject::File(mode) => bindings::vfs_create(
+                idmap,
+                child,
+                (super::S_IFREG | mode) as u16,
+                ptr::null_mut(),
+            ),
+            NewObject::Dir(mode) => {
+                let d = bindings::vfs_mkdir(
+                    idmap,
+                    dir,
+                    child,
+                    (super::S_IFDIR | mode) as u16,
+                    ptr::null_mut(),
+                );
+                match from_err_ptr(d) {
+                    // `vfs_mkdir` released `child` (and unlocked the parent) on error.
+                    Err(e) => return Err(e),
+                    Ok(d) => {
+                        child = d;
+                        0
+                    }
+                }
+            }
+            NewObject::Node(mode, dev) => {
+                bindings::vfs_mknod(idmap, dir, child, mode as u16, dev, ptr::null_mut())
+            }
+            NewObject::Symlink(target) => {
+                bindings::vfs_symlink(idmap, dir, child, target.as_char_ptr(), ptr::null_mut())
+            }
+            NewObject::Link(old) => {
+                bindings::vfs_link(old.as_ptr(), idmap, dir, child, ptr::null_mut())
+            }
+            NewObject::Whiteout => {
+                bindings::vfs_mknod(idmap, dir, child, S_IFCHR as u16, 0, ptr::null_mut())
+            }
+            NewObject::Fallthru(t) => bindings::vfs_mknod(
+                idmap,
+                dir,
+                child,
+                S_IFCHR as u16,
+                u32::from(t),
+                ptr::null_mut(),
+            ),
+        }
+    };
+    if r != 0 {
+        // SAFETY: Ends the dirop; `child` is still ours.
+        unsafe { sys::end_dirop(child) };
+        return Err(Error::from_errno(r));
+    }
+    // SAFETY: `child` is valid; take a reference to keep, then end the dirop (which drops the
+    // reference it held and unlocks the parent).
+    unsafe {
+        sys::union_dget(child);
+        sys::end_dirop(child);
+    }
+    // SAFETY: We own the reference taken above.
+    let child = unsafe { Dentry::from_owned(child) };
+    if child.inode().is_none() {
+        return Err(EIO);
+    }
+    Ok(child)
+}
+
+/// Removes `child` (a directory if `dir`) from the upper directory `parent`.
+pub(crate) fn remove(mnt: &PrivateMount, parent: &Dentry, child: &Dentry, dir: bool) -> Result {
+    // SAFETY: Valid dentries; on success the parent is locked, `child` is still its child and
+    // the returned dentry holds a reference until `end_dirop`.
+    let d = from_err_ptr(unsafe { sys::start_removing_dentry(parent.as_ptr(), child.as_ptr()) })?;
+    // SAFETY: Parent locked, `d` is its positive child, as `vfs_unlink`/`vfs_rmdir` require.
+    let r = unsafe {
+        let pdir = (*parent.as_ptr()).d_inode;
+        if dir {
+            bindings::vfs_rmdir(mnt.idmap(), pdir, d, ptr::null_mut())
+        } else {
+            bindings::vfs_unlink(mnt.idmap(), pdir, d, ptr::null_mut())
+        }
+    };
+    // SAFETY: Ends the dirop started above.
+    unsafe { sys::end_dirop(d) };
+    to_result(r)
+}
+
+/// `RENAME_NOREPLACE`.
+pub(crate) const RENAME_NOREPLACE: u32 = 1;
+/// `RENAME_EXCHANGE`.
+pub(crate) const RENAME_EXCHANGE: u32 = 2;
+/// `RENAME_WHITEOUT`.
+pub(crate) const RENAME_WHITEOUT: u32 = 4;
+
+/// Renames `old` (in `old_parent`) to `new` (a positive or negative dentry in `new_parent`).
+pub(crate) fn rename(
+    mnt: &PrivateMount,
+    old_parent: &Dentry,
+    old: &Dentry,
+    new_parent: &Dentry,
+    new: &Dentry,
+    flags: u32,
+) -> Result {
+    let mut rd = bindings::renamedata {
+        mnt_idmap: mnt.idmap(),
+        old_parent: old_parent.as_ptr(),
+        old_dentry: ptr::null_mut(),
+        new_parent: new_parent.as_ptr(),
+        new_dentry: ptr::null_mut(),
+        delegated_inode: ptr::null_mut(),
+        flags,
+    };
+    // SAFETY: `rd` and the dentries are valid; on success both parents are locked and `rd`
+    // holds references until `end_renaming`.
+    to_result(unsafe {
+        sys::start_renaming_two_dentries(ptr::from_mut(&mut rd).cast(), old.as_ptr(), new.as_ptr())
+    })?;
+    // SAFETY: Locked as `vfs_rename` requires.
+    let r = unsafe { bindings::vfs_rename(&mut rd) };
+    // SAFETY: Ends the rename started above.
+    unsafe { sys::end_renaming(ptr::from_mut(&mut rd).cast()) };
+    to_result(r)
+}
+
+/// Sets an xattr on an upper object.
+pub(crate) fn setxattr(
+    mnt: &PrivateMount,
+    d: &Dentry,
+    name: &CStr,
+    value: &[u8],
+    flags: i32,
+) -> Result {
+    // SAFETY: Valid pointers; `vfs_setxattr` takes the inode lock itself.
+    to_result(unsafe {
+        sys::vfs_setxattr(
+            mnt.idmap(),
+            d.as_ptr(),
+            name.as_char_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            flags,
+        )
+    })
+}
+
+/// Removes an xattr from an upper object.
+pub(crate) fn removexattr(mnt: &PrivateMount, d: &Dentry, name: &CStr) -> Result {
+    // SAFETY: Valid pointers; `vfs_removexattr` takes the inode lock itself.
+    to_result(unsafe { sys::vfs_removexattr(mnt.idmap(), d.as_ptr(), name.as_char_ptr()) })
+}
+
+/// Attributes to set on an upper object (`notify_change`).
+#[derive(Default)]
+pub(crate) struct SetAttr {
+    /// Permission bits (and setuid/setgid/sticky).
+    pub(crate) mode: Option<u32>,
+    /// Owner (kernel uid, in the initial user namespace).
+    pub(crate) uid: Option<u32>,
+    /// Group.
+    pub(crate) gid: Option<u32>,
+    /// Access time.
+    pub(crate) atime: Option<(i64, i64)>,
+    /// Modification time.
+    pub(crate) mtime: Option<(i64, i64)>,
+}
+
+/// Sets attributes of an upper object.
+pub(crate) fn setattr(mnt: &PrivateMount, d: &Dentry, a: &SetAttr) -> Result {
+    // SAFETY: All-zero is a valid `iattr`.
+    let mut ia: bindings::iattr = unsafe { core::mem::zeroed() };
+    let mut valid = 0u32;
+    if let Some(m) = a.mode {
+        // `notify_change` stores `ia_mode` whole: keep the file type.
+        let ftype = d.inode().map_or(0, |i| i.mode() & super::S_IFMT);
+        ia.ia_mode = (ftype | (m & 0o7777)) as u16;
+        valid |= bindings::ATTR_MODE;
+    }
+    if let Some(u) = a.uid {
+        ia.__bindgen_anon_1.ia_uid = bindings::kuid_t { val: u };
+        valid |= bindings::ATTR_UID;
+    }
+    if let Some(g) = a.gid {
+        ia.__bindgen_anon_2.ia_gid = bindings::kgid_t { val: g };
+        valid |= bindings::ATTR_GID;
+    }
+    if let Some((s, ns)) = a.atime {
+        ia.ia_atime = bindings::timespec64 {
+            tv_sec: s,
+            tv_nsec: ns as isize,
+        };
+        valid |= bindings::ATTR_ATIME | bindings::ATTR_ATIME_SET;
+    }
+    if let Some((s, ns)) = a.mtime {
+        ia.ia_mtime = bindings::timespec64 {
+            tv_sec: s,
+            tv_nsec: ns as isize,
+        };
+        valid |= bindings::ATTR_MTIME | bindings::ATTR_MTIME_SET;
+    }
+    if valid == 0 {
+        return Ok(());
+    }
+    ia.ia_valid = valid | bindings::ATTR_FORCE;
+    notify_change_raw(mnt, d, &mut ia)
+}
+
+/// `notify_change` on an upper object with a caller-built `iattr`.
+pub(crate) fn notify_change_raw(
+    mnt: &PrivateMount,
+    d: &Dentry,
+    ia: &mut bindings::iattr,
+) -> Result {
+    let inode = d.inode().ok_or(ENOENT)?;
+    // SAFETY: `notify_change` requires the inode lock, taken and released around it; the
+    // dentry and iattr are valid.
+    to_result(unsafe {
+        sys::union_inode_lock(inode.as_ptr());
+        let r = bindings::notify_change(mnt.idmap(), d.as_ptr(), ia, ptr::null_mut());
+        sys::union_inode_unlock(inode.as_ptr());
+        r
+    })
+}
+
+/// Opens an unnamed temporary file in the upper directory `dir` (`O_TMPFILE`).
+pub(crate) fn tmpfile(
+    mnt: &PrivateMount,
+    dir: &Dentry,
+    mode: u32,
+    cred: &Credential,
+) -> Result<ARef<File>> {
+    let path = mnt.path_of(dir);
+    // SAFETY: Valid idmap, path and credentials.
+    let f = from_err_ptr(unsafe {
+        sys::kernel_tmpfile_open(
+            mnt.idmap(),
+            &path,
+            (super::S_IFREG | mode) as u16,
+            (bindings::O_RDWR | bindings::O_LARGEFILE) as i32,
+            cred.as_ptr(),
+        )
+    })?;
+    // SAFETY: `kernel_tmpfile_open` returns an owned reference.
+    Ok(unsafe { ARef::from_raw(ptr::NonNull::new_unchecked(f.cast())) })
+}
+
+/// Opens a real object with `flags` and `cred` (`dentry_open`).
+pub(crate) fn open(
+    mnt: &PrivateMount,
+    d: &Dentry,
+    flags: u32,
+    cred: &Credential,
+) -> Result<ARef<File>> {
+    let path = mnt.path_of(d);
+    // SAFETY: Valid path and credentials.
+    let f = from_err_ptr(unsafe { bindings::dentry_open(&path, flags as i32, cred.as_ptr()) })?;
+    // SAFETY: `dentry_open` returns an owned reference.
+    Ok(unsafe { ARef::from_raw(ptr::NonNull::new_unchecked(f.cast())) })
+}
+
+/// The dentry of an open file.
+pub(crate) fn file_dentry(f: &File) -> &Dentry {
+    // SAFETY: An open file pins its path.
+    unsafe { Dentry::from_raw((*f.as_ptr()).__bindgen_anon_1.f_path.dentry) }
+}
+
+/// `SEEK_DATA`/`SEEK_HOLE` on a real file; `None` at end of file (`ENXIO`).
+pub(crate) fn seek(f: &File, pos: i64, whence: u32) -> Result<Option<i64>> {
+    // SAFETY: Valid open file.
+    let r = unsafe { bindings::vfs_llseek(f.as_ptr(), pos, whence as i32) };
+    if r == -i64::from(bindings::ENXIO) {
+        Ok(None)
+    } else if r < 0 {
+        Err(Error::from_errno(r as i32))
+    } else {
+        Ok(Some(r))
+    }
+}
+
+/// `SEEK_DATA`.
+pub(crate) const SEEK_DATA: u32 = 3;
+/// `SEEK_HOLE`.
+pub(crate) const SEEK_HOLE: u32 = 4;
+
+/// Copies `len` bytes at `pos` from `src` to the same offset of `dst` (`do_splice_direct`,
+/// which works across filesystems).  Returns the bytes copied.
+pub(crate) fn splice_range(src: &File, dst: &File, pos: i64, len: usize) -> Result<usize> {
+    let mut ipos = pos;
+    let mut opos = pos;
+    // SAFETY: Valid open files; positions are local.
+    let r =
+        unsafe { sys::do_splice_direct(src.as_ptr(), &mut ipos, dst.as_ptr(), &mut opos, len, 0) };
+    if r < 0 {
+        Err(Error::from_errno(r as i32))
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// Sets the size of an open real file (for sparse tails).
+pub(crate) fn truncate_file(mnt: &PrivateMount, f: &File, size: i64) -> Result {
+    // SAFETY: All-zero is a valid `iattr`.
+    let mut ia: bindings::iattr = unsafe { core::mem::zeroed() };
+    ia.ia_valid = bindings::ATTR_SIZE | bindings::ATTR_FILE;
+    ia.ia_size = size;
+    ia.ia_file = f.as_ptr();
+    notify_change_raw(mnt, file_dentry(f), &mut ia)
+}
+
+/// Flushes a real file to stable storage.
+pub(crate) fn fsync(f: &File) -> Result {
+    // SAFETY: Valid open file.
+    to_result(unsafe { bindings::vfs_fsync(f.as_ptr(), 0) })
+}
+
+/// Size of an inode (`i_size_read`).
+pub(crate) fn size_of(d: &Dentry) -> i64 {
+    // SAFETY: A positive dentry pins its inode.
+    d.inode()
+        .map_or(0, |i| unsafe { sys::union_i_size_read(i.as_ptr()) })
+}
+
+/// The parent of a dentry (`dget_parent`).
+pub(crate) fn parent(d: &Dentry) -> ARef<Dentry> {
+    // SAFETY: `dget_parent` returns a referenced dentry for any valid dentry.
+    unsafe { Dentry::from_owned(bindings::dget_parent(d.as_ptr())) }
+}
+
+/// Credentials for creating objects on upper: the mounter's, with the caller's
+/// fsuid/fsgid so that new objects belong to the caller.
+pub(crate) fn create_creds(mounter: &Credential) -> Result<ARef<Credential>> {
+    // SAFETY: Valid credentials; returns a new reference or null.
+    let c = unsafe { sys::union_create_creds(mounter.as_ptr()) };
+    let c = ptr::NonNull::new(c.cast_mut()).ok_or(ENOMEM)?;
+    // SAFETY: We own the new reference.
+    Ok(unsafe { ARef::from_raw(c.cast()) })
+}
