@@ -864,9 +864,7 @@ impl<'a> ReadDirCtx<'a> {
     }
 
     /// A context passing entries and their positions to `emit`, which may stop early.
-    pub(crate) fn new_positioned(
-        emit: &'a mut dyn FnMut(&[u8], u64, u8, i64) -> Result<bool>,
-    ) -> Self {
+    pub(crate) fn new_positioned(emit: EmitPositioned<'a>) -> Self {
         Self::with(Emit::Positioned(emit))
     }
 
