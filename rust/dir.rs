@@ -39,16 +39,14 @@ use kernel::{
     sync::aref::ARef, //
 };
 
-/// Whether removing the name `name` of the union directory `parent` would show a lower
-/// entry.
+/// Whether the lower part of the union directory `parent` has the name `name`: removing
+/// or renaming it away then leaves a whiteout (even in an opaque directory, where a
+/// fallthru could otherwise reappear: the whiteout states the removal on disk).
 fn lower_shows_through(fs: &UnionFs, parent: &Inode, name: &[u8]) -> Result<bool> {
     let pinfo = parent.union_info();
     let Some(lodir) = pinfo.lower.as_ref() else {
         return Ok(false);
     };
-    if pinfo.is_opaque() {
-        return Ok(false);
-    }
     let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
     Ok(l.inode().is_some() && !l.is_whiteout())
 }
