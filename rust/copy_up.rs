@@ -246,7 +246,13 @@ fn copy_xattrs(fs: &UnionFs, lower: &Dentry, new: &Dentry) -> Result {
 /// Records which lower object a copied-up non-directory came from, so that it keeps its
 /// inode number across remounts, and marks the parent "impure" (it holds such entries).
 fn set_origin(fs: &UnionFs, lower: &Dentry, new: &Dentry, pupper: &Dentry) -> Result {
-    let ino = lower.inode().ok_or(ENOENT)?.ino();
+    let li = lower.inode().ok_or(ENOENT)?;
+    if vfs::nlink_of(li) > 1 {
+        // Copy-up breaks lower hard links: the copy is a file of its own, with its own
+        // inode number (see `UnionInode::shares_lower_links`).
+        return Ok(());
+    }
+    let ino = li.ino();
     upper::setxattr(fs.upper().mnt(), new, xattr::ORIGIN, &ino.to_le_bytes(), 0)?;
     if !xattr::has_flag(fs, pupper, xattr::IMPURE) {
         upper::setxattr(fs.upper().mnt(), pupper, xattr::IMPURE, b"y", 0)?;

@@ -124,6 +124,24 @@ impl UnionInode {
         self.real().0.inode()
     }
 
+    /// Whether this is a lower non-directory with several hard links.  Copy-up breaks such
+    /// links (the copied name becomes a file of its own), so each name has its own union
+    /// inode, and the copied name reports the upper inode number.
+    pub(crate) fn shares_lower_links(&self) -> bool {
+        self.lower
+            .as_ref()
+            .and_then(|l| l.inode())
+            .is_some_and(|i| !i.is_dir() && vfs::nlink_of(i) > 1)
+    }
+
+    /// The inode number to report now (see [`Self::shares_lower_links`]).
+    pub(crate) fn ino_now(&self, i_ino: u64) -> u64 {
+        match self.upper().and_then(|u| u.inode()) {
+            Some(u) if self.shares_lower_links() => union_ino(Some(u.ino()), None),
+            _ => i_ino,
+        }
+    }
+
     /// Whether this is a directory merged from both layers.
     pub(crate) fn is_merged_dir(&self) -> bool {
         self.upper().is_some()
@@ -164,6 +182,7 @@ pub(crate) fn make_inode(
                 .or(origin),
         ),
         nlink: info.is_merged_dir().then_some(1),
+        hashed: !info.shares_lower_links(),
     };
     get_union_inode(sb, info, new)
 }
@@ -200,7 +219,7 @@ pub(crate) fn getattr(
         inode.copy_attr_from(ri);
     }
     stat.dev = sb.dev();
-    stat.ino = inode.ino();
+    stat.ino = info.ino_now(inode.ino());
     if info.is_merged_dir() {
         // The number of subdirectories of a merged directory is not known without reading
         // both layers; 1 tells find(1) and friends not to rely on it (as overlayfs does).

@@ -371,6 +371,9 @@ pub(crate) struct NewInode {
     pub(crate) ino: u64,
     /// Link count to report (`None`: the real inode's).
     pub(crate) nlink: Option<u32>,
+    /// Whether the inode is found again by its real inode (`iget5_locked`); a lower file
+    /// with several hard links gets one union inode per name instead.
+    pub(crate) hashed: bool,
 }
 
 struct IgetData {
@@ -411,15 +414,26 @@ pub(crate) fn get_union_inode(
     // `Pin` before dropping it).
     let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(info) });
     let mut data = IgetData { key, info: raw };
-    // SAFETY: Valid superblock and callbacks; `data` outlives the call.
-    let inode = unsafe {
-        bindings::iget5_locked(
-            sb.as_ptr(),
-            key as u64,
-            Some(iget_test),
-            Some(iget_set),
-            ptr::from_mut(&mut data).cast(),
-        )
+    let inode = if new.hashed {
+        // SAFETY: Valid superblock and callbacks; `data` outlives the call.
+        unsafe {
+            bindings::iget5_locked(
+                sb.as_ptr(),
+                key as u64,
+                Some(iget_test),
+                Some(iget_set),
+                ptr::from_mut(&mut data).cast(),
+            )
+        }
+    } else {
+        // SAFETY: Valid superblock; the new inode is ours until we hand it out.
+        unsafe {
+            let i = bindings::new_inode(sb.as_ptr());
+            if !i.is_null() {
+                (*i).i_private = raw.cast();
+            }
+            i
+        }
     };
     if inode.is_null() {
         // SAFETY: `raw` was not consumed; it came from a pinned box.
@@ -455,8 +469,10 @@ pub(crate) fn get_union_inode(
             w.copy_attr_from(real);
             w.set_nlink(new.nlink.unwrap_or_else(|| real_nlink(real)));
         }
-        // SAFETY: The inode is fully set up.
-        unsafe { bindings::unlock_new_inode(inode) };
+        if new.hashed {
+            // SAFETY: The inode is fully set up.
+            unsafe { bindings::unlock_new_inode(inode) };
+        }
     } else {
         // SAFETY: `raw` was not stored; reclaim it (it came from a pinned box).
         drop(unsafe { Pin::new_unchecked(KBox::from_raw(raw)) });
