@@ -135,16 +135,6 @@ struct dentry *union_lookup_one_unlocked(struct mnt_idmap *idmap,
 	return lookup_one_unlocked(idmap, &QSTR_LEN(name, len), base);
 }
 
-unsigned int union_d_entry_type(const struct dentry *dentry)
-{
-	return __d_entry_type(dentry);
-}
-
-bool union_d_is_whiteout(const struct dentry *dentry)
-{
-	return d_is_whiteout(dentry);
-}
-
 void union_inode_set_nlink(struct inode *inode, unsigned int nlink)
 {
 	set_nlink(inode, nlink);

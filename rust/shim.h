@@ -58,8 +58,6 @@ int union_seq_show_option(struct seq_file *m, const char *name, const char *valu
 struct dentry *union_lookup_one_unlocked(struct mnt_idmap *idmap,
 					 const unsigned char *name, unsigned int len,
 					 struct dentry *base);
-unsigned int union_d_entry_type(const struct dentry *dentry);
-bool union_d_is_whiteout(const struct dentry *dentry);
 void union_inode_set_nlink(struct inode *inode, unsigned int nlink);
 u64 union_inode_ino(const struct inode *inode);
 dev_t union_inode_rdev(const struct inode *inode);
