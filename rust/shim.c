@@ -253,3 +253,10 @@ unsigned int union_inode_gid(const struct inode *inode)
 {
 	return __kgid_val(inode->i_gid);
 }
+
+/* O_DIRECT on the union file is allowed where the real file allows it. */
+void union_file_inherit_odirect(struct file *file, const struct file *real)
+{
+	if (real->f_mode & FMODE_CAN_ODIRECT)
+		file->f_mode |= FMODE_CAN_ODIRECT;
+}

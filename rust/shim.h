@@ -80,6 +80,8 @@ const struct cred *union_create_creds(const struct cred *mounter);
 unsigned int union_inode_nlink(const struct inode *inode);
 unsigned int union_inode_gid(const struct inode *inode);
 
+void union_file_inherit_odirect(struct file *file, const struct file *real);
+
 /* Exported to modules but declared in headers bindgen does not see whole. */
 int union_kern_path_dir(const char *name, struct path *path);
 
