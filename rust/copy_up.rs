@@ -129,18 +129,16 @@ fn copy_up_file(
     limit: Option<i64>,
 ) -> Result<ARef<Dentry>> {
     let cred = fs.creator_cred();
-    let src = upper::open(
-        fs.lower().mnt(),
-        lower,
-        bindings::O_RDONLY | bindings::O_LARGEFILE,
-        cred,
-    )?;
+    // Attributes first: reading the data must not change what is copied (atime).
+    let st = lower_attrs(fs, lower)?;
+    let flags = bindings::O_RDONLY | bindings::O_LARGEFILE | bindings::O_NOATIME;
+    let src = upper::open(fs.lower().mnt(), lower, flags, cred)?;
     let tmp = upper::tmpfile(fs.upper().mnt(), pupper, 0o600, cred)?;
     let size = upper::size_of(lower);
     let len = limit.map_or(size, |l| l.min(size));
     copy_data(fs, &src, &tmp, len)?;
     let td = upper::file_dentry(&tmp);
-    copy_meta(fs, lower, td, true)?;
+    copy_meta_from(fs, lower, &st, td, true)?;
     set_origin(fs, lower, td, pupper)?;
     upper::fsync(&tmp)?;
     let existing = vfs::lookup_real(fs.upper().mnt(), pupper, name)?;
@@ -195,9 +193,26 @@ fn copy_data(fs: &UnionFs, src: &kernel::fs::File, dst: &kernel::fs::File, len: 
 
 /// Copies xattrs (but the union's private ones), owner, mode and times.
 fn copy_meta(fs: &UnionFs, lower: &Dentry, new: &Dentry, set_mode: bool) -> Result {
-    copy_xattrs(fs, lower, new)?;
+    let st = lower_attrs(fs, lower)?;
+    copy_meta_from(fs, lower, &st, new, set_mode)
+}
+
+/// The attributes of a lower object.
+fn lower_attrs(fs: &UnionFs, lower: &Dentry) -> Result<vfs::Kstat> {
     let mut st = vfs::Kstat::default();
     vfs::getattr_real(fs.lower().mnt(), lower, &mut st, vfs::STATX_BASIC, 0)?;
+    Ok(st)
+}
+
+/// [`copy_meta`] with the lower attributes read beforehand.
+fn copy_meta_from(
+    fs: &UnionFs,
+    lower: &Dentry,
+    st: &vfs::Kstat,
+    new: &Dentry,
+    set_mode: bool,
+) -> Result {
+    copy_xattrs(fs, lower, new)?;
     let attr = upper::SetAttr {
         mode: set_mode.then_some(u32::from(st.mode) & 0o7777),
         uid: Some(st.uid.val),
