@@ -677,7 +677,7 @@ pub(crate) fn read_dir_real(
     let f = from_err_ptr(unsafe {
         bindings::dentry_open(
             &path,
-            (bindings::O_RDONLY | bindings::O_DIRECTORY) as i32,
+            (bindings::O_RDONLY | bindings::O_DIRECTORY | bindings::O_NOATIME) as i32,
             cred.as_ptr(),
         )
     })?;
