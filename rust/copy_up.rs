@@ -83,6 +83,8 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dent
     let name = d.name_copy()?;
     let _creds = fs.override_creds();
     let mode = lower.inode().ok_or(ENOENT)?.mode();
+    // Copy-up changes nothing users can see in the parent: keep its times.
+    let ptimes = Times::of(fs, &pupper);
     let new = match mode & S_IFMT {
         S_IFREG => copy_up_file(fs, &lower, &pupper, &name, limit)?,
         S_IFDIR => {
@@ -115,9 +117,42 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dent
             tmp
         }
     };
+    ptimes.restore(fs, &pupper);
     info.set_upper(new.clone());
     inode.copy_attr_from(new.inode().ok_or(EIO)?);
     Ok(new)
+}
+
+/// Access and modification times of an upper directory, to put back after adding
+/// entries that users do not see as changes (copy-up, fallthrus), as overlayfs does.
+struct Times(Option<((i64, i64), (i64, i64))>);
+
+impl Times {
+    fn of(fs: &UnionFs, d: &Dentry) -> Self {
+        let mut st = vfs::Kstat::default();
+        Self(
+            vfs::getattr_real(fs.upper().mnt(), d, &mut st, vfs::STATX_BASIC, 0)
+                .ok()
+                .map(|()| {
+                    (
+                        (st.atime.tv_sec, st.atime.tv_nsec as i64),
+                        (st.mtime.tv_sec, st.mtime.tv_nsec as i64),
+                    )
+                }),
+        )
+    }
+
+    /// Best effort: a failure leaves the current times, which is not an error.
+    fn restore(&self, fs: &UnionFs, d: &Dentry) {
+        if let Some((atime, mtime)) = self.0 {
+            let attr = upper::SetAttr {
+                atime: Some(atime),
+                mtime: Some(mtime),
+                ..Default::default()
+            };
+            let _ = upper::setattr(fs.upper().mnt(), d, &attr);
+        }
+    }
 }
 
 /// Copies a regular file through an `O_TMPFILE` file and links it into place.
@@ -339,6 +374,8 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
     let is_root = fs.is_root_upper(&updir);
     let _creds = fs.override_creds();
     let mnt = fs.upper().mnt();
+    // Readdir must not change the directory's times as users see them.
+    let times = Times::of(fs, &updir);
 
     let mut upper_names: KVec<(KVec<u8>, u8)> = KVec::new();
     vfs::read_dir_real(mnt, &updir, fs.creator_cred(), &mut |name, _ino, t| {
@@ -403,6 +440,7 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
         }
     }
     upper::setxattr(mnt, &updir, xattr::OPAQUE, b"y", 0)?;
+    times.restore(fs, &updir);
     info.set_opaque();
     Ok(())
 }
