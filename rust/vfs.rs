@@ -632,10 +632,19 @@ pub(crate) fn open_backing(
     cred: &Credential,
 ) -> Result<ARef<File>> {
     let path = mnt.path_of(dentry);
-    // SAFETY: All pointers are valid for the call.
-    let f = from_err_ptr(unsafe {
-        sys::backing_file_open(user_file.as_ptr(), flags as i32, &path, cred.as_ptr())
-    })?;
+    let open = |flags: u32| {
+        // SAFETY: All pointers are valid for the call.
+        from_err_ptr(unsafe {
+            sys::backing_file_open(user_file.as_ptr(), flags as i32, &path, cred.as_ptr())
+        })
+    };
+    // The union is `noatime` (union-mounts.txt: the top layer is forced noatime); reads
+    // through it do not touch the layers' atime.  O_NOATIME needs ownership or
+    // CAP_FOWNER in the mounter's credentials; without them, open normally.
+    let f = match open(flags | bindings::O_NOATIME) {
+        Err(e) if e == EPERM => open(flags)?,
+        r => r?,
+    };
     // SAFETY: `backing_file_open` returns an owned reference.
     Ok(unsafe { ARef::from_raw(NonNull::new_unchecked(f.cast())) })
 }
