@@ -61,6 +61,30 @@ struct Raw {
     pos: i64,
 }
 
+/// Reads up to `limit` entries of the open upper directory from position `pos`; returns
+/// them and the position after them.
+fn read_raw(real: &File, pos: i64, limit: usize) -> Result<(KVec<Raw>, i64)> {
+    let mut raw: KVec<Raw> = KVec::new();
+    let end = vfs::read_dir_batch(real, pos, &mut |name, ino, d_type, pos| {
+        if raw.len() >= limit {
+            return Ok(false);
+        }
+        let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+        n.extend_from_slice(name, GFP_KERNEL)?;
+        raw.push(
+            Raw {
+                name: n,
+                ino,
+                d_type,
+                pos,
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(true)
+    })?;
+    Ok((raw, end))
+}
+
 /// Translates an upper entry into what the union shows; `None` hides it.
 fn translate(
     fs: &UnionFs,
@@ -148,21 +172,7 @@ fn build_listing(
 ) -> Result<Option<Listing>> {
     let updir = upper::file_dentry(real);
     let impure = xattr::has_flag(fs, updir, xattr::IMPURE);
-    let mut raw: KVec<Raw> = KVec::new();
-    let end = vfs::read_dir_batch(real, 0, &mut |name, ino, d_type, pos| {
-        let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-        n.extend_from_slice(name, GFP_KERNEL)?;
-        raw.push(
-            Raw {
-                name: n,
-                ino,
-                d_type,
-                pos,
-            },
-            GFP_KERNEL,
-        )?;
-        Ok(true)
-    })?;
+    let (raw, end) = read_raw(real, 0, usize::MAX)?;
     let mut entries = KVec::with_capacity(raw.len(), GFP_KERNEL)?;
     let mut last = i64::MIN;
     for e in raw {
@@ -257,24 +267,7 @@ fn iterate_live(fs: &UnionFs, inode: &Inode, real: &File, ctx: &mut DirEmitter) 
     // Only directories holding copied-up files need a lookup per plain entry.
     let impure = xattr::has_flag(fs, updir, xattr::IMPURE);
     loop {
-        let mut batch: KVec<Raw> = KVec::new();
-        let end = vfs::read_dir_batch(real, ctx.pos(), &mut |name, ino, d_type, pos| {
-            if batch.len() >= BATCH {
-                return Ok(false);
-            }
-            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-            n.extend_from_slice(name, GFP_KERNEL)?;
-            batch.push(
-                Raw {
-                    name: n,
-                    ino,
-                    d_type,
-                    pos,
-                },
-                GFP_KERNEL,
-            )?;
-            Ok(true)
-        })?;
+        let (batch, end) = read_raw(real, ctx.pos(), BATCH)?;
         if batch.is_empty() {
             ctx.set_pos(end);
             return Ok(());
