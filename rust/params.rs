@@ -72,6 +72,9 @@ pub(crate) fn parse_param(fc: &FsContext, opt: u32, _key: &CStr, value: Option<&
     };
     let k = which.key();
     let value = value.ok_or_else(|| report(fc, EINVAL, fmt!("{k}= needs a path")))?;
+    if fc.is_reconfigure() {
+        return check_unchanged(fc, which, value);
+    }
     let config = fc.config().ok_or(EINVAL)?;
     let slot = match which {
         Which::Lower => &mut config.lower,
@@ -101,6 +104,28 @@ pub(crate) fn parse_param(fc: &FsContext, opt: u32, _key: &CStr, value: Option<&
     })?;
     *slot = Some(LayerSpec { path, name });
     Ok(())
+}
+
+/// A layer option given again on remount.  mount(8) passes back what /proc/mounts shows;
+/// that, or another name of the same directory, is accepted (the paths need not resolve
+/// any more: after pivot_root they usually do not); anything else is refused.
+fn check_unchanged(fc: &FsContext, which: Which, value: &CStr) -> Result {
+    let fs = fc.root_union_fs().ok_or(EINVAL)?;
+    let layer = fs.layer(which);
+    if value.to_bytes() == layer.name().to_bytes() {
+        return Ok(());
+    }
+    match Path::lookup_dir(value) {
+        Ok(p) if layer.is_same_dir(p.dentry()) => Ok(()),
+        _ => {
+            let k = which.key();
+            Err(report(
+                fc,
+                EINVAL,
+                fmt!("cannot change {k}= of a mounted union"),
+            ))
+        }
+    }
 }
 
 /// `mount -o remount`: the layers of a mounted union cannot change.

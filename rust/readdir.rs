@@ -310,3 +310,16 @@ fn iterate_live(fs: &UnionFs, inode: &Inode, real: &File, ctx: &mut DirEmitter) 
         ctx.set_pos(end);
     }
 }
+
+/// fsync of a union directory: the upper directory, if there is one (a lower-only
+/// directory has nothing written to sync).
+pub(crate) fn fsync(inode: &Inode, start: i64, end: i64, datasync: bool) -> Result {
+    let Some(updir) = inode.union_info().upper() else {
+        return Ok(());
+    };
+    let fs = inode.sb().union_fs();
+    let flags =
+        kernel::bindings::O_RDONLY | kernel::bindings::O_DIRECTORY | kernel::bindings::O_NOATIME;
+    let f = upper::open(fs.upper().mnt(), updir, flags, fs.creator_cred())?;
+    upper::fsync_range(&f, start, end, datasync)
+}

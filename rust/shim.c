@@ -45,6 +45,22 @@ void union_fc_set_ops(struct fs_context *fc, const struct fs_context_operations 
 	fc->ops = ops;
 }
 
+unsigned int union_fc_purpose_is_reconfigure(struct fs_context *fc)
+{
+	return fc->purpose == FS_CONTEXT_FOR_RECONFIGURE;
+}
+
+/* sync_filesystem() of another superblock (the upper layer's) needs its s_umount. */
+int union_sync_sb(struct super_block *sb)
+{
+	int ret;
+
+	down_read(&sb->s_umount);
+	ret = sync_filesystem(sb);
+	up_read(&sb->s_umount);
+	return ret;
+}
+
 struct super_block *union_fc_root_sb(struct fs_context *fc)
 {
 	return fc->root ? fc->root->d_sb : NULL;

@@ -36,6 +36,8 @@ void *union_fc_fs_private(struct fs_context *fc);
 void union_fc_set_fs_private(struct fs_context *fc, void *p);
 void union_fc_set_ops(struct fs_context *fc, const struct fs_context_operations *ops);
 struct super_block *union_fc_root_sb(struct fs_context *fc);
+unsigned int union_fc_purpose_is_reconfigure(struct fs_context *fc);
+int union_sync_sb(struct super_block *sb);
 const char *union_param_string(const struct fs_parameter *param);
 const char *union_param_key(const struct fs_parameter *param);
 int union_get_tree_nodev(struct fs_context *fc,

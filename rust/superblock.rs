@@ -71,6 +71,11 @@ impl Layer {
         self.mnt.root()
     }
 
+    /// The layer's path as given at mount time (shown in /proc/mounts).
+    pub(crate) fn name(&self) -> &CString {
+        &self.name
+    }
+
     /// Whether `dir` is this layer's directory.
     pub(crate) fn is_same_dir(&self, dir: &Dentry) -> bool {
         core::ptr::eq(self.root(), dir)
@@ -354,6 +359,16 @@ fn setup_work_dir(
         }
     }
     Ok(work)
+}
+
+/// `sync_fs`: everything the union wrote is on the upper filesystem; sync it (only the
+/// waiting pass: the upper's own writeback does the rest, as overlayfs does).
+pub(crate) fn sync_fs(fs: &UnionFs, wait: bool) -> Result {
+    if !wait {
+        return Ok(());
+    }
+    let _creds = fs.override_creds();
+    fs.upper().root().sb().sync()
 }
 
 /// `statfs`: the upper filesystem's numbers, with the union's magic.

@@ -758,6 +758,12 @@ impl Drop for UpperClaim {
 }
 
 impl SuperBlock {
+    /// Writes the superblock's dirty data and metadata out and waits (`sync_filesystem`).
+    pub(crate) fn sync(&self) -> Result {
+        // SAFETY: A valid superblock; the shim takes `s_umount` around the call.
+        to_result(unsafe { sys::union_sync_sb(self.as_ptr()) })
+    }
+
     /// The device number of the superblock (`s_dev`), the `st_dev` of every union object.
     pub(crate) fn dev(&self) -> u32 {
         // SAFETY: `s_dev` of a live superblock does not change.

@@ -119,6 +119,12 @@ impl FsContext {
         unsafe { sys::union_fc_error(self.as_ptr(), msg.as_char_ptr()) };
     }
 
+    /// Whether this context reconfigures an existing mount (remount).
+    pub(crate) fn is_reconfigure(&self) -> bool {
+        // SAFETY: Valid fs_context.
+        unsafe { sys::union_fc_purpose_is_reconfigure(self.as_ptr()) != 0 }
+    }
+
     /// The union being reconfigured (remount), if any.
     pub(crate) fn root_union_fs(&self) -> Option<&UnionFs> {
         // SAFETY: Valid fs_context; during reconfiguration `fc->root` pins the superblock.
@@ -294,6 +300,7 @@ const SUPER_OPS: bindings::super_operations = bindings::super_operations {
     show_options: Some(sop_show_options),
     evict_inode: Some(sop_evict_inode),
     drop_inode: Some(bindings::inode_just_drop),
+    sync_fs: Some(sop_sync_fs),
     // SAFETY: All-zero is a valid `super_operations` (all callbacks `None`).
     ..unsafe { MaybeUninit::zeroed().assume_init() }
 };
@@ -310,6 +317,18 @@ unsafe extern "C" fn sop_statfs(
         // SAFETY: Valid for the call.
         let (d, buf) = unsafe { (Dentry::from_raw(dentry), &mut *buf) };
         crate::superblock::statfs(d.sb().union_fs(), buf)?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS (sync, syncfs) with `s_umount` held.
+unsafe extern "C" fn sop_sync_fs(sb: *mut bindings::super_block, wait: c_int) -> c_int {
+    from_result(|| {
+        // SAFETY: Valid for the call.
+        let sb = unsafe { SuperBlock::from_raw(sb) };
+        crate::superblock::sync_fs(sb.union_fs(), wait != 0)?;
         Ok(0)
     })
 }
@@ -740,6 +759,7 @@ const DIR_FOPS: bindings::file_operations = bindings::file_operations {
     iterate_shared: Some(dir_iterate),
     llseek: Some(bindings::generic_file_llseek),
     read: Some(bindings::generic_read_dir),
+    fsync: Some(dir_fsync),
     // SAFETY: All-zero is a valid `file_operations`.
     ..unsafe { MaybeUninit::zeroed().assume_init() }
 };
@@ -752,6 +772,23 @@ unsafe extern "C" fn dir_open(_inode: *mut bindings::inode, file: *mut bindings:
         let cache = DirCache::new()?;
         // SAFETY: `file` is being opened; we own `private_data` until `dir_release`.
         unsafe { sys::union_file_set_private(file, KBox::into_raw(cache).cast()) };
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS for fsync/fdatasync on an open union directory.
+unsafe extern "C" fn dir_fsync(
+    file: *mut bindings::file,
+    start: i64,
+    end: i64,
+    datasync: c_int,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: An open file pins its inode.
+        let inode = unsafe { Inode::from_raw(sys::union_file_inode(file)) };
+        crate::readdir::fsync(inode, start, end, datasync != 0)?;
         Ok(0)
     })
 }

@@ -413,6 +413,12 @@ pub(crate) fn fsync(f: &File) -> Result {
     to_result(unsafe { bindings::vfs_fsync(f.as_ptr(), 0) })
 }
 
+/// Flushes a range of a real file (`vfs_fsync_range`).
+pub(crate) fn fsync_range(f: &File, start: i64, end: i64, datasync: bool) -> Result {
+    // SAFETY: Valid open file.
+    to_result(unsafe { bindings::vfs_fsync_range(f.as_ptr(), start, end, i32::from(datasync)) })
+}
+
 /// Size of an inode (`i_size_read`).
 pub(crate) fn size_of(d: &Dentry) -> i64 {
     // SAFETY: A positive dentry pins its inode.
