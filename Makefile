@@ -3,6 +3,7 @@
 #   make            build union.ko (builds or reuses the cached test kernel)
 #   make check      boot the test VM, run every selftest; T=PATTERN for a subset
 #   make run        boot the VM into a shell with a demo union mounted
+#   make bench      union vs overlayfs vs native tmpfs, ratios from one VM run
 #   make CLIPPY=1   build with clippy
 #   make fmt        rustfmt the module
 #   make clean
@@ -22,7 +23,7 @@ KMAKE = $(MAKE) -C "$$kdir" M=$(REPO) RUSTC=$(KRUSTC) BINDGEN=$(KBINDGEN) \
 	RUST_LIB_SRC=$(KRUST_LIB_SRC) CLIPPY_DRIVER=$(KCLIPPY_DRIVER) \
 	$(if $(CLIPPY),CLIPPY=1)
 
-.PHONY: all modules check run fmt fmt-check clippy clean selftests kernel
+.PHONY: all modules check run fmt fmt-check clippy clean selftests kernel bench
 all: modules
 
 kernel:
@@ -45,6 +46,9 @@ clippy:
 
 check: modules selftests fmt-check clippy
 	@$(REPO)/selftests/check $(if $(T),-t '$(T)')
+
+bench: modules selftests
+	@$(REPO)/qemu/run --timeout 3600 -- $(REPO)/selftests/bench/run
 
 run: modules
 	@$(REPO)/qemu/run $(if $(RUN),-- bash -c '$(REPO)/qemu/demo >/dev/null && $(RUN)',--shell -- $(REPO)/qemu/demo)

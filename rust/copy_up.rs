@@ -83,6 +83,8 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dent
     let name = d.name_copy()?;
     let _creds = fs.override_creds();
     let mode = lower.inode().ok_or(ENOENT)?.mode();
+    // Copy-up changes nothing users can see in the parent: keep its times.
+    let ptimes = Times::of(fs, &pupper);
     let new = match mode & S_IFMT {
         S_IFREG => copy_up_file(fs, &lower, &pupper, &name, limit)?,
         S_IFDIR => {
@@ -115,9 +117,42 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dent
             tmp
         }
     };
+    ptimes.restore(fs, &pupper);
     info.set_upper(new.clone());
     inode.copy_attr_from(new.inode().ok_or(EIO)?);
     Ok(new)
+}
+
+/// Access and modification times of an upper directory, to put back after adding
+/// entries that users do not see as changes (copy-up, fallthrus), as overlayfs does.
+struct Times(Option<((i64, i64), (i64, i64))>);
+
+impl Times {
+    fn of(fs: &UnionFs, d: &Dentry) -> Self {
+        let mut st = vfs::Kstat::default();
+        Self(
+            vfs::getattr_real(fs.upper().mnt(), d, &mut st, vfs::STATX_BASIC, 0)
+                .ok()
+                .map(|()| {
+                    (
+                        (st.atime.tv_sec, st.atime.tv_nsec as i64),
+                        (st.mtime.tv_sec, st.mtime.tv_nsec as i64),
+                    )
+                }),
+        )
+    }
+
+    /// Best effort: a failure leaves the current times, which is not an error.
+    fn restore(&self, fs: &UnionFs, d: &Dentry) {
+        if let Some((atime, mtime)) = self.0 {
+            let attr = upper::SetAttr {
+                atime: Some(atime),
+                mtime: Some(mtime),
+                ..Default::default()
+            };
+            let _ = upper::setattr(fs.upper().mnt(), d, &attr);
+        }
+    }
 }
 
 /// Copies a regular file through an `O_TMPFILE` file and links it into place.
@@ -129,18 +164,16 @@ fn copy_up_file(
     limit: Option<i64>,
 ) -> Result<ARef<Dentry>> {
     let cred = fs.creator_cred();
-    let src = upper::open(
-        fs.lower().mnt(),
-        lower,
-        bindings::O_RDONLY | bindings::O_LARGEFILE,
-        cred,
-    )?;
+    // Attributes first: reading the data must not change what is copied (atime).
+    let st = lower_attrs(fs, lower)?;
+    let flags = bindings::O_RDONLY | bindings::O_LARGEFILE | bindings::O_NOATIME;
+    let src = upper::open(fs.lower().mnt(), lower, flags, cred)?;
     let tmp = upper::tmpfile(fs.upper().mnt(), pupper, 0o600, cred)?;
     let size = upper::size_of(lower);
     let len = limit.map_or(size, |l| l.min(size));
     copy_data(fs, &src, &tmp, len)?;
     let td = upper::file_dentry(&tmp);
-    copy_meta(fs, lower, td, true)?;
+    copy_meta_from(fs, lower, &st, td, true)?;
     set_origin(fs, lower, td, pupper)?;
     upper::fsync(&tmp)?;
     let existing = vfs::lookup_real(fs.upper().mnt(), pupper, name)?;
@@ -195,9 +228,26 @@ fn copy_data(fs: &UnionFs, src: &kernel::fs::File, dst: &kernel::fs::File, len: 
 
 /// Copies xattrs (but the union's private ones), owner, mode and times.
 fn copy_meta(fs: &UnionFs, lower: &Dentry, new: &Dentry, set_mode: bool) -> Result {
-    copy_xattrs(fs, lower, new)?;
+    let st = lower_attrs(fs, lower)?;
+    copy_meta_from(fs, lower, &st, new, set_mode)
+}
+
+/// The attributes of a lower object.
+fn lower_attrs(fs: &UnionFs, lower: &Dentry) -> Result<vfs::Kstat> {
     let mut st = vfs::Kstat::default();
     vfs::getattr_real(fs.lower().mnt(), lower, &mut st, vfs::STATX_BASIC, 0)?;
+    Ok(st)
+}
+
+/// [`copy_meta`] with the lower attributes read beforehand.
+fn copy_meta_from(
+    fs: &UnionFs,
+    lower: &Dentry,
+    st: &vfs::Kstat,
+    new: &Dentry,
+    set_mode: bool,
+) -> Result {
+    copy_xattrs(fs, lower, new)?;
     let attr = upper::SetAttr {
         mode: set_mode.then_some(u32::from(st.mode) & 0o7777),
         uid: Some(st.uid.val),
@@ -324,6 +374,8 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
     let is_root = fs.is_root_upper(&updir);
     let _creds = fs.override_creds();
     let mnt = fs.upper().mnt();
+    // Readdir must not change the directory's times as users see them.
+    let times = Times::of(fs, &updir);
 
     let mut upper_names: KVec<(KVec<u8>, u8)> = KVec::new();
     vfs::read_dir_real(mnt, &updir, fs.creator_cred(), &mut |name, _ino, t| {
@@ -388,6 +440,7 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
         }
     }
     upper::setxattr(mnt, &updir, xattr::OPAQUE, b"y", 0)?;
+    times.restore(fs, &updir);
     info.set_opaque();
     Ok(())
 }

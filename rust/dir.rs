@@ -51,6 +51,18 @@ fn lower_shows_through(fs: &UnionFs, parent: &Inode, name: &[u8]) -> Result<bool
     Ok(l.inode().is_some() && !l.is_whiteout())
 }
 
+/// An entry with an origin moved or linked into `pupper` makes it impure: readdir must
+/// read origins there to report the entry's inode number.
+fn mark_impure_for(fs: &UnionFs, pupper: &Dentry, obj: &Dentry) -> Result {
+    if obj.inode().is_some_and(|i| i.is_dir())
+        || xattr::origin(fs, obj).is_none()
+        || xattr::has_flag(fs, pupper, xattr::IMPURE)
+    {
+        return Ok(());
+    }
+    upper::setxattr(fs.upper().mnt(), pupper, xattr::IMPURE, b"y", 0)
+}
+
 /// Whether the lower entry at `name` in `parent` is a directory (hidden or not).
 fn lower_is_dir(fs: &UnionFs, parent: &Inode, name: &[u8]) -> Result<bool> {
     let Some(lodir) = parent.union_info().lower.as_ref() else {
@@ -227,6 +239,7 @@ pub(crate) fn link(old: &Dentry, dir: &Inode, new: &Dentry) -> Result<ARef<Inode
             return Err(e);
         }
     }
+    mark_impure_for(fs, &pupper, &oupper)?;
     inode.set_nlink(oupper.inode().map_or(1, vfs::nlink_of));
     Ok(inode.into())
 }
@@ -281,7 +294,9 @@ pub(crate) fn rename(
                 upper::setxattr(mnt, nu, xattr::OPAQUE, b"y", 0)?;
             }
         }
-        return upper::rename(mnt, &opar, &oupper, &npar, &target, upper::RENAME_EXCHANGE);
+        upper::rename(mnt, &opar, &oupper, &npar, &target, upper::RENAME_EXCHANGE)?;
+        mark_impure_for(fs, &npar, &oupper)?;
+        return mark_impure_for(fs, &opar, &target);
     }
 
     let shows = lower_shows_through(fs, old_dir, &oname)?;
@@ -303,6 +318,7 @@ pub(crate) fn rename(
         let wh = if shows { upper::RENAME_WHITEOUT } else { 0 };
         upper::rename(mnt, &opar, &oupper, &npar, &target, wh)?;
     }
+    mark_impure_for(fs, &npar, &oupper)?;
     if let Some(ni) = ninode {
         let nlink = match ni.union_info().upper() {
             Some(u) if !ni.is_dir() => u.inode().map_or(0, vfs::nlink_of),

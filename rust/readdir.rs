@@ -120,7 +120,8 @@ pub(crate) fn iterate(
         let updir = copy_up::copy_up(dentry)?;
         let flags = kernel::bindings::O_RDONLY
             | kernel::bindings::O_DIRECTORY
-            | kernel::bindings::O_LARGEFILE;
+            | kernel::bindings::O_LARGEFILE
+            | kernel::bindings::O_NOATIME;
         cache.real = Some(upper::open(
             fs.upper().mnt(),
             &updir,

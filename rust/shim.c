@@ -135,16 +135,6 @@ struct dentry *union_lookup_one_unlocked(struct mnt_idmap *idmap,
 	return lookup_one_unlocked(idmap, &QSTR_LEN(name, len), base);
 }
 
-unsigned int union_d_entry_type(const struct dentry *dentry)
-{
-	return __d_entry_type(dentry);
-}
-
-bool union_d_is_whiteout(const struct dentry *dentry)
-{
-	return d_is_whiteout(dentry);
-}
-
 void union_inode_set_nlink(struct inode *inode, unsigned int nlink)
 {
 	set_nlink(inode, nlink);
@@ -262,4 +252,11 @@ unsigned int union_inode_nlink(const struct inode *inode)
 unsigned int union_inode_gid(const struct inode *inode)
 {
 	return __kgid_val(inode->i_gid);
+}
+
+/* O_DIRECT on the union file is allowed where the real file allows it. */
+void union_file_inherit_odirect(struct file *file, const struct file *real)
+{
+	if (real->f_mode & FMODE_CAN_ODIRECT)
+		file->f_mode |= FMODE_CAN_ODIRECT;
 }

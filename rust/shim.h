@@ -58,8 +58,6 @@ int union_seq_show_option(struct seq_file *m, const char *name, const char *valu
 struct dentry *union_lookup_one_unlocked(struct mnt_idmap *idmap,
 					 const unsigned char *name, unsigned int len,
 					 struct dentry *base);
-unsigned int union_d_entry_type(const struct dentry *dentry);
-bool union_d_is_whiteout(const struct dentry *dentry);
 void union_inode_set_nlink(struct inode *inode, unsigned int nlink);
 u64 union_inode_ino(const struct inode *inode);
 dev_t union_inode_rdev(const struct inode *inode);
@@ -81,6 +79,8 @@ unsigned int union_d_type_of_mode(umode_t mode);
 const struct cred *union_create_creds(const struct cred *mounter);
 unsigned int union_inode_nlink(const struct inode *inode);
 unsigned int union_inode_gid(const struct inode *inode);
+
+void union_file_inherit_odirect(struct file *file, const struct file *real);
 
 /* Exported to modules but declared in headers bindgen does not see whole. */
 int union_kern_path_dir(const char *name, struct path *path);

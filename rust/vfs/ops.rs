@@ -973,6 +973,8 @@ unsafe extern "C" fn file_open(inode: *mut bindings::inode, file: *mut bindings:
             )
         };
         let real = crate::file::open(inode, d, f)?;
+        // SAFETY: Both files are valid; the union file is still being opened.
+        unsafe { sys::union_file_inherit_odirect(file, real.file().as_ptr()) };
         // SAFETY: We own `private_data` until `file_release`.
         unsafe { sys::union_file_set_private(file, KBox::into_raw(real).cast()) };
         Ok(0)

@@ -1,0 +1,1985 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * File copy-up and the data path of the "union" filesystem.
+ *
+ * - trigger.*: every operation that must copy a lower file up (open for
+ *   write, O_APPEND, O_TRUNC, truncate, ftruncate, chmod, chown, utimensat,
+ *   setxattr, removexattr, link, rename) leaves a regular file on upper with
+ *   the right data and metadata, and leaves lower alone.
+ * - no_trigger.*: read-only operations never leave a regular file on upper.
+ * - cu.*: faithfulness of the copy (data, holes, mode, owner, times, xattrs,
+ *   symlinks, devices, origin and inode numbers), atomicity under ENOSPC,
+ *   operations on descriptors opened read-only, the data path after open
+ *   (write, append, mmap, fsync, fallocate, copy_file_range, SEEK_DATA,
+ *   O_DIRECT), concurrent copy-up and lower hard links.
+ *
+ * Every check looks at the union view and at the upper layer directly.
+ * Must run as root with union.ko loaded. Each test works in its own mount
+ * namespace on a private tmpfs and unmounts everything it mounted.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/falloc.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+
+#include "kselftest_harness.h"
+
+#define PATH_LEN	256
+#define KiB		1024LL
+#define MiB		(1024 * KiB)
+#define GiB		(1024 * MiB)
+
+#define WORK_DIR	".union-work"
+#define ORIGIN_XATTR	"trusted.union.origin"
+
+/* The lower file most tests start from. */
+#define FLEN		(MiB + 123)
+#define FSEED		1
+#define FMODE		0644
+#define FUID		4000
+#define FGID		4001
+#define ATIME_SEC	1000000000
+#define ATIME_NSEC	123456789
+#define MTIME_SEC	1100000000
+#define MTIME_NSEC	987654321
+
+/* ---- paths ---- */
+
+/* "@dir/@name" in one of a ring of static buffers (tests are single threaded). */
+static const char *P(const char *dir, const char *name)
+{
+	static char bufs[32][PATH_LEN];
+	static unsigned int next;
+	char *b = bufs[next++ % 32];
+
+	if (snprintf(b, PATH_LEN, "%s/%s", dir, name) >= PATH_LEN)
+		abort();
+	return b;
+}
+
+/* ---- the test environment ---- */
+
+struct env {
+	char work[PATH_LEN];	/* private tmpfs holding everything below */
+	char lower[PATH_LEN];
+	char upper[PATH_LEN];	/* upper layer in use */
+	char mnt[PATH_LEN];
+	char small[PATH_LEN];	/* mount point for a tiny tmpfs */
+	bool std_xattr;		/* lower "f" has user.keep */
+};
+
+static void env_setup(struct __test_metadata *_metadata, struct env *e)
+{
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL));
+
+	strcpy(e->work, "/tmp/union-cu.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(e->work));
+	ASSERT_EQ(0, mount("tmpfs", e->work, "tmpfs", 0, "mode=0755"));
+	snprintf(e->lower, PATH_LEN, "%s/lower", e->work);
+	snprintf(e->upper, PATH_LEN, "%s/upper", e->work);
+	snprintf(e->mnt, PATH_LEN, "%s/mnt", e->work);
+	snprintf(e->small, PATH_LEN, "%s/small", e->work);
+	ASSERT_EQ(0, mkdir(e->lower, 0755));
+	ASSERT_EQ(0, mkdir(e->upper, 0755));
+	ASSERT_EQ(0, mkdir(e->mnt, 0755));
+	ASSERT_EQ(0, mkdir(e->small, 0755));
+}
+
+static void env_teardown(struct env *e)
+{
+	if (chdir("/"))
+		perror("chdir /");
+	if (e->mnt[0])
+		while (!umount2(e->mnt, MNT_DETACH))
+			;
+	if (e->small[0])
+		while (!umount2(e->small, MNT_DETACH))
+			;
+	if (e->work[0]) {
+		umount2(e->work, MNT_DETACH);
+		rmdir(e->work);
+	}
+}
+
+static int mount_union(struct env *e)
+{
+	char data[3 * PATH_LEN];
+
+	snprintf(data, sizeof(data), "lower=%s,upper=%s", e->lower, e->upper);
+	return mount("none", e->mnt, "union", 0, data) ? -errno : 0;
+}
+
+#define MOUNT_UNION(e) do {						\
+	int __r = mount_union(e);					\
+	ASSERT_EQ(0, __r) TH_LOG("mount union lower=%s upper=%s: %s",	\
+				 (e)->lower, (e)->upper, strerror(-__r)); \
+} while (0)
+
+#define UMOUNT_UNION(e) ASSERT_EQ(0, umount2((e)->mnt, 0))		\
+	TH_LOG("umount %s: %s", (e)->mnt, strerror(errno))
+
+/* Mount a @size tmpfs on e->small and use it as the upper layer. */
+#define SMALL_UPPER(e, size) do {					\
+	ASSERT_EQ(0, mount("tmpfs", (e)->small, "tmpfs", 0,		\
+			   "size=" size ",mode=0755"));			\
+	strcpy((e)->upper, (e)->small);					\
+} while (0)
+
+/* ---- data ---- */
+
+static inline unsigned char pat(uint64_t off, unsigned int seed)
+{
+	uint64_t x = off * 0x9E3779B97F4A7C15ull + (seed + 1) * 0x632BE59BD9B4E019ull;
+
+	x ^= x >> 31;
+	x *= 0xBF58476D1CE4E5B9ull;
+	return x >> 56;
+}
+
+static void fill_pat(unsigned char *buf, uint64_t off, size_t len,
+		     unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = pat(off + i, seed);
+}
+
+/* Write the pattern of @seed at [@off, @off+@len) of @fd; 0 or -errno. */
+static int write_pat(int fd, off_t off, off_t len, unsigned int seed)
+{
+	static unsigned char buf[256 * 1024];
+
+	while (len > 0) {
+		size_t n = len < (off_t)sizeof(buf) ? len : sizeof(buf);
+		ssize_t w;
+
+		fill_pat(buf, off, n, seed);
+		w = pwrite(fd, buf, n, off);
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -EIO;
+		off += w;
+		len -= w;
+	}
+	return 0;
+}
+
+/*
+ * Compare [@off, @off+@len) of @fd with the pattern of @seed (or zeros if
+ * @seed is ZEROS). Returns -1 if equal, else the first differing (or
+ * unreadable) offset.
+ */
+#define ZEROS	0xffffffffu
+static off_t cmp_pat(int fd, off_t off, off_t len, unsigned int seed)
+{
+	static unsigned char buf[256 * 1024], want[256 * 1024];
+
+	while (len > 0) {
+		size_t n = len < (off_t)sizeof(buf) ? len : sizeof(buf);
+		ssize_t r = pread(fd, buf, n, off);
+		ssize_t i;
+
+		if (r <= 0)
+			return off;
+		if (seed == ZEROS)
+			memset(want, 0, r);
+		else
+			fill_pat(want, off, r, seed);
+		if (memcmp(buf, want, r))
+			for (i = 0; i < r; i++)
+				if (buf[i] != want[i])
+					return off + i;
+		off += r;
+		len -= r;
+	}
+	return -1;
+}
+
+static off_t cmp_pat_path(const char *path, off_t off, off_t len,
+			  unsigned int seed)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	off_t r;
+
+	if (fd < 0)
+		return -2;
+	r = cmp_pat(fd, off, len, seed);
+	close(fd);
+	return r;
+}
+
+/* The file at @path has exactly the pattern of @seed for @len bytes. */
+#define ASSERT_PAT(path, len, seed) do {				\
+	const char *__p = (path);					\
+	off_t __r = cmp_pat_path(__p, 0, (len), (seed));		\
+	struct stat __st;						\
+	ASSERT_EQ(-1, __r) TH_LOG("%s: %s at offset %lld", __p,	\
+		__r == -2 ? strerror(errno) : "differs", (long long)__r); \
+	ASSERT_EQ(0, stat(__p, &__st));					\
+	ASSERT_EQ((off_t)(len), __st.st_size) TH_LOG("%s: size", __p);	\
+} while (0)
+
+/* Create @path with @len bytes of pattern @seed and mode @mode. */
+static void make_file(struct __test_metadata *_metadata, const char *path,
+		      off_t len, unsigned int seed, mode_t mode)
+{
+	int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode);
+
+	ASSERT_GE(fd, 0) TH_LOG("create %s: %s", path, strerror(errno));
+	ASSERT_EQ(0, write_pat(fd, 0, len, seed));
+	ASSERT_EQ(0, fchmod(fd, mode));
+	close(fd);
+}
+
+static void write_str(struct __test_metadata *_metadata, const char *path,
+		      const char *s)
+{
+	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+
+	ASSERT_GE(fd, 0) TH_LOG("create %s: %s", path, strerror(errno));
+	ASSERT_EQ((ssize_t)strlen(s), write(fd, s, strlen(s)));
+	close(fd);
+}
+
+/* Read up to @size - 1 bytes of @path into @buf, NUL terminated. */
+static ssize_t read_str(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n, total = 0;
+
+	if (fd < 0)
+		return -errno;
+	while ((size_t)total < size - 1 &&
+	       (n = read(fd, buf + total, size - 1 - total)) > 0)
+		total += n;
+	close(fd);
+	buf[total] = '\0';
+	return total;
+}
+
+/* Are the files @a and @b equal (size and bytes)? */
+static bool same_content(const char *a, const char *b)
+{
+	static unsigned char ba[256 * 1024], bb[256 * 1024];
+	int fa = open(a, O_RDONLY | O_CLOEXEC);
+	int fb = open(b, O_RDONLY | O_CLOEXEC);
+	bool same = fa >= 0 && fb >= 0;
+	off_t off = 0;
+
+	while (same) {
+		ssize_t na = pread(fa, ba, sizeof(ba), off);
+		ssize_t nb = pread(fb, bb, sizeof(bb), off);
+
+		if (na != nb || na < 0 || memcmp(ba, bb, na))
+			same = false;
+		if (na <= 0)
+			break;
+		off += na;
+	}
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	return same;
+}
+
+/* ---- upper layer state ---- */
+
+/*
+ * What is at @path on a layer: 'n' nothing, 'r' regular file, 'm' a union
+ * marker (character device with major 0: whiteout or fallthru), 'd'
+ * directory, 'l' symlink, 'o' anything else, 'e' lstat error.
+ */
+static char layer_kind(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st))
+		return errno == ENOENT ? 'n' : 'e';
+	if (S_ISREG(st.st_mode))
+		return 'r';
+	if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 0)
+		return 'm';
+	if (S_ISDIR(st.st_mode))
+		return 'd';
+	if (S_ISLNK(st.st_mode))
+		return 'l';
+	return 'o';
+}
+
+/* @path (on upper) is a regular file, i.e. it was copied up. */
+#define ASSERT_COPIED_UP(path) do {					\
+	const char *__p = (path);					\
+	ASSERT_EQ('r', layer_kind(__p))					\
+		TH_LOG("%s is not a regular file on upper", __p);	\
+} while (0)
+
+/* @path (on upper) is absent or a marker, never a regular file. */
+#define ASSERT_NOT_COPIED_UP(path) do {					\
+	const char *__p = (path);					\
+	char __k = layer_kind(__p);					\
+	ASSERT_TRUE(__k == 'n' || __k == 'm')				\
+		TH_LOG("%s on upper: kind '%c', expected absent or marker", \
+		       __p, __k);					\
+} while (0)
+
+/* Number of entries (besides . and ..) in @dir, -1 if it cannot be read. */
+static int count_entries(const char *dir, char *names, size_t size)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (names)
+		names[0] = '\0';
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (names && strlen(names) + strlen(de->d_name) + 2 < size) {
+			strcat(names, " ");
+			strcat(names, de->d_name);
+		}
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+#define ASSERT_WORK_EMPTY(upper) do {					\
+	char __names[512];						\
+	const char *__w = P(upper, WORK_DIR);				\
+	ASSERT_EQ(0, count_entries(__w, __names, sizeof(__names)))	\
+		TH_LOG("%s holds:%s", __w, __names);			\
+} while (0)
+
+static uint64_t origin_of(const char *upper_path, ssize_t *len)
+{
+	unsigned char v[16];
+	uint64_t ino = 0;
+	int i;
+
+	*len = lgetxattr(upper_path, ORIGIN_XATTR, v, sizeof(v));
+	if (*len != 8)
+		return 0;
+	for (i = 7; i >= 0; i--)
+		ino = ino << 8 | v[i];
+	return ino;
+}
+
+/* Upper @upath records lower @lpath as its origin (8 bytes, LE lower ino). */
+#define ASSERT_ORIGIN(upath, lpath) do {				\
+	struct stat __lst;						\
+	ssize_t __len;							\
+	uint64_t __o = origin_of(upath, &__len);			\
+	ASSERT_EQ(8, __len) TH_LOG("%s: %s: %zd (%s)", upath,		\
+				   ORIGIN_XATTR, __len, strerror(errno)); \
+	ASSERT_EQ(0, lstat(lpath, &__lst));				\
+	ASSERT_EQ((uint64_t)__lst.st_ino, __o);				\
+} while (0)
+
+/* ---- the standard lower file "f" ---- */
+
+static void make_std_file(struct __test_metadata *_metadata, struct env *e,
+			  bool xattr)
+{
+	const char *l = P(e->lower, "f");
+	struct timespec ts[2] = {
+		{ ATIME_SEC, ATIME_NSEC }, { MTIME_SEC, MTIME_NSEC },
+	};
+
+	make_file(_metadata, l, FLEN, FSEED, FMODE);
+	ASSERT_EQ(0, chown(l, FUID, FGID));
+	ASSERT_EQ(0, chmod(l, FMODE));
+	if (xattr) {
+		ASSERT_EQ(0, setxattr(l, "user.keep", "kept", 4, 0));
+	}
+	e->std_xattr = xattr;
+	ASSERT_EQ(0, utimensat(AT_FDCWD, l, ts, 0));
+}
+
+/* Lower "f" is exactly as make_std_file() left it. */
+static void check_std_lower(struct __test_metadata *_metadata, struct env *e)
+{
+	const char *l = P(e->lower, "f");
+	struct stat st;
+	char v[16];
+
+	ASSERT_PAT(l, FLEN, FSEED);
+	ASSERT_EQ(0, lstat(l, &st));
+	EXPECT_EQ(S_IFREG | FMODE, st.st_mode);
+	EXPECT_EQ(FUID, st.st_uid);
+	EXPECT_EQ(FGID, st.st_gid);
+	EXPECT_EQ(1, st.st_nlink);
+	EXPECT_EQ(MTIME_SEC, st.st_mtim.tv_sec);
+	EXPECT_EQ(MTIME_NSEC, st.st_mtim.tv_nsec);
+	if (e->std_xattr) {
+		EXPECT_EQ(4, getxattr(l, "user.keep", v, sizeof(v)));
+	} else {
+		EXPECT_EQ(-1, getxattr(l, "user.keep", v, sizeof(v)));
+	}
+}
+
+/* ======================================================================
+ * Operations that copy up.
+ */
+
+FIXTURE(trigger) {
+	struct env e;
+};
+
+FIXTURE_VARIANT(trigger) {
+	int (*op)(struct env *e);	/* returns 0 or -errno */
+	const char *name;		/* name after op (default "f") */
+	bool resized;			/* op sets the size to... */
+	off_t size;
+	mode_t mode;			/* 0: as lower */
+	uid_t uid;			/* 0: as lower */
+	gid_t gid;
+	bool times_kept;		/* mtime still that of lower */
+	bool lower_xattr;		/* lower "f" has user.keep */
+	void (*verify)(struct __test_metadata *_metadata, struct env *e);
+};
+
+FIXTURE_SETUP(trigger)
+{
+	env_setup(_metadata, &self->e);
+	make_std_file(_metadata, &self->e, variant->lower_xattr);
+	MOUNT_UNION(&self->e);
+}
+
+FIXTURE_TEARDOWN(trigger)
+{
+	env_teardown(&self->e);
+}
+
+static int open_close(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+#define R(call) ((call) ? -errno : 0)
+
+static int op_open_wronly(struct env *e)
+{
+	return open_close(P(e->mnt, "f"), O_WRONLY);
+}
+
+static int op_open_rdwr(struct env *e)
+{
+	return open_close(P(e->mnt, "f"), O_RDWR);
+}
+
+static int op_open_append(struct env *e)
+{
+	return open_close(P(e->mnt, "f"), O_RDONLY | O_APPEND);
+}
+
+static int op_open_trunc(struct env *e)
+{
+	return open_close(P(e->mnt, "f"), O_RDONLY | O_TRUNC);
+}
+
+static int op_truncate_shrink(struct env *e)
+{
+	return R(truncate(P(e->mnt, "f"), 1000));
+}
+
+static int op_truncate_grow(struct env *e)
+{
+	return R(truncate(P(e->mnt, "f"), FLEN + 5000));
+}
+
+static int op_ftruncate(struct env *e)
+{
+	int fd = open(P(e->mnt, "f"), O_RDWR | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = R(ftruncate(fd, 4096));
+	close(fd);
+	return r;
+}
+
+static int op_chmod(struct env *e)
+{
+	return R(chmod(P(e->mnt, "f"), 0600));
+}
+
+static int op_chown(struct env *e)
+{
+	return R(chown(P(e->mnt, "f"), 1001, 1002));
+}
+
+#define NEW_MTIME_SEC	1600000000
+#define NEW_MTIME_NSEC	42
+static int op_utimensat(struct env *e)
+{
+	struct timespec ts[2] = {
+		{ NEW_MTIME_SEC, NEW_MTIME_NSEC },
+		{ NEW_MTIME_SEC, NEW_MTIME_NSEC },
+	};
+
+	return R(utimensat(AT_FDCWD, P(e->mnt, "f"), ts, 0));
+}
+
+static void verify_utimensat(struct __test_metadata *_metadata, struct env *e)
+{
+	struct stat st;
+
+	ASSERT_EQ(0, lstat(P(e->upper, "f"), &st));
+	EXPECT_EQ(NEW_MTIME_SEC, st.st_mtim.tv_sec);
+	EXPECT_EQ(NEW_MTIME_NSEC, st.st_mtim.tv_nsec);
+	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
+	EXPECT_EQ(NEW_MTIME_SEC, st.st_mtim.tv_sec);
+	EXPECT_EQ(NEW_MTIME_NSEC, st.st_mtim.tv_nsec);
+}
+
+static int op_setxattr(struct env *e)
+{
+	return R(setxattr(P(e->mnt, "f"), "user.new", "new", 3, 0));
+}
+
+static void verify_setxattr(struct __test_metadata *_metadata, struct env *e)
+{
+	char v[16];
+
+	EXPECT_EQ(3, getxattr(P(e->upper, "f"), "user.new", v, sizeof(v)));
+	EXPECT_EQ(4, getxattr(P(e->upper, "f"), "user.keep", v, sizeof(v)));
+	EXPECT_EQ(3, getxattr(P(e->mnt, "f"), "user.new", v, sizeof(v)));
+	EXPECT_EQ(-1, getxattr(P(e->lower, "f"), "user.new", v, sizeof(v)));
+}
+
+static int op_removexattr(struct env *e)
+{
+	return R(removexattr(P(e->mnt, "f"), "user.keep"));
+}
+
+static void verify_removexattr(struct __test_metadata *_metadata,
+			       struct env *e)
+{
+	char v[16];
+
+	EXPECT_EQ(-1, getxattr(P(e->upper, "f"), "user.keep", v, sizeof(v)));
+	EXPECT_EQ(ENODATA, errno);
+	EXPECT_EQ(-1, getxattr(P(e->mnt, "f"), "user.keep", v, sizeof(v)));
+	EXPECT_EQ(ENODATA, errno);
+}
+
+static int op_link(struct env *e)
+{
+	return R(link(P(e->mnt, "f"), P(e->mnt, "f2")));
+}
+
+static void verify_link(struct __test_metadata *_metadata, struct env *e)
+{
+	struct stat a, b;
+
+	ASSERT_EQ(0, lstat(P(e->upper, "f"), &a));
+	ASSERT_EQ(0, lstat(P(e->upper, "f2"), &b));
+	EXPECT_EQ(a.st_ino, b.st_ino);
+	EXPECT_EQ(2, a.st_nlink);
+	ASSERT_EQ(0, stat(P(e->mnt, "f"), &a));
+	ASSERT_EQ(0, stat(P(e->mnt, "f2"), &b));
+	EXPECT_EQ(a.st_ino, b.st_ino);
+	EXPECT_EQ(2, b.st_nlink);
+	ASSERT_PAT(P(e->mnt, "f2"), FLEN, FSEED);
+	EXPECT_EQ('n', layer_kind(P(e->lower, "f2")));
+}
+
+static int op_rename(struct env *e)
+{
+	return R(rename(P(e->mnt, "f"), P(e->mnt, "g")));
+}
+
+static void verify_rename(struct __test_metadata *_metadata, struct env *e)
+{
+	struct stat st;
+
+	EXPECT_EQ(-1, stat(P(e->mnt, "f"), &st));
+	EXPECT_EQ(ENOENT, errno);
+	ASSERT_NOT_COPIED_UP(P(e->upper, "f"));
+	EXPECT_EQ('n', layer_kind(P(e->lower, "g")));
+}
+
+FIXTURE_VARIANT_ADD(trigger, open_wronly) {
+	.op = op_open_wronly, .times_kept = true,
+};
+FIXTURE_VARIANT_ADD(trigger, open_rdwr) {
+	.op = op_open_rdwr, .times_kept = true,
+};
+FIXTURE_VARIANT_ADD(trigger, open_append) {
+	.op = op_open_append, .times_kept = true,
+};
+FIXTURE_VARIANT_ADD(trigger, open_trunc) {
+	.op = op_open_trunc, .resized = true, .size = 0,
+};
+FIXTURE_VARIANT_ADD(trigger, truncate_shrink) {
+	.op = op_truncate_shrink, .resized = true, .size = 1000,
+};
+FIXTURE_VARIANT_ADD(trigger, truncate_grow) {
+	.op = op_truncate_grow, .resized = true, .size = FLEN + 5000,
+};
+FIXTURE_VARIANT_ADD(trigger, ftruncate) {
+	.op = op_ftruncate, .resized = true, .size = 4096,
+};
+FIXTURE_VARIANT_ADD(trigger, chmod) {
+	.op = op_chmod, .mode = 0600, .times_kept = true,
+};
+FIXTURE_VARIANT_ADD(trigger, chown) {
+	.op = op_chown, .uid = 1001, .gid = 1002, .times_kept = true,
+};
+FIXTURE_VARIANT_ADD(trigger, utimensat) {
+	.op = op_utimensat, .verify = verify_utimensat,
+};
+FIXTURE_VARIANT_ADD(trigger, setxattr) {
+	.op = op_setxattr, .verify = verify_setxattr, .times_kept = true,
+	.lower_xattr = true,
+};
+FIXTURE_VARIANT_ADD(trigger, removexattr) {
+	.op = op_removexattr, .verify = verify_removexattr,
+	.times_kept = true, .lower_xattr = true,
+};
+FIXTURE_VARIANT_ADD(trigger, link) {
+	.op = op_link, .verify = verify_link, .times_kept = true,
+};
+FIXTURE_VARIANT_ADD(trigger, rename) {
+	.op = op_rename, .name = "g", .verify = verify_rename,
+	.times_kept = true,
+};
+
+/*
+ * The operation succeeds, the upper layer then has a regular file with the
+ * lower data (cut or extended as the operation says) and metadata, the union
+ * shows it, and lower is unchanged.
+ */
+TEST_F(trigger, copies_up)
+{
+	struct env *e = &self->e;
+	const char *name = variant->name ?: "f";
+	const char *u = P(e->upper, name), *m = P(e->mnt, name);
+	off_t size = variant->resized ? variant->size : FLEN;
+	off_t data = size < FLEN ? size : FLEN;
+	struct stat ust, mst;
+	int r;
+
+	ASSERT_NOT_COPIED_UP(P(e->upper, "f"));
+	r = variant->op(e);
+	ASSERT_EQ(0, r) TH_LOG("operation failed: %s", strerror(-r));
+
+	ASSERT_COPIED_UP(u);
+	ASSERT_EQ(0, lstat(u, &ust));
+	EXPECT_EQ(size, ust.st_size);
+	EXPECT_EQ(-1, cmp_pat_path(u, 0, data, FSEED));
+	EXPECT_EQ(-1, cmp_pat_path(u, data, size - data, ZEROS));
+	EXPECT_EQ(S_IFREG | (variant->mode ?: FMODE), ust.st_mode);
+	EXPECT_EQ(variant->uid ?: FUID, ust.st_uid);
+	EXPECT_EQ(variant->gid ?: FGID, ust.st_gid);
+	if (variant->times_kept) {
+		EXPECT_EQ(MTIME_SEC, ust.st_mtim.tv_sec);
+		EXPECT_EQ(MTIME_NSEC, ust.st_mtim.tv_nsec);
+	}
+	ASSERT_ORIGIN(u, P(e->lower, "f"));
+
+	/* The union shows the upper file. */
+	ASSERT_EQ(0, stat(m, &mst));
+	EXPECT_EQ(ust.st_size, mst.st_size);
+	EXPECT_EQ(ust.st_mode, mst.st_mode);
+	EXPECT_EQ(ust.st_uid, mst.st_uid);
+	EXPECT_EQ(ust.st_mtim.tv_sec, mst.st_mtim.tv_sec);
+	EXPECT_EQ(ust.st_mtim.tv_nsec, mst.st_mtim.tv_nsec);
+	EXPECT_TRUE(same_content(u, m));
+
+	if (variant->verify)
+		variant->verify(_metadata, e);
+	check_std_lower(_metadata, e);
+	ASSERT_WORK_EMPTY(e->upper);
+}
+
+/* ======================================================================
+ * Operations that do not copy up.
+ */
+
+FIXTURE(no_trigger) {
+	struct env e;
+};
+
+FIXTURE_VARIANT(no_trigger) {
+	int (*op)(struct env *e);
+	bool fallthru;		/* U/f must then be a DT_REG fallthru */
+};
+
+FIXTURE_SETUP(no_trigger)
+{
+	env_setup(_metadata, &self->e);
+	make_std_file(_metadata, &self->e, true);
+	MOUNT_UNION(&self->e);
+}
+
+FIXTURE_TEARDOWN(no_trigger)
+{
+	env_teardown(&self->e);
+}
+
+static int op_read(struct env *e)
+{
+	static char buf[64 * 1024];
+	int fd = open(P(e->mnt, "f"), O_RDONLY | O_CLOEXEC);
+	ssize_t n, total = 0;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		total += n;
+	close(fd);
+	if (n < 0)
+		return -errno;
+	return total == FLEN ? 0 : -EIO;
+}
+
+static int op_mmap_read(struct env *e)
+{
+	int fd = open(P(e->mnt, "f"), O_RDONLY | O_CLOEXEC);
+	unsigned char *p;
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	p = mmap(NULL, FLEN, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		r = -errno;
+	} else {
+		if (p[0] != pat(0, FSEED) || p[FLEN - 1] != pat(FLEN - 1, FSEED))
+			r = -EIO;
+		munmap(p, FLEN);
+	}
+	close(fd);
+	return r;
+}
+
+static int op_stat_access(struct env *e)
+{
+	const char *m = P(e->mnt, "f");
+	struct statx stx;
+	struct stat st;
+
+	if (stat(m, &st) || lstat(m, &st) ||
+	    statx(AT_FDCWD, m, 0, STATX_ALL, &stx) ||
+	    access(m, R_OK) || access(m, W_OK) ||
+	    faccessat(AT_FDCWD, m, W_OK, AT_EACCESS))
+		return -errno;
+	return st.st_size == FLEN ? 0 : -EIO;
+}
+
+static int op_getxattr(struct env *e)
+{
+	const char *m = P(e->mnt, "f");
+	char v[64], list[256];
+
+	if (getxattr(m, "user.keep", v, sizeof(v)) != 4 ||
+	    listxattr(m, list, sizeof(list)) < 0 ||
+	    llistxattr(m, list, sizeof(list)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int op_readdir(struct env *e)
+{
+	DIR *d = opendir(e->mnt);
+	struct dirent *de;
+	bool found = false;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		if (!strcmp(de->d_name, "f"))
+			found = de->d_type == DT_REG;
+	closedir(d);
+	return found ? 0 : -ENOENT;
+}
+
+FIXTURE_VARIANT_ADD(no_trigger, open_rdonly_read) { .op = op_read, };
+FIXTURE_VARIANT_ADD(no_trigger, mmap_prot_read) { .op = op_mmap_read, };
+FIXTURE_VARIANT_ADD(no_trigger, stat_access) { .op = op_stat_access, };
+FIXTURE_VARIANT_ADD(no_trigger, getxattr_listxattr) { .op = op_getxattr, };
+FIXTURE_VARIANT_ADD(no_trigger, readdir) {
+	.op = op_readdir, .fallthru = true,
+};
+
+TEST_F(no_trigger, stays_on_lower)
+{
+	struct env *e = &self->e;
+	const char *u = P(e->upper, "f");
+	struct stat st;
+	int r;
+
+	r = variant->op(e);
+	ASSERT_EQ(0, r) TH_LOG("operation failed: %s", strerror(-r));
+	ASSERT_NOT_COPIED_UP(u);
+	if (variant->fallthru) {
+		ASSERT_EQ(0, lstat(u, &st)) TH_LOG("no fallthru on upper");
+		EXPECT_TRUE(S_ISCHR(st.st_mode));
+		EXPECT_EQ(0, major(st.st_rdev));
+		EXPECT_EQ(DT_REG, minor(st.st_rdev));
+	}
+	/* The union still shows the lower file. */
+	ASSERT_PAT(P(e->mnt, "f"), FLEN, FSEED);
+	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
+	EXPECT_EQ(S_IFREG | FMODE, st.st_mode);
+	EXPECT_EQ(MTIME_NSEC, st.st_mtim.tv_nsec);
+	ASSERT_NOT_COPIED_UP(u);
+	check_std_lower(_metadata, e);
+}
+
+/* ======================================================================
+ * Everything else.
+ */
+
+FIXTURE(cu) {
+	struct env e;
+};
+
+FIXTURE_SETUP(cu)
+{
+	env_setup(_metadata, &self->e);
+}
+
+FIXTURE_TEARDOWN(cu)
+{
+	env_teardown(&self->e);
+}
+
+/* ---- faithful copy ---- */
+
+/* Odd-sized file with a run of real zeros in it, copied up by chmod. */
+TEST_F(cu, data_byte_exact)
+{
+	struct env *e = &self->e;
+	const off_t len = 3 * MiB + 4097;
+	static unsigned char zeros[70000];
+	int fd;
+
+	make_file(_metadata, P(e->lower, "f"), len, 7, 0644);
+	fd = open(P(e->lower, "f"), O_WRONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(sizeof(zeros), pwrite(fd, zeros, sizeof(zeros), MiB + 3));
+	close(fd);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chmod(P(e->mnt, "f"), 0640));
+	ASSERT_COPIED_UP(P(e->upper, "f"));
+	EXPECT_TRUE(same_content(P(e->lower, "f"), P(e->upper, "f")));
+	EXPECT_TRUE(same_content(P(e->lower, "f"), P(e->mnt, "f")));
+	ASSERT_EQ(-1, cmp_pat_path(P(e->upper, "f"), MiB + 3, sizeof(zeros),
+				   ZEROS));
+}
+
+#define MAX_SEGS	64
+struct seg { off_t start, end; };
+
+/* The data segments of @fd by SEEK_DATA/SEEK_HOLE; count or -errno. */
+static int layout(int fd, struct seg *segs)
+{
+	off_t size = lseek(fd, 0, SEEK_END), pos = 0, d, h;
+	int n = 0;
+
+	if (size < 0)
+		return -errno;
+	while (pos < size && n < MAX_SEGS) {
+		d = lseek(fd, pos, SEEK_DATA);
+		if (d < 0)
+			return errno == ENXIO ? n : -errno;
+		h = lseek(fd, d, SEEK_HOLE);
+		if (h < 0)
+			return -errno;
+		segs[n].start = d;
+		segs[n].end = h;
+		n++;
+		pos = h;
+	}
+	return n;
+}
+
+static int layout_path(const char *path, struct seg *segs)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int n;
+
+	if (fd < 0)
+		return -errno;
+	n = layout(fd, segs);
+	close(fd);
+	return n;
+}
+
+static void log_layout(struct __test_metadata *_metadata, const char *what,
+		       const struct seg *s, int n)
+{
+	int i;
+
+	TH_LOG("%s: %d segments", what, n);
+	for (i = 0; i < n && i < 8; i++)
+		TH_LOG("  [%lld, %lld)", (long long)s[i].start,
+		       (long long)s[i].end);
+}
+
+#define ASSERT_SAME_LAYOUT(a, na, b, nb) do {				\
+	bool __same = (na) == (nb) && (na) >= 0 &&			\
+		!memcmp(a, b, (na) * sizeof(struct seg));		\
+	if (!__same) {							\
+		log_layout(_metadata, #a, a, na);			\
+		log_layout(_metadata, #b, b, nb);			\
+	}								\
+	ASSERT_TRUE(__same);						\
+} while (0)
+
+/*
+ * A 5 GiB file with 1 MiB of data at the start, in the middle and at the end
+ * keeps its holes when copied up.
+ */
+TEST_F_TIMEOUT(cu, sparse_5g, 120)
+{
+	struct env *e = &self->e;
+	const off_t size = 5 * GiB, mid = 5 * GiB / 2;
+	const char *l = P(e->lower, "sparse"), *u = P(e->upper, "sparse");
+	const char *m = P(e->mnt, "sparse");
+	struct seg ls[MAX_SEGS], us[MAX_SEGS], ms[MAX_SEGS];
+	int nl, nu, nm, fd;
+	struct stat lst, ust;
+
+	fd = open(l, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, write_pat(fd, 0, MiB, 3));
+	ASSERT_EQ(0, write_pat(fd, mid, MiB, 3));
+	ASSERT_EQ(0, write_pat(fd, size - MiB, MiB, 3));
+	close(fd);
+	ASSERT_EQ(0, stat(l, &lst));
+	ASSERT_EQ(size, lst.st_size);
+	nl = layout_path(l, ls);
+	ASSERT_EQ(3, nl);
+
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chmod(m, 0600));
+	ASSERT_COPIED_UP(u);
+	ASSERT_EQ(0, stat(u, &ust));
+	EXPECT_EQ(size, ust.st_size);
+	EXPECT_LE(ust.st_blocks, 2 * lst.st_blocks)
+		TH_LOG("upper st_blocks %lld, lower %lld",
+		       (long long)ust.st_blocks, (long long)lst.st_blocks);
+	nu = layout_path(u, us);
+	ASSERT_SAME_LAYOUT(ls, nl, us, nu);
+	nm = layout_path(m, ms);
+	ASSERT_SAME_LAYOUT(ls, nl, ms, nm);
+	EXPECT_EQ(-1, cmp_pat_path(u, 0, MiB, 3));
+	EXPECT_EQ(-1, cmp_pat_path(u, mid, MiB, 3));
+	EXPECT_EQ(-1, cmp_pat_path(u, size - MiB, MiB, 3));
+	EXPECT_EQ(-1, cmp_pat_path(m, size - MiB, MiB, 3));
+	EXPECT_EQ(-1, cmp_pat_path(m, MiB, 64 * KiB, ZEROS));
+}
+
+TEST_F(cu, setuid_setgid_mode)
+{
+	struct env *e = &self->e;
+	const char *names[] = { "by_setxattr", "by_open" };
+	struct stat st;
+	int i, fd;
+
+	for (i = 0; i < 2; i++) {
+		make_file(_metadata, P(e->lower, names[i]), 5000, 2, 0755);
+		ASSERT_EQ(0, chown(P(e->lower, names[i]), 1234, 1235));
+		ASSERT_EQ(0, chmod(P(e->lower, names[i]), 06751));
+	}
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, setxattr(P(e->mnt, names[0]), "user.t", "1", 1, 0));
+	fd = open(P(e->mnt, names[1]), O_WRONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0) TH_LOG("open: %s", strerror(errno));
+	close(fd);
+	for (i = 0; i < 2; i++) {
+		ASSERT_COPIED_UP(P(e->upper, names[i]));
+		ASSERT_EQ(0, lstat(P(e->upper, names[i]), &st));
+		EXPECT_EQ(S_IFREG | 06751, st.st_mode) TH_LOG("%s: mode %o",
+			names[i], st.st_mode);
+		EXPECT_EQ(1234, st.st_uid);
+		EXPECT_EQ(1235, st.st_gid);
+		ASSERT_EQ(0, stat(P(e->mnt, names[i]), &st));
+		EXPECT_EQ(S_IFREG | 06751, st.st_mode);
+	}
+}
+
+TEST_F(cu, owner_preserved)
+{
+	struct env *e = &self->e;
+	struct stat st;
+
+	make_file(_metadata, P(e->lower, "f"), 100, 2, 0640);
+	ASSERT_EQ(0, chown(P(e->lower, "f"), 65534, 4242));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chmod(P(e->mnt, "f"), 0600));
+	ASSERT_COPIED_UP(P(e->upper, "f"));
+	ASSERT_EQ(0, lstat(P(e->upper, "f"), &st));
+	EXPECT_EQ(65534, st.st_uid);
+	EXPECT_EQ(4242, st.st_gid);
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
+	EXPECT_EQ(65534, st.st_uid);
+	EXPECT_EQ(4242, st.st_gid);
+}
+
+/* atime and mtime keep their nanoseconds; setxattr does not touch them. */
+TEST_F(cu, times_nsec_preserved)
+{
+	struct env *e = &self->e;
+	const char *l = P(e->lower, "f");
+	struct timespec ts[2] = { { 1234567890, 111111111 },
+				  { 1234567999, 999999999 } };
+	struct stat st;
+
+	make_file(_metadata, l, 256 * KiB, 4, 0644);
+	ASSERT_EQ(0, utimensat(AT_FDCWD, l, ts, 0));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
+	EXPECT_EQ(ts[1].tv_nsec, st.st_mtim.tv_nsec);
+	ASSERT_EQ(0, setxattr(P(e->mnt, "f"), "user.trigger", "x", 1, 0));
+	ASSERT_COPIED_UP(P(e->upper, "f"));
+	ASSERT_EQ(0, lstat(P(e->upper, "f"), &st));
+	EXPECT_EQ(ts[0].tv_sec, st.st_atim.tv_sec);
+	EXPECT_EQ(ts[0].tv_nsec, st.st_atim.tv_nsec);
+	EXPECT_EQ(ts[1].tv_sec, st.st_mtim.tv_sec);
+	EXPECT_EQ(ts[1].tv_nsec, st.st_mtim.tv_nsec);
+	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
+	EXPECT_EQ(ts[0].tv_sec, st.st_atim.tv_sec);
+	EXPECT_EQ(ts[0].tv_nsec, st.st_atim.tv_nsec);
+	EXPECT_EQ(ts[1].tv_sec, st.st_mtim.tv_sec);
+	EXPECT_EQ(ts[1].tv_nsec, st.st_mtim.tv_nsec);
+	/* Copying the data did not touch the lower times either. */
+	ASSERT_EQ(0, lstat(l, &st));
+	EXPECT_EQ(ts[0].tv_sec, st.st_atim.tv_sec);
+	EXPECT_EQ(ts[0].tv_nsec, st.st_atim.tv_nsec);
+	EXPECT_EQ(ts[1].tv_nsec, st.st_mtim.tv_nsec);
+}
+
+TEST_F(cu, user_xattrs_copied)
+{
+	struct env *e = &self->e;
+	const char *l = P(e->lower, "f"), *u = P(e->upper, "f");
+	const char *m = P(e->mnt, "f");
+	unsigned char bin[256], big[3000], v[4096];
+	char list[1024];
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 256; i++)
+		bin[i] = i;
+	fill_pat(big, 0, sizeof(big), 9);
+	make_file(_metadata, l, 10, 2, 0644);
+	ASSERT_EQ(0, setxattr(l, "user.alpha", "alpha", 5, 0));
+	ASSERT_EQ(0, setxattr(l, "user.bin", bin, sizeof(bin), 0));
+	ASSERT_EQ(0, setxattr(l, "user.big", big, sizeof(big), 0));
+	ASSERT_EQ(0, setxattr(l, "user.empty", "", 0, 0));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chmod(m, 0600)) TH_LOG("chmod: %s", strerror(errno));
+	ASSERT_COPIED_UP(u);
+
+	EXPECT_EQ(5, getxattr(u, "user.alpha", v, sizeof(v)));
+	EXPECT_EQ(0, memcmp(v, "alpha", 5));
+	n = getxattr(u, "user.bin", v, sizeof(v));
+	EXPECT_EQ(sizeof(bin), n);
+	EXPECT_EQ(0, memcmp(v, bin, sizeof(bin)));
+	n = getxattr(u, "user.big", v, sizeof(v));
+	EXPECT_EQ(sizeof(big), n);
+	EXPECT_EQ(0, memcmp(v, big, sizeof(big)));
+	EXPECT_EQ(0, getxattr(u, "user.empty", v, sizeof(v)))
+		TH_LOG("user.empty on upper: %s", strerror(errno));
+
+	/* Through the union: the same, and nothing private. */
+	n = getxattr(m, "user.bin", v, sizeof(v));
+	EXPECT_EQ(sizeof(bin), n);
+	EXPECT_EQ(0, memcmp(v, bin, sizeof(bin)));
+	n = listxattr(m, list, sizeof(list));
+	ASSERT_GT(n, 0);
+	for (i = 0; i < n; i += strlen(list + i) + 1) {
+		EXPECT_NE(0, strncmp(list + i, "trusted.union.", 14))
+			TH_LOG("private xattr %s listed", list + i);
+	}
+	EXPECT_EQ(-1, getxattr(m, ORIGIN_XATTR, v, sizeof(v)));
+	EXPECT_EQ(ENODATA, errno);
+}
+
+TEST_F(cu, symlink_copy_up)
+{
+	struct env *e = &self->e;
+	const char *target = "some/where/../over the rainbow";
+	const char *l = P(e->lower, "ln"), *u = P(e->upper, "ln");
+	struct timespec ts[2] = { { 1300000000, 5 }, { 1300000001, 6 } };
+	struct stat st, mst;
+	char buf[PATH_LEN];
+	ssize_t n;
+
+	ASSERT_EQ(0, symlink(target, l));
+	ASSERT_EQ(0, utimensat(AT_FDCWD, l, ts, AT_SYMLINK_NOFOLLOW));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, lstat(P(e->mnt, "ln"), &mst));
+	ASSERT_EQ(0, fchownat(AT_FDCWD, P(e->mnt, "ln"), 777, 778,
+			      AT_SYMLINK_NOFOLLOW))
+		TH_LOG("fchownat: %s", strerror(errno));
+	ASSERT_EQ(0, lstat(u, &st)) TH_LOG("no symlink on upper");
+	ASSERT_TRUE(S_ISLNK(st.st_mode));
+	EXPECT_EQ(777, st.st_uid);
+	EXPECT_EQ(778, st.st_gid);
+	EXPECT_EQ(ts[1].tv_sec, st.st_mtim.tv_sec);
+	EXPECT_EQ(ts[1].tv_nsec, st.st_mtim.tv_nsec);
+	n = readlink(u, buf, sizeof(buf));
+	ASSERT_EQ(strlen(target), n);
+	EXPECT_EQ(0, memcmp(buf, target, n));
+	n = readlink(P(e->mnt, "ln"), buf, sizeof(buf));
+	ASSERT_EQ(strlen(target), n);
+	EXPECT_EQ(0, memcmp(buf, target, n));
+	ASSERT_ORIGIN(u, l);
+	ASSERT_EQ(0, lstat(P(e->mnt, "ln"), &st));
+	EXPECT_EQ(777, st.st_uid);
+	EXPECT_EQ(mst.st_ino, st.st_ino);
+	/* Lower untouched. */
+	ASSERT_EQ(0, lstat(l, &st));
+	EXPECT_EQ(0, st.st_uid);
+	ASSERT_WORK_EMPTY(e->upper);
+}
+
+TEST_F(cu, device_copy_up)
+{
+	struct env *e = &self->e;
+	const char *l = P(e->lower, "null"), *u = P(e->upper, "null");
+	struct stat st;
+
+	ASSERT_EQ(0, mknod(l, S_IFCHR | 0640, makedev(1, 3)));
+	ASSERT_EQ(0, chmod(l, 0640));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chown(P(e->mnt, "null"), 55, 66))
+		TH_LOG("chown: %s", strerror(errno));
+	ASSERT_EQ(0, lstat(u, &st)) TH_LOG("no device on upper");
+	ASSERT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(makedev(1, 3), st.st_rdev);
+	EXPECT_EQ(S_IFCHR | 0640, st.st_mode);
+	EXPECT_EQ(55, st.st_uid);
+	EXPECT_EQ(66, st.st_gid);
+	ASSERT_ORIGIN(u, l);
+	ASSERT_EQ(0, stat(P(e->mnt, "null"), &st));
+	EXPECT_EQ(makedev(1, 3), st.st_rdev);
+	EXPECT_EQ(55, st.st_uid);
+	ASSERT_EQ(0, lstat(l, &st));
+	EXPECT_EQ(0, st.st_uid);
+	ASSERT_WORK_EMPTY(e->upper);
+}
+
+TEST_F(cu, fifo_copy_up)
+{
+	struct env *e = &self->e;
+	struct stat st;
+
+	ASSERT_EQ(0, mkfifo(P(e->lower, "fifo"), 0644));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chmod(P(e->mnt, "fifo"), 0600));
+	ASSERT_EQ(0, lstat(P(e->upper, "fifo"), &st));
+	EXPECT_TRUE(S_ISFIFO(st.st_mode));
+	EXPECT_EQ(S_IFIFO | 0600, st.st_mode);
+	ASSERT_EQ(0, lstat(P(e->lower, "fifo"), &st));
+	EXPECT_EQ(S_IFIFO | 0644, st.st_mode);
+}
+
+/* Parents are copied up (as directories, with their modes) first. */
+TEST_F(cu, nested_parents_copied_up)
+{
+	struct env *e = &self->e;
+	struct stat st;
+
+	ASSERT_EQ(0, mkdir(P(e->lower, "d1"), 0750));
+	ASSERT_EQ(0, mkdir(P(e->lower, "d1/d2"), 0705));
+	make_file(_metadata, P(e->lower, "d1/d2/f"), 20000, 5, 0644);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, truncate(P(e->mnt, "d1/d2/f"), 10000));
+	ASSERT_EQ(0, lstat(P(e->upper, "d1"), &st));
+	EXPECT_EQ(S_IFDIR | 0750, st.st_mode);
+	ASSERT_EQ(0, lstat(P(e->upper, "d1/d2"), &st));
+	EXPECT_EQ(S_IFDIR | 0705, st.st_mode);
+	ASSERT_COPIED_UP(P(e->upper, "d1/d2/f"));
+	ASSERT_PAT(P(e->upper, "d1/d2/f"), 10000, 5);
+	ASSERT_PAT(P(e->mnt, "d1/d2/f"), 10000, 5);
+	ASSERT_PAT(P(e->lower, "d1/d2/f"), 20000, 5);
+	ASSERT_WORK_EMPTY(e->upper);
+}
+
+/* ---- origin and inode numbers ---- */
+
+TEST_F(cu, ino_stable_across_copy_up_and_remount)
+{
+	struct env *e = &self->e;
+	const char *m = P(e->mnt, "f");
+	struct stat before, after, remounted, lst;
+
+	make_file(_metadata, P(e->lower, "f"), 3000, 6, 0644);
+	ASSERT_EQ(0, lstat(P(e->lower, "f"), &lst));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, stat(m, &before));
+	ASSERT_EQ(0, chmod(m, 0600));
+	ASSERT_COPIED_UP(P(e->upper, "f"));
+	ASSERT_ORIGIN(P(e->upper, "f"), P(e->lower, "f"));
+	ASSERT_EQ(0, stat(m, &after));
+	EXPECT_EQ(before.st_ino, after.st_ino);
+	EXPECT_EQ(before.st_dev, after.st_dev);
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, stat(m, &remounted));
+	EXPECT_EQ(before.st_ino, remounted.st_ino)
+		TH_LOG("st_ino %llx before copy-up, %llx after remount "
+		       "(lower ino %llx)",
+		       (unsigned long long)before.st_ino,
+		       (unsigned long long)remounted.st_ino,
+		       (unsigned long long)lst.st_ino);
+	EXPECT_EQ(S_IFREG | 0600, remounted.st_mode);
+	ASSERT_PAT(m, 3000, 6);
+}
+
+/* After remount, readdir's d_ino of a copied-up file equals its st_ino. */
+TEST_F(cu, d_ino_after_copy_up)
+{
+	struct env *e = &self->e;
+	struct dirent *de;
+	struct stat st;
+	ino_t d_ino = 0;
+	DIR *d;
+
+	make_file(_metadata, P(e->lower, "f"), 10, 6, 0644);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chmod(P(e->mnt, "f"), 0600));
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	d = opendir(e->mnt);
+	ASSERT_NE(NULL, d);
+	while ((de = readdir(d)))
+		if (!strcmp(de->d_name, "f"))
+			d_ino = de->d_ino;
+	closedir(d);
+	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
+	EXPECT_EQ(st.st_ino, d_ino);
+}
+
+/* ---- atomicity ---- */
+
+#define BIG	(4 * MiB)
+
+static void enospc_setup(struct __test_metadata *_metadata, struct env *e)
+{
+	make_file(_metadata, P(e->lower, "big"), BIG, 11, 0644);
+	SMALL_UPPER(e, "1M");
+	MOUNT_UNION(e);
+}
+
+static void check_intact(struct __test_metadata *_metadata, struct env *e)
+{
+	struct statfs sfs;
+
+	ASSERT_PAT(P(e->mnt, "big"), BIG, 11);
+	ASSERT_NOT_COPIED_UP(P(e->upper, "big"));
+	ASSERT_WORK_EMPTY(e->upper);
+	ASSERT_PAT(P(e->lower, "big"), BIG, 11);
+	/* The space of the partial copy was given back. */
+	ASSERT_EQ(0, statfs(e->upper, &sfs));
+	EXPECT_GE((long long)sfs.f_bfree * sfs.f_bsize, 768 * KiB)
+		TH_LOG("only %lld bytes free on upper",
+		       (long long)sfs.f_bfree * sfs.f_bsize);
+}
+
+TEST_F(cu, enospc_open_leaves_nothing)
+{
+	struct env *e = &self->e;
+	int fd;
+
+	enospc_setup(_metadata, e);
+	fd = open(P(e->mnt, "big"), O_WRONLY | O_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	ASSERT_EQ(-1, fd);
+	ASSERT_EQ(ENOSPC, errno) TH_LOG("open: %s", strerror(errno));
+	check_intact(_metadata, e);
+	/* And again, now that the name may be cached. */
+	fd = open(P(e->mnt, "big"), O_RDWR | O_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	ASSERT_EQ(-1, fd);
+	ASSERT_EQ(ENOSPC, errno);
+	check_intact(_metadata, e);
+}
+
+TEST_F(cu, enospc_chmod_leaves_nothing)
+{
+	struct env *e = &self->e;
+	struct stat st;
+
+	enospc_setup(_metadata, e);
+	ASSERT_EQ(-1, chmod(P(e->mnt, "big"), 0600));
+	ASSERT_EQ(ENOSPC, errno) TH_LOG("chmod: %s", strerror(errno));
+	check_intact(_metadata, e);
+	ASSERT_EQ(0, stat(P(e->mnt, "big"), &st));
+	EXPECT_EQ(S_IFREG | 0644, st.st_mode);
+}
+
+/* After ENOSPC, truncating to a small size copies only what remains. */
+TEST_F(cu, enospc_then_truncate_small)
+{
+	struct env *e = &self->e;
+	struct stat st;
+	int fd;
+
+	enospc_setup(_metadata, e);
+	fd = open(P(e->mnt, "big"), O_WRONLY | O_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	ASSERT_EQ(-1, fd);
+	ASSERT_EQ(ENOSPC, errno);
+	ASSERT_EQ(0, truncate(P(e->mnt, "big"), 4096))
+		TH_LOG("truncate: %s", strerror(errno));
+	ASSERT_COPIED_UP(P(e->upper, "big"));
+	ASSERT_PAT(P(e->upper, "big"), 4096, 11);
+	ASSERT_PAT(P(e->mnt, "big"), 4096, 11);
+	ASSERT_EQ(0, lstat(P(e->upper, "big"), &st));
+	EXPECT_LE(st.st_blocks, 8);
+	ASSERT_WORK_EMPTY(e->upper);
+	ASSERT_PAT(P(e->lower, "big"), BIG, 11);
+}
+
+/* truncate and O_TRUNC copy only the data that remains. */
+TEST_F(cu, truncate_copies_only_remaining)
+{
+	struct env *e = &self->e;
+	struct stat st;
+	int fd;
+
+	make_file(_metadata, P(e->lower, "a"), 8 * MiB, 12, 0644);
+	make_file(_metadata, P(e->lower, "b"), 8 * MiB, 12, 0644);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, truncate(P(e->mnt, "a"), 4096));
+	ASSERT_EQ(0, lstat(P(e->upper, "a"), &st));
+	EXPECT_EQ(4096, st.st_size);
+	EXPECT_LE(st.st_blocks, 8);
+	ASSERT_PAT(P(e->mnt, "a"), 4096, 12);
+	fd = open(P(e->mnt, "b"), O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	ASSERT_EQ(0, lstat(P(e->upper, "b"), &st));
+	EXPECT_EQ(0, st.st_size);
+	EXPECT_EQ(0, st.st_blocks);
+}
+
+/* ---- operations on descriptors opened read-only ---- */
+
+/* Opens lower "f" through the union read-only; checks nothing was copied. */
+static int open_rdonly_std(struct __test_metadata *_metadata, struct env *e)
+{
+	int fd;
+
+	make_std_file(_metadata, e, false);
+	if (mount_union(e))
+		return -1;
+	fd = open(P(e->mnt, "f"), O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && layer_kind(P(e->upper, "f")) == 'r') {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+TEST_F(cu, fchmod_rdonly_fd)
+{
+	struct env *e = &self->e;
+	struct stat st;
+	int fd = open_rdonly_std(_metadata, e);
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, fchmod(fd, 0600)) TH_LOG("fchmod: %s", strerror(errno));
+	ASSERT_COPIED_UP(P(e->upper, "f"));
+	ASSERT_EQ(0, lstat(P(e->upper, "f"), &st));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	ASSERT_PAT(P(e->upper, "f"), FLEN, FSEED);
+	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
+	close(fd);
+	check_std_lower(_metadata, e);
+}
+
+TEST_F(cu, fchown_rdonly_fd)
+{
+	struct env *e = &self->e;
+	struct stat st;
+	int fd = open_rdonly_std(_metadata, e);
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, fchown(fd, 321, 654)) TH_LOG("fchown: %s", strerror(errno));
+	ASSERT_COPIED_UP(P(e->upper, "f"));
+	ASSERT_EQ(0, lstat(P(e->upper, "f"), &st));
+	EXPECT_EQ(321, st.st_uid);
+	EXPECT_EQ(654, st.st_gid);
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(321, st.st_uid);
+	ASSERT_PAT(P(e->upper, "f"), FLEN, FSEED);
+	close(fd);
+	check_std_lower(_metadata, e);
+}
+
+TEST_F(cu, futimens_rdonly_fd)
+{
+	struct env *e = &self->e;
+	struct timespec ts[2] = { { 111, 222 }, { 333, 444 } };
+	struct stat st;
+	int fd = open_rdonly_std(_metadata, e);
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, futimens(fd, ts)) TH_LOG("futimens: %s", strerror(errno));
+	ASSERT_COPIED_UP(P(e->upper, "f"));
+	ASSERT_EQ(0, lstat(P(e->upper, "f"), &st));
+	EXPECT_EQ(111, st.st_atim.tv_sec);
+	EXPECT_EQ(222, st.st_atim.tv_nsec);
+	EXPECT_EQ(333, st.st_mtim.tv_sec);
+	EXPECT_EQ(444, st.st_mtim.tv_nsec);
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(444, st.st_mtim.tv_nsec);
+	ASSERT_PAT(P(e->upper, "f"), FLEN, FSEED);
+	close(fd);
+	check_std_lower(_metadata, e);
+}
+
+TEST_F(cu, fsetxattr_rdonly_fd)
+{
+	struct env *e = &self->e;
+	char v[16];
+	int fd = open_rdonly_std(_metadata, e);
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, fsetxattr(fd, "user.fd", "val", 3, 0))
+		TH_LOG("fsetxattr: %s", strerror(errno));
+	ASSERT_COPIED_UP(P(e->upper, "f"));
+	EXPECT_EQ(3, getxattr(P(e->upper, "f"), "user.fd", v, sizeof(v)));
+	EXPECT_EQ(3, fgetxattr(fd, "user.fd", v, sizeof(v)));
+	ASSERT_EQ(0, fremovexattr(fd, "user.fd"));
+	EXPECT_EQ(-1, getxattr(P(e->upper, "f"), "user.fd", v, sizeof(v)));
+	ASSERT_PAT(P(e->upper, "f"), FLEN, FSEED);
+	close(fd);
+	check_std_lower(_metadata, e);
+}
+
+/* A read-only descriptor opened before copy-up reads what is written after. */
+TEST_F(cu, rdonly_fd_sees_new_data)
+{
+	struct env *e = &self->e;
+	unsigned char buf[128], want[128];
+	int ro, rw;
+
+	ro = open_rdonly_std(_metadata, e);
+	ASSERT_GE(ro, 0);
+	ASSERT_EQ(100, read(ro, buf, 100));
+	fill_pat(want, 0, 100, FSEED);
+	ASSERT_EQ(0, memcmp(buf, want, 100));
+
+	rw = open(P(e->mnt, "f"), O_RDWR | O_CLOEXEC);
+	ASSERT_GE(rw, 0);
+	ASSERT_COPIED_UP(P(e->upper, "f"));
+	ASSERT_EQ(9, pwrite(rw, "NEWNEWNEW", 9, 0));
+	ASSERT_EQ(3, pwrite(rw, "XYZ", 3, 100));
+	ASSERT_EQ(4, pwrite(rw, "tail", 4, FLEN - 4));
+
+	/* read() continues at offset 100. */
+	ASSERT_EQ(3, read(ro, buf, 3));
+	EXPECT_EQ(0, memcmp(buf, "XYZ", 3));
+	ASSERT_EQ(9, pread(ro, buf, 9, 0));
+	EXPECT_EQ(0, memcmp(buf, "NEWNEWNEW", 9));
+	ASSERT_EQ(4, pread(ro, buf, 4, FLEN - 4));
+	EXPECT_EQ(0, memcmp(buf, "tail", 4));
+	/* Unchanged bytes still read right. */
+	EXPECT_EQ(-1, cmp_pat(ro, 103, 1000, FSEED));
+	close(rw);
+	close(ro);
+	check_std_lower(_metadata, e);
+}
+
+/* ---- the data path after open ---- */
+
+TEST_F(cu, write_pwrite_writev)
+{
+	struct env *e = &self->e;
+	const off_t len = 10000;
+	static unsigned char want[20003], got[20003 + 10];
+	struct iovec iov[3] = {
+		{ "one-", 4 }, { "two-", 4 }, { "three", 5 },
+	};
+	int fd, ufd;
+
+	make_file(_metadata, P(e->lower, "f"), len, 13, 0644);
+	MOUNT_UNION(e);
+	fill_pat(want, 0, len, 13);
+	fd = open(P(e->mnt, "f"), O_RDWR | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(4, write(fd, "AAAA", 4));
+	memcpy(want, "AAAA", 4);
+	ASSERT_EQ(13, writev(fd, iov, 3));
+	memcpy(want + 4, "one-two-three", 13);
+	ASSERT_EQ(4, pwrite(fd, "BBBB", 4, 5000));
+	memcpy(want + 5000, "BBBB", 4);
+	ASSERT_EQ(3, pwrite(fd, "END", 3, 20000));
+	memcpy(want + 20000, "END", 3);
+	ASSERT_EQ(17, lseek(fd, 0, SEEK_CUR));
+	close(fd);
+
+	ufd = open(P(e->upper, "f"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(ufd, 0);
+	ASSERT_EQ(sizeof(want), pread(ufd, got, sizeof(got), 0));
+	EXPECT_EQ(0, memcmp(got, want, sizeof(want)));
+	close(ufd);
+	ufd = open(P(e->mnt, "f"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(ufd, 0);
+	ASSERT_EQ(sizeof(want), pread(ufd, got, sizeof(got), 0));
+	EXPECT_EQ(0, memcmp(got, want, sizeof(want)));
+	close(ufd);
+	ASSERT_PAT(P(e->lower, "f"), len, 13);
+}
+
+TEST_F(cu, o_append)
+{
+	struct env *e = &self->e;
+	char buf[64];
+	int fd;
+
+	write_str(_metadata, P(e->lower, "f"), "hello");
+	MOUNT_UNION(e);
+	fd = open(P(e->mnt, "f"), O_WRONLY | O_APPEND | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(6, write(fd, " world", 6));
+	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+	ASSERT_EQ(1, write(fd, "!", 1));
+	close(fd);
+	ASSERT_EQ(12, read_str(P(e->upper, "f"), buf, sizeof(buf)));
+	EXPECT_STREQ("hello world!", buf);
+	ASSERT_EQ(12, read_str(P(e->mnt, "f"), buf, sizeof(buf)));
+	EXPECT_STREQ("hello world!", buf);
+	ASSERT_EQ(5, read_str(P(e->lower, "f"), buf, sizeof(buf)));
+	EXPECT_STREQ("hello", buf);
+}
+
+TEST_F(cu, mmap_shared_write)
+{
+	struct env *e = &self->e;
+	long pg = sysconf(_SC_PAGESIZE);
+	unsigned char *p, *want, *got;
+	int fd, ufd;
+
+	make_file(_metadata, P(e->lower, "f"), 3 * pg, 14, 0644);
+	MOUNT_UNION(e);
+	want = malloc(3 * pg);
+	got = malloc(3 * pg);
+	ASSERT_NE(NULL, want);
+	ASSERT_NE(NULL, got);
+	fill_pat(want, 0, 3 * pg, 14);
+	fd = open(P(e->mnt, "f"), O_RDWR | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap: %s", strerror(errno));
+	EXPECT_EQ(0, memcmp(p, want, 3 * pg));
+	memset(p + pg, 'M', pg);
+	memset(want + pg, 'M', pg);
+	p[2 * pg + 10] = 'x';
+	want[2 * pg + 10] = 'x';
+	ASSERT_EQ(0, msync(p, 3 * pg, MS_SYNC));
+
+	/* Visible on the upper file while still mapped. */
+	ufd = open(P(e->upper, "f"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(ufd, 0);
+	ASSERT_EQ(3 * pg, pread(ufd, got, 3 * pg, 0));
+	EXPECT_EQ(0, memcmp(got, want, 3 * pg));
+	close(ufd);
+	ASSERT_EQ(0, munmap(p, 3 * pg));
+	close(fd);
+	ASSERT_PAT(P(e->lower, "f"), 3 * pg, 14);
+	free(want);
+	free(got);
+}
+
+TEST_F(cu, fsync_fdatasync)
+{
+	struct env *e = &self->e;
+	int fd;
+
+	make_file(_metadata, P(e->lower, "f"), 5000, 15, 0644);
+	MOUNT_UNION(e);
+	fd = open(P(e->mnt, "f"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(0, fsync(fd)) TH_LOG("fsync (lower): %s", strerror(errno));
+	close(fd);
+	ASSERT_NOT_COPIED_UP(P(e->upper, "f"));
+	fd = open(P(e->mnt, "f"), O_RDWR | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(5, pwrite(fd, "synced", 5, 100));
+	EXPECT_EQ(0, fsync(fd)) TH_LOG("fsync: %s", strerror(errno));
+	ASSERT_EQ(5, pwrite(fd, "datas", 5, 200));
+	EXPECT_EQ(0, fdatasync(fd)) TH_LOG("fdatasync: %s", strerror(errno));
+	EXPECT_EQ(0, sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE));
+	EXPECT_EQ(0, syncfs(fd));
+	close(fd);
+	ASSERT_COPIED_UP(P(e->upper, "f"));
+	EXPECT_EQ(-1, cmp_pat_path(P(e->upper, "f"), 0, 100, 15));
+	EXPECT_EQ(-1, cmp_pat_path(P(e->upper, "f"), 205, 5000 - 205, 15));
+}
+
+TEST_F(cu, fallocate_and_punch_hole)
+{
+	struct env *e = &self->e;
+	const char *u = P(e->upper, "f");
+	struct stat st, st2;
+	int fd;
+
+	make_file(_metadata, P(e->lower, "f"), MiB, 16, 0644);
+	MOUNT_UNION(e);
+	fd = open(P(e->mnt, "f"), O_RDWR | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+
+	ASSERT_EQ(0, fallocate(fd, 0, MiB, MiB))
+		TH_LOG("fallocate: %s", strerror(errno));
+	ASSERT_EQ(0, lstat(u, &st));
+	EXPECT_EQ(2 * MiB, st.st_size);
+	EXPECT_EQ(-1, cmp_pat(fd, MiB, MiB, ZEROS));
+
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_KEEP_SIZE, 2 * MiB, MiB));
+	ASSERT_EQ(0, lstat(u, &st));
+	EXPECT_EQ(2 * MiB, st.st_size);
+	EXPECT_GE(st.st_blocks * 512, 3 * MiB);
+
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       256 * KiB, 256 * KiB))
+		TH_LOG("punch hole: %s", strerror(errno));
+	ASSERT_EQ(0, lstat(u, &st2));
+	EXPECT_EQ(2 * MiB, st2.st_size);
+	EXPECT_LE(st2.st_blocks * 512, st.st_blocks * 512 - 256 * KiB);
+	EXPECT_EQ(-1, cmp_pat(fd, 0, 256 * KiB, 16));
+	EXPECT_EQ(-1, cmp_pat(fd, 256 * KiB, 256 * KiB, ZEROS));
+	EXPECT_EQ(-1, cmp_pat(fd, 512 * KiB, 512 * KiB, 16));
+	EXPECT_EQ(256 * KiB, lseek(fd, 0, SEEK_HOLE));
+	EXPECT_EQ(512 * KiB, lseek(fd, 256 * KiB, SEEK_DATA));
+	close(fd);
+	fd = open(u, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(256 * KiB, lseek(fd, 0, SEEK_HOLE));
+	EXPECT_EQ(-1, cmp_pat(fd, 256 * KiB, 256 * KiB, ZEROS));
+	close(fd);
+	ASSERT_PAT(P(e->lower, "f"), MiB, 16);
+}
+
+static ssize_t copy_all(int in, loff_t *off_in, int out, loff_t *off_out,
+			size_t len)
+{
+	ssize_t total = 0, n;
+
+	while (len > 0) {
+		n = copy_file_range(in, off_in, out, off_out, len, 0);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		total += n;
+		len -= n;
+	}
+	return total;
+}
+
+TEST_F(cu, copy_file_range_between_union_files)
+{
+	struct env *e = &self->e;
+	const off_t len = MiB + 3;
+	loff_t in_off = 100, out_off = 5000;
+	int in, out;
+	ssize_t n;
+
+	make_file(_metadata, P(e->lower, "src"), len, 17, 0644);
+	write_str(_metadata, P(e->lower, "dst"), "old content");
+	MOUNT_UNION(e);
+	in = open(P(e->mnt, "src"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(in, 0);
+	out = open(P(e->mnt, "dst"), O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ASSERT_GE(out, 0);
+	n = copy_all(in, NULL, out, NULL, len);
+	ASSERT_EQ(len, n) TH_LOG("copy_file_range: %s", strerror(-n));
+	close(out);
+	ASSERT_PAT(P(e->upper, "dst"), len, 17);
+	ASSERT_PAT(P(e->mnt, "dst"), len, 17);
+	ASSERT_NOT_COPIED_UP(P(e->upper, "src"));
+
+	/* With offsets, into a file that is on upper already. */
+	out = open(P(e->mnt, "dst"), O_RDWR | O_CLOEXEC);
+	ASSERT_GE(out, 0);
+	n = copy_all(in, &in_off, out, &out_off, 70000);
+	ASSERT_EQ(70000, n) TH_LOG("copy_file_range: %s", strerror(-n));
+	EXPECT_EQ(100 + 70000, in_off);
+	EXPECT_EQ(5000 + 70000, out_off);
+	close(out);
+	close(in);
+	{
+		static unsigned char got[70000], want[70000];
+		int fd = open(P(e->upper, "dst"), O_RDONLY | O_CLOEXEC);
+
+		ASSERT_GE(fd, 0);
+		ASSERT_EQ(sizeof(got), pread(fd, got, sizeof(got), 5000));
+		fill_pat(want, 100, sizeof(want), 17);
+		EXPECT_EQ(0, memcmp(got, want, sizeof(want)));
+		EXPECT_EQ(-1, cmp_pat(fd, 0, 5000, 17));
+		EXPECT_EQ(-1, cmp_pat(fd, 75000, len - 75000, 17));
+		close(fd);
+	}
+	{
+		char buf[32];
+
+		ASSERT_EQ(11, read_str(P(e->lower, "dst"), buf, sizeof(buf)));
+		EXPECT_STREQ("old content", buf);
+	}
+}
+
+TEST_F(cu, seek_data_hole)
+{
+	struct env *e = &self->e;
+	const char *l = P(e->lower, "f"), *u = P(e->upper, "f");
+	struct seg ls[MAX_SEGS], ms[MAX_SEGS], us[MAX_SEGS];
+	int nl, nm, nu, fd;
+
+	fd = open(l, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, write_pat(fd, 0, 64 * KiB, 18));
+	ASSERT_EQ(0, write_pat(fd, MiB, 64 * KiB, 18));
+	ASSERT_EQ(0, write_pat(fd, 3 * MiB, 4 * KiB, 18));
+	ASSERT_EQ(0, ftruncate(fd, 4 * MiB));
+	close(fd);
+	nl = layout_path(l, ls);
+	ASSERT_EQ(3, nl);
+	MOUNT_UNION(e);
+
+	/* Read-only, on lower. */
+	fd = open(P(e->mnt, "f"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	nm = layout(fd, ms);
+	ASSERT_SAME_LAYOUT(ls, nl, ms, nm);
+	EXPECT_EQ(-1, lseek(fd, 4 * MiB, SEEK_DATA));
+	EXPECT_EQ(ENXIO, errno);
+	close(fd);
+
+	/* Read-write, on upper, with one more data range. */
+	fd = open(P(e->mnt, "f"), O_RDWR | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, write_pat(fd, 2 * MiB, 8 * KiB, 18));
+	nm = layout(fd, ms);
+	nu = layout_path(u, us);
+	ASSERT_EQ(4, nm);
+	ASSERT_SAME_LAYOUT(us, nu, ms, nm);
+	EXPECT_EQ(2 * MiB, ms[2].start);
+	EXPECT_EQ(2 * MiB + 8 * KiB, ms[2].end);
+	EXPECT_EQ(2 * MiB, lseek(fd, 2 * MiB - 1, SEEK_DATA));
+	EXPECT_EQ(3 * MiB + 4 * KiB, lseek(fd, 3 * MiB, SEEK_HOLE));
+	EXPECT_EQ(3 * MiB + 4 * KiB, lseek(fd, 3 * MiB + 4 * KiB, SEEK_HOLE));
+	EXPECT_EQ(-1, lseek(fd, 3 * MiB + 4 * KiB, SEEK_DATA));
+	EXPECT_EQ(ENXIO, errno);
+	close(fd);
+}
+
+/* O_DIRECT through the union behaves like O_DIRECT on the upper fs. */
+TEST_F(cu, o_direct)
+{
+	struct env *e = &self->e;
+	const size_t blk = 4096;
+	unsigned char *buf, *want;
+	int plain, fd, plain_errno;
+
+	make_file(_metadata, P(e->lower, "f"), 4 * blk, 19, 0644);
+	plain = open(P(e->work, "plain"), O_CREAT | O_RDWR | O_DIRECT | O_CLOEXEC,
+		     0644);
+	plain_errno = plain < 0 ? errno : 0;
+	if (plain >= 0)
+		close(plain);
+	MOUNT_UNION(e);
+	fd = open(P(e->mnt, "f"), O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (plain_errno) {
+		ASSERT_EQ(-1, fd);
+		ASSERT_EQ(plain_errno, errno);
+		TH_LOG("O_DIRECT not supported on tmpfs: %s",
+		       strerror(plain_errno));
+		return;
+	}
+	ASSERT_GE(fd, 0) TH_LOG("open O_DIRECT: %s", strerror(errno));
+	ASSERT_TRUE(fcntl(fd, F_GETFL) & O_DIRECT);
+	ASSERT_EQ(0, posix_memalign((void **)&buf, blk, 2 * blk));
+	want = malloc(4 * blk);
+	ASSERT_NE(NULL, want);
+	fill_pat(want, 0, 4 * blk, 19);
+	ASSERT_EQ(2 * blk, pread(fd, buf, 2 * blk, blk));
+	EXPECT_EQ(0, memcmp(buf, want + blk, 2 * blk));
+	memset(buf, 'D', 2 * blk);
+	memset(want + blk, 'D', 2 * blk);
+	ASSERT_EQ(2 * blk, pwrite(fd, buf, 2 * blk, blk))
+		TH_LOG("pwrite O_DIRECT: %s", strerror(errno));
+	close(fd);
+	{
+		unsigned char *got = malloc(4 * blk + 1);
+		int ufd = open(P(e->upper, "f"), O_RDONLY | O_CLOEXEC);
+
+		ASSERT_NE(NULL, got);
+		ASSERT_GE(ufd, 0);
+		ASSERT_EQ(4 * blk, pread(ufd, got, 4 * blk + 1, 0));
+		EXPECT_EQ(0, memcmp(got, want, 4 * blk));
+		close(ufd);
+		free(got);
+	}
+	ASSERT_PAT(P(e->lower, "f"), 4 * blk, 19);
+	free(buf);
+	free(want);
+}
+
+/* ---- concurrency ---- */
+
+#define NPROC	8
+#define CLEN	(4 * MiB)
+
+struct child_result {
+	int open_errno;
+	int write_errno;
+	long long bad_off;	/* -1 if the content read was right */
+};
+
+TEST_F_TIMEOUT(cu, concurrent_open_write, 120)
+{
+	struct env *e = &self->e;
+	struct child_result *res;
+	int barrier[2], i, status, fd;
+	pid_t pids[NPROC];
+	char names[512], markers[NPROC];
+	struct stat st;
+
+	make_file(_metadata, P(e->lower, "f"), CLEN, 20, 0644);
+	MOUNT_UNION(e);
+	res = mmap(NULL, sizeof(*res) * NPROC, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, res);
+	ASSERT_EQ(0, pipe(barrier));
+
+	for (i = 0; i < NPROC; i++) {
+		pids[i] = fork();
+		ASSERT_GE(pids[i], 0);
+		if (pids[i] == 0) {
+			char c, marker = 'A' + i;
+
+			close(barrier[1]);
+			/* Returns 0 (EOF) once the parent closes its end. */
+			if (read(barrier[0], &c, 1) != 0)
+				_exit(3);
+			res[i].bad_off = -2;
+			fd = open(P(e->mnt, "f"), O_RDWR);
+			if (fd < 0) {
+				res[i].open_errno = errno;
+				_exit(1);
+			}
+			res[i].bad_off = cmp_pat(fd, 0, CLEN, 20);
+			if (pwrite(fd, &marker, 1, CLEN + i) != 1) {
+				res[i].write_errno = errno;
+				_exit(2);
+			}
+			close(fd);
+			_exit(0);
+		}
+	}
+	close(barrier[0]);
+	close(barrier[1]);	/* go */
+	for (i = 0; i < NPROC; i++) {
+		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			TH_LOG("child %d: status %#x, open: %s, write: %s",
+			       i, status, strerror(res[i].open_errno),
+			       strerror(res[i].write_errno));
+		EXPECT_EQ(-1, res[i].bad_off)
+			TH_LOG("child %d read wrong data at %lld", i,
+			       res[i].bad_off);
+	}
+
+	/* One regular file on upper with the data and every marker. */
+	ASSERT_COPIED_UP(P(e->upper, "f"));
+	ASSERT_EQ(0, lstat(P(e->upper, "f"), &st));
+	EXPECT_EQ(CLEN + NPROC, st.st_size);
+	EXPECT_EQ(1, st.st_nlink);
+	EXPECT_EQ(-1, cmp_pat_path(P(e->upper, "f"), 0, CLEN, 20));
+	fd = open(P(e->mnt, "f"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(NPROC, pread(fd, markers, NPROC, CLEN));
+	for (i = 0; i < NPROC; i++) {
+		EXPECT_EQ('A' + i, markers[i]) TH_LOG("marker %d lost", i);
+	}
+	close(fd);
+	/* Nothing else was left on upper. */
+	EXPECT_EQ(2, count_entries(e->upper, names, sizeof(names)))
+		TH_LOG("upper holds:%s", names);
+	ASSERT_WORK_EMPTY(e->upper);
+	ASSERT_PAT(P(e->lower, "f"), CLEN, 20);
+	munmap(res, sizeof(*res) * NPROC);
+}
+
+/* ---- lower hard links ---- */
+
+TEST_F(cu, lower_hardlink_broken_by_copy_up)
+{
+	struct env *e = &self->e;
+	struct stat st;
+	int fd;
+
+	make_file(_metadata, P(e->lower, "a"), 9000, 21, 0644);
+	ASSERT_EQ(0, link(P(e->lower, "a"), P(e->lower, "b")));
+	MOUNT_UNION(e);
+	ASSERT_PAT(P(e->mnt, "b"), 9000, 21);
+	fd = open(P(e->mnt, "a"), O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, write_pat(fd, 0, 5000, 22));
+	close(fd);
+	ASSERT_COPIED_UP(P(e->upper, "a"));
+	ASSERT_NOT_COPIED_UP(P(e->upper, "b"));
+	ASSERT_PAT(P(e->upper, "a"), 5000, 22);
+	ASSERT_PAT(P(e->mnt, "a"), 5000, 22);
+	/* The other name still shows the lower file. */
+	ASSERT_PAT(P(e->mnt, "b"), 9000, 21);
+	ASSERT_EQ(0, stat(P(e->mnt, "a"), &st));
+	EXPECT_EQ(1, st.st_nlink);
+	ASSERT_PAT(P(e->lower, "a"), 9000, 21);
+	/* Also after remount. */
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	ASSERT_PAT(P(e->mnt, "b"), 9000, 21);
+	ASSERT_PAT(P(e->mnt, "a"), 5000, 22);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,3443 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The merged view of the "union" filesystem.
+ *
+ * Each test builds a lower and an upper layer by hand in the on-disk format
+ * of Documentation/filesystems/union.rst (whiteouts are 0/0 character
+ * devices, fallthrus 0/d_type character devices, opaque directories and
+ * directory fallthrus carry trusted.union.{opaque,fallthru} = "y"), mounts a
+ * union over them and checks what the union shows: lookup precedence,
+ * whiteouts, merged and opaque directories, fallthrus, exact readdir
+ * listings, d_type, st_dev/st_ino/d_ino, stat fields, file data through
+ * read/pread/readv/mmap/sendfile/splice/lseek, symlinks, special files,
+ * xattrs, statfs and the reserved work directory name.
+ *
+ * The union is read-write, but these tests only read through it (changes are
+ * tested in namespace.c and copy_up.c).  The one write a reader causes is the
+ * directory copy-up of the first readdir of a directory with a lower part
+ * (fallthrus, directory fallthru markers and the opaque flag on upper); the
+ * last tests check that it changes nothing in the view, that it is the only
+ * change on upper, that lower is never written, and that other reads change
+ * nothing on either layer.
+ *
+ * The lower and upper layers live on two separate tmpfs instances (so that
+ * st_dev and statfs can tell them apart), inside a private tmpfs work
+ * directory. Must run as root with union.ko loaded. Each test works in its
+ * own mount namespace and unmounts everything it mounted.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
+
+#include "kselftest_harness.h"
+
+#ifndef FSOPEN_CLOEXEC
+#define FSOPEN_CLOEXEC		0x00000001
+#endif
+#ifndef FSMOUNT_CLOEXEC
+#define FSMOUNT_CLOEXEC		0x00000001
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH	0x00000004
+#endif
+#ifndef FSCONFIG_SET_STRING
+#define FSCONFIG_SET_STRING	1
+#endif
+#ifndef FSCONFIG_CMD_CREATE
+#define FSCONFIG_CMD_CREATE	6
+#endif
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE	(1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE		(1 << 1)
+#endif
+#ifndef RENAME_WHITEOUT
+#define RENAME_WHITEOUT		(1 << 2)
+#endif
+
+#define UNION_MAGIC	0x554e494fL
+#define LOWER_INO_BIT	(1ULL << 63)
+#define PRIVATE_PREFIX	"trusted.union."
+#define OPAQUE_XATTR	"trusted.union.opaque"
+#define FALLTHRU_XATTR	"trusted.union.fallthru"
+
+#define PATH_LEN	512
+#define MiB		(1024L * 1024)
+#define MAX_LOGGED	20	/* problems logged in detail per check */
+
+/* ---- paths ---- */
+
+/* fmt() that aborts the test process on truncation. */
+static void __attribute__((format(printf, 3, 4)))
+fmt(char *buf, size_t size, const char *f, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vsnprintf(buf, size, f, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size)
+		abort();
+}
+
+
+/*
+ * @dir/@rel in one of a ring of static buffers (only ever used by one
+ * thread; a test never holds more than a handful at once).
+ */
+static const char *pj(const char *dir, const char *rel)
+{
+	static char bufs[64][PATH_LEN];
+	static unsigned int next;
+	char *buf = bufs[next++ % 64];
+
+	if (!rel || !*rel)
+		fmt(buf, PATH_LEN, "%s", dir);
+	else
+		fmt(buf, PATH_LEN, "%s/%s", dir, rel);
+	return buf;
+}
+
+#define L(rel)	pj(self->lower, rel)
+#define U(rel)	pj(self->upper, rel)
+#define M(rel)	pj(self->mnt, rel)
+
+/* ---- building layers (each asserts success) ---- */
+
+static void mk_dir(struct __test_metadata *_metadata, const char *path)
+{
+	int r = mkdir(path, 0755) ? -errno : 0;
+
+	ASSERT_EQ(0, r) TH_LOG("mkdir %s: %s", path, strerror(-r));
+}
+
+static void mk_file(struct __test_metadata *_metadata, const char *path,
+		    const void *data, size_t len)
+{
+	const char *p = data;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+	ASSERT_GE(fd, 0) TH_LOG("create %s: %s", path, strerror(errno));
+	while (len) {
+		n = write(fd, p, len);
+		ASSERT_GT(n, 0) TH_LOG("write %s: %s", path, strerror(errno));
+		p += n;
+		len -= n;
+	}
+	ASSERT_EQ(0, close(fd));
+}
+
+static void mk_str(struct __test_metadata *_metadata, const char *path,
+		   const char *s)
+{
+	mk_file(_metadata, path, s, strlen(s));
+}
+
+static void mk_node(struct __test_metadata *_metadata, const char *path,
+		    mode_t mode, dev_t dev)
+{
+	int r = mknod(path, mode, dev) ? -errno : 0;
+
+	ASSERT_EQ(0, r) TH_LOG("mknod %s: %s", path, strerror(-r));
+}
+
+static void mk_symlink(struct __test_metadata *_metadata, const char *target,
+		       const char *path)
+{
+	int r = symlink(target, path) ? -errno : 0;
+
+	ASSERT_EQ(0, r) TH_LOG("symlink %s: %s", path, strerror(-r));
+}
+
+static void mk_xattr(struct __test_metadata *_metadata, const char *path,
+		     const char *name, const char *value)
+{
+	int r = lsetxattr(path, name, value, strlen(value), 0) ? -errno : 0;
+
+	ASSERT_EQ(0, r) TH_LOG("setxattr %s %s: %s", path, name, strerror(-r));
+}
+
+/* A socket file, made by bind(). */
+static void mk_sock(struct __test_metadata *_metadata, const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, r;
+
+	ASSERT_LT(strlen(path), sizeof(sun.sun_path));
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_GE(fd, 0);
+	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) ? -errno : 0;
+	close(fd);
+	ASSERT_EQ(0, r) TH_LOG("bind %s: %s", path, strerror(-r));
+}
+
+#define MKDIR(p)		mk_dir(_metadata, p)
+#define MKFILE(p, s)		mk_str(_metadata, p, s)
+#define MKSYM(target, p)	mk_symlink(_metadata, target, p)
+#define MKFIFO(p)		mk_node(_metadata, p, S_IFIFO | 0644, 0)
+#define MKCHR(p, ma, mi)	mk_node(_metadata, p, S_IFCHR | 0644, makedev(ma, mi))
+#define MKBLK(p, ma, mi)	mk_node(_metadata, p, S_IFBLK | 0644, makedev(ma, mi))
+#define MKSOCK(p)		mk_sock(_metadata, p)
+/* Upper-layer format. */
+#define WHITEOUT(p)		mk_node(_metadata, p, S_IFCHR, makedev(0, 0))
+#define FALLTHRU(p, dtype)	mk_node(_metadata, p, S_IFCHR, makedev(0, dtype))
+#define OPAQUE(p)		mk_xattr(_metadata, p, OPAQUE_XATTR, "y")
+#define DIR_FALLTHRU(p)		mk_xattr(_metadata, p, FALLTHRU_XATTR, "y")
+#define XATTR(p, n, v)		mk_xattr(_metadata, p, n, v)
+
+/* Deterministic pseudo-random bytes. */
+static void fill_pattern(unsigned char *buf, size_t len, uint64_t seed)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 0x2545f4914f6cdd1dULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		buf[i] = x >> 24;
+	}
+}
+
+/* ---- fixture ---- */
+
+FIXTURE(view) {
+	char work[PATH_LEN];	/* private tmpfs holding everything below */
+	char lfs[PATH_LEN];	/* tmpfs of the lower layer */
+	char ufs[PATH_LEN];	/* tmpfs of the upper layer */
+	char lower[PATH_LEN];
+	char upper[PATH_LEN];
+	char mnt[PATH_LEN];
+	char scratch[PATH_LEN];	/* a file outside the union */
+};
+
+FIXTURE_SETUP(view)
+{
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL));
+
+	strcpy(self->work, "/tmp/union-view.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->work));
+	ASSERT_EQ(0, mount("tmpfs", self->work, "tmpfs", 0, "mode=0755"));
+
+	fmt(self->lfs, PATH_LEN, "%s/lfs", self->work);
+	fmt(self->ufs, PATH_LEN, "%s/ufs", self->work);
+	fmt(self->lower, PATH_LEN, "%s/lower", self->lfs);
+	fmt(self->upper, PATH_LEN, "%s/upper", self->ufs);
+	fmt(self->mnt, PATH_LEN, "%s/mnt", self->work);
+	fmt(self->scratch, PATH_LEN, "%s/scratch", self->work);
+	ASSERT_EQ(0, mkdir(self->lfs, 0755));
+	ASSERT_EQ(0, mkdir(self->ufs, 0755));
+	ASSERT_EQ(0, mkdir(self->mnt, 0755));
+	/* Different sizes, so that statfs tells the layers apart. */
+	ASSERT_EQ(0, mount("tmpfs", self->lfs, "tmpfs", 0,
+			   "mode=0755,size=384m,nr_inodes=40000"));
+	ASSERT_EQ(0, mount("tmpfs", self->ufs, "tmpfs", 0,
+			   "mode=0755,size=192m,nr_inodes=20000"));
+	ASSERT_EQ(0, mkdir(self->lower, 0755));
+	ASSERT_EQ(0, mkdir(self->upper, 0755));
+}
+
+FIXTURE_TEARDOWN(view)
+{
+	const char *mnts[] = { self->mnt, self->ufs, self->lfs, self->work };
+	unsigned int i;
+
+	if (chdir("/"))
+		TH_LOG("chdir /: %s", strerror(errno));
+	for (i = 0; i < sizeof(mnts) / sizeof(mnts[0]); i++)
+		while (mnts[i][0] && !umount2(mnts[i], MNT_DETACH))
+			;
+	if (self->work[0])
+		rmdir(self->work);
+}
+
+static int mount_union(FIXTURE_DATA(view) *self)
+{
+	char data[3 * PATH_LEN];
+
+	fmt(data, sizeof(data), "lower=%s,upper=%s", self->lower,
+		 self->upper);
+	return mount("none", self->mnt, "union", 0, data) ? -errno : 0;
+}
+
+/* The same with fsopen()/fsconfig()/fsmount()/move_mount(). */
+static int fsmount_union(FIXTURE_DATA(view) *self)
+{
+	int fsfd, mfd, ret = 0;
+
+	fsfd = fsopen("union", FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		return -errno;
+	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lower", self->lower, 0) ||
+	    fsconfig(fsfd, FSCONFIG_SET_STRING, "upper", self->upper, 0) ||
+	    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
+		ret = -errno;
+	if (!ret) {
+		mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+		if (mfd < 0) {
+			ret = -errno;
+		} else {
+			if (move_mount(mfd, "", AT_FDCWD, self->mnt,
+				       MOVE_MOUNT_F_EMPTY_PATH))
+				ret = -errno;
+			close(mfd);
+		}
+	}
+	close(fsfd);
+	return ret;
+}
+
+#define MOUNT() do {							\
+	int __r = mount_union(self);					\
+	ASSERT_EQ(0, __r) TH_LOG("mount union: %s", strerror(-__r));	\
+} while (0)
+
+#define UMOUNT() do {							\
+	int __r = umount2(self->mnt, 0) ? -errno : 0;			\
+	ASSERT_EQ(0, __r) TH_LOG("umount union: %s", strerror(-__r));	\
+} while (0)
+
+/* ---- stat helpers ---- */
+
+static struct stat lstat_ok(struct __test_metadata *_metadata,
+			    const char *path)
+{
+	struct stat st;
+	int r = lstat(path, &st) ? -errno : 0;
+
+	ASSERT_EQ(0, r) TH_LOG("lstat %s: %s", path, strerror(-r));
+	return st;
+}
+
+#define LSTAT(p)	lstat_ok(_metadata, p)
+/* Union inode number of an object with a lower part, from its lower path. */
+#define LINO(p)		((uint64_t)LSTAT(p).st_ino | LOWER_INO_BIT)
+/* Inode number of a path as is (upper-only objects, union paths). */
+#define INO(p)		((uint64_t)LSTAT(p).st_ino)
+
+/* errno of lstat(@path), 0 if it exists. */
+static int lstat_errno(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) ? errno : 0;
+}
+
+/* errno of open(@path, O_RDONLY), 0 if it opens. */
+static int open_errno(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+#define EXPECT_ENOENT(p) do {						\
+	const char *__p = (p);						\
+	int __e = lstat_errno(__p);					\
+	EXPECT_EQ(ENOENT, __e)						\
+		TH_LOG("lstat %s: %s, want ENOENT", __p,		\
+		       __e ? strerror(__e) : "exists");			\
+	__e = open_errno(__p);						\
+	EXPECT_EQ(ENOENT, __e)						\
+		TH_LOG("open %s: %s, want ENOENT", __p,			\
+		       __e ? strerror(__e) : "opened");			\
+} while (0)
+
+#define EXPECT_INO(want, p) do {					\
+	const char *__p = (p);						\
+	uint64_t __want = (want), __got = INO(__p);			\
+	EXPECT_EQ(__want, __got)					\
+		TH_LOG("st_ino of %s: %#llx, want %#llx", __p,		\
+		       (unsigned long long)__got,			\
+		       (unsigned long long)__want);			\
+} while (0)
+
+#define EXPECT_TYPE(fmt, p) do {					\
+	const char *__p = (p);						\
+	mode_t __m = LSTAT(__p).st_mode;				\
+	EXPECT_EQ((mode_t)(fmt), __m & S_IFMT)				\
+		TH_LOG("%s: mode %o", __p, __m);			\
+} while (0)
+
+/* ---- file data ---- */
+
+/* Whole file read with read(2) in @chunk sized pieces; NULL + errno on error. */
+static unsigned char *read_file(const char *path, size_t chunk, size_t *len)
+{
+	unsigned char *buf = NULL, *nbuf;
+	size_t cap = 0, n = 0;
+	ssize_t r;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		if (cap - n < chunk + 1) {
+			cap = (cap + chunk + 1) * 2;
+			nbuf = realloc(buf, cap);
+			if (!nbuf) {
+				err = ENOMEM;
+				goto fail;
+			}
+			buf = nbuf;
+		}
+		r = read(fd, buf + n, chunk);
+		if (r < 0) {
+			err = errno;
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		n += r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+fail:
+	free(buf);
+	close(fd);
+	errno = err;
+	return NULL;
+}
+
+static void expect_bytes(struct __test_metadata *_metadata, const char *what,
+			 const void *want, size_t want_len,
+			 const void *got, size_t got_len)
+{
+	const unsigned char *w = want, *g = got;
+	size_t i, n = want_len < got_len ? want_len : got_len;
+
+	EXPECT_EQ(want_len, got_len) TH_LOG("%s: length", what);
+	for (i = 0; i < n; i++)
+		if (w[i] != g[i])
+			break;
+	EXPECT_EQ(n, i)
+		TH_LOG("%s: first difference at byte %zu: %#x, want %#x",
+		       what, i, g[i], w[i]);
+}
+
+static void expect_content(struct __test_metadata *_metadata,
+			   const char *path, const char *want)
+{
+	size_t len;
+	unsigned char *got = read_file(path, 4096, &len);
+	int err = errno;
+
+	EXPECT_NE(NULL, got) TH_LOG("read %s: %s", path, strerror(err));
+	if (!got)
+		return;
+	EXPECT_TRUE(len == strlen(want) && !memcmp(want, got, len))
+		TH_LOG("%s: read '%.*s', want '%s'", path, (int)len, got, want);
+	free(got);
+}
+
+#define EXPECT_CONTENT(p, s)	expect_content(_metadata, p, s)
+
+/* ---- directory listings ---- */
+
+struct dent {
+	char name[256];
+	uint64_t ino;
+	unsigned char type;
+};
+
+struct listing {
+	struct dent *e;
+	size_t n;
+};
+
+struct ldirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+static int dent_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct dent *)a)->name,
+		      ((const struct dent *)b)->name);
+}
+
+/*
+ * All entries of the open directory @fd from its current position, with
+ * getdents64 and a small buffer (many calls for big directories), sorted by
+ * name (duplicates kept). 0 or -errno.
+ */
+static int list_fd(int fd, struct listing *ls)
+{
+	char buf[4096] __attribute__((aligned(8)));
+	size_t cap = 0;
+	long n, off;
+
+	ls->e = NULL;
+	ls->n = 0;
+	for (;;) {
+		n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+		if (n < 0) {
+			int err = errno;
+
+			free(ls->e);
+			ls->e = NULL;
+			return -err;
+		}
+		if (n == 0)
+			break;
+		for (off = 0; off < n;) {
+			struct ldirent64 *d = (void *)(buf + off);
+			struct dent *e;
+
+			if (ls->n == cap) {
+				cap = cap ? 2 * cap : 64;
+				e = realloc(ls->e, cap * sizeof(*e));
+				if (!e) {
+					free(ls->e);
+					ls->e = NULL;
+					return -ENOMEM;
+				}
+				ls->e = e;
+			}
+			e = &ls->e[ls->n++];
+			fmt(e->name, sizeof(e->name), "%s", d->d_name);
+			e->ino = d->d_ino;
+			e->type = d->d_type;
+			off += d->d_reclen;
+		}
+	}
+	if (ls->n)
+		qsort(ls->e, ls->n, sizeof(*ls->e), dent_cmp);
+	return 0;
+}
+
+static int list_dir(const char *path, struct listing *ls)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	r = list_fd(fd, ls);
+	close(fd);
+	return r;
+}
+
+static void list_ok(struct __test_metadata *_metadata, const char *path,
+		    struct listing *ls)
+{
+	int r = list_dir(path, ls);
+
+	ASSERT_EQ(0, r) TH_LOG("readdir %s: %s", path, strerror(-r));
+}
+
+/* The (first) entry @name of a sorted listing, or NULL. */
+static const struct dent *find_dent(const struct listing *ls, const char *name)
+{
+	struct dent key;
+
+	fmt(key.name, sizeof(key.name), "%s", name);
+	return ls->n ? bsearch(&key, ls->e, ls->n, sizeof(*ls->e), dent_cmp)
+		     : NULL;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * The listing of the sorted names @ls must be exactly @want (any order, no
+ * "." and ".."), plus "." and "..", each exactly once.
+ */
+static void expect_names(struct __test_metadata *_metadata, const char *path,
+			 const struct listing *ls,
+			 const char *const *want, size_t nwant)
+{
+	const char **w = malloc((nwant + 2) * sizeof(*w));
+	size_t nw = nwant + 2, i = 0, j = 0;
+	int problems = 0;
+
+	ASSERT_NE(NULL, w);
+	w[0] = ".";
+	w[1] = "..";
+	if (nwant)
+		memcpy(w + 2, want, nwant * sizeof(*w));
+	qsort(w, nw, sizeof(*w), str_cmp);
+	while (i < ls->n || j < nw) {
+		int c = i == ls->n ? 1 : j == nw ? -1 :
+			strcmp(ls->e[i].name, w[j]);
+
+		if (c == 0) {
+			i++;
+			j++;
+			while (i < ls->n && !strcmp(ls->e[i].name, w[j - 1])) {
+				if (problems++ < MAX_LOGGED)
+					TH_LOG("%s: '%s' listed more than once",
+					       path, w[j - 1]);
+				i++;
+			}
+		} else if (c < 0) {
+			if (problems++ < MAX_LOGGED)
+				TH_LOG("%s: unexpected entry '%s' (d_type %u)",
+				       path, ls->e[i].name, ls->e[i].type);
+			i++;
+		} else {
+			if (problems++ < MAX_LOGGED)
+				TH_LOG("%s: missing entry '%s'", path, w[j]);
+			j++;
+		}
+	}
+	EXPECT_EQ(0, problems)
+		TH_LOG("%s: %zu entries listed, %zu expected", path, ls->n, nw);
+	free(w);
+}
+
+static void check_names(struct __test_metadata *_metadata, const char *path,
+			const char *const *want, size_t nwant)
+{
+	struct listing ls;
+
+	list_ok(_metadata, path, &ls);
+	expect_names(_metadata, path, &ls, want, nwant);
+	free(ls.e);
+}
+
+#define NAMES(...) ((const char *const []){ __VA_ARGS__ }),		\
+	(sizeof((const char *const []){ __VA_ARGS__ }) / sizeof(const char *))
+#define CHECK_LIST(path, ...)	check_names(_metadata, path, NAMES(__VA_ARGS__))
+#define CHECK_EMPTY(path)	check_names(_metadata, path, NULL, 0)
+
+/* The entry @name of directory @dir must be listed once with d_type @type. */
+static void expect_dtype(struct __test_metadata *_metadata, const char *dir,
+			 const char *name, unsigned char type)
+{
+	const struct dent *d;
+	struct listing ls;
+
+	list_ok(_metadata, dir, &ls);
+	d = find_dent(&ls, name);
+	EXPECT_NE(NULL, d) TH_LOG("%s: '%s' not listed", dir, name);
+	if (d)
+		EXPECT_EQ(type, d->type)
+			TH_LOG("%s/%s: d_type %u, want %u", dir, name,
+			       d->type, type);
+	free(ls.e);
+}
+
+#define EXPECT_DTYPE(dir, name, type)	expect_dtype(_metadata, dir, name, type)
+
+/*
+ * Walk the union from @path: every directory lists "." and ".." and every
+ * other name once; for every entry st_dev is @dev, d_ino == st_ino,
+ * d_type == the type from lstat, no 0/x character device (whiteout or
+ * fallthru marker) is visible; "." has the directory's st_ino and ".." the
+ * parent's (unknown for the root). With @out, prints "relpath ino type" for
+ * every object, in a stable order.
+ */
+struct walk {
+	struct __test_metadata *md;
+	dev_t dev;
+	int problems;
+	size_t objects;
+	FILE *out;
+};
+
+static void walk_problem(struct walk *w, const char *fmt, ...)
+{
+	struct __test_metadata *_metadata = w->md;
+	char msg[PATH_LEN * 2];
+	va_list ap;
+
+	if (w->problems++ >= MAX_LOGGED)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	TH_LOG("%s", msg);
+}
+
+static void walk_dir(struct walk *w, const char *path, const char *rel,
+		     uint64_t dir_ino, uint64_t parent_ino)
+{
+	int dots = 0, dotdots = 0, r;
+	struct listing ls;
+	size_t i;
+
+	r = list_dir(path, &ls);
+	if (r) {
+		walk_problem(w, "readdir %s: %s", path, strerror(-r));
+		return;
+	}
+	for (i = 0; i < ls.n; i++) {
+		const struct dent *d = &ls.e[i];
+		char cpath[PATH_LEN], crel[PATH_LEN];
+		struct stat st;
+
+		if (i && !strcmp(d->name, ls.e[i - 1].name))
+			walk_problem(w, "%s: '%s' listed twice", path, d->name);
+		if (!strcmp(d->name, ".")) {
+			dots++;
+			if (d->ino != dir_ino)
+				walk_problem(w, "%s/.: d_ino %#llx, st_ino %#llx",
+					     path, (unsigned long long)d->ino,
+					     (unsigned long long)dir_ino);
+			continue;
+		}
+		if (!strcmp(d->name, "..")) {
+			dotdots++;
+			if (parent_ino && d->ino != parent_ino)
+				walk_problem(w, "%s/..: d_ino %#llx, parent st_ino %#llx",
+					     path, (unsigned long long)d->ino,
+					     (unsigned long long)parent_ino);
+			continue;
+		}
+		fmt(cpath, sizeof(cpath), "%s/%s", path, d->name);
+		fmt(crel, sizeof(crel), "%s%s%s", rel, *rel ? "/" : "",
+			 d->name);
+		if (lstat(cpath, &st)) {
+			walk_problem(w, "%s is listed but lstat fails: %s",
+				     cpath, strerror(errno));
+			continue;
+		}
+		w->objects++;
+		if (w->out)
+			fprintf(w->out, "%s ino=%#llx type=%u\n", crel,
+				(unsigned long long)st.st_ino, d->type);
+		if (st.st_dev != w->dev)
+			walk_problem(w, "%s: st_dev %u:%u, union root has %u:%u",
+				     cpath, major(st.st_dev), minor(st.st_dev),
+				     major(w->dev), minor(w->dev));
+		if (d->ino != (uint64_t)st.st_ino)
+			walk_problem(w, "%s: d_ino %#llx, st_ino %#llx", cpath,
+				     (unsigned long long)d->ino,
+				     (unsigned long long)st.st_ino);
+		if (d->type != IFTODT(st.st_mode))
+			walk_problem(w, "%s: d_type %u, lstat mode %o", cpath,
+				     d->type, st.st_mode);
+		if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 0)
+			walk_problem(w, "%s: union shows a 0/%u char device",
+				     cpath, minor(st.st_rdev));
+		if (S_ISDIR(st.st_mode))
+			walk_dir(w, cpath, crel, st.st_ino, dir_ino);
+	}
+	if (dots != 1 || dotdots != 1)
+		walk_problem(w, "%s: '.' listed %d times, '..' %d times", path,
+			     dots, dotdots);
+	free(ls.e);
+}
+
+/* Walk the union at @mnt (see walk_dir()); returns the number of objects. */
+static size_t check_tree(struct __test_metadata *_metadata, const char *mnt,
+			 FILE *out)
+{
+	struct walk w = { .md = _metadata, .out = out };
+	struct stat root = lstat_ok(_metadata, mnt);
+
+	w.dev = root.st_dev;
+	walk_dir(&w, mnt, "", root.st_ino, 0);
+	EXPECT_EQ(0, w.problems) TH_LOG("%d problems in the union", w.problems);
+	return w.objects;
+}
+
+/* ---- snapshots of a directory tree, to detect any change ---- */
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	while (len--) {
+		h ^= *p++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static void snap_xattrs(FILE *f, const char *path)
+{
+	char list[4096], value[4096], *names[64], *p;
+	ssize_t len, vlen;
+	int n = 0, i, j;
+
+	len = llistxattr(path, list, sizeof(list));
+	if (len < 0) {
+		fprintf(f, " listxattr-error=%d", errno);
+		return;
+	}
+	for (p = list; p < list + len && n < 64; p += strlen(p) + 1)
+		names[n++] = p;
+	qsort(names, n, sizeof(*names), str_cmp);
+	for (i = 0; i < n; i++) {
+		vlen = lgetxattr(path, names[i], value, sizeof(value));
+		fprintf(f, " %s=", names[i]);
+		if (vlen < 0)
+			fprintf(f, "<error %d>", errno);
+		for (j = 0; j < vlen; j++)
+			fprintf(f, "%02x", (unsigned char)value[j]);
+	}
+}
+
+/*
+ * One line per object under @root: type, mode, owner, size, device, link
+ * count, inode, mtime, ctime, symlink target, data checksum, xattrs.
+ */
+static void snap_tree(FILE *f, const char *root, const char *rel)
+{
+	char path[PATH_LEN], target[PATH_LEN];
+	struct dirent **names;
+	struct stat st;
+	int n, i;
+
+	fmt(path, sizeof(path), "%s%s%s", root, *rel ? "/" : "", rel);
+	if (lstat(path, &st)) {
+		fprintf(f, "/%s lstat-error=%d\n", rel, errno);
+		return;
+	}
+	fprintf(f, "/%s mode=%o uid=%u gid=%u size=%lld rdev=%u:%u nlink=%lu ino=%llu mtime=%lld.%09ld ctime=%lld.%09ld",
+		rel, st.st_mode, st.st_uid, st.st_gid, (long long)st.st_size,
+		major(st.st_rdev), minor(st.st_rdev),
+		(unsigned long)st.st_nlink, (unsigned long long)st.st_ino,
+		(long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+		(long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+	if (S_ISLNK(st.st_mode)) {
+		ssize_t len = readlink(path, target, sizeof(target) - 1);
+
+		fprintf(f, " -> %.*s", (int)(len < 0 ? 0 : len), target);
+	}
+	if (S_ISREG(st.st_mode)) {
+		uint64_t h = 0xcbf29ce484222325ULL;
+		char buf[65536];
+		ssize_t len;
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		while (fd >= 0 && (len = read(fd, buf, sizeof(buf))) > 0)
+			h = fnv1a(h, buf, len);
+		if (fd >= 0)
+			close(fd);
+		fprintf(f, " data=%016llx%s", (unsigned long long)h,
+			fd < 0 ? "(open failed)" : "");
+	}
+	snap_xattrs(f, path);
+	fputc('\n', f);
+	if (!S_ISDIR(st.st_mode))
+		return;
+	n = scandir(path, &names, NULL, alphasort);
+	if (n < 0) {
+		fprintf(f, "/%s scandir-error=%d\n", rel, errno);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		char crel[PATH_LEN];
+
+		if (strcmp(names[i]->d_name, ".") &&
+		    strcmp(names[i]->d_name, "..")) {
+			fmt(crel, sizeof(crel), "%s%s%s", rel,
+				 *rel ? "/" : "", names[i]->d_name);
+			snap_tree(f, root, crel);
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
+static char *snapshot(struct __test_metadata *_metadata, const char *root)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ASSERT_NE(NULL, f);
+	snap_tree(f, root, "");
+	ASSERT_EQ(0, fclose(f));
+	return buf;
+}
+
+/* Report the first line that differs between two snapshots. */
+static void expect_same_snapshot(struct __test_metadata *_metadata,
+				 const char *what, const char *before,
+				 const char *after)
+{
+	const char *a = before, *b = after;
+
+	if (!strcmp(before, after))
+		return;
+	for (;;) {
+		const char *ea = strchrnul(a, '\n'), *eb = strchrnul(b, '\n');
+
+		if (ea - a != eb - b || memcmp(a, b, ea - a)) {
+			TH_LOG("%s changed; first difference:\n#   before: %.*s\n#   after:  %.*s",
+			       what, (int)(ea - a), a, (int)(eb - b), b);
+			break;
+		}
+		if (!*ea || !*eb)
+			break;
+		a = ea + 1;
+		b = eb + 1;
+	}
+	EXPECT_STREQ("", "<snapshot differs>") TH_LOG("%s changed", what);
+}
+
+/* ---- precedence ---- */
+
+TEST_F(view, upper_file_covers_lower_file)
+{
+	MKFILE(L("f"), "lower version\n");
+	MKFILE(U("f"), "upper\n");
+	MKFILE(L("other"), "o");
+	MOUNT();
+
+	EXPECT_CONTENT(M("f"), "upper\n");
+	EXPECT_EQ(6, LSTAT(M("f")).st_size);
+	EXPECT_INO(INO(U("f")), M("f"));
+	CHECK_LIST(M(""), "f", "other");
+	EXPECT_DTYPE(M(""), "f", DT_REG);
+}
+
+TEST_F(view, lower_only_visible)
+{
+	MKFILE(L("lo"), "lower only\n");
+	MKDIR(L("ld"));
+	MKFILE(L("ld/x"), "deep lower\n");
+	MOUNT();
+
+	EXPECT_CONTENT(M("lo"), "lower only\n");
+	EXPECT_CONTENT(M("ld/x"), "deep lower\n");
+	EXPECT_INO(LINO(L("lo")), M("lo"));
+	EXPECT_INO(LINO(L("ld")), M("ld"));
+	EXPECT_INO(LINO(L("ld/x")), M("ld/x"));
+	CHECK_LIST(M(""), "lo", "ld");
+	CHECK_LIST(M("ld"), "x");
+}
+
+TEST_F(view, upper_only_visible)
+{
+	MKFILE(U("uo"), "upper only\n");
+	MKDIR(U("ud"));
+	MKFILE(U("ud/y"), "deep upper\n");
+	MKFILE(L("lo"), "l");
+	MOUNT();
+
+	EXPECT_CONTENT(M("uo"), "upper only\n");
+	EXPECT_CONTENT(M("ud/y"), "deep upper\n");
+	EXPECT_INO(INO(U("uo")), M("uo"));
+	EXPECT_INO(INO(U("ud")), M("ud"));
+	EXPECT_INO(INO(U("ud/y")), M("ud/y"));
+	CHECK_LIST(M(""), "uo", "ud", "lo");
+	CHECK_LIST(M("ud"), "y");
+}
+
+/* ---- whiteouts ---- */
+
+TEST_F(view, whiteout_hides_lower_file)
+{
+	MKFILE(L("gone"), "hidden");
+	MKFILE(L("kept"), "kept");
+	WHITEOUT(U("gone"));
+	MOUNT();
+
+	EXPECT_ENOENT(M("gone"));
+	CHECK_LIST(M(""), "kept");
+	/* A cached negative dentry must not change the listing. */
+	EXPECT_ENOENT(M("gone"));
+	CHECK_LIST(M(""), "kept");
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+TEST_F(view, whiteout_hides_lower_dir)
+{
+	MKDIR(L("d"));
+	MKFILE(L("d/x"), "x");
+	MKDIR(L("d/sub"));
+	MKFILE(L("d/sub/y"), "y");
+	MKDIR(L("e"));
+	WHITEOUT(U("d"));
+	MOUNT();
+
+	EXPECT_ENOENT(M("d"));
+	EXPECT_ENOENT(M("d/x"));
+	EXPECT_ENOENT(M("d/sub/y"));
+	CHECK_LIST(M(""), "e");
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+TEST_F(view, whiteout_itself_invisible)
+{
+	/* Whiteouts with no lower entry, in merged and upper-only dirs. */
+	MKDIR(L("m"));
+	MKDIR(U("m"));
+	MKDIR(U("ud"));
+	WHITEOUT(U("ghost"));
+	WHITEOUT(U("m/ghost"));
+	WHITEOUT(U("ud/ghost"));
+	MKFILE(U("ud/real"), "r");
+	MOUNT();
+
+	EXPECT_ENOENT(M("ghost"));
+	EXPECT_ENOENT(M("m/ghost"));
+	EXPECT_ENOENT(M("ud/ghost"));
+	CHECK_LIST(M(""), "m", "ud");
+	CHECK_EMPTY(M("m"));
+	CHECK_LIST(M("ud"), "real");
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+TEST_F(view, lower_whiteout_hidden)
+{
+	MKDIR(L("ld"));
+	MKDIR(L("md"));
+	MKDIR(U("md"));
+	WHITEOUT(L("w"));
+	WHITEOUT(L("ld/w"));
+	WHITEOUT(L("md/w"));
+	MKFILE(L("ld/f"), "f");
+	MKFILE(U("md/g"), "g");
+	MOUNT();
+
+	EXPECT_ENOENT(M("w"));
+	EXPECT_ENOENT(M("ld/w"));
+	EXPECT_ENOENT(M("md/w"));
+	CHECK_LIST(M(""), "ld", "md");
+	CHECK_LIST(M("ld"), "f");
+	CHECK_LIST(M("md"), "g");
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+/* ---- merged directories ---- */
+
+TEST_F(view, merged_dir_union_of_entries)
+{
+	MKDIR(L("d"));
+	MKDIR(U("d"));
+	MKFILE(L("d/a"), "lower a");
+	MKFILE(L("d/b"), "lower b");
+	MKFILE(L("d/both"), "lower both");
+	MKFILE(U("d/c"), "upper c");
+	MKFILE(U("d/both"), "upper both");
+	MKFILE(L("rl"), "");
+	MKFILE(U("ru"), "");
+	MOUNT();
+
+	CHECK_LIST(M(""), "d", "rl", "ru");
+	CHECK_LIST(M("d"), "a", "b", "c", "both");
+	EXPECT_CONTENT(M("d/a"), "lower a");
+	EXPECT_CONTENT(M("d/b"), "lower b");
+	EXPECT_CONTENT(M("d/c"), "upper c");
+	EXPECT_CONTENT(M("d/both"), "upper both");
+	EXPECT_INO(LINO(L("d")), M("d"));
+	EXPECT_INO(LINO(L("")), M(""));
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+static const char *const deep_dirs[] = { "a", "a/b", "a/b/c", "a/b/c/d" };
+
+/* a/b/c/d on both layers, each level with a file from each layer. */
+static void build_deep(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(view) *self)
+{
+	char name[PATH_LEN];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		MKDIR(L(deep_dirs[i]));
+		MKDIR(U(deep_dirs[i]));
+		fmt(name, sizeof(name), "%s/lower%d", deep_dirs[i], i);
+		MKFILE(L(name), "lower");
+		fmt(name, sizeof(name), "%s/upper%d", deep_dirs[i], i);
+		MKFILE(U(name), "upper");
+	}
+}
+
+TEST_F(view, merged_deep_path)
+{
+	char l[32], u[32];
+	int i;
+
+	build_deep(_metadata, self);
+	MOUNT();
+
+	for (i = 0; i < 4; i++) {
+		fmt(l, sizeof(l), "lower%d", i);
+		fmt(u, sizeof(u), "upper%d", i);
+		if (i < 3)
+			CHECK_LIST(M(deep_dirs[i]), l, u, &deep_dirs[i + 1][2 * i + 2]);
+		else
+			CHECK_LIST(M(deep_dirs[i]), l, u);
+		EXPECT_INO(LINO(L(deep_dirs[i])), M(deep_dirs[i]));
+		EXPECT_EQ(1, LSTAT(M(deep_dirs[i])).st_nlink);
+	}
+	EXPECT_CONTENT(M("a/b/c/d/lower3"), "lower");
+	EXPECT_CONTENT(M("a/b/c/d/upper3"), "upper");
+	EXPECT_CONTENT(M("a/b/lower1"), "lower");
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+TEST_F(view, dotdot_of_subdirs)
+{
+	const struct dent *d;
+	struct listing ls;
+
+	build_deep(_metadata, self);
+	MKDIR(L("lo"));
+	MKDIR(L("lo/sub"));
+	MKDIR(U("uo"));
+	MKDIR(U("uo/sub"));
+	MOUNT();
+
+	EXPECT_INO(INO(M("")), M("a/.."));
+	EXPECT_EQ(LSTAT(M("")).st_dev, LSTAT(M("a/..")).st_dev);
+	EXPECT_INO(INO(M("a")), M("a/b/.."));
+	EXPECT_INO(INO(M("a/b/c")), M("a/b/c/d/.."));
+	EXPECT_INO(INO(M("a")), M("a/b/c/d/../../.."));
+	EXPECT_INO(INO(M("lo")), M("lo/sub/.."));
+	EXPECT_INO(INO(M("uo")), M("uo/sub/.."));
+	EXPECT_CONTENT(M("a/b/../b/c/d/../../lower1"), "lower");
+	EXPECT_CONTENT(M("a/b/c/d/../../../upper0"), "upper");
+
+	/* ".." as listed by readdir. */
+	list_ok(_metadata, M("a/b"), &ls);
+	d = find_dent(&ls, "..");
+	ASSERT_NE(NULL, d);
+	EXPECT_EQ(INO(M("a")), d->ino);
+	free(ls.e);
+
+	/* From an fd of the subdirectory, as a shell's "cd .." does. */
+	{
+		int fd = open(M("a/b/c"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		struct stat st;
+
+		ASSERT_GE(fd, 0);
+		ASSERT_EQ(0, fstatat(fd, "..", &st, AT_SYMLINK_NOFOLLOW));
+		EXPECT_EQ(INO(M("a/b")), (uint64_t)st.st_ino);
+		close(fd);
+	}
+}
+
+/* ---- opaque directories and fallthrus ---- */
+
+TEST_F(view, opaque_dir_hides_lower)
+{
+	MKDIR(L("d"));
+	MKFILE(L("d/a"), "a");
+	MKFILE(L("d/b"), "b");
+	MKDIR(L("d/sub"));
+	MKFILE(L("d/sub/x"), "x");
+	MKDIR(U("d"));
+	OPAQUE(U("d"));
+	MKFILE(U("d/c"), "c");
+	MOUNT();
+
+	CHECK_LIST(M("d"), "c");
+	EXPECT_ENOENT(M("d/a"));
+	EXPECT_ENOENT(M("d/b"));
+	EXPECT_ENOENT(M("d/sub"));
+	EXPECT_ENOENT(M("d/sub/x"));
+	EXPECT_CONTENT(M("d/c"), "c");
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+TEST_F(view, opaque_root)
+{
+	MKFILE(L("hidden"), "h");
+	MKFILE(L("shown"), "s");
+	OPAQUE(self->upper);
+	FALLTHRU(U("shown"), DT_REG);
+	MKFILE(U("mine"), "m");
+	MOUNT();
+
+	CHECK_LIST(M(""), "shown", "mine");
+	EXPECT_ENOENT(M("hidden"));
+	EXPECT_CONTENT(M("shown"), "s");
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+TEST_F(view, fallthru_in_opaque_dir)
+{
+	struct listing ls;
+
+	MKDIR(L("d"));
+	MKFILE(L("d/f"), "lower data");
+	MKDIR(L("d/sd"));
+	MKFILE(L("d/sd/x"), "x");
+	MKSYM("f", L("d/ln"));
+	MKFIFO(L("d/fifo"));
+	MKFILE(L("d/hidden"), "h");
+	MKDIR(U("d"));
+	OPAQUE(U("d"));
+	FALLTHRU(U("d/f"), DT_REG);
+	FALLTHRU(U("d/sd"), DT_DIR);
+	FALLTHRU(U("d/ln"), DT_LNK);
+	FALLTHRU(U("d/fifo"), DT_FIFO);
+	MKFILE(U("d/own"), "own");
+	MOUNT();
+
+	list_ok(_metadata, M("d"), &ls);
+	expect_names(_metadata, M("d"), &ls,
+		     NAMES("f", "sd", "ln", "fifo", "own"));
+	free(ls.e);
+	EXPECT_DTYPE(M("d"), "f", DT_REG);
+	EXPECT_DTYPE(M("d"), "sd", DT_DIR);
+	EXPECT_DTYPE(M("d"), "ln", DT_LNK);
+	EXPECT_DTYPE(M("d"), "fifo", DT_FIFO);
+	EXPECT_TYPE(S_IFREG, M("d/f"));
+	EXPECT_TYPE(S_IFDIR, M("d/sd"));
+	EXPECT_TYPE(S_IFLNK, M("d/ln"));
+	EXPECT_TYPE(S_IFIFO, M("d/fifo"));
+	EXPECT_CONTENT(M("d/f"), "lower data");
+	EXPECT_CONTENT(M("d/sd/x"), "x");
+	EXPECT_CONTENT(M("d/ln"), "lower data");
+	EXPECT_ENOENT(M("d/hidden"));
+	EXPECT_INO(LINO(L("d/f")), M("d/f"));
+	EXPECT_INO(LINO(L("d/sd")), M("d/sd"));
+	EXPECT_INO(LINO(L("d/ln")), M("d/ln"));
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+/* A fallthru in a non-opaque directory: the lower entry, listed once. */
+TEST_F(view, fallthru_in_merged_dir)
+{
+	MKDIR(L("d"));
+	MKFILE(L("d/f"), "lower f");
+	MKFILE(L("d/g"), "lower g");
+	MKDIR(U("d"));
+	FALLTHRU(U("d/f"), DT_REG);
+	FALLTHRU(U("f2"), DT_REG);
+	MKFILE(L("f2"), "root f2");
+	MOUNT();
+
+	CHECK_LIST(M("d"), "f", "g");
+	CHECK_LIST(M(""), "d", "f2");
+	EXPECT_CONTENT(M("d/f"), "lower f");
+	EXPECT_CONTENT(M("f2"), "root f2");
+	EXPECT_INO(LINO(L("d/f")), M("d/f"));
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+TEST_F(view, dangling_fallthru_enoent)
+{
+	MKDIR(L("d"));
+	MKFILE(L("d/real"), "r");
+	MKDIR(U("d"));
+	OPAQUE(U("d"));
+	FALLTHRU(U("d/real"), DT_REG);
+	FALLTHRU(U("d/gone"), DT_REG);
+	FALLTHRU(U("d/gonedir"), DT_DIR);
+	FALLTHRU(U("gone2"), DT_REG);
+	MKDIR(U("ud"));
+	FALLTHRU(U("ud/gone3"), DT_REG);
+	MOUNT();
+
+	EXPECT_ENOENT(M("d/gone"));
+	EXPECT_ENOENT(M("d/gonedir"));
+	EXPECT_ENOENT(M("gone2"));
+	EXPECT_ENOENT(M("ud/gone3"));
+	CHECK_LIST(M("d"), "real");
+	CHECK_LIST(M(""), "d", "ud");
+	CHECK_EMPTY(M("ud"));
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+TEST_F(view, dir_fallthru_marker_merges)
+{
+	MKDIR(L("op"));
+	MKDIR(L("op/sub"));
+	MKFILE(L("op/sub/l1"), "l1");
+	MKFILE(L("op/hidden"), "h");
+	MKDIR(U("op"));
+	OPAQUE(U("op"));
+	MKDIR(U("op/sub"));
+	DIR_FALLTHRU(U("op/sub"));
+	MKFILE(U("op/sub/u1"), "u1");
+	MOUNT();
+
+	CHECK_LIST(M("op"), "sub");
+	CHECK_LIST(M("op/sub"), "l1", "u1");
+	EXPECT_CONTENT(M("op/sub/l1"), "l1");
+	EXPECT_CONTENT(M("op/sub/u1"), "u1");
+	EXPECT_INO(LINO(L("op/sub")), M("op/sub"));
+	EXPECT_EQ(1, LSTAT(M("op/sub")).st_nlink);
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+TEST_F(view, unmarked_dir_in_opaque_not_merged)
+{
+	MKDIR(L("op"));
+	MKDIR(L("op/sub"));
+	MKFILE(L("op/sub/l1"), "l1");
+	MKDIR(U("op"));
+	OPAQUE(U("op"));
+	MKDIR(U("op/sub"));
+	MKFILE(U("op/sub/u1"), "u1");
+	MOUNT();
+
+	CHECK_LIST(M("op/sub"), "u1");
+	EXPECT_ENOENT(M("op/sub/l1"));
+	EXPECT_INO(INO(U("op/sub")), M("op/sub"));
+	EXPECT_EQ(LSTAT(U("op/sub")).st_nlink, LSTAT(M("op/sub")).st_nlink);
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+/* ---- non-directory over directory and vice versa ---- */
+
+TEST_F(view, upper_file_over_lower_dir)
+{
+	MKDIR(L("x"));
+	MKFILE(L("x/y"), "y");
+	MKFILE(U("x"), "upper file");
+	MOUNT();
+
+	EXPECT_TYPE(S_IFREG, M("x"));
+	EXPECT_CONTENT(M("x"), "upper file");
+	EXPECT_EQ(ENOTDIR, lstat_errno(M("x/y")));
+	EXPECT_INO(INO(U("x")), M("x"));
+	EXPECT_DTYPE(M(""), "x", DT_REG);
+	CHECK_LIST(M(""), "x");
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+TEST_F(view, upper_dir_over_lower_file)
+{
+	MKFILE(L("x"), "lower file");
+	MKDIR(U("x"));
+	MKFILE(U("x/y"), "y");
+	MOUNT();
+
+	EXPECT_TYPE(S_IFDIR, M("x"));
+	CHECK_LIST(M("x"), "y");
+	EXPECT_INO(INO(U("x")), M("x"));
+	EXPECT_EQ(LSTAT(U("x")).st_nlink, LSTAT(M("x")).st_nlink);
+	EXPECT_DTYPE(M(""), "x", DT_DIR);
+	CHECK_LIST(M(""), "x");
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+/* ---- exact listings ---- */
+
+TEST_F(view, readdir_empty_dirs)
+{
+	MKDIR(L("e1"));		/* merged, both empty */
+	MKDIR(U("e1"));
+	MKDIR(U("e2"));		/* upper only */
+	MKDIR(L("e3"));		/* lower only */
+	MKDIR(L("e4"));		/* every lower entry whited out */
+	MKFILE(L("e4/a"), "a");
+	MKDIR(L("e4/b"));
+	MKDIR(U("e4"));
+	WHITEOUT(U("e4/a"));
+	WHITEOUT(U("e4/b"));
+	MKDIR(L("e5"));		/* opaque over a non-empty lower dir */
+	MKFILE(L("e5/a"), "a");
+	MKDIR(U("e5"));
+	OPAQUE(U("e5"));
+	MKDIR(U("e6"));		/* only markers on upper */
+	WHITEOUT(U("e6/w"));
+	FALLTHRU(U("e6/f"), DT_REG);
+	MOUNT();
+
+	CHECK_LIST(M(""), "e1", "e2", "e3", "e4", "e5", "e6");
+	CHECK_EMPTY(M("e1"));
+	CHECK_EMPTY(M("e2"));
+	CHECK_EMPTY(M("e3"));
+	CHECK_EMPTY(M("e4"));
+	CHECK_EMPTY(M("e5"));
+	CHECK_EMPTY(M("e6"));
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+TEST_F(view, readdir_one_entry)
+{
+	MKDIR(L("o1"));		/* merged, entry from lower */
+	MKDIR(U("o1"));
+	MKFILE(L("o1/a"), "a");
+	MKDIR(L("o2"));		/* merged, entry from upper */
+	MKDIR(U("o2"));
+	MKFILE(U("o2/a"), "a");
+	MKDIR(L("o3"));		/* merged, same name on both */
+	MKDIR(U("o3"));
+	MKFILE(L("o3/a"), "l");
+	MKFILE(U("o3/a"), "u");
+	MKDIR(L("o4"));		/* lower only */
+	MKFILE(L("o4/a"), "a");
+	MKDIR(U("o5"));		/* upper only */
+	MKFILE(U("o5/a"), "a");
+	MKDIR(L("o6"));		/* opaque with one fallthru */
+	MKFILE(L("o6/a"), "a");
+	MKFILE(L("o6/b"), "b");
+	MKDIR(U("o6"));
+	OPAQUE(U("o6"));
+	FALLTHRU(U("o6/a"), DT_REG);
+	MKDIR(L("o7"));		/* one of two lower entries whited out */
+	MKFILE(L("o7/a"), "a");
+	MKFILE(L("o7/b"), "b");
+	MKDIR(U("o7"));
+	WHITEOUT(U("o7/b"));
+	MOUNT();
+
+	CHECK_LIST(M("o1"), "a");
+	CHECK_LIST(M("o2"), "a");
+	CHECK_LIST(M("o3"), "a");
+	CHECK_LIST(M("o4"), "a");
+	CHECK_LIST(M("o5"), "a");
+	CHECK_LIST(M("o6"), "a");
+	CHECK_LIST(M("o7"), "a");
+	EXPECT_CONTENT(M("o3/a"), "u");
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+/*
+ * big/ on lower: 7,000 files l00000..l06999. big/ on upper: 1,000
+ * directories l00000..l00999 (covering the lower files), 500 whiteouts
+ * l01000..l01499 and 3,500 files u00000..u03499. The union shows exactly
+ * 10,000 names: l00000..l06999 without l01000..l01499, and u00000..u03499.
+ */
+#define BIG_LOWER	7000
+#define BIG_SHADOW	1000
+#define BIG_WHITEOUT	500
+#define BIG_UPPER	3500
+#define BIG_VISIBLE	(BIG_LOWER - BIG_WHITEOUT + BIG_UPPER)
+
+TEST_F_TIMEOUT(view, readdir_10000_entries, 600)
+{
+	static char names[BIG_VISIBLE][8];
+	const char *want[BIG_VISIBLE];
+	char rel[32];
+	struct listing ls, ls2;
+	size_t nwant = 0, i;
+	int fd, r, types_bad = 0, ino_bad = 0;
+
+	MKDIR(L("big"));
+	MKDIR(U("big"));
+	for (i = 0; i < BIG_LOWER; i++) {
+		fmt(rel, sizeof(rel), "big/l%05zu", i);
+		mk_node(_metadata, L(rel), S_IFREG | 0644, 0);
+		if (i < BIG_SHADOW)
+			MKDIR(U(rel));
+		else if (i < BIG_SHADOW + BIG_WHITEOUT)
+			WHITEOUT(U(rel));
+		if (i >= BIG_SHADOW && i < BIG_SHADOW + BIG_WHITEOUT)
+			continue;
+		fmt(names[nwant], sizeof(names[0]), "l%05zu", i);
+		want[nwant] = names[nwant];
+		nwant++;
+	}
+	for (i = 0; i < BIG_UPPER; i++) {
+		fmt(rel, sizeof(rel), "big/u%05zu", i);
+		mk_node(_metadata, U(rel), S_IFREG | 0644, 0);
+		fmt(names[nwant], sizeof(names[0]), "u%05zu", i);
+		want[nwant] = names[nwant];
+		nwant++;
+	}
+	ASSERT_EQ(BIG_VISIBLE, nwant);
+	MOUNT();
+
+	fd = open(M("big"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	r = list_fd(fd, &ls);
+	ASSERT_EQ(0, r) TH_LOG("readdir: %s", strerror(-r));
+	expect_names(_metadata, M("big"), &ls, want, nwant);
+
+	/* Types and inode numbers of every entry. */
+	for (i = 0; i < ls.n; i++) {
+		const struct dent *d = &ls.e[i];
+		unsigned char type = DT_REG;
+		uint64_t ino;
+
+		if (d->name[0] == '.')
+			continue;
+		fmt(rel, sizeof(rel), "big/%s", d->name);
+		if (d->name[0] == 'l' && atoi(d->name + 1) < BIG_SHADOW)
+			type = DT_DIR;
+		if (d->type != type && types_bad++ < MAX_LOGGED)
+			TH_LOG("%s: d_type %u, want %u", rel, d->type, type);
+		if (d->name[0] == 'u' || type == DT_DIR)
+			ino = INO(U(rel));
+		else
+			ino = LINO(L(rel));
+		if (d->ino != ino && ino_bad++ < MAX_LOGGED)
+			TH_LOG("%s: d_ino %#llx, want %#llx", rel,
+			       (unsigned long long)d->ino,
+			       (unsigned long long)ino);
+		if ((d->name[0] == 'u' || d->name[0] == 'l') &&
+		    (i % 97) == 0)	/* st_ino of a sample */
+			EXPECT_INO(ino, M(rel));
+	}
+	EXPECT_EQ(0, types_bad);
+	EXPECT_EQ(0, ino_bad);
+
+	/* Reading again from offset 0 gives the same listing. */
+	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+	r = list_fd(fd, &ls2);
+	ASSERT_EQ(0, r) TH_LOG("readdir again: %s", strerror(-r));
+	expect_names(_metadata, M("big"), &ls2, want, nwant);
+	free(ls.e);
+	free(ls2.e);
+	close(fd);
+}
+
+/* ---- types ---- */
+
+TEST_F(view, d_type_every_type)
+{
+	static const struct {
+		const char *name;
+		unsigned char dtype;
+		mode_t fmt;
+	} t[] = {
+		{ "reg", DT_REG, S_IFREG }, { "dir", DT_DIR, S_IFDIR },
+		{ "lnk", DT_LNK, S_IFLNK }, { "fifo", DT_FIFO, S_IFIFO },
+		{ "chr", DT_CHR, S_IFCHR }, { "blk", DT_BLK, S_IFBLK },
+		{ "sock", DT_SOCK, S_IFSOCK },
+	};
+	const char *dirs[] = { "lo", "up", "op" };
+	char rel[64];
+	size_t i, d;
+
+	MKDIR(L("lo"));
+	MKDIR(U("up"));
+	MKDIR(L("op"));
+	MKDIR(U("op"));
+	OPAQUE(U("op"));
+	for (d = 0; d < 2; d++) {
+		const char *layer = d == 0 ? self->lower : self->upper;
+
+		fmt(rel, sizeof(rel), "%s/reg", dirs[d]);
+		MKFILE(pj(layer, rel), "r");
+		fmt(rel, sizeof(rel), "%s/dir", dirs[d]);
+		MKDIR(pj(layer, rel));
+		fmt(rel, sizeof(rel), "%s/lnk", dirs[d]);
+		MKSYM("reg", pj(layer, rel));
+		fmt(rel, sizeof(rel), "%s/fifo", dirs[d]);
+		MKFIFO(pj(layer, rel));
+		fmt(rel, sizeof(rel), "%s/chr", dirs[d]);
+		MKCHR(pj(layer, rel), 1, 3);
+		fmt(rel, sizeof(rel), "%s/blk", dirs[d]);
+		MKBLK(pj(layer, rel), 7, 0);
+		fmt(rel, sizeof(rel), "%s/sock", dirs[d]);
+		MKSOCK(pj(layer, rel));
+	}
+	/* op/: every type on lower, shown through fallthrus. */
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		fmt(rel, sizeof(rel), "op/%s", t[i].name);
+		switch (t[i].fmt) {
+		case S_IFREG:
+			MKFILE(L(rel), "r");
+			break;
+		case S_IFDIR:
+			MKDIR(L(rel));
+			break;
+		case S_IFLNK:
+			MKSYM("reg", L(rel));
+			break;
+		case S_IFSOCK:
+			MKSOCK(L(rel));
+			break;
+		default:
+			mk_node(_metadata, L(rel), t[i].fmt | 0644,
+				t[i].fmt == S_IFIFO ? 0 : makedev(1, 3));
+		}
+		FALLTHRU(U(rel), t[i].dtype);
+	}
+	MOUNT();
+
+	for (d = 0; d < 3; d++) {
+		for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+			fmt(rel, sizeof(rel), "%s/%s", dirs[d], t[i].name);
+			EXPECT_DTYPE(M(dirs[d]), t[i].name, t[i].dtype);
+			EXPECT_TYPE(t[i].fmt, M(rel));
+		}
+		CHECK_LIST(M(dirs[d]), "reg", "dir", "lnk", "fifo", "chr",
+			   "blk", "sock");
+	}
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+TEST_F(view, special_files)
+{
+	struct stat st;
+	char buf[16];
+	int fd;
+
+	MKFIFO(L("lfifo"));
+	MKCHR(L("lnull"), 1, 3);
+	MKBLK(L("lblk"), 7, 0);
+	MKSOCK(L("lsock"));
+	MKFIFO(U("ufifo"));
+	MKCHR(U("uzero"), 1, 5);
+	MKBLK(U("ublk"), 7, 1);
+	MKSOCK(U("usock"));
+	MOUNT();
+
+	EXPECT_TYPE(S_IFIFO, M("lfifo"));
+	EXPECT_TYPE(S_IFIFO, M("ufifo"));
+	EXPECT_TYPE(S_IFSOCK, M("lsock"));
+	EXPECT_TYPE(S_IFSOCK, M("usock"));
+	st = LSTAT(M("lnull"));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(makedev(1, 3), st.st_rdev);
+	st = LSTAT(M("uzero"));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(makedev(1, 5), st.st_rdev);
+	st = LSTAT(M("lblk"));
+	EXPECT_TRUE(S_ISBLK(st.st_mode));
+	EXPECT_EQ(makedev(7, 0), st.st_rdev);
+	st = LSTAT(M("ublk"));
+	EXPECT_TRUE(S_ISBLK(st.st_mode));
+	EXPECT_EQ(makedev(7, 1), st.st_rdev);
+	EXPECT_INO(LINO(L("lfifo")), M("lfifo"));
+	EXPECT_INO(LINO(L("lsock")), M("lsock"));
+	EXPECT_INO(INO(U("ufifo")), M("ufifo"));
+	EXPECT_INO(INO(U("usock")), M("usock"));
+	EXPECT_DTYPE(M(""), "lsock", DT_SOCK);
+	EXPECT_DTYPE(M(""), "usock", DT_SOCK);
+	EXPECT_DTYPE(M(""), "lfifo", DT_FIFO);
+	EXPECT_DTYPE(M(""), "lnull", DT_CHR);
+	EXPECT_DTYPE(M(""), "ublk", DT_BLK);
+
+	/* The device node opens the device: /dev/zero gives zeros. */
+	fd = open(M("uzero"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0) TH_LOG("open zero device: %s", strerror(errno));
+	memset(buf, 0x55, sizeof(buf));
+	EXPECT_EQ(sizeof(buf), read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(0, buf[0] | buf[15]);
+	close(fd);
+	/* A FIFO opens as a FIFO (no writer: non-blocking open, EOF). */
+	fd = open(M("lfifo"), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_GE(fd, 0) TH_LOG("open fifo: %s", strerror(errno));
+	EXPECT_EQ(0, read(fd, buf, sizeof(buf)));
+	close(fd);
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+/* ---- st_dev, st_ino, d_ino ---- */
+
+/*
+ * A tree with every kind of object: lower-only, upper-only, covered,
+ * merged, non-dir over dir and back, whiteout, opaque dir with fallthrus,
+ * marked and unmarked dirs in it, symlinks, FIFOs, hard links.
+ */
+static void build_mixed(struct __test_metadata *_metadata,
+			FIXTURE_DATA(view) *self)
+{
+	MKFILE(L("lfile"), "L");
+	ASSERT_EQ(0, link(L("lfile"), L("lhard")));
+	MKFILE(L("cover"), "Lc");
+	MKDIR(L("ldir"));
+	MKFILE(L("ldir/x"), "x");
+	MKDIR(L("mdir"));
+	MKFILE(L("mdir/lx"), "lx");
+	MKFILE(L("mdir/both"), "lb");
+	MKDIR(L("mdir/sub"));
+	MKFILE(L("mdir/sub/deep"), "d");
+	MKDIR(L("file_over_dir"));
+	MKFILE(L("file_over_dir/y"), "y");
+	MKFILE(L("dir_over_file"), "f");
+	MKFILE(L("wh"), "w");
+	MKDIR(L("op"));
+	MKFILE(L("op/fa"), "fa");
+	MKDIR(L("op/fd"));
+	MKFILE(L("op/fd/z"), "z");
+	MKSYM("fa", L("op/fl"));
+	MKFILE(L("op/hidden"), "h");
+	MKDIR(L("op/mk"));
+	MKFILE(L("op/mk/lm"), "lm");
+	MKDIR(L("op/nomk"));
+	MKFILE(L("op/nomk/ln"), "ln");
+	MKSYM("lfile", L("lsym"));
+	MKFIFO(L("lfifo"));
+
+	MKFILE(U("ufile"), "U");
+	MKFILE(U("cover"), "Uc");
+	MKDIR(U("udir"));
+	MKFILE(U("udir/y"), "y");
+	MKDIR(U("mdir"));
+	MKFILE(U("mdir/ux"), "ux");
+	MKFILE(U("mdir/both"), "ub");
+	MKDIR(U("mdir/sub"));
+	MKFILE(U("mdir/sub/udeep"), "ud");
+	MKFILE(U("file_over_dir"), "fod");
+	MKDIR(U("dir_over_file"));
+	MKFILE(U("dir_over_file/z"), "z");
+	WHITEOUT(U("wh"));
+	MKDIR(U("op"));
+	OPAQUE(U("op"));
+	FALLTHRU(U("op/fa"), DT_REG);
+	FALLTHRU(U("op/fd"), DT_DIR);
+	FALLTHRU(U("op/fl"), DT_LNK);
+	MKDIR(U("op/mk"));
+	DIR_FALLTHRU(U("op/mk"));
+	MKFILE(U("op/mk/um"), "um");
+	MKDIR(U("op/nomk"));
+	MKFILE(U("op/nomk/un"), "un");
+	MKSYM("ufile", U("usym"));
+	MKFIFO(U("ufifo"));
+}
+
+TEST_F(view, st_dev_uniform)
+{
+	struct stat root, lo, up;
+	size_t n;
+
+	build_mixed(_metadata, self);
+	MOUNT();
+
+	root = LSTAT(M(""));
+	lo = LSTAT(L(""));
+	up = LSTAT(U(""));
+	EXPECT_NE(lo.st_dev, root.st_dev);
+	EXPECT_NE(up.st_dev, root.st_dev);
+	EXPECT_NE(lo.st_dev, up.st_dev);
+	/* check_tree() compares every object's st_dev with the root's. */
+	n = check_tree(_metadata, self->mnt, NULL);
+	EXPECT_EQ(32, n) TH_LOG("objects in the union");
+}
+
+/*
+ * st_ino of each object of build_mixed(): 'L' = the lower inode of @real
+ * with bit 63 set, 'U' = the upper inode of @real.
+ */
+static const struct {
+	const char *rel;
+	char layer;
+	const char *real;
+} mixed_inos[] = {
+	{ "", 'L', "" },
+	{ "lfile", 'L', "lfile" },
+	{ "lhard", 'L', "lfile" },	/* hard link: same lower inode */
+	{ "ldir", 'L', "ldir" },
+	{ "ldir/x", 'L', "ldir/x" },
+	{ "ufile", 'U', "ufile" },
+	{ "udir", 'U', "udir" },
+	{ "udir/y", 'U', "udir/y" },
+	{ "cover", 'U', "cover" },
+	{ "mdir", 'L', "mdir" },
+	{ "mdir/lx", 'L', "mdir/lx" },
+	{ "mdir/ux", 'U', "mdir/ux" },
+	{ "mdir/both", 'U', "mdir/both" },
+	{ "mdir/sub", 'L', "mdir/sub" },
+	{ "mdir/sub/deep", 'L', "mdir/sub/deep" },
+	{ "mdir/sub/udeep", 'U', "mdir/sub/udeep" },
+	{ "file_over_dir", 'U', "file_over_dir" },
+	{ "dir_over_file", 'U', "dir_over_file" },
+	{ "dir_over_file/z", 'U', "dir_over_file/z" },
+	{ "op/fa", 'L', "op/fa" },
+	{ "op/fd", 'L', "op/fd" },
+	{ "op/fd/z", 'L', "op/fd/z" },
+	{ "op/fl", 'L', "op/fl" },
+	{ "op/mk", 'L', "op/mk" },
+	{ "op/mk/lm", 'L', "op/mk/lm" },
+	{ "op/mk/um", 'U', "op/mk/um" },
+	{ "op/nomk", 'U', "op/nomk" },
+	{ "op/nomk/un", 'U', "op/nomk/un" },
+	{ "lsym", 'L', "lsym" },
+	{ "usym", 'U', "usym" },
+	{ "lfifo", 'L', "lfifo" },
+	{ "ufifo", 'U', "ufifo" },
+};
+#define N_MIXED_INOS	(sizeof(mixed_inos) / sizeof(mixed_inos[0]))
+
+static void __attribute__((noinline))
+expect_distinct_ino(struct __test_metadata *_metadata, size_t i, size_t j,
+		    const uint64_t *got)
+{
+	EXPECT_NE(got[i], got[j])
+		TH_LOG("'%s' and '%s' share st_ino", mixed_inos[i].rel,
+		       mixed_inos[j].rel);
+}
+
+TEST_F(view, st_ino_rule)
+{
+	uint64_t want[N_MIXED_INOS], got[N_MIXED_INOS];
+	size_t i, j;
+
+	build_mixed(_metadata, self);
+	for (i = 0; i < N_MIXED_INOS; i++)
+		want[i] = mixed_inos[i].layer == 'L' ?
+			  LINO(L(mixed_inos[i].real)) :
+			  INO(U(mixed_inos[i].real));
+	MOUNT();
+
+	for (i = 0; i < N_MIXED_INOS; i++) {
+		got[i] = INO(M(mixed_inos[i].rel));
+		EXPECT_EQ(want[i], got[i])
+			TH_LOG("st_ino of '%s': %#llx, want %#llx",
+			       mixed_inos[i].rel, (unsigned long long)got[i],
+			       (unsigned long long)want[i]);
+	}
+	/* Distinct objects have distinct numbers (lfile/lhard are one). */
+	for (i = 0; i < N_MIXED_INOS; i++)
+		for (j = i + 1; j < N_MIXED_INOS; j++)
+			if (strcmp(mixed_inos[j].rel, "lhard"))
+				expect_distinct_ino(_metadata, i, j, got);
+	check_tree(_metadata, self->mnt, NULL);
+}
+
+TEST_F(view, d_ino_equals_st_ino)
+{
+	struct listing ls;
+	size_t i;
+
+	build_mixed(_metadata, self);
+	MOUNT();
+
+	/* readdir before any lookup ... */
+	check_tree(_metadata, self->mnt, NULL);
+	/* ... and after, with everything in the dcache. */
+	check_tree(_metadata, self->mnt, NULL);
+
+	/* The opaque dir, entry by entry against the layer inodes. */
+	list_ok(_metadata, M("op"), &ls);
+	expect_names(_metadata, M("op"), &ls,
+		     NAMES("fa", "fd", "fl", "mk", "nomk"));
+	for (i = 0; i < ls.n; i++) {
+		const struct dent *d = &ls.e[i];
+		char rel[64];
+		uint64_t want;
+
+		if (!strcmp(d->name, ".."))
+			want = INO(M(""));
+		else if (!strcmp(d->name, "."))
+			want = INO(M("op"));
+		else if (!strcmp(d->name, "nomk"))
+			want = INO(U("op/nomk"));
+		else {
+			fmt(rel, sizeof(rel), "op/%s", d->name);
+			want = LINO(L(rel));
+		}
+		EXPECT_EQ(want, d->ino)
+			TH_LOG("op/%s: d_ino %#llx, want %#llx", d->name,
+			       (unsigned long long)d->ino,
+			       (unsigned long long)want);
+	}
+	free(ls.e);
+}
+
+TEST_F(view, st_ino_stable_across_remount)
+{
+	char *before = NULL, *after = NULL;
+	size_t len;
+	FILE *f;
+	int r;
+
+	build_mixed(_metadata, self);
+	MOUNT();
+	f = open_memstream(&before, &len);
+	ASSERT_NE(NULL, f);
+	check_tree(_metadata, self->mnt, f);
+	fclose(f);
+	UMOUNT();
+
+	/* Again through the new mount API ... */
+	r = fsmount_union(self);
+	ASSERT_EQ(0, r) TH_LOG("fsmount union: %s", strerror(-r));
+	f = open_memstream(&after, &len);
+	ASSERT_NE(NULL, f);
+	check_tree(_metadata, self->mnt, f);
+	fclose(f);
+	expect_same_snapshot(_metadata, "inode numbers after remount",
+			     before, after);
+	free(after);
+	UMOUNT();
+
+	/* ... and with mount(2), looking names up before readdir. */
+	MOUNT();
+	EXPECT_INO(LINO(L("lfile")), M("lfile"));
+	EXPECT_INO(LINO(L("op/fa")), M("op/fa"));
+	EXPECT_INO(LINO(L("mdir/sub")), M("mdir/sub"));
+	f = open_memstream(&after, &len);
+	ASSERT_NE(NULL, f);
+	check_tree(_metadata, self->mnt, f);
+	fclose(f);
+	expect_same_snapshot(_metadata, "inode numbers after 2nd remount",
+			     before, after);
+	free(after);
+	free(before);
+}
+
+TEST_F(view, merged_dir_nlink_one)
+{
+	MKDIR(L("m"));
+	MKDIR(U("m"));
+	MKDIR(L("m/s1"));
+	MKDIR(U("m/s2"));
+	MKDIR(L("m/s3"));
+	MKDIR(U("m/s3"));
+	MKDIR(L("ld"));
+	MKDIR(L("ld/a"));
+	MKDIR(L("ld/b"));
+	MKDIR(U("ud"));
+	MKDIR(U("ud/a"));
+	MOUNT();
+
+	EXPECT_EQ(1, LSTAT(M("")).st_nlink);
+	EXPECT_EQ(1, LSTAT(M("m")).st_nlink);
+	EXPECT_EQ(1, LSTAT(M("m/s3")).st_nlink);
+	EXPECT_EQ(LSTAT(L("m/s1")).st_nlink, LSTAT(M("m/s1")).st_nlink);
+	EXPECT_EQ(LSTAT(U("m/s2")).st_nlink, LSTAT(M("m/s2")).st_nlink);
+	EXPECT_EQ(4, LSTAT(L("ld")).st_nlink);
+	EXPECT_EQ(LSTAT(L("ld")).st_nlink, LSTAT(M("ld")).st_nlink);
+	EXPECT_EQ(3, LSTAT(U("ud")).st_nlink);
+	EXPECT_EQ(LSTAT(U("ud")).st_nlink, LSTAT(M("ud")).st_nlink);
+}
+
+/* ---- attributes ---- */
+
+static void set_attrs(struct __test_metadata *_metadata, const char *path,
+		      mode_t mode, uid_t uid, gid_t gid, long nsec)
+{
+	struct timespec ts[2] = {
+		{ 1500000000, 111111111 }, { 1600000000 + nsec, nsec },
+	};
+
+	if (mode != (mode_t)-1)
+		ASSERT_EQ(0, chmod(path, mode)) TH_LOG("chmod %s", path);
+	ASSERT_EQ(0, lchown(path, uid, gid)) TH_LOG("chown %s", path);
+	ASSERT_EQ(0, utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW))
+		TH_LOG("utimensat %s: %s", path, strerror(errno));
+}
+
+static void expect_same_attrs(struct __test_metadata *_metadata,
+			      const char *upath, const char *real,
+			      bool merged_dir)
+{
+	struct stat u = lstat_ok(_metadata, upath);
+	struct stat r = lstat_ok(_metadata, real);
+
+	EXPECT_EQ(r.st_mode, u.st_mode) TH_LOG("%s: st_mode", upath);
+	EXPECT_EQ(r.st_uid, u.st_uid) TH_LOG("%s: st_uid", upath);
+	EXPECT_EQ(r.st_gid, u.st_gid) TH_LOG("%s: st_gid", upath);
+	EXPECT_EQ(r.st_size, u.st_size) TH_LOG("%s: st_size", upath);
+	EXPECT_EQ(r.st_rdev, u.st_rdev) TH_LOG("%s: st_rdev", upath);
+	EXPECT_EQ(r.st_mtim.tv_sec, u.st_mtim.tv_sec)
+		TH_LOG("%s: mtime", upath);
+	EXPECT_EQ(r.st_mtim.tv_nsec, u.st_mtim.tv_nsec)
+		TH_LOG("%s: mtime ns", upath);
+	if (S_ISREG(r.st_mode))
+		EXPECT_EQ(r.st_blocks, u.st_blocks) TH_LOG("%s: st_blocks", upath);
+	if (!merged_dir)
+		EXPECT_EQ(r.st_nlink, u.st_nlink) TH_LOG("%s: st_nlink", upath);
+}
+
+TEST_F(view, stat_fields_match_real)
+{
+	char big[70000];
+
+	memset(big, 'b', sizeof(big));
+	MKFILE(L("lfile"), "lower!");
+	set_attrs(_metadata, L("lfile"), 0640, 1234, 5678, 1);
+	MKFILE(L("cover"), "short");
+	set_attrs(_metadata, L("cover"), 0777, 1, 1, 2);
+	mk_file(_metadata, U("cover"), big, sizeof(big));
+	set_attrs(_metadata, U("cover"), 0600, 42, 43, 3);
+	MKFILE(U("ufile"), "u");
+	set_attrs(_metadata, U("ufile"), 04755, 7, 8, 4);
+	MKDIR(L("mdir"));
+	set_attrs(_metadata, L("mdir"), 0700, 11, 12, 5);
+	MKDIR(U("mdir"));
+	set_attrs(_metadata, U("mdir"), 0751, 13, 14, 6);
+	MKDIR(L("ldir"));
+	set_attrs(_metadata, L("ldir"), 01777, 15, 16, 7);
+	MKSYM("lfile", L("lsym"));
+	set_attrs(_metadata, L("lsym"), (mode_t)-1, 17, 18, 8);
+	MKFIFO(L("lfifo"));
+	set_attrs(_metadata, L("lfifo"), 0620, 19, 20, 9);
+	MKCHR(U("uchr"), 1, 3);
+	set_attrs(_metadata, U("uchr"), 0666, 21, 22, 10);
+	ASSERT_EQ(0, link(L("lfile"), L("lhard")));
+	MOUNT();
+
+	expect_same_attrs(_metadata, M("lfile"), L("lfile"), false);
+	expect_same_attrs(_metadata, M("lhard"), L("lhard"), false);
+	expect_same_attrs(_metadata, M("cover"), U("cover"), false);
+	expect_same_attrs(_metadata, M("ufile"), U("ufile"), false);
+	expect_same_attrs(_metadata, M("mdir"), U("mdir"), true);
+	expect_same_attrs(_metadata, M("ldir"), L("ldir"), false);
+	expect_same_attrs(_metadata, M("lsym"), L("lsym"), false);
+	expect_same_attrs(_metadata, M("lfifo"), L("lfifo"), false);
+	expect_same_attrs(_metadata, M("uchr"), U("uchr"), false);
+	/* stat() follows the symlink to the lower file. */
+	{
+		struct stat st;
+
+		ASSERT_EQ(0, stat(M("lsym"), &st));
+		EXPECT_EQ(0100640, st.st_mode);
+		EXPECT_EQ(1234, st.st_uid);
+		EXPECT_EQ(INO(M("lfile")), (uint64_t)st.st_ino);
+	}
+}
+
+/* ---- file data ---- */
+
+#define BIG_LEN		(4 * MiB + 4321)
+#define COVER_LEN	(3 * MiB + 17)
+
+struct bigfiles {
+	unsigned char *lower;	/* data of lower-only "big" */
+	unsigned char *upper;	/* data of upper "cover" (over a 1 byte file) */
+};
+
+static void build_big(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(view) *self, struct bigfiles *b)
+{
+	b->lower = malloc(BIG_LEN);
+	b->upper = malloc(COVER_LEN);
+	ASSERT_NE(NULL, b->lower);
+	ASSERT_NE(NULL, b->upper);
+	fill_pattern(b->lower, BIG_LEN, 1);
+	fill_pattern(b->upper, COVER_LEN, 2);
+	mk_file(_metadata, L("big"), b->lower, BIG_LEN);
+	MKFILE(L("cover"), "x");
+	mk_file(_metadata, U("cover"), b->upper, COVER_LEN);
+}
+
+static void expect_read(struct __test_metadata *_metadata, const char *path,
+			size_t chunk, const unsigned char *want, size_t len)
+{
+	size_t got_len;
+	unsigned char *got = read_file(path, chunk, &got_len);
+	int err = errno;
+	char what[PATH_LEN];
+
+	ASSERT_NE(NULL, got) TH_LOG("read %s: %s", path, strerror(err));
+	fmt(what, sizeof(what), "read(%s) in %zu byte chunks", path,
+		 chunk);
+	expect_bytes(_metadata, what, want, len, got, got_len);
+	free(got);
+}
+
+TEST_F(view, read_contents)
+{
+	struct bigfiles b;
+
+	build_big(_metadata, self, &b);
+	MOUNT();
+
+	EXPECT_EQ(BIG_LEN, LSTAT(M("big")).st_size);
+	EXPECT_EQ(COVER_LEN, LSTAT(M("cover")).st_size);
+	expect_read(_metadata, M("big"), 65537, b.lower, BIG_LEN);
+	expect_read(_metadata, M("big"), 1 * MiB, b.lower, BIG_LEN);
+	expect_read(_metadata, M("cover"), 4093, b.upper, COVER_LEN);
+	free(b.lower);
+	free(b.upper);
+}
+
+TEST_F(view, pread_readv)
+{
+	static const size_t offs[] = {
+		0, 1, 4095, 4096, MiB - 3, 2 * MiB + 5, BIG_LEN - 100,
+		BIG_LEN - 1,
+	};
+	unsigned char buf[8192], a[7], c[100000], *bb = malloc(4096);
+	struct iovec iov[3] = {
+		{ a, sizeof(a) }, { bb, 4096 }, { c, sizeof(c) },
+	};
+	struct bigfiles b;
+	size_t i, want;
+	ssize_t n;
+	int fd;
+
+	ASSERT_NE(NULL, bb);
+	build_big(_metadata, self, &b);
+	MOUNT();
+
+	fd = open(M("big"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		want = BIG_LEN - offs[i] < sizeof(buf) ? BIG_LEN - offs[i]
+						       : sizeof(buf);
+		n = pread(fd, buf, sizeof(buf), offs[i]);
+		EXPECT_EQ((ssize_t)want, n) TH_LOG("pread at %zu", offs[i]);
+		if (n > 0)
+			EXPECT_EQ(0, memcmp(buf, b.lower + offs[i], n))
+				TH_LOG("pread at %zu: wrong data", offs[i]);
+	}
+	EXPECT_EQ(0, pread(fd, buf, sizeof(buf), BIG_LEN));
+	EXPECT_EQ(0, pread(fd, buf, sizeof(buf), BIG_LEN + 100));
+	/* pread does not move the file position. */
+	EXPECT_EQ(0, lseek(fd, 0, SEEK_CUR));
+
+	ASSERT_EQ(12345, lseek(fd, 12345, SEEK_SET));
+	n = readv(fd, iov, 3);
+	EXPECT_EQ((ssize_t)(sizeof(a) + 4096 + sizeof(c)), n);
+	EXPECT_EQ(0, memcmp(a, b.lower + 12345, sizeof(a)));
+	EXPECT_EQ(0, memcmp(bb, b.lower + 12345 + sizeof(a), 4096));
+	EXPECT_EQ(0, memcmp(c, b.lower + 12345 + sizeof(a) + 4096,
+			    sizeof(c)));
+	EXPECT_EQ(12345 + n, lseek(fd, 0, SEEK_CUR));
+
+	n = preadv(fd, iov, 3, BIG_LEN - 5000);
+	EXPECT_EQ(5000, n);
+	EXPECT_EQ(0, memcmp(a, b.lower + BIG_LEN - 5000, sizeof(a)));
+	EXPECT_EQ(0, memcmp(bb, b.lower + BIG_LEN - 5000 + sizeof(a), 4096));
+	EXPECT_EQ(0, memcmp(c, b.lower + BIG_LEN - 5000 + sizeof(a) + 4096,
+			    5000 - sizeof(a) - 4096));
+	close(fd);
+
+	/* The covering upper file, not the lower one. */
+	fd = open(M("cover"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(sizeof(buf), pread(fd, buf, sizeof(buf), 2 * MiB));
+	EXPECT_EQ(0, memcmp(buf, b.upper + 2 * MiB, sizeof(buf)));
+	EXPECT_EQ(COVER_LEN, lseek(fd, 0, SEEK_END));
+	close(fd);
+	free(bb);
+	free(b.lower);
+	free(b.upper);
+}
+
+TEST_F(view, mmap_contents)
+{
+	struct bigfiles b;
+	unsigned char *p;
+	int fd;
+
+	build_big(_metadata, self, &b);
+	MOUNT();
+
+	fd = open(M("big"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, BIG_LEN, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap shared: %s", strerror(errno));
+	expect_bytes(_metadata, "mmap(MAP_SHARED) of big", b.lower, BIG_LEN,
+		     p, BIG_LEN);
+	munmap(p, BIG_LEN);
+	p = mmap(NULL, BIG_LEN, PROT_READ, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap private: %s", strerror(errno));
+	expect_bytes(_metadata, "mmap(MAP_PRIVATE) of big", b.lower, BIG_LEN,
+		     p, BIG_LEN);
+	munmap(p, BIG_LEN);
+	p = mmap(NULL, MiB, PROT_READ, MAP_SHARED, fd, 2 * MiB);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap at 2M: %s", strerror(errno));
+	expect_bytes(_metadata, "mmap of big at 2 MiB", b.lower + 2 * MiB,
+		     MiB, p, MiB);
+	munmap(p, MiB);
+	close(fd);
+
+	fd = open(M("cover"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, COVER_LEN, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap cover: %s", strerror(errno));
+	close(fd);	/* the mapping outlives the fd */
+	expect_bytes(_metadata, "mmap of cover", b.upper, COVER_LEN, p,
+		     COVER_LEN);
+	munmap(p, COVER_LEN);
+	free(b.lower);
+	free(b.upper);
+}
+
+TEST_F(view, sendfile_splice)
+{
+	unsigned char *got = malloc(BIG_LEN);
+	struct bigfiles b;
+	int in, out, p[2];
+	loff_t loff = 0;
+	off_t off = 0;
+	size_t done;
+	ssize_t n;
+
+	ASSERT_NE(NULL, got);
+	build_big(_metadata, self, &b);
+	MOUNT();
+
+	/* sendfile to a file outside the union. */
+	in = open(M("big"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(in, 0);
+	out = open(self->scratch, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
+	ASSERT_GE(out, 0);
+	while ((n = sendfile(out, in, &off, BIG_LEN)) > 0)
+		;
+	EXPECT_EQ(0, n) TH_LOG("sendfile: %s", strerror(errno));
+	EXPECT_EQ(BIG_LEN, off);
+	ASSERT_EQ(BIG_LEN, pread(out, got, BIG_LEN, 0));
+	expect_bytes(_metadata, "sendfile of big", b.lower, BIG_LEN, got,
+		     BIG_LEN);
+	close(out);
+
+	/* splice to a pipe, from an offset. */
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+	loff = 1000;
+	for (done = 0; done < BIG_LEN - 1000;) {
+		size_t r = 0;
+
+		n = splice(in, &loff, p[1], NULL, 65536, 0);
+		ASSERT_GT(n, 0) TH_LOG("splice: %s", strerror(errno));
+		while (r < (size_t)n) {
+			ssize_t m = read(p[0], got + done + r, n - r);
+
+			ASSERT_GT(m, 0);
+			r += m;
+		}
+		done += n;
+	}
+	EXPECT_EQ(0, splice(in, &loff, p[1], NULL, 65536, 0));
+	expect_bytes(_metadata, "splice of big from 1000", b.lower + 1000,
+		     BIG_LEN - 1000, got, done);
+	close(in);
+	close(p[0]);
+	close(p[1]);
+
+	/* sendfile of the covering upper file, from an offset. */
+	in = open(M("cover"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(in, 0);
+	out = open(self->scratch, O_TRUNC | O_RDWR | O_CLOEXEC);
+	ASSERT_GE(out, 0);
+	off = 4097;
+	while ((n = sendfile(out, in, &off, COVER_LEN)) > 0)
+		;
+	EXPECT_EQ(0, n);
+	ASSERT_EQ(COVER_LEN - 4097, pread(out, got, BIG_LEN, 0));
+	expect_bytes(_metadata, "sendfile of cover", b.upper + 4097,
+		     COVER_LEN - 4097, got, COVER_LEN - 4097);
+	close(out);
+	close(in);
+	free(got);
+	free(b.lower);
+	free(b.upper);
+}
+
+/* @path: 1 MiB data at @first, 1 MiB data at @second, size @size. */
+static void mk_sparse(struct __test_metadata *_metadata, const char *path,
+		      off_t first, off_t second, off_t size)
+{
+	unsigned char *data = malloc(MiB);
+	int fd;
+
+	ASSERT_NE(NULL, data);
+	fill_pattern(data, MiB, 3);
+	fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, ftruncate(fd, size));
+	ASSERT_EQ(MiB, pwrite(fd, data, MiB, first));
+	ASSERT_EQ(MiB, pwrite(fd, data, MiB, second));
+	close(fd);
+	free(data);
+}
+
+static void expect_same_seeks(struct __test_metadata *_metadata,
+			      const char *upath, const char *real, off_t size)
+{
+	static const int whences[] = { SEEK_DATA, SEEK_HOLE };
+	off_t offs[] = {
+		0, 1, MiB - 1, MiB, MiB + 1, 2 * MiB, 2 * MiB + 1, 5 * MiB,
+		9 * MiB - 1, 9 * MiB, 9 * MiB + 1, 10 * MiB - 1, 10 * MiB,
+		size - 1, size, size + 1, 64 * MiB,
+	};
+	int ufd = open(upath, O_RDONLY | O_CLOEXEC);
+	int rfd = open(real, O_RDONLY | O_CLOEXEC);
+	size_t i, w;
+
+	ASSERT_GE(ufd, 0);
+	ASSERT_GE(rfd, 0);
+	for (w = 0; w < 2; w++) {
+		for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+			off_t ur, rr;
+			int ue, re;
+
+			errno = 0;
+			rr = lseek(rfd, offs[i], whences[w]);
+			re = rr < 0 ? errno : 0;
+			errno = 0;
+			ur = lseek(ufd, offs[i], whences[w]);
+			ue = ur < 0 ? errno : 0;
+			EXPECT_TRUE(ur == rr && ue == re)
+				TH_LOG("%s: lseek(%lld, %s) = %lld (%s), real file: %lld (%s)",
+				       upath, (long long)offs[i],
+				       whences[w] == SEEK_DATA ? "SEEK_DATA"
+							       : "SEEK_HOLE",
+				       (long long)ur, ue ? strerror(ue) : "ok",
+				       (long long)rr, re ? strerror(re) : "ok");
+		}
+	}
+	EXPECT_EQ(size, lseek(ufd, 0, SEEK_END));
+	EXPECT_EQ(size - 10, lseek(ufd, -10, SEEK_END));
+	EXPECT_EQ(size - 5, lseek(ufd, 5, SEEK_CUR));
+	close(ufd);
+	close(rfd);
+}
+
+TEST_F(view, seek_data_hole)
+{
+	unsigned char buf[4096], zero[4096] = { 0 };
+	int fd;
+
+	/* lower: 1 MiB data, 8 MiB hole, 1 MiB data; upper: hole first. */
+	mk_sparse(_metadata, L("sparse"), 0, 9 * MiB, 10 * MiB);
+	mk_sparse(_metadata, U("usparse"), 2 * MiB, 4 * MiB, 6 * MiB);
+	MOUNT();
+
+	/* The real file is sparse as intended. */
+	fd = open(L("sparse"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(MiB, lseek(fd, 0, SEEK_HOLE));
+	ASSERT_EQ(9 * MiB, lseek(fd, MiB, SEEK_DATA));
+	close(fd);
+
+	expect_same_seeks(_metadata, M("sparse"), L("sparse"), 10 * MiB);
+	expect_same_seeks(_metadata, M("usparse"), U("usparse"), 6 * MiB);
+
+	/* The hole reads as zeros. */
+	fd = open(M("sparse"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	memset(buf, 1, sizeof(buf));
+	EXPECT_EQ(sizeof(buf), pread(fd, buf, sizeof(buf), 5 * MiB));
+	EXPECT_EQ(0, memcmp(buf, zero, sizeof(buf)));
+	close(fd);
+}
+
+/* ---- symlinks ---- */
+
+/* readlink(@path) into a buffer of @bufsize must give @want. */
+static void expect_readlink(struct __test_metadata *_metadata,
+			    const char *path, size_t bufsize, const char *want)
+{
+	char buf[PATH_LEN];
+	ssize_t n = readlink(path, buf, bufsize);
+	int err = errno;
+
+	EXPECT_EQ((ssize_t)strlen(want), n)
+		TH_LOG("readlink %s: %s", path,
+		       n < 0 ? strerror(err) : "wrong length");
+	if (n >= 0)
+		EXPECT_TRUE((size_t)n == strlen(want) && !memcmp(buf, want, n))
+			TH_LOG("readlink %s = '%.*s', want '%s'", path,
+			       (int)n, buf, want);
+}
+
+TEST_F(view, symlinks)
+{
+	struct stat st;
+	char buf[16];
+	int r;
+
+	MKFILE(U("target"), "upper target");
+	MKSYM("target", L("ln"));		/* lower link, upper target */
+	MKDIR(L("sub"));
+	MKDIR(U("sub"));
+	MKFILE(L("sub/file"), "lower file in merged dir");
+	MKSYM("sub/file", U("uln"));		/* upper link, lower target */
+	MKSYM("nowhere", L("dangling"));
+	MKSYM("sub", L("dl"));			/* link to a merged dir */
+	MKSYM("ln", U("chain"));
+	MKSYM("../target", L("sub/up"));
+	MKSYM("wh", L("to_whiteout"));
+	MKFILE(L("wh"), "hidden");
+	WHITEOUT(U("wh"));
+	MOUNT();
+
+	expect_readlink(_metadata, M("ln"), PATH_LEN, "target");
+	expect_readlink(_metadata, M("uln"), PATH_LEN, "sub/file");
+	expect_readlink(_metadata, M("uln"), 3, "sub");	/* truncated */
+	expect_readlink(_metadata, M("sub/up"), PATH_LEN, "../target");
+	expect_readlink(_metadata, M("dangling"), PATH_LEN, "nowhere");
+	EXPECT_EQ(6, LSTAT(M("ln")).st_size);
+	EXPECT_TYPE(S_IFLNK, M("ln"));
+	EXPECT_TYPE(S_IFLNK, M("uln"));
+	EXPECT_TYPE(S_IFLNK, M("dangling"));
+	EXPECT_EQ(-1, readlink(M("target"), buf, sizeof(buf)));
+	EXPECT_EQ(EINVAL, errno);
+
+	/* Following them. */
+	r = stat(M("ln"), &st) ? -errno : 0;
+	EXPECT_EQ(0, r) TH_LOG("stat %s: %s", M("ln"), strerror(-r));
+	EXPECT_TRUE(S_ISREG(st.st_mode)) TH_LOG("stat(ln): mode %o", st.st_mode);
+	EXPECT_EQ(INO(M("target")), (uint64_t)st.st_ino);
+	EXPECT_CONTENT(M("ln"), "upper target");
+	EXPECT_CONTENT(M("uln"), "lower file in merged dir");
+	EXPECT_CONTENT(M("chain"), "upper target");
+	EXPECT_CONTENT(M("sub/up"), "upper target");
+	EXPECT_CONTENT(M("dl/file"), "lower file in merged dir");
+	EXPECT_EQ(ENOENT, stat(M("dangling"), &st) ? errno : 0);
+	/* A link to a whited-out name does not reach the lower file. */
+	EXPECT_EQ(ENOENT, stat(M("to_whiteout"), &st) ? errno : 0);
+	EXPECT_EQ(ENOENT, open_errno(M("to_whiteout")));
+	CHECK_LIST(M("dl"), "file", "up");
+}
+
+/* ---- xattrs ---- */
+
+/*
+ * The xattr names of @path as one sorted, space separated string (without
+ * trusted.union.* names if @drop_private); NULL and errno on error.
+ */
+static char *xattr_names(const char *path, bool drop_private)
+{
+	char list[8192], *names[128], *p, *out;
+	size_t outlen = 1;
+	ssize_t len;
+	int n = 0, i;
+
+	len = llistxattr(path, list, sizeof(list));
+	if (len < 0)
+		return NULL;
+	for (p = list; p < list + len && n < 128; p += strlen(p) + 1) {
+		if (drop_private &&
+		    !strncmp(p, PRIVATE_PREFIX, strlen(PRIVATE_PREFIX)))
+			continue;
+		names[n++] = p;
+		outlen += strlen(p) + 1;
+	}
+	qsort(names, n, sizeof(*names), str_cmp);
+	out = malloc(outlen);
+	if (!out)
+		return NULL;
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		strcat(out, names[i]);
+		if (i + 1 < n)
+			strcat(out, " ");
+	}
+	return out;
+}
+
+static void expect_xattr_list(struct __test_metadata *_metadata,
+			      const char *upath, const char *real,
+			      const char *must_have)
+{
+	char *want = xattr_names(real, true);
+	char *got = xattr_names(upath, false);
+	char buf[8192];
+	ssize_t size;
+	int err = errno;
+
+	ASSERT_NE(NULL, want);
+	ASSERT_NE(NULL, got) TH_LOG("listxattr %s: %s", upath, strerror(err));
+	EXPECT_STREQ(want, got) TH_LOG("listxattr %s", upath);
+	EXPECT_EQ(NULL, strstr(got, PRIVATE_PREFIX))
+		TH_LOG("%s lists a private xattr: %s", upath, got);
+	EXPECT_NE(NULL, strstr(got, must_have))
+		TH_LOG("%s: no %s in '%s'", upath, must_have, got);
+	/* Size query and ERANGE agree with the list. */
+	size = llistxattr(upath, NULL, 0);
+	EXPECT_EQ(size, llistxattr(upath, buf, sizeof(buf)));
+	EXPECT_EQ(*got ? (ssize_t)strlen(got) + 1 : 0, size)
+		TH_LOG("%s: listxattr size", upath);
+	if (size > 0) {
+		EXPECT_EQ(-1, llistxattr(upath, buf, size - 1));
+		EXPECT_EQ(ERANGE, errno);
+	}
+	free(want);
+	free(got);
+}
+
+/* Layers with private xattrs everywhere the format puts them, and more. */
+static void build_xattrs(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(view) *self)
+{
+	MKDIR(L("op"));
+	MKDIR(L("op/mk"));
+	MKDIR(U("op"));
+	OPAQUE(U("op"));
+	XATTR(U("op"), "user.color", "blue");
+	XATTR(U("op"), "trusted.foo", "bar");
+	MKDIR(U("op/mk"));
+	DIR_FALLTHRU(U("op/mk"));
+	XATTR(U("op/mk"), "user.a", "1");
+	MKFILE(U("uf"), "uf");
+	XATTR(U("uf"), "trusted.union.custom", "zzz");
+	XATTR(U("uf"), "user.k", "v");
+	MKFILE(L("lf"), "lf");
+	XATTR(L("lf"), OPAQUE_XATTR, "y");
+	XATTR(L("lf"), "user.l", "1");
+	XATTR(L("lf"), "trusted.bar", "baz");
+	MKFILE(L("cover"), "l");
+	XATTR(L("cover"), "user.who", "lower");
+	XATTR(L("cover"), "user.lonly", "x");
+	MKFILE(U("cover"), "u");
+	XATTR(U("cover"), "user.who", "upper");
+	MKDIR(L("mdir"));
+	XATTR(L("mdir"), "user.m", "low");
+	XATTR(L("mdir"), "user.lo", "1");
+	MKDIR(U("mdir"));
+	XATTR(U("mdir"), "user.m", "up");
+	MKFILE(U("empty"), "e");
+	XATTR(U("empty"), "user.e", "");
+}
+
+TEST_F(view, xattr_list_hides_private)
+{
+	build_xattrs(_metadata, self);
+	MOUNT();
+
+	expect_xattr_list(_metadata, M("op"), U("op"), "user.color");
+	expect_xattr_list(_metadata, M("op"), U("op"), "trusted.foo");
+	expect_xattr_list(_metadata, M("op/mk"), U("op/mk"), "user.a");
+	expect_xattr_list(_metadata, M("uf"), U("uf"), "user.k");
+	expect_xattr_list(_metadata, M("lf"), L("lf"), "trusted.bar");
+	expect_xattr_list(_metadata, M("cover"), U("cover"), "user.who");
+	expect_xattr_list(_metadata, M("mdir"), U("mdir"), "user.m");
+	{
+		char *got = xattr_names(M("cover"), false);
+
+		ASSERT_NE(NULL, got);
+		EXPECT_EQ(NULL, strstr(got, "user.lonly"))
+			TH_LOG("covered lower file's xattrs shown: %s", got);
+		free(got);
+	}
+}
+
+static void expect_xattr(struct __test_metadata *_metadata, const char *path,
+			 const char *name, const char *want)
+{
+	char buf[4096];
+	ssize_t size, n = lgetxattr(path, name, buf, sizeof(buf));
+	int err = errno;
+
+	ASSERT_GE(n, 0) TH_LOG("getxattr %s %s: %s", path, name,
+			       strerror(err));
+	EXPECT_TRUE((size_t)n == strlen(want) && !memcmp(buf, want, n))
+		TH_LOG("%s %s = '%.*s', want '%s'", path, name, (int)n, buf,
+		       want);
+	/* The size query (size 0) gives the value's length. */
+	errno = 0;
+	size = lgetxattr(path, name, NULL, 0);
+	err = errno;
+	EXPECT_EQ(n, size)
+		TH_LOG("getxattr(%s, %s, NULL, 0): %s", path, name,
+		       size < 0 ? strerror(err) : "wrong size");
+}
+
+static void expect_no_xattr(struct __test_metadata *_metadata,
+			    const char *path, const char *name)
+{
+	char buf[64];
+	ssize_t n;
+
+	errno = 0;
+	n = lgetxattr(path, name, buf, sizeof(buf));
+	EXPECT_EQ(-1, n) TH_LOG("%s %s readable ('%.*s')", path, name,
+				(int)(n > 0 ? n : 0), buf);
+	EXPECT_EQ(ENODATA, errno)
+		TH_LOG("getxattr %s %s: %s, want ENODATA", path, name,
+		       strerror(errno));
+	errno = 0;
+	EXPECT_EQ(-1, lgetxattr(path, name, NULL, 0));
+	EXPECT_EQ(ENODATA, errno) TH_LOG("size query of %s %s", path, name);
+}
+
+TEST_F(view, xattr_values)
+{
+	char big[300], buf[512];
+	int fd;
+
+	memset(big, 'v', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	build_xattrs(_metadata, self);
+	XATTR(L("lf"), "user.big", big);
+	MOUNT();
+
+	expect_xattr(_metadata, M("op"), "user.color", "blue");
+	expect_xattr(_metadata, M("op"), "trusted.foo", "bar");
+	expect_xattr(_metadata, M("op/mk"), "user.a", "1");
+	expect_xattr(_metadata, M("uf"), "user.k", "v");
+	expect_xattr(_metadata, M("lf"), "user.l", "1");
+	expect_xattr(_metadata, M("lf"), "trusted.bar", "baz");
+	expect_xattr(_metadata, M("lf"), "user.big", big);
+	expect_xattr(_metadata, M("cover"), "user.who", "upper");
+	expect_no_xattr(_metadata, M("cover"), "user.lonly");
+	expect_xattr(_metadata, M("mdir"), "user.m", "up");
+	expect_no_xattr(_metadata, M("mdir"), "user.lo");
+	expect_xattr(_metadata, M("empty"), "user.e", "");
+	expect_no_xattr(_metadata, M("lf"), "user.none");
+	EXPECT_EQ(-1, lgetxattr(M("lf"), "user.big", buf, 10));
+	EXPECT_EQ(ERANGE, errno);
+
+	fd = open(M("lf"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(1, fgetxattr(fd, "user.l", buf, sizeof(buf)));
+	EXPECT_EQ('1', buf[0]);
+	close(fd);
+}
+
+TEST_F(view, xattr_private_enodata)
+{
+	char buf[64];
+	int fd;
+
+	build_xattrs(_metadata, self);
+	MOUNT();
+
+	/* The opaque flag still works ... */
+	CHECK_LIST(M("op"), "mk");
+	/* ... but is not visible through the union. */
+	expect_no_xattr(_metadata, M("op"), OPAQUE_XATTR);
+	expect_no_xattr(_metadata, M("op/mk"), FALLTHRU_XATTR);
+	expect_no_xattr(_metadata, M("uf"), "trusted.union.custom");
+	expect_no_xattr(_metadata, M("lf"), OPAQUE_XATTR);
+	expect_no_xattr(_metadata, M(""), OPAQUE_XATTR);
+
+	fd = open(M("op"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	errno = 0;
+	EXPECT_EQ(-1, fgetxattr(fd, OPAQUE_XATTR, buf, sizeof(buf)));
+	EXPECT_EQ(ENODATA, errno);
+	close(fd);
+}
+
+/* ---- statfs ---- */
+
+TEST_F(view, statfs_matches_upper)
+{
+	struct statfs m, u, l, s;
+	char *data = calloc(1, 3 * MiB);
+	int fd;
+
+	ASSERT_NE(NULL, data);
+	mk_file(_metadata, U("fill"), data, 3 * MiB);	/* upper not empty */
+	MKDIR(L("d"));
+	MKDIR(U("d"));
+	free(data);
+	MOUNT();
+
+	ASSERT_EQ(0, statfs(U(""), &u));
+	ASSERT_EQ(0, statfs(L(""), &l));
+	ASSERT_EQ(0, statfs(M(""), &m));
+	/* The fixture made the layers' filesystems different. */
+	ASSERT_NE(l.f_blocks, u.f_blocks);
+	ASSERT_NE(l.f_files, u.f_files);
+
+	EXPECT_EQ(UNION_MAGIC, (long)m.f_type)
+		TH_LOG("f_type %#lx", (unsigned long)m.f_type);
+	EXPECT_EQ(u.f_bsize, m.f_bsize);
+	EXPECT_EQ(u.f_blocks, m.f_blocks);
+	EXPECT_EQ(u.f_bfree, m.f_bfree);
+	EXPECT_EQ(u.f_bavail, m.f_bavail);
+	EXPECT_EQ(u.f_files, m.f_files);
+	EXPECT_EQ(u.f_ffree, m.f_ffree);
+
+	ASSERT_EQ(0, statfs(M("d"), &s));
+	EXPECT_EQ(UNION_MAGIC, (long)s.f_type);
+	EXPECT_EQ(u.f_blocks, s.f_blocks);
+	EXPECT_EQ(u.f_bfree, s.f_bfree);
+	EXPECT_EQ(u.f_files, s.f_files);
+
+	fd = open(M(""), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, fstatfs(fd, &s));
+	close(fd);
+	EXPECT_EQ(UNION_MAGIC, (long)s.f_type);
+	EXPECT_EQ(u.f_blocks, s.f_blocks);
+	EXPECT_EQ(u.f_bfree, s.f_bfree);
+	EXPECT_EQ(u.f_files, s.f_files);
+}
+
+/* ---- the reserved work directory ---- */
+
+TEST_F(view, work_dir_name_reserved_at_root)
+{
+	struct stat st;
+	char *lower_before, *lower_after;
+
+	/* The name on lower: hidden at the root, an ordinary name below. */
+	MKDIR(L(".union-work"));
+	MKFILE(L(".union-work/secret"), "s");
+	MKFILE(L("lf"), "lf");
+	MKDIR(L("d"));
+	MKFILE(L("d/.union-work"), "visible");
+	MKDIR(U("ud"));
+	MKDIR(U("ud/.union-work"));
+	lower_before = snapshot(_metadata, self->lower);
+	MOUNT();
+
+	/* The module made its work directory on upper. */
+	st = LSTAT(U(".union-work"));
+	EXPECT_TRUE(S_ISDIR(st.st_mode)) TH_LOG("upper .union-work: mode %o",
+						st.st_mode);
+	EXPECT_EQ(0700, st.st_mode & 07777);
+
+	EXPECT_ENOENT(M(".union-work"));
+	EXPECT_EQ(ENOENT, lstat_errno(M(".union-work/secret")));
+	CHECK_LIST(M(""), "lf", "d", "ud");
+	EXPECT_ENOENT(M(".union-work"));
+	CHECK_LIST(M("d"), ".union-work");
+	EXPECT_CONTENT(M("d/.union-work"), "visible");
+	EXPECT_INO(LINO(L("d/.union-work")), M("d/.union-work"));
+	CHECK_LIST(M("ud"), ".union-work");
+	EXPECT_TYPE(S_IFDIR, M("ud/.union-work"));
+	check_tree(_metadata, self->mnt, NULL);
+
+	/* The root's readdir copy-up left the work directory alone. */
+	st = LSTAT(U(".union-work"));
+	EXPECT_TRUE(S_ISDIR(st.st_mode)) TH_LOG("upper .union-work: mode %o",
+						st.st_mode);
+	EXPECT_EQ(0700, st.st_mode & 07777);
+
+	UMOUNT();
+	MOUNT();
+	EXPECT_ENOENT(M(".union-work"));
+	CHECK_LIST(M(""), "lf", "d", "ud");
+	CHECK_LIST(M("d"), ".union-work");
+	lower_after = snapshot(_metadata, self->lower);
+	expect_same_snapshot(_metadata, "lower layer", lower_before,
+			     lower_after);
+	free(lower_before);
+	free(lower_after);
+}
+
+/* ---- readdir copy-up: the only write a reader causes ---- */
+
+/* Names of build_mixed() that the union does not show, and why. */
+static const struct {
+	const char *rel;
+	int err;
+} mixed_absent[] = {
+	{ "wh", ENOENT },
+	{ "op/hidden", ENOENT },
+	{ "op/nomk/ln", ENOENT },
+	{ "file_over_dir/y", ENOTDIR },
+	{ "ldir/none", ENOENT },
+	{ ".union-work", ENOENT },
+};
+#define N_MIXED_ABSENT	(sizeof(mixed_absent) / sizeof(mixed_absent[0]))
+
+/*
+ * What the union shows for every name of build_mixed(), found by lookup
+ * alone (no readdir): type, mode, owner, inode, device number; for
+ * non-directories also size, link count, mtime, data, symlink target and
+ * what stat() follows to; xattrs; the errno of the absent names.  Directory
+ * times, sizes and link counts are left out (see readdir_keeps_dir_mtime).
+ */
+static char *view_lookup(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(view) *self)
+{
+	char *buf = NULL, target[PATH_LEN];
+	size_t len = 0, i;
+	FILE *f = open_memstream(&buf, &len);
+
+	ASSERT_NE(NULL, f);
+	for (i = 0; i < N_MIXED_INOS; i++) {
+		const char *rel = mixed_inos[i].rel, *path = M(rel);
+		struct stat st, fst;
+
+		if (lstat(path, &st)) {
+			fprintf(f, "/%s lstat-error=%d\n", rel, errno);
+			continue;
+		}
+		fprintf(f, "/%s mode=%o uid=%u gid=%u ino=%#llx rdev=%u:%u",
+			rel, st.st_mode, st.st_uid, st.st_gid,
+			(unsigned long long)st.st_ino, major(st.st_rdev),
+			minor(st.st_rdev));
+		if (!S_ISDIR(st.st_mode))
+			fprintf(f, " size=%lld nlink=%lu mtime=%lld.%09ld",
+				(long long)st.st_size,
+				(unsigned long)st.st_nlink,
+				(long long)st.st_mtim.tv_sec,
+				st.st_mtim.tv_nsec);
+		if (S_ISREG(st.st_mode)) {
+			size_t n;
+			unsigned char *data = read_file(path, 4096, &n);
+
+			fprintf(f, " data=%016llx", data ?
+				(unsigned long long)fnv1a(0xcbf29ce484222325ULL,
+							  data, n) : 0ULL);
+			free(data);
+		}
+		if (S_ISLNK(st.st_mode)) {
+			ssize_t n = readlink(path, target, sizeof(target) - 1);
+
+			fprintf(f, " -> %.*s", (int)(n < 0 ? 0 : n), target);
+			if (stat(path, &fst))
+				fprintf(f, " follows-error=%d", errno);
+			else
+				fprintf(f, " follows-ino=%#llx",
+					(unsigned long long)fst.st_ino);
+		}
+		snap_xattrs(f, path);
+		fputc('\n', f);
+	}
+	for (i = 0; i < N_MIXED_ABSENT; i++)
+		fprintf(f, "/%s errno=%d\n", mixed_absent[i].rel,
+			lstat_errno(M(mixed_absent[i].rel)));
+	ASSERT_EQ(0, fclose(f));
+	return buf;
+}
+
+static void __attribute__((noinline))
+expect_absent(struct __test_metadata *_metadata, FIXTURE_DATA(view) *self,
+	      size_t i)
+{
+	int err = lstat_errno(M(mixed_absent[i].rel));
+
+	EXPECT_EQ(mixed_absent[i].err, err)
+		TH_LOG("lstat %s: %s, want %s", mixed_absent[i].rel,
+		       err ? strerror(err) : "exists",
+		       strerror(mixed_absent[i].err));
+}
+
+TEST_F(view, readdir_copy_up_keeps_view)
+{
+	char *before, *after, *list1 = NULL, *list2 = NULL;
+	size_t len, i;
+	FILE *f;
+
+	build_mixed(_metadata, self);
+	MOUNT();
+
+	/* Lookups before any readdir: the names as the layers give them. */
+	for (i = 0; i < N_MIXED_ABSENT; i++)
+		expect_absent(_metadata, self, i);
+	before = view_lookup(_metadata, self);
+
+	/* The first readdir of every directory copies it up ... */
+	f = open_memstream(&list1, &len);
+	ASSERT_NE(NULL, f);
+	EXPECT_EQ(32, check_tree(_metadata, self->mnt, f));
+	fclose(f);
+	/* ... which changes nothing in the view, looked up ... */
+	after = view_lookup(_metadata, self);
+	expect_same_snapshot(_metadata, "view after the first readdirs",
+			     before, after);
+	free(after);
+	/* ... or listed: a second walk lists from upper alone. */
+	f = open_memstream(&list2, &len);
+	ASSERT_NE(NULL, f);
+	check_tree(_metadata, self->mnt, f);
+	fclose(f);
+	expect_same_snapshot(_metadata, "listing after the first readdirs",
+			     list1, list2);
+	free(list2);
+
+	/* The same after a remount, from the copied-up upper layer. */
+	UMOUNT();
+	MOUNT();
+	after = view_lookup(_metadata, self);
+	expect_same_snapshot(_metadata, "view after remount", before, after);
+	free(after);
+	f = open_memstream(&list2, &len);
+	ASSERT_NE(NULL, f);
+	check_tree(_metadata, self->mnt, f);
+	fclose(f);
+	expect_same_snapshot(_metadata, "listing after remount", list1, list2);
+	free(list2);
+	free(list1);
+	free(before);
+}
+
+TEST_F(view, readdir_keeps_dir_mtime)
+{
+	static const char *const dirs[] = {
+		"", "ld", "ld/sub", "md", "le", "op", "op/fd",
+	};
+	const struct timespec ts[2] = {
+		{ 1400000000, 987654321 }, { 1500000000, 123456789 },
+	};
+	struct timespec before[7];
+	struct stat st;
+	size_t i, pass;
+
+	MKDIR(L("ld"));			/* lower only, with entries */
+	MKFILE(L("ld/a"), "a");
+	MKDIR(L("ld/sub"));
+	MKFILE(L("ld/sub/b"), "b");
+	MKDIR(L("md"));			/* merged */
+	MKFILE(L("md/l"), "l");
+	MKDIR(U("md"));
+	MKFILE(U("md/u"), "u");
+	MKDIR(L("le"));			/* lower only, empty */
+	MKDIR(L("op"));			/* opaque, with a fallthru dir */
+	MKDIR(L("op/fd"));
+	MKFILE(L("op/fd/c"), "c");
+	MKDIR(U("op"));
+	OPAQUE(U("op"));
+	FALLTHRU(U("op/fd"), DT_DIR);
+	MKFILE(L("lf"), "lf");
+	for (i = 1; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		ASSERT_EQ(0, utimensat(AT_FDCWD, L(dirs[i]), ts, 0));
+		if (!lstat_errno(U(dirs[i])))
+			ASSERT_EQ(0, utimensat(AT_FDCWD, U(dirs[i]), ts, 0));
+	}
+	MOUNT();
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		before[i] = LSTAT(M(dirs[i])).st_mtim;
+		if (i)
+			EXPECT_TRUE(before[i].tv_sec == ts[1].tv_sec &&
+				    before[i].tv_nsec == ts[1].tv_nsec)
+				TH_LOG("/%s: mtime %lld.%09ld, want the layer's",
+				       dirs[i], (long long)before[i].tv_sec,
+				       before[i].tv_nsec);
+	}
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 0) {
+			check_tree(_metadata, self->mnt, NULL);
+		} else {
+			UMOUNT();
+			MOUNT();
+		}
+		for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+			st = LSTAT(M(dirs[i]));
+			EXPECT_TRUE(st.st_mtim.tv_sec == before[i].tv_sec &&
+				    st.st_mtim.tv_nsec == before[i].tv_nsec)
+				TH_LOG("/%s: mtime %lld.%09ld before the readdirs, %lld.%09ld after%s",
+				       dirs[i], (long long)before[i].tv_sec,
+				       before[i].tv_nsec,
+				       (long long)st.st_mtim.tv_sec,
+				       st.st_mtim.tv_nsec,
+				       pass ? " and a remount" : "");
+		}
+	}
+}
+
+/* One object of a layer, for comparing a layer before and after. */
+struct rec {
+	char rel[PATH_LEN];
+	struct stat st;
+	char *xattrs;		/* as snap_xattrs() prints them */
+};
+
+struct recs {
+	struct rec *r;
+	size_t n, cap;
+};
+
+static void collect(struct __test_metadata *_metadata, struct recs *rs,
+		    const char *root, const char *rel)
+{
+	struct dirent **names;
+	struct rec *r;
+	size_t len;
+	FILE *f;
+	int n, i;
+
+	if (rs->n == rs->cap) {
+		rs->cap = rs->cap ? 2 * rs->cap : 64;
+		rs->r = realloc(rs->r, rs->cap * sizeof(*rs->r));
+		ASSERT_NE(NULL, rs->r);
+	}
+	r = &rs->r[rs->n++];
+	fmt(r->rel, sizeof(r->rel), "%s", rel);
+	r->st = lstat_ok(_metadata, pj(root, rel));
+	r->xattrs = NULL;
+	f = open_memstream(&r->xattrs, &len);
+	ASSERT_NE(NULL, f);
+	snap_xattrs(f, pj(root, rel));
+	ASSERT_EQ(0, fclose(f));
+	if (!S_ISDIR(r->st.st_mode))
+		return;
+	n = scandir(pj(root, rel), &names, NULL, alphasort);
+	ASSERT_GE(n, 0) TH_LOG("scandir %s/%s: %s", root, rel, strerror(errno));
+	for (i = 0; i < n; i++) {
+		if (strcmp(names[i]->d_name, ".") &&
+		    strcmp(names[i]->d_name, ".."))
+			collect(_metadata, rs, root,
+				*rel ? pj(rel, names[i]->d_name)
+				     : names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+}
+
+static void free_recs(struct recs *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n; i++)
+		free(rs->r[i].xattrs);
+	free(rs->r);
+}
+
+static const struct rec *find_rec(const struct recs *rs, const char *rel)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n; i++)
+		if (!strcmp(rs->r[i].rel, rel))
+			return &rs->r[i];
+	return NULL;
+}
+
+/*
+ * @xattrs without the union's directory markers (opaque and fallthru "y");
+ * *@markers gets 1 for the opaque flag and 2 for the fallthru flag.
+ */
+static char *without_markers(const char *xattrs, int *markers)
+{
+	static const char opaque[] = " " OPAQUE_XATTR "=79";
+	static const char fallthru[] = " " FALLTHRU_XATTR "=79";
+	char *out = malloc(strlen(xattrs) + 1), *o = out;
+	const char *p = xattrs;
+
+	*markers = 0;
+	if (!out)
+		abort();
+	while (*p) {
+		const char *e = strchr(p + 1, ' ');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		if (n == strlen(opaque) && !memcmp(p, opaque, n)) {
+			*markers |= 1;
+		} else if (n == strlen(fallthru) && !memcmp(p, fallthru, n)) {
+			*markers |= 2;
+		} else {
+			memcpy(o, p, n);
+			o += n;
+		}
+		p += n;
+	}
+	*o = '\0';
+	return out;
+}
+
+static bool same_xattrs_but_markers(const char *a, const char *b)
+{
+	int ma, mb;
+	char *sa = without_markers(a, &ma), *sb = without_markers(b, &mb);
+	bool same = !strcmp(sa, sb);
+
+	free(sa);
+	free(sb);
+	return same;
+}
+
+/*
+ * The upper layer before (@b) and after (@a) readdirs through the union
+ * differ only by readdir copy-up: new fallthrus (0/d_type of the lower entry),
+ * new directories copied from lower (its mode, owner and xattrs, plus the
+ * fallthru and opaque flags), a directory fallthru replaced by such a
+ * directory, and flags and entries added to existing directories.
+ */
+static void expect_only_readdir_copy_up(struct __test_metadata *_metadata,
+					FIXTURE_DATA(view) *self,
+					const struct recs *b,
+					const struct recs *a)
+{
+	int problems = 0;
+	size_t i;
+
+#define PROBLEM(...) do {						\
+	if (problems++ < MAX_LOGGED)					\
+		TH_LOG(__VA_ARGS__);					\
+} while (0)
+	for (i = 0; i < b->n; i++)
+		if (!find_rec(a, b->r[i].rel))
+			PROBLEM("upper /%s was removed", b->r[i].rel);
+	for (i = 0; i < a->n; i++) {
+		const struct rec *ar = &a->r[i], *br = find_rec(b, ar->rel);
+		const struct stat *as = &ar->st;
+		struct stat ls;
+		char *lx;
+		int m;
+
+		if (br && S_ISDIR(br->st.st_mode)) {
+			/* An existing directory: entries and flags added. */
+			if (!S_ISDIR(as->st_mode) ||
+			    as->st_mode != br->st.st_mode ||
+			    as->st_uid != br->st.st_uid ||
+			    as->st_gid != br->st.st_gid ||
+			    as->st_ino != br->st.st_ino)
+				PROBLEM("upper dir /%s: mode %o uid %u ino %llu, was %o %u %llu",
+					ar->rel, as->st_mode, as->st_uid,
+					(unsigned long long)as->st_ino,
+					br->st.st_mode, br->st.st_uid,
+					(unsigned long long)br->st.st_ino);
+			if (!same_xattrs_but_markers(br->xattrs, ar->xattrs))
+				PROBLEM("upper dir /%s: xattrs '%s', were '%s'",
+					ar->rel, ar->xattrs, br->xattrs);
+			continue;
+		}
+		if (br && !(S_ISCHR(br->st.st_mode) &&
+			    br->st.st_rdev == makedev(0, DT_DIR) &&
+			    S_ISDIR(as->st_mode))) {
+			/* Anything else that was there: untouched. */
+			const struct stat *bs = &br->st;
+
+			if (as->st_mode != bs->st_mode ||
+			    as->st_uid != bs->st_uid ||
+			    as->st_gid != bs->st_gid ||
+			    as->st_size != bs->st_size ||
+			    as->st_rdev != bs->st_rdev ||
+			    as->st_nlink != bs->st_nlink ||
+			    as->st_ino != bs->st_ino ||
+			    as->st_mtim.tv_sec != bs->st_mtim.tv_sec ||
+			    as->st_mtim.tv_nsec != bs->st_mtim.tv_nsec ||
+			    as->st_ctim.tv_sec != bs->st_ctim.tv_sec ||
+			    as->st_ctim.tv_nsec != bs->st_ctim.tv_nsec ||
+			    strcmp(ar->xattrs, br->xattrs))
+				PROBLEM("upper /%s changed (mode %o, was %o)",
+					ar->rel, as->st_mode, bs->st_mode);
+			continue;
+		}
+		/* New (or a directory fallthru made a directory). */
+		if (lstat(L(ar->rel), &ls)) {
+			PROBLEM("new upper /%s (mode %o) has no lower entry",
+				ar->rel, as->st_mode);
+			continue;
+		}
+		if (S_ISCHR(as->st_mode) && major(as->st_rdev) == 0) {
+			if (minor(as->st_rdev) != IFTODT(ls.st_mode) ||
+			    (S_ISCHR(ls.st_mode) && ls.st_rdev == 0))
+				PROBLEM("new fallthru /%s: 0/%u, lower mode %o rdev %u:%u",
+					ar->rel, minor(as->st_rdev),
+					ls.st_mode, major(ls.st_rdev),
+					minor(ls.st_rdev));
+			continue;
+		}
+		if (!S_ISDIR(as->st_mode) || !S_ISDIR(ls.st_mode)) {
+			PROBLEM("new upper /%s: mode %o, lower mode %o",
+				ar->rel, as->st_mode, ls.st_mode);
+			continue;
+		}
+		if (as->st_mode != ls.st_mode || as->st_uid != ls.st_uid ||
+		    as->st_gid != ls.st_gid)
+			PROBLEM("copied-up dir /%s: mode %o owner %u:%u, lower %o %u:%u",
+				ar->rel, as->st_mode, as->st_uid, as->st_gid,
+				ls.st_mode, ls.st_uid, ls.st_gid);
+		lx = NULL;
+		{
+			size_t len;
+			FILE *f = open_memstream(&lx, &len);
+
+			ASSERT_NE(NULL, f);
+			snap_xattrs(f, L(ar->rel));
+			ASSERT_EQ(0, fclose(f));
+		}
+		free(without_markers(ar->xattrs, &m));
+		if (!same_xattrs_but_markers(lx, ar->xattrs) || !(m & 2))
+			PROBLEM("copied-up dir /%s: xattrs '%s', lower '%s'",
+				ar->rel, ar->xattrs, lx);
+		free(lx);
+	}
+#undef PROBLEM
+	EXPECT_EQ(0, problems) TH_LOG("%d unexpected changes on upper",
+				      problems);
+}
+
+TEST_F(view, readdir_copy_up_is_the_only_change)
+{
+	struct recs before = { 0 }, after = { 0 };
+	char *lower_before, *lower_after;
+
+	build_mixed(_metadata, self);
+	XATTR(L("ldir"), "user.dir", "copied");
+	XATTR(L("mdir/sub"), "user.sub", "lower");
+	WHITEOUT(L("ldir/lwh"));		/* gets no fallthru */
+	ASSERT_EQ(0, chmod(L("ldir"), 0750));
+	ASSERT_EQ(0, chown(L("ldir"), 12, 34));
+	lower_before = snapshot(_metadata, self->lower);
+	MOUNT();
+	collect(_metadata, &before, self->upper, "");
+
+	check_tree(_metadata, self->mnt, NULL);
+	collect(_metadata, &after, self->upper, "");
+	expect_only_readdir_copy_up(_metadata, self, &before, &after);
+	/* The directories that were read have their lower part on upper. */
+	{
+		static const char *const merged[] = {
+			"", "ldir", "mdir", "mdir/sub", "op/fd", "op/mk",
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(merged) / sizeof(merged[0]); i++) {
+			const struct rec *r = find_rec(&after, merged[i]);
+			int m = 0;
+
+			EXPECT_TRUE(r && S_ISDIR(r->st.st_mode))
+				TH_LOG("upper /%s is not a directory", merged[i]);
+			if (r)
+				free(without_markers(r->xattrs, &m));
+			EXPECT_TRUE(m & 1)
+				TH_LOG("upper /%s is not opaque after readdir",
+				       merged[i]);
+		}
+	}
+	free_recs(&before);
+
+	free_recs(&after);
+
+	lower_after = snapshot(_metadata, self->lower);
+	expect_same_snapshot(_metadata, "lower layer", lower_before,
+			     lower_after);
+	free(lower_before);
+	free(lower_after);
+}
+
+/*
+ * Every read-only access to every object of the union at @mnt, from its
+ * root: lstat/stat/access, open O_RDONLY with read, pread, mmap and sendfile
+ * (to @scratch), readlink, getxattr/listxattr, statfs, opening FIFOs and
+ * readdir.  Returns the number of objects read.
+ */
+static size_t read_everything(struct __test_metadata *_metadata,
+			      const char *path, const char *scratch)
+{
+	struct listing ls;
+	size_t i, objects = 0;
+	struct statfs sfs;
+
+	list_ok(_metadata, path, &ls);
+	EXPECT_EQ(0, statfs(path, &sfs));
+	for (i = 0; i < ls.n; i++) {
+		char cpath[PATH_LEN], buf[PATH_LEN], *names;
+		struct stat st, fst;
+		int fd;
+
+		if (!strcmp(ls.e[i].name, ".") || !strcmp(ls.e[i].name, ".."))
+			continue;
+		fmt(cpath, sizeof(cpath), "%s/%s", path, ls.e[i].name);
+		st = lstat_ok(_metadata, cpath);
+		objects++;
+		stat(cpath, &fst);
+		access(cpath, R_OK);
+		faccessat(AT_FDCWD, cpath, W_OK, AT_EACCESS);
+		names = xattr_names(cpath, false);
+		if (names) {
+			char *p, *save = NULL;
+
+			for (p = strtok_r(names, " ", &save); p;
+			     p = strtok_r(NULL, " ", &save))
+				lgetxattr(cpath, p, buf, sizeof(buf));
+			free(names);
+		}
+		if (S_ISLNK(st.st_mode)) {
+			EXPECT_LT(0, readlink(cpath, buf, sizeof(buf)));
+			fd = open(cpath, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+			if (fd >= 0) {
+				read(fd, buf, sizeof(buf));
+				close(fd);
+			}
+		} else if (S_ISREG(st.st_mode)) {
+			size_t n;
+			unsigned char *data = read_file(cpath, 4096, &n);
+			off_t off = 0;
+			int out;
+
+			EXPECT_NE(NULL, data) TH_LOG("read %s", cpath);
+			free(data);
+			fd = open(cpath, O_RDONLY | O_CLOEXEC);
+			ASSERT_GE(fd, 0) TH_LOG("open %s", cpath);
+			EXPECT_LE(0, pread(fd, buf, sizeof(buf), 1));
+			EXPECT_EQ(0, posix_fadvise(fd, 0, 0,
+						   POSIX_FADV_WILLNEED));
+			if (st.st_size) {
+				volatile unsigned char *m;
+
+				m = mmap(NULL, st.st_size, PROT_READ,
+					 MAP_SHARED, fd, 0);
+				EXPECT_NE(MAP_FAILED, m) TH_LOG("mmap %s", cpath);
+				if (m != MAP_FAILED) {
+					(void)m[st.st_size - 1];
+					munmap((void *)m, st.st_size);
+				}
+			}
+			out = open(scratch, O_CREAT | O_TRUNC | O_WRONLY |
+				   O_CLOEXEC, 0644);
+			ASSERT_GE(out, 0);
+			while (sendfile(out, fd, &off, MiB) > 0)
+				;
+			EXPECT_EQ(st.st_size, off) TH_LOG("sendfile %s", cpath);
+			close(out);
+			close(fd);
+		} else if (S_ISFIFO(st.st_mode)) {
+			fd = open(cpath, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+			EXPECT_GE(fd, 0) TH_LOG("open fifo %s", cpath);
+			if (fd >= 0)
+				close(fd);
+		} else if (S_ISDIR(st.st_mode)) {
+			objects += read_everything(_metadata, cpath, scratch);
+		}
+	}
+	free(ls.e);
+	return objects;
+}
+
+/* build_mixed() plus multi-block files and a sparse one, with xattrs. */
+static void build_read_tree(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(view) *self)
+{
+	unsigned char *data = malloc(MiB + 123);
+
+	ASSERT_NE(NULL, data);
+	build_mixed(_metadata, self);
+	fill_pattern(data, MiB + 123, 7);
+	mk_file(_metadata, L("ldir/big"), data, MiB + 123);
+	mk_file(_metadata, U("udir/big"), data, MiB + 123);
+	free(data);
+	mk_sparse(_metadata, L("mdir/sparse"), 0, 3 * MiB, 5 * MiB);
+	XATTR(L("lfile"), "user.l", "1");
+	XATTR(U("ufile"), "user.u", "2");
+	XATTR(L("ldir"), "user.d", "3");
+}
+
+/* Removes the lines starting with @prefix from the snapshot @snap. */
+static void drop_lines(char *snap, const char *prefix)
+{
+	char *in = snap, *out = snap;
+
+	while (*in) {
+		char *e = strchrnul(in, '\n');
+		size_t n = *e ? e - in + 1 : (size_t)(e - in);
+
+		if (strncmp(in, prefix, strlen(prefix))) {
+			memmove(out, in, n);
+			out += n;
+		}
+		in += n;
+	}
+	*out = '\0';
+}
+
+TEST_F(view, reads_leave_layers_unchanged)
+{
+	char *lower0, *upper1, *view1, *s;
+
+	build_read_tree(_metadata, self);
+	lower0 = snapshot(_metadata, self->lower);
+	MOUNT();
+
+	/* The first pass makes the readdir copy-ups ... */
+	EXPECT_EQ(35, read_everything(_metadata, self->mnt, self->scratch));
+	s = snapshot(_metadata, self->lower);
+	expect_same_snapshot(_metadata, "lower layer after reading", lower0, s);
+	free(s);
+	upper1 = snapshot(_metadata, self->upper);
+	view1 = snapshot(_metadata, self->mnt);
+
+	/* ... after that, reads change nothing on either layer. */
+	EXPECT_EQ(35, read_everything(_metadata, self->mnt, self->scratch));
+	s = snapshot(_metadata, self->upper);
+	expect_same_snapshot(_metadata, "upper layer after reading again",
+			     upper1, s);
+	free(s);
+	s = snapshot(_metadata, self->mnt);
+	expect_same_snapshot(_metadata, "union view after reading again",
+			     view1, s);
+	free(s);
+	s = snapshot(_metadata, self->lower);
+	expect_same_snapshot(_metadata, "lower layer after reading again",
+			     lower0, s);
+	free(s);
+
+	/*
+	 * Nor does a remount, except that the mount itself prepares the work
+	 * directory (empties it and probes whiteout support in it).
+	 */
+	UMOUNT();
+	MOUNT();
+	s = snapshot(_metadata, self->mnt);
+	expect_same_snapshot(_metadata, "union view after remount", view1, s);
+	free(s);
+	s = snapshot(_metadata, self->upper);
+	drop_lines(upper1, "/.union-work ");
+	drop_lines(s, "/.union-work ");
+	expect_same_snapshot(_metadata, "upper layer after remount", upper1, s);
+	free(s);
+	free(lower0);
+	free(upper1);
+	free(view1);
+}
+
+/* Sets the atime of @path (not followed) to @t, keeping its mtime. */
+static void set_atime(struct __test_metadata *_metadata, const char *path,
+		      time_t t)
+{
+	const struct timespec ts[2] = { { t, 0 }, { 0, UTIME_OMIT } };
+	int r = utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
+
+	ASSERT_EQ(0, r) TH_LOG("set atime of %s: %s", path, strerror(-r));
+}
+
+static void __attribute__((noinline))
+expect_atime(struct __test_metadata *_metadata, const char *layer,
+	     const char *root, const char *rel, time_t want)
+{
+	struct stat st = lstat_ok(_metadata, pj(root, rel));
+
+	EXPECT_EQ(want, st.st_atime)
+		TH_LOG("%s %s: atime %lld, was %lld: updated by reading it through the union",
+		       layer, rel, (long long)st.st_atime, (long long)want);
+}
+
+TEST_F(view, reads_do_not_update_layer_atime)
+{
+	static const char *const lower_objs[] = {
+		"lf", "ld", "ld/lx", "lsym", "md", "md/lm", "sparse",
+	};
+	static const char *const upper_objs[] = {
+		"uf", "ud", "ud/ux", "usym", "md", "md/um",
+	};
+	const time_t old = 1000000000;	/* older than a day: relatime updates */
+	unsigned char *map;
+	char buf[4096];
+	size_t i;
+	int fd;
+
+	MKFILE(L("lf"), "lower file");
+	MKDIR(L("ld"));
+	MKFILE(L("ld/lx"), "lx");
+	MKSYM("lf", L("lsym"));
+	MKDIR(L("md"));
+	MKFILE(L("md/lm"), "lm");
+	mk_sparse(_metadata, L("sparse"), 0, 2 * MiB, 4 * MiB);
+	MKFILE(U("uf"), "upper file");
+	MKDIR(U("ud"));
+	MKFILE(U("ud/ux"), "ux");
+	MKSYM("uf", U("usym"));
+	MKDIR(U("md"));
+	MKFILE(U("md/um"), "um");
+	for (i = 0; i < sizeof(lower_objs) / sizeof(lower_objs[0]); i++)
+		set_atime(_metadata, L(lower_objs[i]), old);
+	for (i = 0; i < sizeof(upper_objs) / sizeof(upper_objs[0]); i++)
+		set_atime(_metadata, U(upper_objs[i]), old);
+	MOUNT();
+
+	/* Reads of files and symlinks, no readdir. */
+	EXPECT_CONTENT(M("lf"), "lower file");
+	EXPECT_CONTENT(M("ld/lx"), "lx");
+	EXPECT_CONTENT(M("md/lm"), "lm");
+	EXPECT_CONTENT(M("uf"), "upper file");
+	EXPECT_CONTENT(M("ud/ux"), "ux");
+	EXPECT_CONTENT(M("md/um"), "um");
+	EXPECT_CONTENT(M("lsym"), "lower file");
+	EXPECT_CONTENT(M("usym"), "upper file");
+	EXPECT_LT(0, readlink(M("lsym"), buf, sizeof(buf)));
+	EXPECT_LT(0, readlink(M("usym"), buf, sizeof(buf)));
+	fd = open(M("sparse"), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	map = mmap(NULL, 4 * MiB, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	EXPECT_EQ(0, map[MiB + 5]);
+	munmap(map, 4 * MiB);
+	close(fd);
+	/* Listings of an upper-only directory (read as it is on upper). */
+	CHECK_LIST(M("ud"), "ux");
+
+	for (i = 0; i < sizeof(lower_objs) / sizeof(lower_objs[0]); i++)
+		expect_atime(_metadata, "lower", self->lower, lower_objs[i],
+			     old);
+	for (i = 0; i < sizeof(upper_objs) / sizeof(upper_objs[0]); i++)
+		expect_atime(_metadata, "upper", self->upper, upper_objs[i],
+			     old);
+	/* And the union shows the layers' atimes. */
+	EXPECT_EQ(old, LSTAT(M("lf")).st_atime);
+	EXPECT_EQ(old, LSTAT(M("uf")).st_atime);
+}
+
+TEST_HARNESS_MAIN
