@@ -16,6 +16,8 @@
 #
 # LIVECD_FS=overlay runs the same against overlayfs (for comparison).
 # UNION_LIVECD_TIMEOUT: limit per boot in seconds (default 1200).
+# The console logs of the last run are kept in $UNION_LIVECD_LOGS (default
+# /tmp/union-livecd-logs).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -27,6 +29,8 @@ append=
 [ "$fs" = union ] || append="union.fs=$fs"
 tmp=$(mktemp -d /tmp/union-livecd.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+logs=${UNION_LIVECD_LOGS:-/tmp/union-livecd-logs}
+rm -rf "$logs" && mkdir -p "$logs"
 t0=$(date +%s)
 
 n=0 failed=0
@@ -44,7 +48,7 @@ check() { # DESC CMD...
 	return 0
 }
 finish() {
-	echo "# livecd: total $(( $(date +%s) - t0 )) s"
+	echo "# livecd: total $(( $(date +%s) - t0 )) s; console logs in $logs"
 	echo "1..$n"
 	[ $failed = 0 ]
 	exit
@@ -95,8 +99,8 @@ boot() { # TAG MODE [qemu/live options]
 	s=$(date +%s)
 	echo "# boot $tag: qemu/live $* -- livecd-guest $mode $tag $fs"
 	"$repo/qemu/live" --rootfs "$rootfs" --share "$tmp/share" --timeout "$timeout" \
-		--log "$tmp/console-$tag.log" ${append:+--append "$append"} "$@" \
-		-- bash /mnt/host/livecd-guest "$mode" "$tag" "$fs" > "$tmp/out-$tag" 2>&1
+		--log "$logs/console-$tag.log" ${append:+--append "$append"} "$@" \
+		-- bash /mnt/host/livecd-guest "$mode" "$tag" "$fs" > "$logs/out-$tag" 2>&1
 	status=$?
 	while IFS= read -r line; do
 		case "$line" in
@@ -105,12 +109,12 @@ boot() { # TAG MODE [qemu/live options]
 		"#"*) echo "$line" ;;
 		*) echo "# $line" ;;
 		esac
-	done < "$tmp/out-$tag"
+	done < "$logs/out-$tag"
 	echo "# $tag: boot, test and power off took $(( $(date +%s) - s )) s"
 	check "$tag: the VM ran the test and powered off (exit status $status)" [ "$status" = 0 ]
 	check "$tag: console log has no oops, BUG, WARNING, lockdep or KASAN report" \
-		klog_clean "$tmp/console-$tag.log"
-	if grep -q "union-shutdown: union root busy" "$tmp/console-$tag.log"; then
+		klog_clean "$logs/console-$tag.log"
+	if grep -q "union-shutdown: union root busy" "$logs/console-$tag.log"; then
 		echo "# $tag: at power off the union root was busy and only detached"
 	fi
 }
