@@ -377,15 +377,7 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
     // Readdir must not change the directory's times as users see them.
     let times = Times::of(fs, &updir);
 
-    let mut upper_names: KVec<(KVec<u8>, u8)> = KVec::new();
-    vfs::read_dir_real(mnt, &updir, fs.creator_cred(), &mut |name, _ino, t| {
-        if name != b"." && name != b".." {
-            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-            n.extend_from_slice(name, GFP_KERNEL)?;
-            upper_names.push((n, t), GFP_KERNEL)?;
-        }
-        Ok(())
-    })?;
+    let mut upper_names = vfs::dir_entries(mnt, &updir, fs.creator_cred())?;
     // Merged subdirectories must stay merged once this directory is opaque.
     for (name, t) in upper_names.iter() {
         if *t != vfs::dtype::DIR && *t != vfs::dtype::UNKNOWN {
@@ -402,27 +394,11 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
     }
     upper_names.sort_unstable_by(|a, b| a.0[..].cmp(&b.0[..]));
 
-    let mut lower_entries: KVec<(KVec<u8>, u8)> = KVec::new();
-    vfs::read_dir_real(
-        fs.lower().mnt(),
-        lodir,
-        fs.creator_cred(),
-        &mut |name, _ino, t| {
-            if name == b"."
-                || name == b".."
-                || (is_root && name == crate::superblock::WORK_DIR_NAME)
-            {
-                return Ok(());
-            }
-            if upper_names.binary_search_by(|u| u.0[..].cmp(name)).is_ok() {
-                return Ok(());
-            }
-            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-            n.extend_from_slice(name, GFP_KERNEL)?;
-            lower_entries.push((n, t), GFP_KERNEL)?;
-            Ok(())
-        },
-    )?;
+    let mut lower_entries = vfs::dir_entries(fs.lower().mnt(), lodir, fs.creator_cred())?;
+    lower_entries.retain(|(name, _)| {
+        !(is_root && name[..] == *crate::superblock::WORK_DIR_NAME)
+            && upper_names.binary_search_by(|u| u.0[..].cmp(name)).is_err()
+    });
     for (name, t) in lower_entries.iter() {
         let mut t = *t;
         if t == vfs::dtype::CHR || t == vfs::dtype::UNKNOWN {
@@ -453,20 +429,7 @@ pub(crate) fn upper_dir_has_entries(
     dir: &Dentry,
     lodir: Option<&Dentry>,
 ) -> Result<bool> {
-    let mut names: KVec<(KVec<u8>, u8)> = KVec::new();
-    vfs::read_dir_real(
-        fs.upper().mnt(),
-        dir,
-        fs.creator_cred(),
-        &mut |name, _ino, t| {
-            if name != b"." && name != b".." {
-                let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-                n.extend_from_slice(name, GFP_KERNEL)?;
-                names.push((n, t), GFP_KERNEL)?;
-            }
-            Ok(())
-        },
-    )?;
+    let names = vfs::dir_entries(fs.upper().mnt(), dir, fs.creator_cred())?;
     for (name, t) in names.iter() {
         if *t != vfs::dtype::CHR && *t != vfs::dtype::UNKNOWN {
             return Ok(true);
@@ -501,16 +464,8 @@ pub(crate) fn clear_markers_with(
     dir: &Dentry,
     cred: &kernel::cred::Credential,
 ) -> Result {
-    let mut names: KVec<KVec<u8>> = KVec::new();
-    vfs::read_dir_real(mnt, dir, cred, &mut |name, _ino, _t| {
-        if name != b"." && name != b".." {
-            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-            n.extend_from_slice(name, GFP_KERNEL)?;
-            names.push(n, GFP_KERNEL)?;
-        }
-        Ok(())
-    })?;
-    for name in names.iter() {
+    let names = vfs::dir_entries(mnt, dir, cred)?;
+    for (name, _) in names.iter() {
         let u = vfs::lookup_real(mnt, dir, name)?;
         if u.inode().is_some_and(|i| !i.is_dir()) {
             upper::remove(mnt, dir, &u, false)?;
@@ -522,22 +477,9 @@ pub(crate) fn clear_markers_with(
 /// Whether the upper directory `dir` holds any fallthru marker.
 pub(crate) fn upper_dir_has_fallthrus(fs: &UnionFs, dir: &Dentry) -> Result<bool> {
     let _creds = fs.override_creds();
-    let mut chr: KVec<KVec<u8>> = KVec::new();
-    vfs::read_dir_real(
-        fs.upper().mnt(),
-        dir,
-        fs.creator_cred(),
-        &mut |name, _ino, t| {
-            if t == vfs::dtype::CHR || t == vfs::dtype::UNKNOWN || t == vfs::dtype::DIR {
-                let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-                n.extend_from_slice(name, GFP_KERNEL)?;
-                chr.push(n, GFP_KERNEL)?;
-            }
-            Ok(())
-        },
-    )?;
-    for name in chr.iter() {
-        if name[..] == *b"." || name[..] == *b".." {
+    let names = vfs::dir_entries(fs.upper().mnt(), dir, fs.creator_cred())?;
+    for (name, t) in names.iter() {
+        if *t != vfs::dtype::CHR && *t != vfs::dtype::UNKNOWN && *t != vfs::dtype::DIR {
             continue;
         }
         let u = vfs::lookup_real(fs.upper().mnt(), dir, name)?;

@@ -34,6 +34,7 @@ use kernel::{
             Atomic,
             Release, //
         },
+        Arc,
         Mutex,
         SetOnce, //
     },
@@ -55,6 +56,10 @@ pub(crate) struct UnionInode {
     /// Serialises copy-up of this object and directory copy-up of this directory.
     #[pin]
     pub(crate) copy_up_lock: Mutex<()>,
+    /// Directories: the translated listing of the upper directory, reused while the upper
+    /// directory is unchanged (see `readdir`).
+    #[pin]
+    pub(crate) listing: Mutex<Option<Arc<crate::readdir::Listing>>>,
 }
 
 impl UnionInode {
@@ -73,6 +78,7 @@ impl UnionInode {
             lower,
             opaque: Atomic::new(opaque),
             copy_up_lock <- new_mutex!(()),
+            listing <- new_mutex!(None),
         })
     }
 

@@ -32,7 +32,10 @@ use crate::{
 use kernel::{
     fs::File,
     prelude::*,
-    sync::aref::ARef, //
+    sync::{
+        aref::ARef,
+        Arc, //
+    }, //
 };
 
 /// Entries read from the upper directory per batch.
@@ -56,6 +59,30 @@ struct Raw {
     ino: u64,
     d_type: u8,
     pos: i64,
+}
+
+/// Reads up to `limit` entries of the open upper directory from position `pos`; returns
+/// them and the position after them.
+fn read_raw(real: &File, pos: i64, limit: usize) -> Result<(KVec<Raw>, i64)> {
+    let mut raw: KVec<Raw> = KVec::new();
+    let end = vfs::read_dir_batch(real, pos, &mut |name, ino, d_type, pos| {
+        if raw.len() >= limit {
+            return Ok(false);
+        }
+        let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+        n.extend_from_slice(name, GFP_KERNEL)?;
+        raw.push(
+            Raw {
+                name: n,
+                ino,
+                d_type,
+                pos,
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(true)
+    })?;
+    Ok((raw, end))
 }
 
 /// Translates an upper entry into what the union shows; `None` hides it.
@@ -107,6 +134,72 @@ fn translate(
     })
 }
 
+/// A translated listing of an upper directory, cached in the union inode: what a readdir
+/// shows, with the upper filesystem's positions.  Valid while the upper directory's ctime
+/// and size are unchanged (every change to the directory, its entries or its markers
+/// changes its ctime).
+pub(crate) struct Listing {
+    stamp: Stamp,
+    entries: KVec<Entry>,
+    end: i64,
+}
+
+/// One translated entry; `.` and `..` are translated when served (`ino` unused).
+struct Entry {
+    pos: i64,
+    name: KVec<u8>,
+    ino: u64,
+    d_type: u8,
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+struct Stamp(i64, i64, i64);
+
+/// What identifies the current state of an upper directory.
+fn stamp_of(fs: &UnionFs, updir: &Dentry) -> Result<Stamp> {
+    let mut st = vfs::Kstat::default();
+    vfs::getattr_real(fs.upper().mnt(), updir, &mut st, vfs::STATX_BASIC, 0)?;
+    Ok(Stamp(st.ctime.tv_sec, st.ctime.tv_nsec as i64, st.size))
+}
+
+/// Reads and translates the whole upper directory.  `None` if its positions do not
+/// increase (then the listing cannot be searched by position and is not cached).
+fn build_listing(
+    fs: &UnionFs,
+    inode: &Inode,
+    real: &File,
+    stamp: Stamp,
+) -> Result<Option<Listing>> {
+    let updir = upper::file_dentry(real);
+    let impure = xattr::has_flag(fs, updir, xattr::IMPURE);
+    let (raw, end) = read_raw(real, 0, usize::MAX)?;
+    let mut entries = KVec::with_capacity(raw.len(), GFP_KERNEL)?;
+    let mut last = i64::MIN;
+    for e in raw {
+        if e.pos <= last {
+            return Ok(None);
+        }
+        last = e.pos;
+        let Some((ino, d_type)) = translate(fs, inode, updir, impure, 0, &e)? else {
+            continue;
+        };
+        entries.push(
+            Entry {
+                pos: e.pos,
+                name: e.name,
+                ino,
+                d_type,
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    Ok(Some(Listing {
+        stamp,
+        entries,
+        end,
+    }))
+}
+
 /// `iterate_shared` of a union directory.
 pub(crate) fn iterate(
     inode: &Inode,
@@ -132,27 +225,49 @@ pub(crate) fn iterate(
     let real = cache.real.as_ref().ok_or(EINVAL)?;
     let updir = upper::file_dentry(real);
     let _creds = fs.override_creds();
+    let info = inode.union_info();
+    let stamp = stamp_of(fs, updir)?;
+    let cached = info
+        .listing
+        .lock()
+        .as_ref()
+        .filter(|l| l.stamp == stamp)
+        .cloned();
+    let listing = match cached {
+        Some(l) => l,
+        None => match build_listing(fs, inode, real, stamp)? {
+            Some(l) => {
+                let l = Arc::new(l, GFP_KERNEL)?;
+                *info.listing.lock() = Some(l.clone());
+                l
+            }
+            None => return iterate_live(fs, inode, real, ctx),
+        },
+    };
+    // Serve from the listing (no lock held while copying to the caller).
+    let from = listing.entries.partition_point(|e| e.pos < ctx.pos());
+    for e in listing.entries[from..].iter() {
+        let (ino, d_type) = match &e.name[..] {
+            b"." => (inode.ino(), dtype::DIR),
+            b".." => (ctx.parent_ino(), dtype::DIR),
+            _ => (e.ino, e.d_type),
+        };
+        ctx.set_pos(e.pos);
+        if !ctx.emit(&e.name, ino, d_type) {
+            return Ok(());
+        }
+    }
+    ctx.set_pos(listing.end);
+    Ok(())
+}
+
+/// Reads and translates the upper directory batch by batch, without caching.
+fn iterate_live(fs: &UnionFs, inode: &Inode, real: &File, ctx: &mut DirEmitter) -> Result {
+    let updir = upper::file_dentry(real);
     // Only directories holding copied-up files need a lookup per plain entry.
     let impure = xattr::has_flag(fs, updir, xattr::IMPURE);
     loop {
-        let mut batch: KVec<Raw> = KVec::new();
-        let end = vfs::read_dir_batch(real, ctx.pos(), &mut |name, ino, d_type, pos| {
-            if batch.len() >= BATCH {
-                return Ok(false);
-            }
-            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-            n.extend_from_slice(name, GFP_KERNEL)?;
-            batch.push(
-                Raw {
-                    name: n,
-                    ino,
-                    d_type,
-                    pos,
-                },
-                GFP_KERNEL,
-            )?;
-            Ok(true)
-        })?;
+        let (batch, end) = read_raw(real, ctx.pos(), BATCH)?;
         if batch.is_empty() {
             ctx.set_pos(end);
             return Ok(());

@@ -327,17 +327,8 @@ fn setup_work_dir(
         }
     };
     // Leftovers of interrupted operations: temporary files, markers, empty directories.
-    let mut names: KVec<KVec<u8>> = KVec::new();
-    vfs::read_dir_real(mnt, &work, cred, &mut |name, _ino, _t| {
-        if name != b"." && name != b".." {
-            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-            n.extend_from_slice(name, GFP_KERNEL)?;
-            names.push(n, GFP_KERNEL)?;
-        }
-        Ok(())
-    })
-    .map_err(|e| fail(e, "read"))?;
-    for name in names.iter() {
+    let names = vfs::dir_entries(mnt, &work, cred).map_err(|e| fail(e, "read"))?;
+    for (name, _) in names.iter() {
         let d = vfs::lookup_real(mnt, &work, name).map_err(|e| fail(e, "clean"))?;
         let is_dir = d.inode().is_some_and(|i| i.is_dir());
         if is_dir {
