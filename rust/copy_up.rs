@@ -5,7 +5,8 @@
 //!
 //! A copy is built where users cannot see it and appears in one step:
 //! - regular files: an `O_TMPFILE` file in the upper parent directory, filled (data with
-//!   holes kept, xattrs, owner, mode, times, origin), synced, then linked into place;
+//!   holes kept, by `copy_file_range` where both layers share a filesystem, else by
+//!   splice; xattrs, owner, mode, times, origin), synced, then linked into place;
 //! - directories, symlinks and special files: built in the private work directory, then
 //!   renamed into place.
 //!
@@ -214,7 +215,11 @@ fn copy_data(fs: &UnionFs, src: &kernel::fs::File, dst: &kernel::fs::File, len: 
             if kernel::current!().signal_pending() {
                 return Err(EINTR);
             }
-            let n = upper::splice_range(src, dst, p, (hole - p).min(CHUNK) as usize)?;
+            let chunk = (hole - p).min(CHUNK) as usize;
+            let n = match upper::copy_file_range(src, dst, p, chunk)? {
+                Some(n) if n > 0 => n,
+                _ => upper::splice_range(src, dst, p, chunk)?,
+            };
             if n == 0 {
                 return Err(EIO);
             }

@@ -44,12 +44,20 @@ const BATCH: usize = 128;
 /// State of an open union directory: the upper directory, opened on first read.
 pub(crate) struct DirCache {
     real: Option<ARef<File>>,
+    /// Index in the cached listing where the last `iterate` stopped.
+    next: usize,
 }
 
 impl DirCache {
     /// An empty state; the first `iterate` fills it.
     pub(crate) fn new() -> Result<KBox<Self>> {
-        Ok(KBox::new(Self { real: None }, GFP_KERNEL)?)
+        Ok(KBox::new(
+            Self {
+                real: None,
+                next: 0,
+            },
+            GFP_KERNEL,
+        )?)
     }
 }
 
@@ -173,13 +181,16 @@ fn build_listing(
     let updir = upper::file_dentry(real);
     let impure = xattr::has_flag(fs, updir, xattr::IMPURE);
     let (raw, end) = read_raw(real, 0, usize::MAX)?;
+    let mut positions = KVec::with_capacity(raw.len(), GFP_KERNEL)?;
+    for e in raw.iter() {
+        positions.push(e.pos, GFP_KERNEL)?;
+    }
+    positions.sort_unstable();
+    if positions.windows(2).any(|w| w[0] == w[1]) {
+        return Ok(None);
+    }
     let mut entries = KVec::with_capacity(raw.len(), GFP_KERNEL)?;
-    let mut last = i64::MIN;
     for e in raw {
-        if e.pos <= last {
-            return Ok(None);
-        }
-        last = e.pos;
         let Some((ino, d_type)) = translate(fs, inode, updir, impure, 0, &e)? else {
             continue;
         };
@@ -244,9 +255,23 @@ pub(crate) fn iterate(
             None => return iterate_live(fs, inode, real, ctx),
         },
     };
-    // Serve from the listing (no lock held while copying to the caller).
-    let from = listing.entries.partition_point(|e| e.pos < ctx.pos());
-    for e in listing.entries[from..].iter() {
+    // Serve from the listing (no lock held while copying to the caller), from the entry
+    // at the caller's position: usually where the previous call on this file stopped.
+    if ctx.pos() == listing.end {
+        return Ok(());
+    }
+    let from = match listing.entries.get(cache.next) {
+        Some(e) if e.pos == ctx.pos() => Some(cache.next),
+        _ if ctx.pos() == 0 => Some(0),
+        _ => listing.entries.iter().position(|e| e.pos == ctx.pos()),
+    };
+    let Some(from) = from else {
+        // A position this listing does not have (its entry is hidden or gone): read the
+        // upper directory from there.
+        return iterate_live(fs, inode, real, ctx);
+    };
+    for (i, e) in listing.entries.iter().enumerate().skip(from) {
+        cache.next = i;
         let (ino, d_type) = match &e.name[..] {
             b"." => (inode.ino(), dtype::DIR),
             b".." => (ctx.parent_ino(), dtype::DIR),
@@ -257,6 +282,7 @@ pub(crate) fn iterate(
             return Ok(());
         }
     }
+    cache.next = listing.entries.len();
     ctx.set_pos(listing.end);
     Ok(())
 }

@@ -375,6 +375,28 @@ pub(crate) fn splice_range(src: &File, dst: &File, pos: i64, len: usize) -> Resu
     }
 }
 
+/// Copies `len` bytes at `pos` from `src` to the same offset of `dst` with the
+/// filesystems' own `copy_file_range` (reflink or server-side copy where the upper has
+/// it; same superblock only).  `Ok(None)` if they cannot, so the caller splices.
+pub(crate) fn copy_file_range(
+    src: &File,
+    dst: &File,
+    pos: i64,
+    len: usize,
+) -> Result<Option<usize>> {
+    // SAFETY: Valid open files.
+    let r = unsafe { bindings::vfs_copy_file_range(src.as_ptr(), pos, dst.as_ptr(), pos, len, 0) };
+    if r >= 0 {
+        return Ok(Some(r as usize));
+    }
+    let e = Error::from_errno(r as i32);
+    if e == EXDEV || e == EOPNOTSUPP || e == EINVAL {
+        Ok(None)
+    } else {
+        Err(e)
+    }
+}
+
 /// Sets the size of an open real file (for sparse tails).
 pub(crate) fn truncate_file(mnt: &PrivateMount, f: &File, size: i64) -> Result {
     // SAFETY: All-zero is a valid `iattr`.
