@@ -2,7 +2,10 @@
 #
 #   make            build union.ko (builds or reuses the cached test kernel)
 #   make check      boot the test VM, run every selftest; T=PATTERN for a subset
-#   make run        boot the VM into a shell with a demo union mounted
+#   make run        boot the LiveCD (Debian on a union root) on the serial console;
+#                   RUN='cmd' runs cmd in it and returns its status; ROOTFS=image.sqfs,
+#                   UPPER=upper.img (persistent ext4 upper layer), SHARE=dir (/mnt/host)
+#   make shell      boot the test VM into a shell with a demo union mounted
 #   make bench      union vs overlayfs vs native tmpfs, ratios from one VM run
 #   make CLIPPY=1   build with clippy
 #   make fmt        rustfmt the module
@@ -23,7 +26,7 @@ KMAKE = $(MAKE) -C "$$kdir" M=$(REPO) RUSTC=$(KRUSTC) BINDGEN=$(KBINDGEN) \
 	RUST_LIB_SRC=$(KRUST_LIB_SRC) CLIPPY_DRIVER=$(KCLIPPY_DRIVER) \
 	$(if $(CLIPPY),CLIPPY=1)
 
-.PHONY: all modules check run fmt fmt-check clippy clean selftests kernel bench
+.PHONY: all modules check run shell rootfs fmt fmt-check clippy clean selftests kernel bench
 all: modules
 
 kernel:
@@ -50,8 +53,20 @@ check: modules selftests fmt-check clippy
 bench: modules selftests
 	@$(REPO)/qemu/run --timeout 3600 -- $(REPO)/selftests/bench/run
 
+# RUN is used verbatim ($(value ...), single-quoted for the shell): RUN='echo $$HOME'
+# and RUN="echo '\$$(hostname)'" mean what they say inside the VM.
+unexport RUN
+shquote = '$(subst ','\'',$(1))'
+
 run: modules
-	@$(REPO)/qemu/run $(if $(RUN),-- bash -c '$(REPO)/qemu/demo >/dev/null && $(RUN)',--shell -- $(REPO)/qemu/demo)
+	@$(REPO)/qemu/live $(if $(ROOTFS),--rootfs '$(ROOTFS)') $(if $(UPPER),--upper '$(UPPER)') \
+		$(if $(SHARE),--share '$(SHARE)') $(if $(value RUN),-- bash -c $(call shquote,$(value RUN)))
+
+rootfs:
+	@$(REPO)/qemu/build-rootfs
+
+shell: modules
+	@$(REPO)/qemu/run $(if $(value RUN),-- bash -c '$(REPO)/qemu/demo >/dev/null && '$(call shquote,$(value RUN)),--shell -- $(REPO)/qemu/demo)
 
 clean:
 	@kdir=$(KDIR_CMD) && $(KMAKE) clean

@@ -1,0 +1,3 @@
+# Sourced by selftests/check and host tests: what counts as a kernel problem in a log.
+# shellcheck shell=bash
+klog_bad_re='Oops|BUG:|kernel BUG|WARNING:|possible recursive locking|circular locking dependency|inconsistent lock state|lock held when returning|KASAN:|UBSAN:|general protection fault|list_(add|del) corruption|soft lockup|hard LOCKUP|blocked for more than|rcu_sched self-detected stall|RCU stall|Kernel panic|refcount_t:|kmemleak:|Call Trace:'
