@@ -539,6 +539,15 @@ pub(crate) fn lookup_real(
     Ok(unsafe { Dentry::from_owned(d) })
 }
 
+/// Converts a `ssize_t` result (a length or a negative errno) of a C call.
+pub(crate) fn len_result(r: isize) -> Result<usize> {
+    if r < 0 {
+        Err(Error::from_errno(r as i32))
+    } else {
+        Ok(r as usize)
+    }
+}
+
 /// Reads an xattr of a real dentry into `buf` (`vfs_getxattr`); returns the length.
 pub(crate) fn getxattr_real(
     mnt: &PrivateMount,
@@ -561,11 +570,7 @@ pub(crate) fn getxattr_real(
             buf.len(),
         )
     };
-    if r < 0 {
-        Err(Error::from_errno(r as i32))
-    } else {
-        Ok(r as usize)
-    }
+    len_result(r)
 }
 
 /// Lists the xattr names of a real dentry (`vfs_listxattr`); `None` buffer asks for the
@@ -577,11 +582,7 @@ pub(crate) fn listxattr_real(dentry: &Dentry, buf: Option<&mut [u8]>) -> Result<
     };
     // SAFETY: `dentry` is valid; `p` is null or writable for `len` bytes.
     let r = unsafe { sys::vfs_listxattr(dentry.as_ptr(), p.cast(), len) };
-    if r < 0 {
-        Err(Error::from_errno(r as i32))
-    } else {
-        Ok(r as usize)
-    }
+    len_result(r)
 }
 
 /// Attributes of a real object (`vfs_getattr`).

@@ -1081,6 +1081,29 @@ unsafe extern "C" fn file_read_iter(
     }
 }
 
+/// Runs a backing-file splice helper on a kiocb carrying `*ppos` (as overlayfs'
+/// `ovl_splice_read` does), then stores the new position back.
+///
+/// # Safety
+///
+/// `file` must be an open union regular file and `ppos` valid for the call.
+unsafe fn splice_at(
+    file: *mut bindings::file,
+    ppos: *mut i64,
+    op: impl FnOnce(*mut bindings::kiocb, &mut sys::backing_file_ctx) -> isize,
+) -> isize {
+    let mut ctx = backing_ctx(file);
+    // SAFETY: All-zero is a valid kiocb; we set the file and position.
+    let mut iocb = unsafe { MaybeUninit::<bindings::kiocb>::zeroed().assume_init() };
+    iocb.ki_filp = file;
+    // SAFETY: `ppos` is valid for the call.
+    iocb.ki_pos = unsafe { *ppos };
+    let r = op(&mut iocb, &mut ctx);
+    // SAFETY: As above.
+    unsafe { *ppos = iocb.ki_pos };
+    r
+}
+
 /// # Safety
 ///
 /// Called by the VFS for splice reads on an open union file.
@@ -1091,24 +1114,16 @@ unsafe extern "C" fn file_splice_read(
     len: usize,
     flags: c_uint,
 ) -> isize {
-    // SAFETY: Valid for the call; a kiocb carries the position as backing_file_splice_read
-    // expects (as in overlayfs' ovl_splice_read).
+    // SAFETY: Valid for the call: an open union file and its private data.
+    let real = match unsafe { RealFile::of(file).current(File::from_raw_file(file)) } {
+        Ok(r) => r.as_ptr(),
+        Err(e) => return e.to_errno() as isize,
+    };
+    // SAFETY: Forwarded VFS contract; `real` stays open while `file` is.
     unsafe {
-        let real = RealFile::of(file);
-        let mut ctx = backing_ctx(file);
-        let mut iocb = MaybeUninit::<bindings::kiocb>::zeroed().assume_init();
-        iocb.ki_filp = file;
-        iocb.ki_pos = *ppos;
-        let r = sys::backing_file_splice_read(
-            real.file().as_ptr(),
-            &mut iocb,
-            pipe,
-            len,
-            flags,
-            &mut ctx,
-        );
-        *ppos = iocb.ki_pos;
-        r
+        splice_at(file, ppos, |iocb, ctx| {
+            sys::backing_file_splice_read(real, iocb, pipe, len, flags, ctx)
+        })
     }
 }
 
@@ -1189,23 +1204,12 @@ unsafe extern "C" fn file_splice_write(
     len: usize,
     flags: c_uint,
 ) -> isize {
-    // SAFETY: Valid for the call, as in `file_splice_read`.
+    // SAFETY: Valid for the call: an open union file (opened for write, so on upper).
     unsafe {
-        let real = RealFile::of(file);
-        let mut ctx = backing_ctx(file);
-        let mut iocb = MaybeUninit::<bindings::kiocb>::zeroed().assume_init();
-        iocb.ki_filp = file;
-        iocb.ki_pos = *ppos;
-        let r = sys::backing_file_splice_write(
-            pipe,
-            real.file().as_ptr(),
-            &mut iocb,
-            len,
-            flags,
-            &mut ctx,
-        );
-        *ppos = iocb.ki_pos;
-        r
+        let real = RealFile::of(file).file().as_ptr();
+        splice_at(file, ppos, |iocb, ctx| {
+            sys::backing_file_splice_write(pipe, real, iocb, len, flags, ctx)
+        })
     }
 }
 

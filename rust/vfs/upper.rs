@@ -368,11 +368,7 @@ pub(crate) fn splice_range(src: &File, dst: &File, pos: i64, len: usize) -> Resu
     // SAFETY: Valid open files; positions are local.
     let r =
         unsafe { sys::do_splice_direct(src.as_ptr(), &mut ipos, dst.as_ptr(), &mut opos, len, 0) };
-    if r < 0 {
-        Err(Error::from_errno(r as i32))
-    } else {
-        Ok(r as usize)
-    }
+    super::len_result(r)
 }
 
 /// Copies `len` bytes at `pos` from `src` to the same offset of `dst` with the
