@@ -88,15 +88,11 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
     }
     let mut upper = None;
     let mut want_lower = !parent.is_opaque();
-    let mut fallthru = false;
     if let Some(updir) = parent.upper() {
         if let Some(u) = positive(vfs::lookup_real(fs.upper().mnt(), updir, name)?) {
             match classify_upper(&u) {
                 UpperKind::Whiteout => return Ok(None),
-                UpperKind::Fallthru(_) => {
-                    want_lower = true;
-                    fallthru = true;
-                }
+                UpperKind::Fallthru(_) => want_lower = true,
                 UpperKind::Object => {
                     let is_dir = u.inode().is_some_and(|i| i.is_dir());
                     want_lower = is_dir && (want_lower || xattr::has_flag(fs, &u, xattr::FALLTHRU));
@@ -120,7 +116,6 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
     }
     if upper.is_none() && lower.is_none() {
         // Negative, or a fallthru whose lower entry is gone: the name does not exist.
-        let _ = fallthru;
         return Ok(None);
     }
     let opaque = upper.as_ref().is_some_and(|u| {

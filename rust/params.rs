@@ -127,26 +127,3 @@ fn check_unchanged(fc: &FsContext, which: Which, value: &CStr) -> Result {
         }
     }
 }
-
-/// `mount -o remount`: the layers of a mounted union cannot change.
-pub(crate) fn reconfigure(fc: &FsContext) -> Result {
-    let Some(fs) = fc.root_union_fs() else {
-        return Err(EINVAL);
-    };
-    let Some(config) = fc.config() else {
-        return Ok(());
-    };
-    for (which, spec) in [(Which::Lower, &config.lower), (Which::Upper, &config.upper)] {
-        if let Some(spec) = spec {
-            if !fs.layer(which).is_same_dir(spec.path.dentry()) {
-                let k = which.key();
-                return Err(report(
-                    fc,
-                    EINVAL,
-                    fmt!("cannot change {k}= of a mounted union"),
-                ));
-            }
-        }
-    }
-    Ok(())
-}

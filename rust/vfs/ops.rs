@@ -157,7 +157,9 @@ static CONTEXT_OPS: sys::fs_context_operations = sys::fs_context_operations {
     parse_param: Some(fc_parse_param),
     parse_monolithic: None,
     get_tree: Some(fc_get_tree),
-    reconfigure: Some(fc_reconfigure),
+    // Remount needs no callback: layer options are checked as they are parsed
+    // (`params::check_unchanged`), and the VFS applies the flags.
+    reconfigure: None,
 };
 
 /// # Safety
@@ -228,18 +230,6 @@ unsafe extern "C" fn fc_parse_param(
 unsafe extern "C" fn fc_get_tree(fc: *mut sys::fs_context) -> c_int {
     // SAFETY: `fc` is valid; `fill_super` matches the callback type.
     unsafe { sys::union_get_tree_nodev(fc, Some(fill_super)) }
-}
-
-/// # Safety
-///
-/// Called by the VFS with a valid fs_context for remount.
-unsafe extern "C" fn fc_reconfigure(fc: *mut sys::fs_context) -> c_int {
-    from_result(|| {
-        // SAFETY: `fc` is valid.
-        let ctx = unsafe { FsContext::from_raw(fc.cast()) };
-        crate::params::reconfigure(ctx)?;
-        Ok(0)
-    })
 }
 
 /// # Safety
