@@ -7,6 +7,8 @@
 #                   UPPER=upper.img (persistent ext4 upper layer), SHARE=dir (/mnt/host)
 #   make shell      boot the test VM into a shell with a demo union mounted
 #   make bench      union vs overlayfs vs native tmpfs, ratios from one VM run
+#   make stress     concurrent random load + consistency checks in the VM (10 min;
+#                   STRESS_SECONDS=, STRESS_PROCS=, STRESS_SEED=)
 #   make CLIPPY=1   build with clippy
 #   make fmt        rustfmt the module
 #   make clean
@@ -26,7 +28,7 @@ KMAKE = $(MAKE) -C "$$kdir" M=$(REPO) RUSTC=$(KRUSTC) BINDGEN=$(KBINDGEN) \
 	RUST_LIB_SRC=$(KRUST_LIB_SRC) CLIPPY_DRIVER=$(KCLIPPY_DRIVER) \
 	$(if $(CLIPPY),CLIPPY=1)
 
-.PHONY: all modules check run shell rootfs fmt fmt-check clippy clean selftests kernel bench
+.PHONY: all modules check run shell rootfs fmt fmt-check clippy clean selftests kernel bench stress
 all: modules
 
 kernel:
@@ -52,6 +54,13 @@ check: modules selftests fmt-check clippy
 
 bench: modules selftests
 	@$(REPO)/qemu/run --timeout 3600 -- $(REPO)/selftests/bench/run
+
+STRESS_SECONDS ?= 600
+STRESS_PROCS ?= 4
+stress: modules selftests
+	@$(REPO)/qemu/run --timeout $$(( $(STRESS_SECONDS) + 1200 )) -- env \
+		STRESS_SECONDS=$(STRESS_SECONDS) STRESS_PROCS=$(STRESS_PROCS) \
+		$(if $(STRESS_SEED),STRESS_SEED=$(STRESS_SEED)) $(REPO)/selftests/stress.sh
 
 # RUN is used verbatim ($(value ...), single-quoted for the shell): RUN='echo $$HOME'
 # and RUN="echo '\$$(hostname)'" mean what they say inside the VM.
