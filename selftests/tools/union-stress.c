@@ -46,6 +46,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -69,6 +70,7 @@
 
 static int nprocs = 4, seconds = 60, big_files = 4, big_mb = 64, verbose, same_fs, overlay;
 static unsigned long long seed;
+static int race_rounds = 1;
 static const char *fsck_path;
 static char base[PATH_MAX], lower[PATH_MAX], upper[PATH_MAX], mnt[PATH_MAX];
 static unsigned int problems;
@@ -568,6 +570,286 @@ static void populate(void)
 		snprintf(p, sizeof(p), "%s/big%u", lower, i);
 		put_file(p, (size_t)big_mb << 20);
 	}
+	/* For race_checks(). */
+	snprintf(p, sizeof(p), "%s/r", lower);
+	if (mkdir(p, 0755) < 0)
+		die("mkdir %s", p);
+	for (i = 0; i < (unsigned int)race_rounds && big_mb; i++) {
+		snprintf(p, sizeof(p), "%s/r/u%u", lower, i);
+		put_file(p, (size_t)big_mb << 20);
+		snprintf(p, sizeof(p), "%s/r/v%u", lower, i);
+		put_file(p, (size_t)big_mb << 20);
+		snprintf(p, sizeof(p), "%s/r/w%u", lower, i);
+		put_file(p, (size_t)big_mb << 20);
+	}
+	snprintf(p, sizeof(p), "%s/r/cw", lower);
+	if (mkdir(p, 0755) < 0)
+		die("mkdir %s", p);
+	snprintf(p, sizeof(p), "%s/r/cw/a", lower);
+	put_file(p, 10);
+	snprintf(p, sizeof(p), "%s/r/x", lower);
+	{
+		int fd = open(p, O_WRONLY | O_CREAT, 0644);
+
+		if (fd < 0 || write(fd, "x\n", 2) != 2)
+			die("%s", p);
+		close(fd);
+	}
+}
+
+
+/* ---- targeted races, before the random load ---- */
+
+
+
+static long upper_used_kb(void)
+{
+	struct statfs sf;
+
+	if (statfs(upper, &sf) < 0)
+		return -1;
+	return (long)((sf.f_blocks - sf.f_bfree) * (sf.f_bsize / 1024));
+}
+
+/* Waits until the upper filesystem grew by 1 MiB (a copy-up is under way), at most 10 s. */
+static int wait_copy_progress(long base_kb)
+{
+	double t = now() + 10;
+
+	if (same_fs) {
+		usleep(1000 * (1 + pick(200)));
+		return 1;
+	}
+	while (now() < t) {
+		if (upper_used_kb() > base_kb + 1024)
+			return 1;
+		usleep(500);
+	}
+	return 0;
+}
+
+static int read_small(const char *path, char *buf, size_t len, off_t *size)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	fstat(fd, &st);
+	*size = st.st_size;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	buf[n < 0 ? 0 : n] = 0;
+	return 0;
+}
+
+/* Child: open O_WRONLY|O_APPEND (the copy-up), append "A". */
+static pid_t start_appender(const char *path)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(path, O_WRONLY | O_APPEND);
+
+		if (fd < 0)
+			_exit(errno == ENOENT ? 10 : 11);
+		if (write(fd, "A", 1) != 1)
+			_exit(12);
+		close(fd);
+		_exit(0);
+	}
+	return pid;
+}
+
+static int wait_status(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+static void race_checks(void)
+{
+	char p[PATH_MAX], q[PATH_MAX], buf[64];
+	unsigned int ok = 0, noprog = 0;
+	off_t size;
+	int k, a, rc, e;
+	long base_kb;
+	pid_t pid;
+
+	for (k = 0; k < race_rounds && big_mb; k++) {
+		/* copy-up vs unlink: once unlink succeeded, the name is gone. */
+		snprintf(p, sizeof(p), "%s/r/u%d", mnt, k);
+		base_kb = upper_used_kb();
+		pid = start_appender(p);
+		noprog += !wait_copy_progress(base_kb);
+		rc = unlink(p);
+		e = errno;
+		a = wait_status(pid);
+		if (rc < 0)
+			fail("race copy-up vs unlink: unlink %s: %s (appender exit %d)", p,
+			     strerror(e), a);
+		else if (read_small(p, buf, sizeof(buf), &size) == 0 || errno != ENOENT)
+			fail("race copy-up vs unlink: %s exists after unlink succeeded (size %lld, appender exit %d): the copy-up resurrected it",
+			     p, (long long)size, a);
+		else
+			ok++;
+
+		/* copy-up vs rename over: the name holds the renamed file. */
+		snprintf(p, sizeof(p), "%s/r/v%d", mnt, k);
+		snprintf(q, sizeof(q), "%s/r/src%d", mnt, k);
+		{
+			int fd = open(q, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+			if (fd < 0 || write(fd, "SRC", 3) != 3)
+				fail("race setup: %s: %s", q, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+		}
+		base_kb = upper_used_kb();
+		pid = start_appender(p);
+		noprog += !wait_copy_progress(base_kb);
+		rc = rename(q, p);
+		e = errno;
+		a = wait_status(pid);
+		if (rc < 0)
+			fail("race copy-up vs rename over: rename %s %s: %s", q, p, strerror(e));
+		else if (read_small(p, buf, sizeof(buf), &size) < 0)
+			fail("race copy-up vs rename over: %s: %s after rename", p, strerror(errno));
+		else if (strcmp(buf, "SRC") && strcmp(buf, "SRCA"))
+			fail("race copy-up vs rename over: %s has size %lld, not the renamed file (\"SRC\"): the copy-up was installed over it (appender exit %d)",
+			     p, (long long)size, a);
+		else
+			ok++;
+
+		/* copy-up vs unlink + create: the name holds the new file. */
+		snprintf(p, sizeof(p), "%s/r/w%d", mnt, k);
+		base_kb = upper_used_kb();
+		pid = start_appender(p);
+		noprog += !wait_copy_progress(base_kb);
+		rc = unlink(p);
+		e = errno;
+		if (rc == 0) {
+			int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+
+			if (fd < 0) {
+				rc = -1;
+				e = errno;
+			} else {
+				if (write(fd, "NEW", 3) != 3)
+					rc = -1;
+				close(fd);
+			}
+		}
+		a = wait_status(pid);
+		if (rc < 0)
+			fail("race copy-up vs unlink + create: %s: %s", p, strerror(e));
+		else if (read_small(p, buf, sizeof(buf), &size) < 0)
+			fail("race copy-up vs unlink + create: %s: %s after create", p,
+			     strerror(errno));
+		else if (strcmp(buf, "NEW") && strcmp(buf, "NEWA"))
+			fail("race copy-up vs unlink + create: %s has size %lld, not the new file: the copy-up was installed over it (appender exit %d)",
+			     p, (long long)size, a);
+		else
+			ok++;
+	}
+
+	/* rm -rf d; mkdir d while another process has the old d as its cwd. */
+	{
+		int pfd[2], cfd[2];
+		char c;
+
+		snprintf(p, sizeof(p), "%s/r/cw", mnt);
+		if (pipe(pfd) < 0 || pipe(cfd) < 0)
+			die("pipe");
+		pid = fork();
+		if (pid == 0) {
+			int fd;
+
+			if (chdir(p) < 0)
+				_exit(20);
+			if (write(pfd[1], "r", 1) != 1 || read(cfd[0], &c, 1) != 1)
+				_exit(21);
+			/* The old directory is dead: creating in it must fail. */
+			fd = open("x", O_WRONLY | O_CREAT, 0644);
+			_exit(fd >= 0 ? 22 : errno == ENOENT ? 0 : 23);
+		}
+		if (read(pfd[0], &c, 1) != 1)
+			fail("race rmdir with cwd: the child did not start");
+		rc = rm_rf_at(AT_FDCWD, p, 0);
+		if (rc < 0)
+			fail("race rmdir with cwd: rm -rf %s: %s", p, strerror(errno));
+		if (mkdir(p, 0755) < 0)
+			fail("race rmdir with cwd: mkdir %s after rm -rf: %s", p, strerror(errno));
+		snprintf(q, sizeof(q), "%s/new", p);
+		{
+			int fd = open(q, O_WRONLY | O_CREAT, 0644);
+
+			if (fd < 0)
+				fail("race rmdir with cwd: touch %s after rm -rf + mkdir while another process has the old directory as cwd: %s",
+				     q, strerror(errno));
+			else
+				close(fd), ok++;
+		}
+		if (write(cfd[1], "g", 1) != 1)
+			die("pipe write");
+		a = wait_status(pid);
+		if (a == 22)
+			fail("race rmdir with cwd: creating in the removed old cwd succeeded");
+		else if (a != 0)
+			fail("race rmdir with cwd: child exit %d", a);
+		else
+			ok++;
+		{
+			DIR *d = opendir(p);
+			struct dirent *de;
+			unsigned int others = 0, found = 0;
+
+			while (d && (de = readdir(d))) {
+				if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+					continue;
+				if (!strcmp(de->d_name, "new"))
+					found++;
+				else
+					others++;
+			}
+			if (d)
+				closedir(d);
+			if (!d || found != 1 || others)
+				fail("race rmdir with cwd: %s lists %u x new and %u other names, wanted only new",
+				     p, found, others);
+		}
+		close(pfd[0]), close(pfd[1]), close(cfd[0]), close(cfd[1]);
+	}
+
+	/* link(lower file, a); rename(a, b); exchange(file, b): the tmpfs WARNING. */
+	{
+		snprintf(p, sizeof(p), "%s/r/x", mnt);
+		snprintf(q, sizeof(q), "%s/r/la", mnt);
+		rc = link(p, q);
+		if (rc == 0) {
+			char q2[PATH_MAX];
+
+			snprintf(q2, sizeof(q2), "%s/r/lb", mnt);
+			rc = rename(q, q2);
+			if (rc == 0)
+				rc = syscall(SYS_renameat2, AT_FDCWD, p, AT_FDCWD, q2,
+					     RENAME_EXCHANGE);
+			if (rc < 0)
+				fail("race link + rename + exchange: %s", strerror(errno));
+			else if (read_small(p, buf, sizeof(buf), &size) < 0 || strcmp(buf, "x\n"))
+				fail("race link + rename + exchange: %s reads \"%s\", not \"x\\n\"", p, buf);
+			else
+				ok++;
+		} else {
+			fail("race link + rename + exchange: link: %s", strerror(errno));
+		}
+	}
+	printf("# targeted races: %u checks passed%s\n", ok,
+	       noprog ? " (some copy-ups showed no progress before the race)" : "");
 }
 
 /* ---- checks ---- */
@@ -860,7 +1142,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: union-stress [--procs N] [--seconds S] [--seed X] [--big-files K]\n"
 		"                    [--big-mb M] [--fsck PATH|--no-fsck] [--dir DIR] [--same-fs]\n"
-		"                    [--overlay] [-v]\n"
+		"                    [--race-rounds R] [--overlay] [-v]\n"
+		"  --race-rounds: targeted copy-up races before the load (default 1; 0: none)\n"
 		"  --overlay: overlayfs instead of union (a comparison; no union-fsck)\n");
 	exit(2);
 }
@@ -879,6 +1162,7 @@ int main(int argc, char **argv)
 		{ "same-fs", no_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "overlay", no_argument, NULL, 'O' },
+		{ "race-rounds", required_argument, NULL, 'r' },
 		{ 0 }
 	};
 	const char *dir = NULL;
@@ -904,6 +1188,7 @@ int main(int argc, char **argv)
 		case 'S': same_fs = 1; break;
 		case 'v': verbose = 1; break;
 		case 'O': overlay = 1; break;
+		case 'r': race_rounds = atoi(optarg); break;
 		default: usage();
 		}
 	}
@@ -959,6 +1244,11 @@ int main(int argc, char **argv)
 	populate();
 	printf("# lower populated in %.1f s\n", now() - t0);
 	do_mount();
+	if (race_rounds) {
+		t0 = now();
+		race_checks();
+		printf("# targeted races took %.1f s\n", now() - t0);
+	}
 
 	shared = mmap(NULL, nprocs * sizeof(*shared), PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
