@@ -10,6 +10,9 @@
 #   make stress     concurrent random load + consistency checks in the VM (10 min;
 #                   STRESS_SECONDS=, STRESS_PROCS=, STRESS_SEED=)
 #   make CLIPPY=1   build with clippy
+#   make ... PROFILE=debug   the same against the debug kernel (KASAN, kmemleak, UBSAN,
+#                   Rust debug assertions, built with LLVM); UNION_PROFILE=debug in the
+#                   environment does the same, also for qemu/run and qemu/live
 #   make fmt        rustfmt the module
 #   make clean
 #
@@ -17,6 +20,10 @@
 SHELL := /bin/bash
 REPO := $(CURDIR)
 include $(REPO)/qemu/toolchain.mk
+
+# The kernel profile (qemu/build-kernel): default, or debug.
+PROFILE := $(if $(filter command line,$(origin PROFILE)),$(PROFILE),$(or $(UNION_PROFILE),default))
+export UNION_PROFILE := $(PROFILE)
 
 ifeq ($(KDIR),)
 KDIR_CMD = $$($(REPO)/qemu/build-kernel | tail -1)
@@ -26,7 +33,13 @@ endif
 
 KMAKE = $(MAKE) -C "$$kdir" M=$(REPO) RUSTC=$(KRUSTC) BINDGEN=$(KBINDGEN) \
 	RUST_LIB_SRC=$(KRUST_LIB_SRC) CLIPPY_DRIVER=$(KCLIPPY_DRIVER) \
-	$(if $(CLIPPY),CLIPPY=1)
+	$(if $(CLIPPY),CLIPPY=1) $$(cat "$$kdir/union-kmake.args" 2>/dev/null)
+
+# union.ko is built in the repository: after a switch to another kernel tree (PROFILE,
+# KDIR, a rebuilt kernel) the objects of the previous one are removed first.
+KSWITCH = if [ "$$(cat $(REPO)/.union-kdir 2>/dev/null)" != "$$kdir" ]; then \
+	$(KMAKE) clean >/dev/null && rm -f $(REPO)/rust/shim_generated.rs && \
+	echo "$$kdir" > $(REPO)/.union-kdir; fi
 
 .PHONY: all modules check run shell rootfs fmt fmt-check clippy clean selftests kernel bench stress
 all: modules
@@ -35,7 +48,7 @@ kernel:
 	@$(REPO)/qemu/build-kernel
 
 modules:
-	@kdir=$(KDIR_CMD) && $(KMAKE) modules
+	@kdir=$(KDIR_CMD) && $(KSWITCH) && $(KMAKE) modules
 
 selftests:
 	@kdir=$(KDIR_CMD) && $(MAKE) -C $(REPO)/selftests KSRC="$$(readlink -f $$kdir/source)"
@@ -47,7 +60,7 @@ fmt-check:
 	@kdir=$(KDIR_CMD) && $(KRUSTFMT) --check --edition 2021 --config-path "$$(readlink -f $$kdir/source)/.rustfmt.toml" rust/union_main.rs
 
 clippy:
-	@kdir=$(KDIR_CMD) && touch rust/union_main.rs && $(KMAKE) CLIPPY=1 modules
+	@kdir=$(KDIR_CMD) && $(KSWITCH) && touch rust/union_main.rs && $(KMAKE) CLIPPY=1 modules
 
 check: modules selftests fmt-check clippy
 	@$(REPO)/selftests/check $(if $(T),-t '$(T)')
@@ -79,5 +92,5 @@ shell: modules
 
 clean:
 	@kdir=$(KDIR_CMD) && $(KMAKE) clean
-	rm -f rust/shim_generated.rs
+	rm -f rust/shim_generated.rs .union-kdir
 	$(MAKE) -C selftests clean
