@@ -203,7 +203,7 @@ static const unsigned long long op_ok[NOPS] = {
 	[OP_BIGAPPEND] = E(EISDIR) | E(ENXIO),
 	[OP_RMRF] = E(ENOTEMPTY) | E(EEXIST) | E(EISDIR) | E(EBUSY),
 	[OP_CHDIR] = 0,
-	[OP_CWDCREATE] = E(EISDIR) | E(EEXIST),
+	[OP_CWDCREATE] = E(EISDIR) | E(EEXIST) | E(ENXIO),
 	[OP_STAT] = 0,
 };
 
