@@ -587,11 +587,12 @@ static void populate(void)
 		die("mkdir %s", p);
 	snprintf(p, sizeof(p), "%s/r/cw/a", lower);
 	put_file(p, 10);
-	snprintf(p, sizeof(p), "%s/r/x", lower);
-	{
-		int fd = open(p, O_WRONLY | O_CREAT, 0644);
+	for (i = 0; i < 2; i++) {
+		int fd;
 
-		if (fd < 0 || write(fd, "x\n", 2) != 2)
+		snprintf(p, sizeof(p), "%s/r/%c", lower, "xy"[i]);
+		fd = open(p, O_WRONLY | O_CREAT, 0644);
+		if (fd < 0 || write(fd, i ? "y\n" : "x\n", 2) != 2)
 			die("%s", p);
 		close(fd);
 	}
@@ -825,27 +826,38 @@ static void race_checks(void)
 		close(pfd[0]), close(pfd[1]), close(cfd[0]), close(cfd[1]);
 	}
 
-	/* link(lower file, a); rename(a, b); exchange(file, b): the tmpfs WARNING. */
+	/*
+	 * link(lower x, la); rename(la, lb); exchange(y, x): exactly x and y swap (the
+	 * upper object of x is the one at x).
+	 */
 	{
+		char q2[PATH_MAX], y[PATH_MAX];
+
 		snprintf(p, sizeof(p), "%s/r/x", mnt);
 		snprintf(q, sizeof(q), "%s/r/la", mnt);
+		snprintf(q2, sizeof(q2), "%s/r/lb", mnt);
+		snprintf(y, sizeof(y), "%s/r/y", mnt);
 		rc = link(p, q);
-		if (rc == 0) {
-			char q2[PATH_MAX];
-
-			snprintf(q2, sizeof(q2), "%s/r/lb", mnt);
+		if (rc == 0)
 			rc = rename(q, q2);
-			if (rc == 0)
-				rc = syscall(SYS_renameat2, AT_FDCWD, p, AT_FDCWD, q2,
-					     RENAME_EXCHANGE);
-			if (rc < 0)
-				fail("race link + rename + exchange: %s", strerror(errno));
-			else if (read_small(p, buf, sizeof(buf), &size) < 0 || strcmp(buf, "x\n"))
-				fail("race link + rename + exchange: %s reads \"%s\", not \"x\\n\"", p, buf);
+		if (rc == 0)
+			rc = syscall(SYS_renameat2, AT_FDCWD, y, AT_FDCWD, p, RENAME_EXCHANGE);
+		if (rc < 0) {
+			fail("race link + rename + exchange: %s", strerror(errno));
+		} else {
+			char bx[64] = "", by[64] = "", bb[64] = "";
+			off_t sz;
+			int ea = access(q, F_OK) == 0 ? 0 : errno;
+
+			read_small(p, bx, sizeof(bx), &sz);
+			read_small(y, by, sizeof(by), &sz);
+			read_small(q2, bb, sizeof(bb), &sz);
+			if (strcmp(bx, "y\n") || strcmp(by, "x\n") || strcmp(bb, "x\n") ||
+			    ea != ENOENT)
+				fail("race link(x, la) + rename(la, lb) + exchange(y, x): x reads \"%s\" (want y), y \"%s\" (want x), lb \"%s\" (want x), la %s (want ENOENT)",
+				     bx, by, bb, ea ? strerror(ea) : "exists");
 			else
 				ok++;
-		} else {
-			fail("race link + rename + exchange: link: %s", strerror(errno));
 		}
 	}
 	printf("# targeted races: %u checks passed%s\n", ok,
