@@ -73,14 +73,20 @@ pub(crate) fn upper_parent(d: &Dentry) -> Result<ARef<Dentry>> {
 fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dentry>> {
     let inode = d.inode().ok_or(ENOENT)?;
     let info = inode.union_info();
-    let _guard = info.copy_up_lock.lock();
+    let _guard = info.copy_up_lock.lock_killable()?;
     if let Some(u) = info.upper() {
         return Ok(u.clone());
+    }
+    if d.is_unhashed() {
+        // Unlinked (or replaced) while we waited: there is no name to copy up to.  ESTALE
+        // makes path-based callers look the name up again and see the current state.
+        return Err(ESTALE);
     }
     let lower = info.lower.clone().ok_or(EIO)?;
     let pupper = upper_parent(d)?;
     // The name cannot change under us: renaming an object that is not on upper needs its
-    // copy-up, which waits for `copy_up_lock`.
+    // copy-up, and unlink, rmdir and rename over it wait for `copy_up_lock`.  `install`
+    // still checks what is at the name under the upper parent's lock.
     let name = d.name_copy()?;
     let _creds = fs.override_creds();
     let mode = lower.inode().ok_or(ENOENT)?.mode();
@@ -92,7 +98,7 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dent
             let tmp = fs.create_temp(NewObject::Dir(0o700))?;
             let r = copy_meta(fs, &lower, &tmp, true)
                 .and_then(|()| upper::setxattr(fs.upper().mnt(), &tmp, xattr::FALLTHRU, b"y", 0))
-                .and_then(|()| install(fs, &pupper, &name, &tmp, true));
+                .and_then(|()| install(fs, &pupper, &name, &tmp, true, Expect::Lower));
             if let Err(e) = r {
                 fs.discard_temp(&tmp, true);
                 return Err(e);
@@ -110,7 +116,7 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dent
             let tmp = fs.create_temp(obj)?;
             let r = copy_meta(fs, &lower, &tmp, kind != S_IFLNK)
                 .and_then(|()| set_origin(fs, &lower, &tmp, &pupper))
-                .and_then(|()| install(fs, &pupper, &name, &tmp, false));
+                .and_then(|()| install(fs, &pupper, &name, &tmp, false, Expect::Lower));
             if let Err(e) = r {
                 fs.discard_temp(&tmp, false);
                 return Err(e);
@@ -120,6 +126,10 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dent
     };
     ptimes.restore(fs, &pupper);
     info.set_upper(new.clone());
+    if !inode.is_dir() {
+        // Found by its upper inode from now on (see `UnionInode::key`).
+        inode.rehash(info.key());
+    }
     inode.copy_attr_from(new.inode().ok_or(EIO)?);
     Ok(new)
 }
@@ -177,18 +187,56 @@ fn copy_up_file(
     copy_meta_from(fs, lower, &st, td, true)?;
     set_origin(fs, lower, td, pupper)?;
     upper::fsync(&tmp)?;
-    let existing = vfs::lookup_real(fs.upper().mnt(), pupper, name)?;
-    if existing.inode().is_none() {
-        return upper::create(fs.upper().mnt(), pupper, name, NewObject::Link(td));
+    for _ in 0..PLACE_TRIES {
+        let existing = vfs::lookup_real(fs.upper().mnt(), pupper, name)?;
+        if existing.inode().is_none() {
+            // `create` checks under the parent's lock that the name is still free.
+            match upper::create(fs.upper().mnt(), pupper, name, NewObject::Link(td)) {
+                Err(e) if e == EEXIST => continue,
+                r => return r,
+            }
+        }
+        check_expected(&existing, Expect::Lower)?;
+        // A fallthru marker stands at the name: link the copy in the work directory, then
+        // rename it over the marker (one atomic step for users of the union).  The rename
+        // fails with ESTALE if the marker was replaced meanwhile; then look again.
+        let linked = fs.create_temp(NewObject::Link(td))?;
+        match upper::rename(fs.upper().mnt(), fs.work(), &linked, pupper, &existing, 0) {
+            Ok(()) => return Ok(linked),
+            Err(e) => {
+                fs.discard_temp(&linked, false);
+                if e != ESTALE {
+                    return Err(e);
+                }
+            }
+        }
     }
-    // A fallthru marker stands at the name: link the copy in the work directory, then
-    // rename it over the marker (one atomic step for users of the union).
-    let linked = fs.create_temp(NewObject::Link(td))?;
-    if let Err(e) = upper::rename(fs.upper().mnt(), fs.work(), &linked, pupper, &existing, 0) {
-        fs.discard_temp(&linked, false);
-        return Err(e);
+    Err(ESTALE)
+}
+
+/// How often placing an object at a name is retried when the name changed between the
+/// lookup and the locked operation (each retry sees a change by someone else).
+const PLACE_TRIES: usize = 4;
+
+/// What the name must hold for an object to be placed there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expect {
+    /// Copy-up: the name still shows the lower object: nothing on upper, or a fallthru.
+    /// Anything else means the name was unlinked or replaced while the copy was built:
+    /// the copy is discarded (`ESTALE`), never installed over the new state.
+    Lower,
+    /// A new object (create, link): nothing, a whiteout or a fallthru.
+    Free,
+}
+
+/// Checks the positive upper entry `existing` against `expect`.
+fn check_expected(existing: &Dentry, expect: Expect) -> Result {
+    match (crate::namei::classify_upper(existing), expect) {
+        (crate::namei::UpperKind::Fallthru(_), _) => Ok(()),
+        (crate::namei::UpperKind::Whiteout, Expect::Free) => Ok(()),
+        (crate::namei::UpperKind::Object, Expect::Free) => Err(EEXIST),
+        (_, Expect::Lower) => Err(ESTALE),
     }
-    Ok(linked)
 }
 
 /// Copies `len` bytes of data, skipping holes (the copy stays sparse).
@@ -315,48 +363,56 @@ fn set_origin(fs: &UnionFs, lower: &Dentry, new: &Dentry, pupper: &Dentry) -> Re
     Ok(())
 }
 
-/// Moves `tmp`, an object built in the work directory, to `name` in `pupper`.  The name
-/// must be free or hold a whiteout or fallthru marker, which is replaced atomically.
+/// Moves `tmp`, an object built in the work directory, to `name` in `pupper`: the one
+/// primitive that places an object at a name.  What is at the name is classified again
+/// and must be what `expect` allows; the move itself is checked by the upper filesystem
+/// under the parents' locks (`RENAME_NOREPLACE` onto a free name, or a rename that fails
+/// with `ESTALE` when the marker it replaces was replaced meanwhile), and retried when the
+/// name changed between the lookup and the locked rename.
 pub(crate) fn install(
     fs: &UnionFs,
     pupper: &Dentry,
     name: &[u8],
     tmp: &Dentry,
     is_dir: bool,
+    expect: Expect,
 ) -> Result {
     let mnt = fs.upper().mnt();
-    let existing = vfs::lookup_real(mnt, pupper, name)?;
-    if existing.inode().is_none() {
-        return upper::rename(
-            mnt,
-            fs.work(),
-            tmp,
-            pupper,
-            &existing,
-            upper::RENAME_NOREPLACE,
-        );
+    for _ in 0..PLACE_TRIES {
+        let existing = vfs::lookup_real(mnt, pupper, name)?;
+        let r = if existing.inode().is_none() {
+            upper::rename(
+                mnt,
+                fs.work(),
+                tmp,
+                pupper,
+                &existing,
+                upper::RENAME_NOREPLACE,
+            )
+        } else {
+            check_expected(&existing, expect)?;
+            if !is_dir {
+                upper::rename(mnt, fs.work(), tmp, pupper, &existing, 0)
+            } else {
+                // A directory cannot be renamed over a non-directory: exchange, then drop
+                // the marker, now in the work directory.
+                upper::rename(
+                    mnt,
+                    fs.work(),
+                    tmp,
+                    pupper,
+                    &existing,
+                    upper::RENAME_EXCHANGE,
+                )
+                .map(|()| fs.discard_temp(&existing, false))
+            }
+        };
+        match r {
+            Err(e) if e == EEXIST || e == ESTALE => continue,
+            r => return r,
+        }
     }
-    if matches!(
-        crate::namei::classify_upper(&existing),
-        crate::namei::UpperKind::Object
-    ) {
-        return Err(EEXIST);
-    }
-    if !is_dir {
-        return upper::rename(mnt, fs.work(), tmp, pupper, &existing, 0);
-    }
-    // A directory cannot be renamed over a non-directory: exchange, then drop the marker,
-    // now in the work directory.
-    upper::rename(
-        mnt,
-        fs.work(),
-        tmp,
-        pupper,
-        &existing,
-        upper::RENAME_EXCHANGE,
-    )?;
-    fs.discard_temp(&existing, false);
-    Ok(())
+    Err(ESTALE)
 }
 
 /// Directory copy-up on readdir (union-mounts.txt, "Directory copyup"): every visible
@@ -371,7 +427,7 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
     }
     let updir = copy_up(d)?;
     let fs = inode.sb().union_fs();
-    let _guard = info.copy_up_lock.lock();
+    let _guard = info.copy_up_lock.lock_killable()?;
     if info.is_opaque() {
         return Ok(());
     }

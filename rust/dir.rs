@@ -14,7 +14,8 @@ use crate::{
     copy_up::{
         self,
         copy_up,
-        install, //
+        install,
+        Expect, //
     },
     namei::{
         self,
@@ -63,6 +64,49 @@ fn mark_impure_for(fs: &UnionFs, pupper: &Dentry, obj: &Dentry) -> Result {
     upper::setxattr(fs.upper().mnt(), pupper, xattr::IMPURE, b"y", 0)
 }
 
+/// Checks that the upper entry `at`, looked up by name, is what the union inode `inode`
+/// stands for: its upper object if it has one (a union inode with upper hard links has one
+/// upper dentry, which may be another name's), else nothing or a fallthru.  A union dentry
+/// whose name changed under it on upper gets `ESTALE`, never an operation on another name.
+fn check_at_name(at: &Dentry, inode: &Inode) -> Result {
+    let ok = match inode.union_info().upper().and_then(|u| u.inode()) {
+        Some(want) => at.inode().is_some_and(|i| core::ptr::eq(i, want)),
+        None => match at.inode() {
+            None => true,
+            Some(_) => matches!(classify_upper(at), UpperKind::Fallthru(_)),
+        },
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ESTALE)
+    }
+}
+
+/// The upper object at `name` in `pupper`, which must be the upper object of the union
+/// inode `inode` (see [`check_at_name`]).
+fn upper_at_name(
+    fs: &UnionFs,
+    pupper: &Dentry,
+    name: &[u8],
+    inode: &Inode,
+) -> Result<ARef<Dentry>> {
+    let at = vfs::lookup_real(fs.upper().mnt(), pupper, name)?;
+    if at.inode().is_none() {
+        return Err(ESTALE);
+    }
+    check_at_name(&at, inode)?;
+    Ok(at)
+}
+
+/// After `inode`'s object lost a name: a union inode whose object is gone is taken out of
+/// the inode hash, so no later lookup finds it (a task may still hold it, e.g. as cwd).
+fn forget_if_gone(inode: &Inode, is_dir: bool) {
+    if is_dir || vfs::nlink_of(inode) == 0 {
+        inode.unhash();
+    }
+}
+
 /// Whether the lower entry at `name` in `parent` is a directory (hidden or not).
 fn lower_is_dir(fs: &UnionFs, parent: &Inode, name: &[u8]) -> Result<bool> {
     let Some(lodir) = parent.union_info().lower.as_ref() else {
@@ -72,12 +116,37 @@ fn lower_is_dir(fs: &UnionFs, parent: &Inode, name: &[u8]) -> Result<bool> {
     Ok(!l.is_whiteout() && l.inode().is_some_and(|i| i.is_dir()))
 }
 
+/// Whether `name` in the union directory `dir` is the name reserved for the private work
+/// directory (at the union root): nothing can be created or renamed there (`EPERM`).
+fn check_not_reserved(fs: &UnionFs, dir: &Inode, name: &[u8]) -> Result {
+    if name == crate::superblock::WORK_DIR_NAME
+        && dir
+            .union_info()
+            .upper()
+            .is_some_and(|u| fs.is_root_upper(u))
+    {
+        return Err(EPERM);
+    }
+    Ok(())
+}
+
 /// Creates a new object at the negative union dentry `dentry` in `dir`.
 pub(crate) fn create(dir: &Inode, dentry: &Dentry, obj: NewObject<'_>) -> Result<ARef<Inode>> {
     let fs = dir.sb().union_fs();
+    if let NewObject::Node(mode, dev) = obj {
+        // Character devices 0/0..0/15 are the whiteouts and fallthrus of the on-disk
+        // format: they cannot be made through the union (nor forged).
+        if mode & vfs::S_IFMT == vfs::S_IFCHR
+            && vfs::dev_major(dev) == 0
+            && vfs::dev_minor(dev) <= 15
+        {
+            return Err(EPERM);
+        }
+    }
+    let name = dentry.name_copy()?;
+    check_not_reserved(fs, dir, &name)?;
     let parent = upper::parent(dentry);
     let pupper = copy_up(&parent)?;
-    let name = dentry.name_copy()?;
     let is_dir = matches!(obj, NewObject::Dir(_));
     {
         let creds = upper::create_creds(fs.creator_cred())?;
@@ -100,7 +169,7 @@ pub(crate) fn create(dir: &Inode, dentry: &Dentry, obj: NewObject<'_>) -> Result
                         Ok(())
                     }
                 })
-                .and_then(|()| install(fs, &pupper, &name, &tmp, is_dir));
+                .and_then(|()| install(fs, &pupper, &name, &tmp, is_dir, Expect::Free));
             if let Err(e) = r {
                 fs.discard_temp(&tmp, is_dir);
                 return Err(e);
@@ -191,10 +260,14 @@ pub(crate) fn remove(dir: &Inode, dentry: &Dentry, is_dir: bool) -> Result {
     let parent = upper::parent(dentry);
     let pupper = copy_up(&parent)?;
     let name = dentry.name_copy()?;
+    // Serialised with a copy-up of the object: one in progress finishes first (and its copy
+    // is removed here); one that starts later finds the name gone.
+    let _guard = inode.union_info().copy_up_lock.lock_killable()?;
     let _creds = fs.override_creds();
     let mnt = fs.upper().mnt();
     let shows = lower_shows_through(fs, dir, &name)?;
     let existing = vfs::lookup_real(mnt, &pupper, &name)?;
+    check_at_name(&existing, inode)?;
     match (existing.inode(), shows) {
         (None, false) => return Err(ENOENT),
         (None, true) => {
@@ -216,6 +289,7 @@ pub(crate) fn remove(dir: &Inode, dentry: &Dentry, is_dir: bool) -> Result {
         _ => 0,
     };
     inode.set_nlink(nlink);
+    forget_if_gone(inode, is_dir);
     Ok(())
 }
 
@@ -223,21 +297,34 @@ pub(crate) fn remove(dir: &Inode, dentry: &Dentry, is_dir: bool) -> Result {
 pub(crate) fn link(old: &Dentry, dir: &Inode, new: &Dentry) -> Result<ARef<Inode>> {
     let fs = dir.sb().union_fs();
     let inode = old.inode().ok_or(ENOENT)?;
-    let oupper = copy_up(old)?;
+    let name = new.name_copy()?;
+    check_not_reserved(fs, dir, &name)?;
+    copy_up(old)?;
+    let opar = copy_up(&upper::parent(old))?;
+    let oname = old.name_copy()?;
     let parent = upper::parent(new);
     let pupper = copy_up(&parent)?;
-    let name = new.name_copy()?;
     let _creds = fs.override_creds();
     let mnt = fs.upper().mnt();
+    let oupper = upper_at_name(fs, &opar, &oname, inode)?;
     let existing = vfs::lookup_real(mnt, &pupper, &name)?;
-    if existing.inode().is_none() {
-        upper::create(mnt, &pupper, &name, NewObject::Link(&oupper))?;
+    let placed = if existing.inode().is_none() {
+        upper::create(mnt, &pupper, &name, NewObject::Link(&oupper)).map(|_| ())
     } else {
-        let tmp = fs.create_temp(NewObject::Link(&oupper))?;
-        if let Err(e) = install(fs, &pupper, &name, &tmp, false) {
-            fs.discard_temp(&tmp, false);
-            return Err(e);
+        Err(EEXIST)
+    };
+    match placed {
+        Ok(()) => {}
+        // A marker at the name (or one that appeared meanwhile): link in the work
+        // directory and move the link into place.
+        Err(e) if e == EEXIST => {
+            let tmp = fs.create_temp(NewObject::Link(&oupper))?;
+            if let Err(e) = install(fs, &pupper, &name, &tmp, false, Expect::Free) {
+                fs.discard_temp(&tmp, false);
+                return Err(e);
+            }
         }
+        Err(e) => return Err(e),
     }
     mark_impure_for(fs, &pupper, &oupper)?;
     inode.set_nlink(oupper.inode().map_or(1, vfs::nlink_of));
@@ -257,6 +344,7 @@ pub(crate) fn rename(
         return Err(EINVAL);
     }
     let exchange = flags & upper::RENAME_EXCHANGE != 0;
+    check_not_reserved(fs, new_dir, &new.name_copy()?)?;
     let oinode = old.inode().ok_or(ENOENT)?;
     let o_is_dir = oinode.is_dir();
     if o_is_dir && dir_reaches_lower(fs, oinode)? {
@@ -271,7 +359,7 @@ pub(crate) fn rename(
             check_empty_dir(new)?;
         }
     }
-    let oupper = copy_up(old)?;
+    copy_up(old)?;
     if exchange {
         copy_up(new)?;
     }
@@ -279,9 +367,20 @@ pub(crate) fn rename(
     let npar = copy_up(&upper::parent(new))?;
     let oname = old.name_copy()?;
     let nname = new.name_copy()?;
+    // A target being replaced: serialised with a copy-up of it (see `remove`).
+    let _guard = match (exchange, ninode) {
+        (false, Some(ni)) => Some(ni.union_info().copy_up_lock.lock_killable()?),
+        _ => None,
+    };
     let _creds = fs.override_creds();
     let mnt = fs.upper().mnt();
+    // The upper objects at the two names, which must be the ones the union dentries stand
+    // for (a union inode's own upper dentry may be another of its names).
+    let oupper = upper_at_name(fs, &opar, &oname, oinode)?;
     let target = vfs::lookup_real(mnt, &npar, &nname)?;
+    if let Some(ni) = ninode {
+        check_at_name(&target, ni)?;
+    }
 
     // A directory landing on a name where lower has a directory must not merge with it.
     if o_is_dir && lower_is_dir(fs, new_dir, &nname)? {
@@ -325,6 +424,7 @@ pub(crate) fn rename(
             _ => 0,
         };
         ni.set_nlink(nlink);
+        forget_if_gone(ni, ni.is_dir());
     }
     Ok(())
 }

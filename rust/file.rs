@@ -3,7 +3,7 @@
 //! Regular files: opening a union file opens the real file (upper if it exists, else
 //! lower) as a backing file, and all I/O goes straight to it (see `vfs::ops`).
 //!
-//! Opening for write (`O_WRONLY`, `O_RDWR`, `O_APPEND`) or with `O_TRUNC` copies the file
+//! Opening for write (`O_WRONLY`, `O_RDWR`) or with `O_TRUNC` copies the file
 //! up first (with `O_TRUNC`, without its data).  A descriptor opened read-only on the
 //! lower file switches to the upper file for reads once the file has been copied up, so it
 //! sees later writes (shared mappings made before the copy-up keep the lower pages).
@@ -68,9 +68,10 @@ impl RealFile {
     }
 }
 
-/// Whether open flags need the file on upper.
+/// Whether open flags need the file on upper: write access or `O_TRUNC`.  `O_APPEND`
+/// alone (with `O_RDONLY`) asks for no write and reads the lower file.
 fn needs_copy_up(flags: u32) -> bool {
-    flags & (bindings::O_WRONLY | bindings::O_RDWR | bindings::O_APPEND | bindings::O_TRUNC) != 0
+    flags & (bindings::O_WRONLY | bindings::O_RDWR | bindings::O_TRUNC) != 0
 }
 
 /// `open` of a union regular file.

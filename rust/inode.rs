@@ -20,6 +20,7 @@ use crate::{
         },
         Dentry,
         Inode,
+        KillableMutex,
         SuperBlock, //
     },
 };
@@ -53,9 +54,12 @@ pub(crate) struct UnionInode {
     pub(crate) lower: Option<ARef<Dentry>>,
     /// Upper directory marked opaque: lower entries are hidden unless a fallthru names them.
     opaque: Atomic<bool>,
-    /// Serialises copy-up of this object and directory copy-up of this directory.
+    /// Serialises copy-up of this object, directory copy-up of this directory, and the
+    /// namespace changes that remove or replace the object (unlink, rmdir, rename over it),
+    /// so that a copy-up never installs its copy over a name that changed meanwhile.
+    /// Waiting for it is killable.
     #[pin]
-    pub(crate) copy_up_lock: Mutex<()>,
+    pub(crate) copy_up_lock: KillableMutex,
     /// Directories: the translated listing of the upper directory, reused while the upper
     /// directory is unchanged (see `readdir`).
     #[pin]
@@ -77,7 +81,7 @@ impl UnionInode {
             upper: set,
             lower,
             opaque: Atomic::new(opaque),
-            copy_up_lock <- new_mutex!(()),
+            copy_up_lock <- KillableMutex::new(c"union_copy_up", kernel::static_lock_class!()),
             listing <- new_mutex!(None),
         })
     }
@@ -102,17 +106,37 @@ impl UnionInode {
         self.opaque.store(true, Release);
     }
 
-    /// The real inode identifying this union inode: the lower one if there is one (so that
-    /// the identity survives copy-up), otherwise the upper one.
+    /// The real inode identifying this union inode in the inode hash: for a directory with
+    /// a lower part, the lower directory (a merged directory is found by it whatever its
+    /// upper part is); for anything else the upper inode if there is one, else the lower
+    /// one.  A non-directory that is copied up is rehashed by its upper inode
+    /// (`copy_up`), so one real file never has two union inodes.
     pub(crate) fn key(&self) -> usize {
-        self.real_key_inode().map_or(0, |i| i.as_ptr() as usize)
+        self.key_inode().map_or(0, |i| i.as_ptr() as usize)
     }
 
-    fn real_key_inode(&self) -> Option<&Inode> {
-        self.lower
-            .as_ref()
-            .or(self.upper.as_ref())
-            .and_then(|d| d.inode())
+    fn key_inode(&self) -> Option<&Inode> {
+        let lower = self.lower.as_ref().and_then(|d| d.inode());
+        if lower.is_some_and(|i| i.is_dir()) {
+            return lower;
+        }
+        self.upper().and_then(|d| d.inode()).or(lower)
+    }
+
+    /// Whether a cached union inode with the same key still stands for the real objects
+    /// that a lookup found (`found`), as overlayfs' `ovl_verify_inode` checks.  A directory
+    /// must have the same upper and lower directories: after `rmdir d; mkdir d` the new
+    /// `d` is merged with the same lower directory but has a new upper one, so it gets a
+    /// new union inode, never the dead one (which a task may still have as its cwd).
+    /// Non-directories are keyed by the object users see, so the key decides.
+    pub(crate) fn same_layers(&self, found: &UnionInode) -> bool {
+        fn ptr_of(d: Option<&ARef<Dentry>>) -> Option<*mut bindings::inode> {
+            d.and_then(|d| d.inode()).map(|i| i.as_ptr())
+        }
+        let is_dir = self.real_inode().is_some_and(|i| i.is_dir());
+        !is_dir
+            || (ptr_of(self.upper()) == ptr_of(found.upper())
+                && ptr_of(self.lower.as_ref()) == ptr_of(found.lower.as_ref()))
     }
 
     /// The object users see: upper if present, else lower.

@@ -276,3 +276,38 @@ void union_file_inherit_odirect(struct file *file, const struct file *real)
 	if (real->f_mode & FMODE_CAN_ODIRECT)
 		file->f_mode |= FMODE_CAN_ODIRECT;
 }
+
+void union_mutex_init(struct mutex *m, const char *name, struct lock_class_key *key)
+{
+	__mutex_init(m, name, key);
+}
+
+int union_mutex_lock_killable(struct mutex *m)
+{
+	return mutex_lock_killable(m);
+}
+
+void union_mutex_unlock(struct mutex *m)
+{
+	mutex_unlock(m);
+}
+
+bool union_d_unhashed(const struct dentry *dentry)
+{
+	return d_unhashed(dentry);
+}
+
+/*
+ * Moves a union inode to the hash chain of @hashval (its key changed: a
+ * non-directory copied up is found by its upper inode from now on).
+ */
+void union_rehash_inode(struct inode *inode, unsigned long hashval)
+{
+	remove_inode_hash(inode);
+	__insert_inode_hash(inode, hashval);
+}
+
+void union_unhash_inode(struct inode *inode)
+{
+	remove_inode_hash(inode);
+}

@@ -17,6 +17,7 @@
 #include <linux/fs_context.h>
 #include <linux/fs_parser.h>
 #include <linux/mount.h>
+#include <linux/mutex.h>
 #include <linux/namei.h>
 #include <linux/seq_file.h>
 #include <linux/splice.h>
@@ -83,6 +84,14 @@ unsigned int union_inode_nlink(const struct inode *inode);
 unsigned int union_inode_gid(const struct inode *inode);
 
 void union_file_inherit_odirect(struct file *file, const struct file *real);
+
+/* A mutex whose waiters can be killed (mutex_lock_killable is a macro). */
+void union_mutex_init(struct mutex *m, const char *name, struct lock_class_key *key);
+int union_mutex_lock_killable(struct mutex *m);
+void union_mutex_unlock(struct mutex *m);
+bool union_d_unhashed(const struct dentry *dentry);
+void union_rehash_inode(struct inode *inode, unsigned long hashval);
+void union_unhash_inode(struct inode *inode);
 
 /* Exported to modules but declared in headers bindgen does not see whole. */
 int union_kern_path_dir(const char *name, struct path *path);

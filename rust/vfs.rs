@@ -183,6 +183,12 @@ impl Dentry {
         Ok(r?)
     }
 
+    /// Whether the dentry has been unhashed (removed from its parent, or never in one).
+    pub(crate) fn is_unhashed(&self) -> bool {
+        // SAFETY: The dentry is valid; `d_unhashed` reads its hash link.
+        unsafe { sys::union_d_unhashed(self.as_ptr()) }
+    }
+
     /// Whether `self` is `other` or below it (`is_subdir`).
     pub(crate) fn is_subdir_of(&self, other: &Dentry) -> bool {
         // SAFETY: Both dentries are valid.
@@ -289,12 +295,89 @@ impl Inode {
         unsafe { sys::union_inode_set_nlink(self.as_ptr(), nlink) };
     }
 
+    /// Moves the inode to the inode hash chain of `key` (its key changed).
+    pub(crate) fn rehash(&self, key: usize) {
+        // SAFETY: The inode is valid and referenced; `remove_inode_hash` and
+        // `__insert_inode_hash` take the hash locks themselves.
+        unsafe { sys::union_rehash_inode(self.as_ptr(), key as kernel::ffi::c_ulong) };
+    }
+
+    /// Takes the inode out of the inode hash: no lookup finds it again (its object was
+    /// removed).
+    pub(crate) fn unhash(&self) {
+        // SAFETY: The inode is valid and referenced; `remove_inode_hash` takes the hash
+        // locks itself and is a no-op for an unhashed inode.
+        unsafe { sys::union_unhash_inode(self.as_ptr()) };
+    }
+
     /// The union per-inode data of an inode of a union superblock.
     pub(crate) fn union_info(&self) -> &crate::inode::UnionInode {
         // SAFETY: Every inode of a union superblock is set up by `UnionInodeKey::get`, which
         // stores a leaked `KBox<UnionInode>` in `i_private` before the inode is unlocked,
         // and `evict_inode` frees it only when the inode dies.
         unsafe { &*((*self.as_ptr()).i_private as *const crate::inode::UnionInode) }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Locks.
+
+/// A sleeping lock whose waiters can be killed (`struct mutex` with
+/// `mutex_lock_killable`): a task waiting for another task's copy-up dies on `SIGKILL`.
+///
+/// # Invariants
+///
+/// `inner` is an initialised `struct mutex` (by [`KillableMutex::new`]) that is never
+/// moved (the type is pinned).
+#[pin_data]
+pub(crate) struct KillableMutex {
+    #[pin]
+    inner: Opaque<bindings::mutex>,
+}
+
+// SAFETY: A `struct mutex` may be locked and unlocked from any thread.
+unsafe impl Send for KillableMutex {}
+// SAFETY: All methods taking `&KillableMutex` are safe to call concurrently.
+unsafe impl Sync for KillableMutex {}
+
+impl KillableMutex {
+    /// A new unlocked mutex of lock class `key`.
+    pub(crate) fn new(
+        name: &'static CStr,
+        key: Pin<&'static kernel::sync::LockClassKey>,
+    ) -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `slot` is valid, pinned memory for a `struct mutex`; `name` and `key`
+            // are static, as `__mutex_init` requires.
+            inner <- Opaque::ffi_init(|slot: *mut bindings::mutex| unsafe {
+                sys::union_mutex_init(slot, name.as_char_ptr(), key.as_ptr())
+            }),
+        })
+    }
+
+    /// Locks the mutex; fails with `EINTR` if the task is killed while it waits.
+    pub(crate) fn lock_killable(&self) -> Result<KillableGuard<'_>> {
+        // SAFETY: `inner` is an initialised mutex (type invariant).
+        let r = unsafe { sys::union_mutex_lock_killable(self.inner.get().cast()) };
+        if r != 0 {
+            return Err(EINTR);
+        }
+        // INVARIANT: The lock is held until the guard drops.
+        Ok(KillableGuard(self))
+    }
+}
+
+/// A held [`KillableMutex`], released on drop.
+///
+/// # Invariants
+///
+/// The current task holds the lock of the wrapped mutex.
+pub(crate) struct KillableGuard<'a>(&'a KillableMutex);
+
+impl Drop for KillableGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: The lock is held by this task (type invariant).
+        unsafe { sys::union_mutex_unlock(self.0.inner.get().cast()) };
     }
 }
 

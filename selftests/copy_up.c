@@ -499,6 +499,12 @@ static int op_open_rdwr(struct env *e)
 
 static int op_open_append(struct env *e)
 {
+	return open_close(P(e->mnt, "f"), O_WRONLY | O_APPEND);
+}
+
+/* O_APPEND without write access asks for no write: no copy-up. */
+static int op_open_rdonly_append(struct env *e)
+{
 	return open_close(P(e->mnt, "f"), O_RDONLY | O_APPEND);
 }
 
@@ -827,6 +833,7 @@ static int op_readdir(struct env *e)
 }
 
 FIXTURE_VARIANT_ADD(no_trigger, open_rdonly_read) { .op = op_read, };
+FIXTURE_VARIANT_ADD(no_trigger, open_rdonly_append) { .op = op_open_rdonly_append, };
 FIXTURE_VARIANT_ADD(no_trigger, mmap_prot_read) { .op = op_mmap_read, };
 FIXTURE_VARIANT_ADD(no_trigger, stat_access) { .op = op_stat_access, };
 FIXTURE_VARIANT_ADD(no_trigger, getxattr_listxattr) { .op = op_getxattr, };

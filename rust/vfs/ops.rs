@@ -394,11 +394,15 @@ struct IgetData {
 ///
 /// Called by `iget5_locked` under `inode_hash_lock` with our `IgetData`.
 unsafe extern "C" fn iget_test(inode: *mut bindings::inode, data: *mut c_void) -> c_int {
-    // SAFETY: `data` is the `IgetData` on the caller's stack; hashed union inodes always have
-    // `i_private` set (by `iget_set`, before they are hashed).
+    // SAFETY: `data` is the `IgetData` on the caller's stack, whose `info` is the caller's
+    // valid (not yet shared) `UnionInode`; hashed union inodes always have `i_private` set
+    // (by `iget_set` or `get_union_inode`, before they are hashed) until `evict_inode`.
     unsafe {
         let info = (*inode).i_private as *const UnionInode;
-        c_int::from(!info.is_null() && (*info).key() == (*data.cast::<IgetData>()).key)
+        let data = &*data.cast::<IgetData>();
+        c_int::from(
+            !info.is_null() && (*info).key() == data.key && (*info).same_layers(&*data.info),
+        )
     }
 }
 
@@ -1040,16 +1044,14 @@ fn backing_ctx(file: *mut bindings::file) -> sys::backing_file_ctx {
 ///
 /// Called by the backing-file helpers with the union file after a read.
 unsafe extern "C" fn file_accessed(file: *mut bindings::file) {
-    // SAFETY: `file` is an open union file.
-    let (inode, real) = unsafe {
-        (
-            Inode::from_raw(sys::union_file_inode(file)),
-            RealFile::of(file),
-        )
-    };
-    // SAFETY: The real file is open, so its inode is valid.
-    let real_inode = unsafe { Inode::from_raw(sys::union_file_inode(real.file().as_ptr())) };
-    inode.copy_attr_from(real_inode);
+    // SAFETY: `file` is an open union file, so its inode is valid.
+    let inode = unsafe { Inode::from_raw(sys::union_file_inode(file)) };
+    // The attributes follow the object users see now (upper once copied up), never the
+    // layer this descriptor happened to read from: a read through a descriptor opened on
+    // the lower file before a chmod's copy-up must not bring the lower mode back.
+    if let Some(real) = inode.union_info().real_inode() {
+        inode.copy_attr_from(real);
+    }
 }
 
 /// # Safety
@@ -1311,13 +1313,8 @@ unsafe extern "C" fn iop_mknod(
     mode: u16,
     dev: u32,
 ) -> c_int {
-    let mode = u32::from(mode);
-    if mode & super::S_IFMT == super::S_IFCHR && dev == 0 {
-        // 0/0 is the whiteout of the on-disk format.
-        return EPERM.to_errno();
-    }
     // SAFETY: Forwarded VFS contract.
-    unsafe { do_create(dir, dentry, NewObject::Node(mode, dev)) }
+    unsafe { do_create(dir, dentry, NewObject::Node(u32::from(mode), dev)) }
 }
 
 /// # Safety

@@ -172,6 +172,8 @@ pub(crate) const RENAME_EXCHANGE: u32 = 2;
 pub(crate) const RENAME_WHITEOUT: u32 = 4;
 
 /// Renames `old` (in `old_parent`) to `new` (a positive or negative dentry in `new_parent`).
+/// Fails with `ESTALE` if either dentry is no longer at its name in its parent, and with
+/// `EEXIST` for `RENAME_NOREPLACE` onto a name that became positive.
 pub(crate) fn rename(
     mnt: &PrivateMount,
     old_parent: &Dentry,
@@ -191,9 +193,12 @@ pub(crate) fn rename(
     };
     // SAFETY: `rd` and the dentries are valid; on success both parents are locked and `rd`
     // holds references until `end_renaming`.
-    to_result(unsafe {
+    let r = unsafe {
         sys::start_renaming_two_dentries(ptr::from_mut(&mut rd).cast(), old.as_ptr(), new.as_ptr())
-    })?;
+    };
+    // EINVAL: a dentry was removed or moved since it was looked up (the callers never ask
+    // for a rename into the object's own subtree).
+    to_result(r).map_err(|e| if e == EINVAL { ESTALE } else { e })?;
     // SAFETY: Locked as `vfs_rename` requires.
     let r = unsafe { bindings::vfs_rename(&mut rd) };
     // SAFETY: Ends the rename started above.

@@ -1,0 +1,613 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Regression tests for the bug classes the trust work found (issue 9):
+ *
+ * - link.*: the upper object of a name is the one at that name, not "the"
+ *   upper dentry of the union inode: link(lowerfile, a) + rename(a, b) must
+ *   move a, and nothing else; RENAME_EXCHANGE must never reach the upper
+ *   filesystem with a dentry it does not have at that name (the kernel log
+ *   check catches the tmpfs WARNING); what a reader saw is what is stored
+ *   (checked again after umount + mount).
+ * - copyup.*: a copy-up racing an unlink, a rename over the name, or an
+ *   unlink + create of the name never installs its copy over the new state;
+ *   waiting for another task's copy-up is killable.
+ * - dir.*: a directory removed and made again at the same name while a
+ *   process still has the old one as its cwd is a new directory (no stale
+ *   union inode, no second alias).
+ *
+ * Each test works in its own mount namespace on private tmpfs layers (the
+ * upper on a tmpfs of its own, so statfs shows a copy-up's progress: the
+ * race tests synchronise on it, never on sleeps).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+
+/* Paths here are short; truncation would only make a test fail. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE	(1 << 1)
+#endif
+
+#define PATH_LEN	512
+#define MiB		(1024L * 1024)
+/* Big enough that copying it up takes a while even when the VM is fast. */
+#define BIG_SIZE	(384 * MiB)
+
+static char *pbuf(void)
+{
+	static char bufs[32][PATH_LEN];
+	static unsigned int i;
+
+	return bufs[i++ % 32];
+}
+
+static const char *jp(const char *a, const char *b)
+{
+	char *p = pbuf();
+
+	snprintf(p, PATH_LEN, "%s/%s", a, b);
+	return p;
+}
+
+#define M(rel)	jp(self->mnt, rel)
+#define U(rel)	jp(self->upper, rel)
+#define L(rel)	jp(self->lower, rel)
+
+static int write_file(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, data, strlen(data));
+	close(fd);
+	return n == (ssize_t)strlen(data) ? 0 : -1;
+}
+
+static int append_file(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_APPEND);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, data, strlen(data));
+	close(fd);
+	return n == (ssize_t)strlen(data) ? 0 : -1;
+}
+
+/* Contents of a small file, or "<ENOENT>"-style error text. */
+static const char *read_str(const char *path)
+{
+	char *b = pbuf();
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0) {
+		snprintf(b, PATH_LEN, "<%s>", strerror(errno));
+		return b;
+	}
+	n = read(fd, b, PATH_LEN - 1);
+	close(fd);
+	b[n < 0 ? 0 : n] = '\0';
+	return b;
+}
+
+/* "none", "reg", "dir", "wh" (char 0/0), "ftN" (char 0/N), "other". */
+static const char *kind(const char *path)
+{
+	struct stat st;
+	char *k;
+
+	if (lstat(path, &st))
+		return errno == ENOENT ? "none" : "error";
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG: return "reg";
+	case S_IFDIR: return "dir";
+	case S_IFCHR:
+		if (major(st.st_rdev))
+			return "other";
+		if (!minor(st.st_rdev))
+			return "wh";
+		k = pbuf();
+		snprintf(k, PATH_LEN, "ft%u", minor(st.st_rdev));
+		return k;
+	}
+	return "other";
+}
+
+static int make_big(const char *path, long size)
+{
+	static char chunk[MiB];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	long off;
+
+	if (fd < 0)
+		return -1;
+	for (off = 0; off < size; off += MiB) {
+		memset(chunk, 'a' + (off / MiB) % 26, sizeof(chunk));
+		if (write(fd, chunk, MiB) != MiB) {
+			close(fd);
+			return -1;
+		}
+	}
+	return close(fd);
+}
+
+static long used_bytes(const char *fs)
+{
+	struct statfs s;
+
+	if (statfs(fs, &s))
+		return -1;
+	return (long)(s.f_blocks - s.f_bfree) * s.f_bsize;
+}
+
+FIXTURE(races) {
+	char base[PATH_LEN];
+	char lower[PATH_LEN];
+	char upper[PATH_LEN];
+	char mnt[PATH_LEN];
+	char opts[3 * PATH_LEN];
+	bool mounted;
+};
+
+static int do_mount(struct __test_metadata *_metadata,
+		    FIXTURE_DATA(races) *self)
+{
+	if (mount("none", self->mnt, "union", 0, self->opts)) {
+		TH_LOG("mount union: %s", strerror(errno));
+		return -1;
+	}
+	self->mounted = true;
+	return 0;
+}
+
+static int do_umount(FIXTURE_DATA(races) *self)
+{
+	if (!self->mounted)
+		return 0;
+	self->mounted = false;
+	return umount(self->mnt);
+}
+
+FIXTURE_SETUP(races)
+{
+	char up[PATH_LEN];
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	strcpy(self->base, "/tmp/union-races.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->base));
+	ASSERT_EQ(0, mount("tmpfs", self->base, "tmpfs", 0, "size=1200m"));
+	snprintf(self->lower, PATH_LEN, "%s/lower", self->base);
+	snprintf(up, PATH_LEN, "%s/up", self->base);
+	snprintf(self->upper, PATH_LEN, "%s/up/u", self->base);
+	snprintf(self->mnt, PATH_LEN, "%s/mnt", self->base);
+	ASSERT_EQ(0, mkdir(self->lower, 0755));
+	ASSERT_EQ(0, mkdir(up, 0755));
+	ASSERT_EQ(0, mount("tmpfs", up, "tmpfs", 0, "size=900m"));
+	ASSERT_EQ(0, mkdir(self->upper, 0755));
+	ASSERT_EQ(0, mkdir(self->mnt, 0755));
+	snprintf(self->opts, sizeof(self->opts), "lower=%s,upper=%s",
+		 self->lower, self->upper);
+	self->mounted = false;
+}
+
+FIXTURE_TEARDOWN(races)
+{
+	do_umount(self);
+	umount2(self->base, MNT_DETACH);
+	rmdir(self->base);
+}
+
+/*
+ * link(lowerfile, a); rename(a, b): a is gone, b and lowerfile are the same
+ * file, on upper too; a write through lowerfile is seen through b, and the
+ * same after umount + mount.
+ */
+TEST_F(races, link_rename_moves_the_named_link)
+{
+	struct stat s1, s2;
+
+	ASSERT_EQ(0, write_file(L("f"), "lower\n"));
+	ASSERT_EQ(0, do_mount(_metadata, self));
+	ASSERT_EQ(0, link(M("f"), M("a")));
+	ASSERT_EQ(0, rename(M("a"), M("b")));
+	EXPECT_STREQ("none", kind(M("a")));
+	EXPECT_STREQ("reg", kind(M("b")));
+	EXPECT_STREQ("reg", kind(M("f")));
+	EXPECT_STREQ("none", kind(U("a")));
+	EXPECT_STREQ("reg", kind(U("b")));
+	EXPECT_STREQ("reg", kind(U("f")));
+	ASSERT_EQ(0, append_file(M("f"), "more\n"));
+	EXPECT_STREQ("lower\nmore\n", read_str(M("b")));
+	ASSERT_EQ(0, stat(M("f"), &s1));
+	ASSERT_EQ(0, stat(M("b"), &s2));
+	EXPECT_EQ(s1.st_ino, s2.st_ino);
+	EXPECT_EQ(2, s1.st_nlink);
+	ASSERT_EQ(0, do_umount(self));
+	ASSERT_EQ(0, do_mount(_metadata, self));
+	EXPECT_STREQ("none", kind(M("a")));
+	EXPECT_STREQ("lower\nmore\n", read_str(M("f")));
+	EXPECT_STREQ("lower\nmore\n", read_str(M("b")));
+}
+
+/*
+ * A burst of links, renames and unlinks of the names of one copied-up file,
+ * checked against the expected set of names after every step and after a
+ * remount.  Every name is the same file.
+ */
+TEST_F(races, link_rename_burst)
+{
+	static const char *const names[] = { "f", "n1", "n2", "n3", "n4", "n5" };
+	bool have[6] = { true };
+	uint32_t r = 12345;
+	int step, i, pass;
+	char want[64];
+
+	ASSERT_EQ(0, write_file(L("f"), "x"));
+	ASSERT_EQ(0, do_mount(_metadata, self));
+	for (step = 0; step < 300; step++) {
+		int a, b, op, nnames = 0;
+
+		r = r * 1103515245 + 12345;
+		a = (r >> 8) % 6;
+		b = (r >> 16) % 6;
+		op = (r >> 24) % 3;
+		for (i = 0; i < 6; i++)
+			nnames += have[i];
+		if (op == 0 && have[a] && !have[b]) {
+			ASSERT_EQ(0, link(M(names[a]), M(names[b])));
+			have[b] = true;
+		} else if (op == 1 && have[a] && a != b) {
+			ASSERT_EQ(0, rename(M(names[a]), M(names[b])));
+			/* Two links of one file: rename(2) does nothing. */
+			if (!have[b])
+				have[a] = false;
+			have[b] = true;
+		} else if (op == 2 && have[a] && nnames > 1) {
+			ASSERT_EQ(0, unlink(M(names[a])));
+			have[a] = false;
+		} else {
+			continue;
+		}
+		for (i = 0; i < 6; i++) {
+			const char *k = kind(M(names[i]));
+
+			if (strcmp(k, have[i] ? "reg" : "none")) {
+				TH_LOG("step %d: %s is %s", step, names[i], k);
+				ASSERT_TRUE(0);
+			}
+		}
+		/* Every name is the file: a write through one shows in all. */
+		snprintf(want, sizeof(want), "s%d", step);
+		for (i = 0; i < 6 && !have[i]; i++)
+			;
+		ASSERT_EQ(0, write_file(M(names[i]), want));
+		for (i = 0; i < 6; i++) {
+			if (have[i])
+				ASSERT_STREQ(want, read_str(M(names[i])));
+		}
+	}
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < 6; i++) {
+			EXPECT_STREQ(have[i] ? "reg" : "none", kind(M(names[i])));
+			if (have[i])
+				EXPECT_STREQ(want, read_str(M(names[i])));
+		}
+		ASSERT_EQ(0, do_umount(self));
+		ASSERT_EQ(0, do_mount(_metadata, self));
+	}
+}
+
+/*
+ * After link + rename the union dentry of the original name must still map
+ * to the upper object at that name: an exchange with it swaps exactly the
+ * two names (no upper rename with a dentry that is not there).
+ */
+TEST_F(races, exchange_after_link_rename)
+{
+	ASSERT_EQ(0, write_file(L("f"), "lower"));
+	ASSERT_EQ(0, write_file(L("x"), "x"));
+	ASSERT_EQ(0, do_mount(_metadata, self));
+	ASSERT_EQ(0, link(M("f"), M("a")));
+	ASSERT_EQ(0, rename(M("a"), M("b")));
+	ASSERT_EQ(0, syscall(SYS_renameat2, AT_FDCWD, M("x"), AT_FDCWD,
+			     M("f"), RENAME_EXCHANGE));
+	EXPECT_STREQ("x", read_str(M("f")));
+	EXPECT_STREQ("lower", read_str(M("x")));
+	EXPECT_STREQ("lower", read_str(M("b")));
+	EXPECT_STREQ("none", kind(M("a")));
+	ASSERT_EQ(0, do_umount(self));
+	ASSERT_EQ(0, do_mount(_metadata, self));
+	EXPECT_STREQ("x", read_str(M("f")));
+	EXPECT_STREQ("lower", read_str(M("x")));
+	EXPECT_STREQ("lower", read_str(M("b")));
+	EXPECT_STREQ("none", kind(M("a")));
+}
+
+/* What the racing task does to the name while the copy-up runs. */
+enum race { RACE_UNLINK, RACE_RENAME_OVER, RACE_UNLINK_CREATE };
+
+/*
+ * Opens M(big) for append in a child (a long copy-up) and, once the copy is
+ * visibly under way on upper, changes the name.  Returns whether the change
+ * was made while the copy-up was still running.
+ */
+static bool race_copy_up(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(races) *self, enum race what)
+{
+	char up[PATH_LEN];
+	long before, now;
+	pid_t pid;
+	int status, r;
+	bool in_window;
+
+	snprintf(up, PATH_LEN, "%s/up", self->base);
+	before = used_bytes(up);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(M("big"), O_WRONLY | O_APPEND);
+
+		if (fd < 0)
+			_exit(errno == ENOENT ? 3 : 1);
+		/* The descriptor writes to the copy, whatever its name is now. */
+		_exit(write(fd, "z", 1) == 1 ? 0 : 2);
+	}
+	do {
+		now = used_bytes(up);
+	} while (now - before < 8 * MiB && waitpid(pid, &status, WNOHANG) == 0);
+	in_window = now - before < BIG_SIZE / 2;
+	switch (what) {
+	case RACE_UNLINK:
+		r = unlink(M("big"));
+		break;
+	case RACE_RENAME_OVER:
+		r = rename(M("small"), M("big"));
+		break;
+	case RACE_UNLINK_CREATE:
+		r = unlink(M("big"));
+		if (!r)
+			r = write_file(M("big"), "new");
+		break;
+	}
+	EXPECT_EQ(0, r);
+	/* The opener may have finished already (then the race was not hit). */
+	if (waitpid(pid, &status, WNOHANG) == pid)
+		in_window = false;
+	else {
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	}
+	ASSERT_TRUE(WIFEXITED(status));
+	/* Either the open saw the old name (and wrote) or the new state. */
+	EXPECT_TRUE(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 3);
+	return in_window;
+}
+
+static void copy_up_race(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(races) *self, enum race what)
+{
+	char cmd[2 * PATH_LEN];
+	int attempt, hits = 0;
+
+	ASSERT_EQ(0, make_big(L("big"), BIG_SIZE));
+	for (attempt = 0; attempt < 3; attempt++) {
+		ASSERT_EQ(0, write_file(L("small"), "small"));
+		ASSERT_EQ(0, do_mount(_metadata, self));
+		hits += race_copy_up(_metadata, self, what);
+		switch (what) {
+		case RACE_UNLINK:
+			EXPECT_STREQ("none", kind(M("big")));
+			EXPECT_STREQ("wh", kind(U("big")));
+			break;
+		case RACE_RENAME_OVER:
+			EXPECT_STREQ("small", read_str(M("big")));
+			EXPECT_STREQ("small", read_str(U("big")));
+			EXPECT_STREQ("none", kind(M("small")));
+			break;
+		case RACE_UNLINK_CREATE:
+			EXPECT_STREQ("new", read_str(M("big")));
+			EXPECT_STREQ("new", read_str(U("big")));
+			break;
+		}
+		/* The same after a remount: what was seen is what is stored. */
+		ASSERT_EQ(0, do_umount(self));
+		ASSERT_EQ(0, do_mount(_metadata, self));
+		if (what == RACE_UNLINK) {
+			EXPECT_STREQ("none", kind(M("big")));
+		} else {
+			EXPECT_STREQ(what == RACE_RENAME_OVER ? "small" : "new",
+				     read_str(M("big")));
+		}
+		ASSERT_EQ(0, do_umount(self));
+		/* A fresh upper for the next attempt. */
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir '%s'",
+			 self->upper, self->upper);
+		ASSERT_EQ(0, system(cmd));
+	}
+	TH_LOG("%d of 3 attempts changed the name during the copy-up", hits);
+	EXPECT_GT(hits, 0);
+}
+
+TEST_F_TIMEOUT(races, copyup_vs_unlink, 600)
+{
+	copy_up_race(_metadata, self, RACE_UNLINK);
+}
+
+TEST_F_TIMEOUT(races, copyup_vs_rename_over, 600)
+{
+	copy_up_race(_metadata, self, RACE_RENAME_OVER);
+}
+
+TEST_F_TIMEOUT(races, copyup_vs_unlink_create, 600)
+{
+	copy_up_race(_metadata, self, RACE_UNLINK_CREATE);
+}
+
+/* The scheduler state letter of a task ('R', 'S', 'D', 'Z', ...). */
+static char task_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return '?';
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/*
+ * A task waiting for another task's copy-up of the same file can be killed
+ * while the copy-up goes on.
+ */
+TEST_F_TIMEOUT(races, copyup_wait_is_killable, 600)
+{
+	char up[PATH_LEN];
+	pid_t copier, waiter;
+	long before;
+	int status;
+
+	ASSERT_EQ(0, make_big(L("big"), BIG_SIZE));
+	ASSERT_EQ(0, do_mount(_metadata, self));
+	snprintf(up, PATH_LEN, "%s/up", self->base);
+	before = used_bytes(up);
+	copier = fork();
+	if (copier == 0)
+		_exit(open(M("big"), O_WRONLY) < 0);
+	while (used_bytes(up) - before < 4 * MiB)
+		ASSERT_EQ(0, waitpid(copier, &status, WNOHANG));
+	waiter = fork();
+	if (waiter == 0)
+		_exit(open(M("big"), O_WRONLY) < 0);
+	/* Wait until the waiter sleeps (on the copy-up lock). */
+	while (task_state(waiter) != 'D' && task_state(waiter) != 'S')
+		ASSERT_EQ(0, waitpid(waiter, &status, WNOHANG));
+	ASSERT_EQ(0, kill(waiter, SIGKILL));
+	ASSERT_EQ(waiter, waitpid(waiter, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	/* The copier was still copying when the waiter was gone. */
+	EXPECT_EQ(0, waitpid(copier, &status, WNOHANG));
+	EXPECT_LT(used_bytes(up) - before, BIG_SIZE);
+	ASSERT_EQ(copier, waitpid(copier, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_STREQ("reg", kind(U("big")));
+}
+
+/*
+ * rm -rf d; mkdir d while another process has the old d as its cwd: the new
+ * d is a new, empty directory that takes new entries; the old one is dead
+ * (creating in it fails as on any filesystem).
+ */
+static void rmdir_mkdir_cwd(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(races) *self, bool list_parent)
+{
+	int sync_pipe[2], back[2];
+	char cmd[2 * PATH_LEN], c;
+	pid_t pid;
+	int status;
+	DIR *dir;
+	struct dirent *e;
+	int n = 0;
+
+	ASSERT_EQ(0, mkdir(L("p"), 0755));
+	ASSERT_EQ(0, mkdir(L("p/d"), 0755));
+	ASSERT_EQ(0, write_file(L("p/d/f1"), "1"));
+	ASSERT_EQ(0, mkdir(L("p/d/sub"), 0755));
+	ASSERT_EQ(0, write_file(L("p/d/sub/f2"), "2"));
+	ASSERT_EQ(0, do_mount(_metadata, self));
+	if (list_parent) {
+		dir = opendir(M("p"));
+		ASSERT_NE(NULL, dir);
+		while (readdir(dir))
+			;
+		closedir(dir);
+	}
+	ASSERT_EQ(0, pipe(sync_pipe));
+	ASSERT_EQ(0, pipe(back));
+	pid = fork();
+	if (pid == 0) {
+		int fd;
+
+		if (chdir(M("p/d")))
+			_exit(10);
+		if (write(back[1], "r", 1) != 1)
+			_exit(11);
+		if (read(sync_pipe[0], &c, 1) != 1)
+			_exit(12);
+		/* The old directory is gone: nothing can be made in it. */
+		fd = open("new-in-old", O_WRONLY | O_CREAT, 0644);
+		if (fd >= 0)
+			_exit(13);
+		_exit(errno == ENOENT ? 0 : 14);
+	}
+	ASSERT_EQ(1, read(back[0], &c, 1));
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", M("p/d"));
+	ASSERT_EQ(0, system(cmd));
+	ASSERT_EQ(0, mkdir(M("p/d"), 0755));
+	ASSERT_EQ(0, write_file(M("p/d/new"), "new"));
+	EXPECT_STREQ("new", read_str(M("p/d/new")));
+	EXPECT_STREQ("none", kind(M("p/d/f1")));
+	EXPECT_STREQ("none", kind(M("p/d/sub")));
+	dir = opendir(M("p/d"));
+	ASSERT_NE(NULL, dir);
+	while ((e = readdir(dir))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		EXPECT_STREQ("new", e->d_name);
+		n++;
+	}
+	closedir(dir);
+	EXPECT_EQ(1, n);
+	ASSERT_EQ(1, write(sync_pipe[1], "g", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_STREQ("new", read_str(U("p/d/new")));
+	ASSERT_EQ(0, do_umount(self));
+	ASSERT_EQ(0, do_mount(_metadata, self));
+	EXPECT_STREQ("new", read_str(M("p/d/new")));
+	EXPECT_STREQ("none", kind(M("p/d/f1")));
+}
+
+TEST_F(races, rmdir_mkdir_with_old_cwd)
+{
+	rmdir_mkdir_cwd(_metadata, self, false);
+}
+
+TEST_F(races, rmdir_mkdir_with_old_cwd_listed_parent)
+{
+	rmdir_mkdir_cwd(_metadata, self, true);
+}
+
+TEST_HARNESS_MAIN
