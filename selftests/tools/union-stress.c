@@ -140,6 +140,8 @@ static double now(void)
 /* Directories the operations work in ("." is the union root); lower has all but the last. */
 static const char *const dirs[] = { ".", "d0", "d1", "d2", "d0/s", "d1/s", "n" };
 #define NDIRS (sizeof(dirs) / sizeof(dirs[0]))
+/* --dirs N: operations use the first N directories only. */
+static unsigned int ndirs = NDIRS;
 /* Names in them; f* l0 p0 h0 h1 s are on lower in most directories. */
 static const char *const names[] = { "f0", "f1", "f2", "l0", "p0", "h0", "s", "a", "b", "c" };
 #define NNAMES (sizeof(names) / sizeof(names[0]))
@@ -153,10 +155,10 @@ static void rand_path(char *buf, size_t len)
 
 	if (r < 6 && big_files) {
 		snprintf(buf, len, "%s/big%u", mnt, pick(big_files));
-	} else if (r < 12) {
-		snprintf(buf, len, "%s/%s", mnt, dirs[1 + pick(NDIRS - 1)]);
+	} else if (r < 12 && ndirs > 1) {
+		snprintf(buf, len, "%s/%s", mnt, dirs[1 + pick(ndirs - 1)]);
 	} else {
-		snprintf(buf, len, "%s/%s/%s", mnt, dirs[pick(NDIRS)], names[pick(NNAMES)]);
+		snprintf(buf, len, "%s/%s/%s", mnt, dirs[pick(ndirs)], names[pick(NNAMES)]);
 	}
 }
 
@@ -176,7 +178,7 @@ static const char *const op_names[NOPS] = {
 };
 
 /* Relative weights. */
-static const unsigned int op_weight[NOPS] = {
+static unsigned int op_weight[NOPS] = {
 	10, 6, 6, 4, 8, 6, 3, 4, 4, 5, 4, 3, 3, 2, 5, 5, 3, 1, 2, 3, 4,
 };
 
@@ -403,7 +405,7 @@ static void one_op(enum op op)
 		DIR *d;
 		struct dirent *de;
 
-		snprintf(p, sizeof(p), "%s/%s", mnt, dirs[pick(NDIRS)]);
+		snprintf(p, sizeof(p), "%s/%s", mnt, dirs[pick(ndirs)]);
 		d = opendir(p);
 		if (!d) {
 			rc = -1;
@@ -457,7 +459,7 @@ static void one_op(enum op op)
 		break;
 	}
 	case OP_CHDIR:
-		snprintf(p, sizeof(p), "%s/%s", mnt, dirs[1 + pick(NDIRS - 1)]);
+		snprintf(p, sizeof(p), "%s/%s", mnt, dirs[ndirs > 1 ? 1 + pick(ndirs - 1) : 0]);
 		rc = chdir(p);
 		break;
 	case OP_CWDCREATE: {
@@ -1149,6 +1151,31 @@ static void run_fsck(const char *when)
 
 /* ---- main ---- */
 
+static void usage(void);
+
+/* --weights create=10,link=0,...: only the named operations change. */
+static void set_weights(const char *spec)
+{
+	char *copy = strdup(spec), *tok, *save = NULL;
+
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		int op;
+
+		if (!eq)
+			usage();
+		*eq = 0;
+		for (op = 0; op < NOPS && strcmp(op_names[op], tok); op++)
+			;
+		if (op == NOPS) {
+			fprintf(stderr, "union-stress: unknown operation %s\n", tok);
+			usage();
+		}
+		op_weight[op] = atoi(eq + 1);
+	}
+	free(copy);
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -1156,6 +1183,8 @@ static void usage(void)
 		"                    [--big-mb M] [--fsck PATH|--no-fsck] [--dir DIR] [--same-fs]\n"
 		"                    [--race-rounds R] [--overlay] [-v]\n"
 		"  --race-rounds: targeted copy-up races before the load (default 1; 0: none)\n"
+		"  --dirs N: operate in the first N of . d0 d1 d2 d0/s d1/s n (default all)\n"
+		"  --weights op=W,...: operation weights (op names as in the table; 0 disables)\n"
 		"  --overlay: overlayfs instead of union (a comparison; no union-fsck)\n");
 	exit(2);
 }
@@ -1175,6 +1204,8 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "overlay", no_argument, NULL, 'O' },
 		{ "race-rounds", required_argument, NULL, 'r' },
+		{ "dirs", required_argument, NULL, 'D' },
+		{ "weights", required_argument, NULL, 'w' },
 		{ 0 }
 	};
 	const char *dir = NULL;
@@ -1201,6 +1232,14 @@ int main(int argc, char **argv)
 		case 'v': verbose = 1; break;
 		case 'O': overlay = 1; break;
 		case 'r': race_rounds = atoi(optarg); break;
+		case 'D':
+			ndirs = atoi(optarg);
+			if (ndirs < 1 || ndirs > NDIRS)
+				usage();
+			break;
+		case 'w':
+			set_weights(optarg);
+			break;
 		default: usage();
 		}
 	}
@@ -1222,8 +1261,16 @@ int main(int argc, char **argv)
 	}
 	if (no_fsck || overlay)
 		fsck_path = NULL;
-	printf("# union-stress --seed %llu --procs %d --seconds %d --big-files %d --big-mb %d%s\n",
-	       seed, nprocs, seconds, big_files, big_mb, same_fs ? " --same-fs" : "");
+	printf("# union-stress --seed %llu --procs %d --seconds %d --big-files %d --big-mb %d --dirs %u%s\n",
+	       seed, nprocs, seconds, big_files, big_mb, ndirs, same_fs ? " --same-fs" : "");
+	{
+		unsigned int total = 0;
+
+		for (i = 0; i < NOPS; i++)
+			total += op_weight[i];
+		if (!total)
+			usage();
+	}
 
 	/* A private mount namespace: everything goes away with us. */
 	if (unshare(CLONE_NEWNS) < 0)
