@@ -9,6 +9,8 @@
 #   make bench      union vs overlayfs vs native tmpfs, ratios from one VM run
 #   make stress     concurrent random load + consistency checks in the VM (10 min;
 #                   STRESS_SECONDS=, STRESS_PROCS=, STRESS_SEED=)
+#   make fuzz       differential tester (union vs a plain copy) in the VM:
+#                   SEEDS=a..b (default 1..20) OPS=n (default 2000); shrinks failures
 #   make CLIPPY=1   build with clippy
 #   make ... PROFILE=debug   the same against the debug kernel (KASAN, kmemleak, UBSAN,
 #                   Rust debug assertions, built with LLVM); UNION_PROFILE=debug in the
@@ -41,7 +43,7 @@ KSWITCH = if [ "$$(cat $(REPO)/.union-kdir 2>/dev/null)" != "$$kdir" ]; then \
 	$(KMAKE) clean >/dev/null && rm -f $(REPO)/rust/shim_generated.rs && \
 	echo "$$kdir" > $(REPO)/.union-kdir; fi
 
-.PHONY: all modules check run shell rootfs fmt fmt-check clippy clean selftests kernel bench stress
+.PHONY: all modules check run shell rootfs fmt fmt-check clippy clean selftests kernel bench stress fuzz
 all: modules
 
 kernel:
@@ -74,6 +76,12 @@ stress: modules selftests
 	@$(REPO)/qemu/run --timeout $$(( $(STRESS_SECONDS) + 1200 )) -- env \
 		STRESS_SECONDS=$(STRESS_SECONDS) STRESS_PROCS=$(STRESS_PROCS) \
 		$(if $(STRESS_SEED),STRESS_SEED=$(STRESS_SEED)) $(REPO)/selftests/stress.sh
+
+SEEDS ?= 1..20
+OPS ?= 2000
+fuzz: modules selftests
+	@$(REPO)/qemu/run --timeout 7200 -- $(REPO)/selftests/build/tools/union-difftest \
+		--seeds $(SEEDS) --ops $(OPS)
 
 # RUN is used verbatim ($(value ...), single-quoted for the shell): RUN='echo $$HOME'
 # and RUN="echo '\$$(hostname)'" mean what they say inside the VM.
