@@ -1111,8 +1111,20 @@ static void do_mount(void)
 			 lower, upper, upper);
 		mkdir(strcat(strcpy((char[PATH_MAX + 8]){ 0 }, upper), ".work"), 0700);
 	}
-	if (mount("none", mnt, overlay ? "overlay" : "union", 0, opts) < 0)
+	if (mount("none", mnt, overlay ? "overlay" : "union", 0, opts) < 0) {
+		int e = errno;
+		char cmd[PATH_MAX + 128];
+
+		/* What the mount could not clean up. */
+		snprintf(cmd, sizeof(cmd),
+			 "find '%s/.union-work' -printf '# work dir: %%P %%y %%m %%s %%i\\n' 2>&1 | head -50",
+			 upper);
+		fflush(stdout);
+		if (system(cmd) < 0)
+			perror("system");
+		errno = e;
 		die("mount -t union -o %s %s", opts, mnt);
+	}
 }
 
 static int do_umount(void)
