@@ -566,10 +566,39 @@ static void check_work_dir(int urfd)
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		q = join(p, e->d_name);
-		if (mounted)
+		if (mounted) {
 			NOTE(q, "in the work directory (the union is mounted: may be in use)");
-		else
-			ERR(q, "leftover in the work directory (an interrupted operation; removed at the next mount)");
+		} else {
+			struct stat est;
+			const char *what = " (an interrupted operation; removed at the next mount)";
+
+			/*
+			 * The mount removes the non-directories in a leftover
+			 * directory, then the directory: one holding a
+			 * directory makes the mount fail (ENOTEMPTY).
+			 */
+			if (fstatat(dirfd(d), e->d_name, &est, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISDIR(est.st_mode)) {
+				int sfd = openat(dirfd(d), e->d_name,
+						 O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+				DIR *sd = sfd < 0 ? NULL : fdopendir(sfd);
+				struct dirent *se;
+
+				what = ", a directory (an interrupted operation; removed at the next mount)";
+				while (sd && (se = readdir(sd))) {
+					if (se->d_type == DT_DIR && strcmp(se->d_name, ".") &&
+					    strcmp(se->d_name, "..")) {
+						what = ", a directory holding a directory: the mount fails to clean it (ENOTEMPTY)";
+						break;
+					}
+				}
+				if (sd)
+					closedir(sd);
+				else if (sfd >= 0)
+					close(sfd);
+			}
+			ERR(q, "leftover in the work directory%s", what);
+		}
 		free(q);
 	}
 	if (errno)
