@@ -125,6 +125,9 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dent
         }
     };
     ptimes.restore(fs, &pupper);
+    if let Some(pi) = upper::parent(d).inode() {
+        pi.union_info().forget_listing();
+    }
     info.set_upper(new.clone());
     if !inode.is_dir() {
         // Found by its upper inode from now on (see `UnionInode::key`).
@@ -201,7 +204,7 @@ fn copy_up_file(
         // rename it over the marker (one atomic step for users of the union).  The rename
         // fails with ESTALE if the marker was replaced meanwhile; then look again.
         let linked = fs.create_temp(NewObject::Link(td))?;
-        match upper::rename(fs.upper().mnt(), fs.work(), &linked, pupper, &existing, 0) {
+        match upper::rename(fs.upper().mnt(), fs.work()?, &linked, pupper, &existing, 0) {
             Ok(()) => return Ok(linked),
             Err(e) => {
                 fs.discard_temp(&linked, false);
@@ -301,6 +304,9 @@ fn copy_meta_from(
     set_mode: bool,
 ) -> Result {
     copy_xattrs(fs, lower, new)?;
+    if new.inode().is_some_and(|i| i.mode() & S_IFMT != S_IFLNK) {
+        upper::copy_acls(fs.lower().mnt(), lower, fs.upper().mnt(), new)?;
+    }
     let attr = upper::SetAttr {
         mode: set_mode.then_some(u32::from(st.mode) & 0o7777),
         uid: Some(st.uid.val),
@@ -323,7 +329,8 @@ fn copy_xattrs(fs: &UnionFs, lower: &Dentry, new: &Dentry) -> Result {
     let mut names = KVec::from_elem(0u8, len, GFP_KERNEL)?;
     let len = vfs::listxattr_real(lower, Some(&mut names))?;
     for name in names[..len].split(|&b| b == 0).filter(|n| !n.is_empty()) {
-        if xattr::is_private(name) {
+        if xattr::is_private(name) || vfs::is_acl_xattr(name) {
+            // POSIX ACLs are copied through the ACL API (`copy_acls`).
             continue;
         }
         let mut cname = KVec::with_capacity(name.len() + 1, GFP_KERNEL)?;
@@ -383,7 +390,7 @@ pub(crate) fn install(
         let r = if existing.inode().is_none() {
             upper::rename(
                 mnt,
-                fs.work(),
+                fs.work()?,
                 tmp,
                 pupper,
                 &existing,
@@ -392,13 +399,13 @@ pub(crate) fn install(
         } else {
             check_expected(&existing, expect)?;
             if !is_dir {
-                upper::rename(mnt, fs.work(), tmp, pupper, &existing, 0)
+                upper::rename(mnt, fs.work()?, tmp, pupper, &existing, 0)
             } else {
                 // A directory cannot be renamed over a non-directory: exchange, then drop
                 // the marker, now in the work directory.
                 upper::rename(
                     mnt,
-                    fs.work(),
+                    fs.work()?,
                     tmp,
                     pupper,
                     &existing,
@@ -478,6 +485,7 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
     }
     upper::setxattr(mnt, &updir, xattr::OPAQUE, b"y", 0)?;
     times.restore(fs, &updir);
+    info.forget_listing();
     info.set_opaque();
     Ok(())
 }

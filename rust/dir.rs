@@ -148,6 +148,10 @@ pub(crate) fn create(dir: &Inode, dentry: &Dentry, obj: NewObject<'_>) -> Result
     let parent = upper::parent(dentry);
     let pupper = copy_up(&parent)?;
     let is_dir = matches!(obj, NewObject::Dir(_));
+    let acl_mode = match obj {
+        NewObject::File(m) | NewObject::Dir(m) | NewObject::Node(m, _) => Some(m),
+        _ => None,
+    };
     {
         let creds = upper::create_creds(fs.creator_cred())?;
         let _creds = CredGuard::new(&creds);
@@ -161,21 +165,28 @@ pub(crate) fn create(dir: &Inode, dentry: &Dentry, obj: NewObject<'_>) -> Result
             // A whiteout (or a fallthru whose lower entry is gone) holds the name: build the
             // object in the work directory and swap it in.
             let tmp = fs.create_temp(obj)?;
-            let r = fix_inherited(fs, &pupper, &tmp, is_dir)
-                .and_then(|()| {
-                    if is_dir {
-                        upper::setxattr(mnt, &tmp, xattr::OPAQUE, b"y", 0)
-                    } else {
-                        Ok(())
-                    }
-                })
-                .and_then(|()| install(fs, &pupper, &name, &tmp, is_dir, Expect::Free));
+            // What creating it in the real parent would have given it: the parent's
+            // default ACL, then the setgid directory rules.
+            let r = match acl_mode {
+                Some(m) => upper::apply_create_acls(mnt, &pupper, &tmp, m),
+                None => Ok(()),
+            }
+            .and_then(|()| fix_inherited(fs, &pupper, &tmp, is_dir))
+            .and_then(|()| {
+                if is_dir {
+                    upper::setxattr(mnt, &tmp, xattr::OPAQUE, b"y", 0)
+                } else {
+                    Ok(())
+                }
+            })
+            .and_then(|()| install(fs, &pupper, &name, &tmp, is_dir, Expect::Free));
             if let Err(e) = r {
                 fs.discard_temp(&tmp, is_dir);
                 return Err(e);
             }
         }
     }
+    dir.union_info().forget_listing();
     namei::lookup(dir, &name)?.ok_or(EIO)
 }
 
@@ -204,7 +215,7 @@ fn whiteout_over(fs: &UnionFs, pupper: &Dentry, existing: &Dentry) -> Result {
     let wh = fs.create_temp(NewObject::Whiteout)?;
     if let Err(e) = upper::rename(
         fs.upper().mnt(),
-        fs.work(),
+        fs.work()?,
         &wh,
         pupper,
         existing,
@@ -290,6 +301,7 @@ pub(crate) fn remove(dir: &Inode, dentry: &Dentry, is_dir: bool) -> Result {
     };
     inode.set_nlink(nlink);
     forget_if_gone(inode, is_dir);
+    dir.union_info().forget_listing();
     Ok(())
 }
 
@@ -326,6 +338,7 @@ pub(crate) fn link(old: &Dentry, dir: &Inode, new: &Dentry) -> Result<ARef<Inode
         }
         Err(e) => return Err(e),
     }
+    dir.union_info().forget_listing();
     mark_impure_for(fs, &pupper, &oupper)?;
     inode.set_nlink(oupper.inode().map_or(1, vfs::nlink_of));
     Ok(inode.into())
@@ -374,6 +387,8 @@ pub(crate) fn rename(
     };
     let _creds = fs.override_creds();
     let mnt = fs.upper().mnt();
+    old_dir.union_info().forget_listing();
+    new_dir.union_info().forget_listing();
     // The upper objects at the two names, which must be the ones the union dentries stand
     // for (a union inode's own upper dentry may be another of its names).
     let oupper = upper_at_name(fs, &opar, &oname, oinode)?;

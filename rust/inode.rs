@@ -96,6 +96,13 @@ impl UnionInode {
         self.upper.populate(upper);
     }
 
+    /// Drops the cached readdir listing: the union changed the upper directory.  The
+    /// listing's stamp (ctime and size) catches changes too, but a ctime that did not move
+    /// within one clock tick would not: every change made through the union also says so.
+    pub(crate) fn forget_listing(&self) {
+        *self.listing.lock() = None;
+    }
+
     /// Whether the directory is opaque.
     pub(crate) fn is_opaque(&self) -> bool {
         self.opaque.load(Acquire)
@@ -256,6 +263,41 @@ pub(crate) fn getattr(
         stat.nlink = 1;
     }
     Ok(())
+}
+
+/// `MAY_WRITE` of `permission` masks.
+const MAY_WRITE: i32 = 0x2;
+/// `MAY_READ`.
+const MAY_READ: i32 = 0x4;
+/// `MAY_APPEND`.
+const MAY_APPEND: i32 = 0x8;
+
+/// `permission`: every access is checked twice, as overlayfs does: on the union inode
+/// with the caller's credentials (`generic`: mode bits, owner, POSIX ACLs), then on the
+/// real inode with the mounter's.  Writing to a lower object means copying it up, so the
+/// mounter must be able to read it there rather than write it.
+pub(crate) fn permission(
+    inode: &Inode,
+    mask: i32,
+    generic: impl FnOnce(&Inode, i32) -> Result,
+) -> Result {
+    generic(inode, mask)?;
+    let fs = inode.sb().union_fs();
+    let (real, which) = inode.union_info().real();
+    let Some(ri) = real.inode() else {
+        return Err(ENOENT);
+    };
+    let mut mask = mask;
+    let special = matches!(
+        ri.mode() & vfs::S_IFMT,
+        0o020000 | 0o060000 | 0o010000 | 0o140000
+    );
+    if which == Which::Lower && !special && mask & MAY_WRITE != 0 {
+        mask &= !(MAY_WRITE | MAY_APPEND);
+        mask |= MAY_READ;
+    }
+    let _creds = fs.override_creds();
+    vfs::permission_real(fs.layer(which).mnt(), ri, mask)
 }
 
 /// `get_link`: the real symlink's target.

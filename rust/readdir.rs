@@ -46,6 +46,9 @@ pub(crate) struct DirCache {
     real: Option<ARef<File>>,
     /// Index in the cached listing where the last `iterate` stopped.
     next: usize,
+    /// A read-only union's listing of a directory that was never copied up, merged in
+    /// memory on the first read of this open directory (positions are indices).
+    merged: Option<KVec<Entry>>,
 }
 
 impl DirCache {
@@ -55,6 +58,7 @@ impl DirCache {
             Self {
                 real: None,
                 next: 0,
+                merged: None,
             },
             GFP_KERNEL,
         )?)
@@ -219,6 +223,9 @@ pub(crate) fn iterate(
     ctx: &mut DirEmitter,
 ) -> Result {
     let fs = inode.sb().union_fs();
+    if cache.merged.is_some() || (cache.real.is_none() && needs_merge(inode)) {
+        return iterate_merged(fs, inode, cache, ctx);
+    }
     if cache.real.is_none() {
         copy_up::copy_up_dir_entries(dentry)?;
         let updir = copy_up::copy_up(dentry)?;
@@ -284,6 +291,131 @@ pub(crate) fn iterate(
     }
     cache.next = listing.entries.len();
     ctx.set_pos(listing.end);
+    Ok(())
+}
+
+/// Whether a readdir of `inode` must merge the layers in memory: the union is read-only
+/// (it never writes either layer, so no directory copy-up) and the directory still shows
+/// lower entries that have no fallthru on upper (it has a lower part and was never copied
+/// up, i.e. it is not opaque).  A union remounted read-write copies the directory up at
+/// its next first readdir, as usual.
+fn needs_merge(inode: &Inode) -> bool {
+    let info = inode.union_info();
+    inode.sb().is_rdonly() && info.lower.is_some() && !(info.is_opaque() && info.upper().is_some())
+}
+
+/// Builds the in-memory merged listing of a read-only union's directory: `.` and `..`,
+/// the upper directory's entries translated as always (whiteouts hidden, fallthrus shown
+/// as their lower entries), then the lower entries that upper does not name at all (lower
+/// whiteouts hidden).  Positions are the entries' indices: stable for as long as the
+/// directory is open (`telldir`/`seekdir`), since nothing changes a read-only union.
+fn build_merged(fs: &UnionFs, inode: &Inode) -> Result<KVec<Entry>> {
+    let info = inode.union_info();
+    let mut entries: KVec<Entry> = KVec::new();
+    for dot in [&b"."[..], &b".."[..]] {
+        let mut name = KVec::new();
+        name.extend_from_slice(dot, GFP_KERNEL)?;
+        entries.push(
+            Entry {
+                pos: 0,
+                name,
+                ino: 0,
+                d_type: dtype::DIR,
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    let mut upper_names: KVec<KVec<u8>> = KVec::new();
+    if let Some(updir) = info.upper() {
+        let flags = kernel::bindings::O_RDONLY
+            | kernel::bindings::O_DIRECTORY
+            | kernel::bindings::O_LARGEFILE
+            | kernel::bindings::O_NOATIME;
+        let real = upper::open(fs.upper().mnt(), updir, flags, fs.creator_cred())?;
+        let impure = xattr::has_flag(fs, updir, xattr::IMPURE);
+        let (raw, _) = read_raw(&real, 0, usize::MAX)?;
+        for e in raw {
+            if &e.name[..] == b"." || &e.name[..] == b".." {
+                continue;
+            }
+            let shown = translate(fs, inode, updir, impure, 0, &e)?;
+            let mut n = KVec::with_capacity(e.name.len(), GFP_KERNEL)?;
+            n.extend_from_slice(&e.name, GFP_KERNEL)?;
+            upper_names.push(n, GFP_KERNEL)?;
+            if let Some((ino, d_type)) = shown {
+                entries.push(
+                    Entry {
+                        pos: 0,
+                        name: e.name,
+                        ino,
+                        d_type,
+                    },
+                    GFP_KERNEL,
+                )?;
+            }
+        }
+    }
+    upper_names.sort_unstable_by(|a, b| a[..].cmp(&b[..]));
+    let opaque = info.is_opaque() && info.upper().is_some();
+    if let (Some(lodir), false) = (info.lower.as_ref(), opaque) {
+        let is_root = info.upper().is_some_and(|u| fs.is_root_upper(u));
+        for (name, _) in vfs::dir_entries(fs.lower().mnt(), lodir, fs.creator_cred())? {
+            if upper_names
+                .binary_search_by(|u| u[..].cmp(&name[..]))
+                .is_ok()
+                || (is_root && name[..] == *crate::superblock::WORK_DIR_NAME)
+            {
+                continue;
+            }
+            let l = vfs::lookup_real(fs.lower().mnt(), lodir, &name)?;
+            let Some(li) = l.inode() else {
+                continue;
+            };
+            if l.is_whiteout() {
+                continue;
+            }
+            entries.push(
+                Entry {
+                    pos: 0,
+                    name,
+                    ino: union_ino(None, Some(li.ino())),
+                    d_type: vfs::dtype_of_mode(li.mode()),
+                },
+                GFP_KERNEL,
+            )?;
+        }
+    }
+    for (i, e) in entries.iter_mut().enumerate() {
+        e.pos = i as i64;
+    }
+    Ok(entries)
+}
+
+/// readdir from the in-memory merged listing (see [`build_merged`]).
+fn iterate_merged(
+    fs: &UnionFs,
+    inode: &Inode,
+    cache: &mut DirCache,
+    ctx: &mut DirEmitter,
+) -> Result {
+    if cache.merged.is_none() {
+        let _creds = fs.override_creds();
+        cache.merged = Some(build_merged(fs, inode)?);
+    }
+    let entries = cache.merged.as_ref().ok_or(EINVAL)?;
+    let from = usize::try_from(ctx.pos()).map_err(|_| EINVAL)?;
+    for e in entries.iter().skip(from) {
+        let (ino, d_type) = match &e.name[..] {
+            b"." => (inode.ino(), dtype::DIR),
+            b".." => (ctx.parent_ino(), dtype::DIR),
+            _ => (e.ino, e.d_type),
+        };
+        ctx.set_pos(e.pos);
+        if !ctx.emit(&e.name, ino, d_type) {
+            return Ok(());
+        }
+    }
+    ctx.set_pos(entries.len() as i64);
     Ok(())
 }
 

@@ -50,6 +50,17 @@ unsigned int union_fc_purpose_is_reconfigure(struct fs_context *fc)
 	return fc->purpose == FS_CONTEXT_FOR_RECONFIGURE;
 }
 
+/* Whether the mount (or remount) asks for a read-only superblock. */
+bool union_fc_wants_rdonly(struct fs_context *fc)
+{
+	return fc->sb_flags & SB_RDONLY;
+}
+
+bool union_sb_rdonly(const struct super_block *sb)
+{
+	return sb_rdonly(sb);
+}
+
 /* sync_filesystem() of another superblock (the upper layer's) needs its s_umount. */
 int union_sync_sb(struct super_block *sb)
 {
@@ -172,6 +183,11 @@ int union_kern_path_dir(const char *name, struct path *path)
 }
 
 /* Mirror what users see of the real inode on the union inode (ovl_copyattr). */
+/*
+ * A union inode's attributes follow its real inode (the upper one once there
+ * is one): owner, mode, times, size, and the S_SYNC/S_APPEND/S_IMMUTABLE
+ * flags, which the VFS then enforces on the union inode itself.
+ */
 void union_copy_attr(struct inode *dst, const struct inode *src)
 {
 	dst->i_uid = src->i_uid;
@@ -182,6 +198,9 @@ void union_copy_attr(struct inode *dst, const struct inode *src)
 	inode_set_ctime_to_ts(dst, inode_get_ctime(src));
 	i_size_write(dst, i_size_read(src));
 	dst->i_blocks = src->i_blocks;
+	/* Mirrored inode flags, as overlayfs' ovl_copyflags(). */
+	inode_set_flags(dst, src->i_flags & (S_SYNC | S_APPEND | S_IMMUTABLE),
+			S_SYNC | S_APPEND | S_IMMUTABLE);
 }
 
 void union_inode_init(struct inode *inode, umode_t mode, dev_t rdev, u64 ino,
@@ -195,6 +214,8 @@ void union_inode_init(struct inode *inode, umode_t mode, dev_t rdev, u64 ino,
 	inode->i_fop = fop;
 	inode->i_private = private;
 	inode->i_flags |= S_NOATIME | S_NOCMTIME;
+	/* ACLs are the real inode's, cached there (see union_real_get_inode_acl). */
+	inode->i_acl = inode->i_default_acl = ACL_DONT_CACHE;
 }
 
 struct file *union_file_private(const struct file *file)
@@ -226,7 +247,7 @@ void union_set_pos(struct file *file, loff_t pos)
 void union_sb_setup(struct super_block *sb)
 {
 	sb->s_maxbytes = MAX_LFS_FILESIZE;
-	sb->s_flags |= SB_NOATIME;
+	sb->s_flags |= SB_NOATIME | SB_POSIXACL;
 }
 
 const unsigned char *union_d_name(const struct dentry *dentry, unsigned int *len)
@@ -258,6 +279,31 @@ const struct cred *union_create_creds(const struct cred *mounter)
 	new->fsuid = fsuid;
 	new->fsgid = fsgid;
 	return new;
+}
+
+/*
+ * The credentials the union uses for the layers: the mounter's, without
+ * CAP_SYS_RESOURCE (as overlayfs: quotas and reserved blocks apply to union
+ * writes as they would to the mounter's own).
+ */
+const struct cred *union_mounter_creds(void)
+{
+	struct cred *new = prepare_creds();
+
+	if (!new)
+		return NULL;
+	cap_lower(new->cap_effective, CAP_SYS_RESOURCE);
+	return new;
+}
+
+unsigned int union_cred_fsuid(const struct cred *cred)
+{
+	return __kuid_val(cred->fsuid);
+}
+
+unsigned int union_cred_fsgid(const struct cred *cred)
+{
+	return __kgid_val(cred->fsgid);
 }
 
 unsigned int union_inode_nlink(const struct inode *inode)
@@ -310,4 +356,116 @@ void union_rehash_inode(struct inode *inode, unsigned long hashval)
 void union_unhash_inode(struct inode *inode)
 {
 	remove_inode_hash(inode);
+}
+
+static const char *union_acl_name(int type)
+{
+	return type == ACL_TYPE_ACCESS ? XATTR_NAME_POSIX_ACL_ACCESS :
+					 XATTR_NAME_POSIX_ACL_DEFAULT;
+}
+
+/*
+ * ->get_inode_acl of a union inode (permission checks): the real inode's
+ * ACL.  Union inodes do not cache ACLs (ACL_DONT_CACHE), so the real
+ * inode's cache is the only one.
+ */
+struct posix_acl *union_real_get_inode_acl(struct inode *real, int type, bool rcu)
+{
+	if (!IS_POSIXACL(real))
+		return NULL;
+	if (rcu)
+		return get_cached_acl_rcu(real, type);
+	return get_inode_acl(real, type);
+}
+
+/* ->get_acl of a union dentry (getxattr of system.posix_acl_*). */
+struct posix_acl *union_real_get_acl(struct mnt_idmap *idmap, struct dentry *real, int type)
+{
+	struct posix_acl *acl;
+
+	if (!IS_POSIXACL(d_inode(real)))
+		return NULL;
+	acl = vfs_get_acl(idmap, real, union_acl_name(type));
+	if (IS_ERR(acl) && PTR_ERR(acl) == -ENODATA)
+		return NULL;
+	return acl;
+}
+
+/* ->set_acl of a union dentry, on its (copied-up) upper object. */
+int union_real_set_acl(struct mnt_idmap *idmap, struct dentry *real, int type,
+		       struct posix_acl *acl)
+{
+	int err;
+
+	if (acl)
+		return vfs_set_acl(idmap, real, union_acl_name(type), acl);
+	err = vfs_remove_acl(idmap, real, union_acl_name(type));
+	return err == -ENODATA ? 0 : err;
+}
+
+/*
+ * Copy-up of the ACLs of @lower to @upper through the ACL API (the
+ * system.posix_acl_* xattrs cannot be copied by name).  A lower without ACL
+ * support has none; an upper without it cannot store them: EOPNOTSUPP.
+ */
+int union_copy_acls(struct mnt_idmap *lidmap, struct dentry *lower,
+		    struct mnt_idmap *uidmap, struct dentry *upper)
+{
+	int types[] = { ACL_TYPE_ACCESS, ACL_TYPE_DEFAULT };
+	int i, err;
+
+	if (!IS_POSIXACL(d_inode(lower)))
+		return 0;
+	for (i = 0; i < ARRAY_SIZE(types); i++) {
+		struct posix_acl *acl;
+
+		if (types[i] == ACL_TYPE_DEFAULT && !d_is_dir(lower))
+			break;
+		acl = vfs_get_acl(lidmap, lower, union_acl_name(types[i]));
+		if (IS_ERR(acl)) {
+			err = PTR_ERR(acl);
+			if (err == -ENODATA || err == -EOPNOTSUPP)
+				continue;
+			return err;
+		}
+		err = vfs_set_acl(uidmap, upper, union_acl_name(types[i]), acl);
+		posix_acl_release(acl);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * An object made in the work directory and moved to the upper directory
+ * @dir gets what creating it in @dir would have given it (posix_acl_create):
+ * with a default ACL there, the mode masked by it (not by the umask) and the
+ * inherited access and default ACLs.  Without one, the umask already applied.
+ */
+int union_apply_create_acls(struct mnt_idmap *idmap, struct dentry *dir,
+			    struct dentry *obj, umode_t mode)
+{
+	struct posix_acl *dflt = NULL, *acl = NULL;
+	struct inode *inode = d_inode(obj);
+	struct iattr ia = {};
+	int err;
+
+	mode = (inode->i_mode & S_IFMT) | (mode & ~S_IFMT);
+	err = posix_acl_create(d_inode(dir), &mode, &dflt, &acl);
+	if (err)
+		return err;
+	if (!dflt && !acl)
+		return 0;
+	ia.ia_valid = ATTR_MODE | ATTR_FORCE;
+	ia.ia_mode = mode;
+	inode_lock(inode);
+	err = notify_change(idmap, obj, &ia, NULL);
+	inode_unlock(inode);
+	if (!err && acl)
+		err = vfs_set_acl(idmap, obj, XATTR_NAME_POSIX_ACL_ACCESS, acl);
+	if (!err && dflt)
+		err = vfs_set_acl(idmap, obj, XATTR_NAME_POSIX_ACL_DEFAULT, dflt);
+	posix_acl_release(acl);
+	posix_acl_release(dflt);
+	return err;
 }

@@ -18,6 +18,8 @@
 #include <linux/fs_parser.h>
 #include <linux/mount.h>
 #include <linux/mutex.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 #include <linux/namei.h>
 #include <linux/seq_file.h>
 #include <linux/splice.h>
@@ -38,6 +40,8 @@ void union_fc_set_fs_private(struct fs_context *fc, void *p);
 void union_fc_set_ops(struct fs_context *fc, const struct fs_context_operations *ops);
 struct super_block *union_fc_root_sb(struct fs_context *fc);
 unsigned int union_fc_purpose_is_reconfigure(struct fs_context *fc);
+bool union_fc_wants_rdonly(struct fs_context *fc);
+bool union_sb_rdonly(const struct super_block *sb);
 int union_sync_sb(struct super_block *sb);
 const char *union_param_string(const struct fs_parameter *param);
 const char *union_param_key(const struct fs_parameter *param);
@@ -80,6 +84,9 @@ const unsigned char *union_d_name(const struct dentry *dentry, unsigned int *len
 
 unsigned int union_d_type_of_mode(umode_t mode);
 const struct cred *union_create_creds(const struct cred *mounter);
+const struct cred *union_mounter_creds(void);
+unsigned int union_cred_fsuid(const struct cred *cred);
+unsigned int union_cred_fsgid(const struct cred *cred);
 unsigned int union_inode_nlink(const struct inode *inode);
 unsigned int union_inode_gid(const struct inode *inode);
 
@@ -92,6 +99,16 @@ void union_mutex_unlock(struct mutex *m);
 bool union_d_unhashed(const struct dentry *dentry);
 void union_rehash_inode(struct inode *inode, unsigned long hashval);
 void union_unhash_inode(struct inode *inode);
+
+/* POSIX ACLs of real objects (see rust/acl.rs). */
+struct posix_acl *union_real_get_inode_acl(struct inode *real, int type, bool rcu);
+struct posix_acl *union_real_get_acl(struct mnt_idmap *idmap, struct dentry *real, int type);
+int union_real_set_acl(struct mnt_idmap *idmap, struct dentry *real, int type,
+		       struct posix_acl *acl);
+int union_copy_acls(struct mnt_idmap *lidmap, struct dentry *lower,
+		    struct mnt_idmap *uidmap, struct dentry *upper);
+int union_apply_create_acls(struct mnt_idmap *idmap, struct dentry *dir,
+			    struct dentry *obj, umode_t mode);
 
 /* Exported to modules but declared in headers bindgen does not see whole. */
 int union_kern_path_dir(const char *name, struct path *path);

@@ -38,6 +38,7 @@ use kernel::{
             Atomic,
             Relaxed, //
         },
+        SetOnce,
     },
 };
 
@@ -87,7 +88,9 @@ pub(crate) struct UnionFs {
     lower: Layer,
     upper: Layer,
     creator_cred: ARef<Credential>,
-    work: ARef<Dentry>,
+    /// The work directory; set at mount, or at the first remount read-write of a union
+    /// mounted read-only (which writes nothing, so it does not make or clean it).
+    work: SetOnce<ARef<Dentry>>,
     depth: i32,
     _claim: vfs::UpperClaim,
 }
@@ -130,8 +133,13 @@ impl UnionFs {
                 ));
             }
         }
-        if upper.path.is_readonly() {
-            return Err(report(fc, EROFS, fmt!("upper={u} is on a read-only mount")));
+        let rdonly = fc.wants_rdonly();
+        if upper.path.is_readonly() && !rdonly {
+            return Err(report(
+                fc,
+                EROFS,
+                fmt!("upper={u} is on a read-only mount (mount the union with -o ro)"),
+            ));
         }
         let (ld, ud) = (lower.path.dentry(), upper.path.dentry());
         if core::ptr::eq(ld, ud) {
@@ -169,7 +177,7 @@ impl UnionFs {
             ));
         }
 
-        let creator_cred = vfs::current_cred();
+        let creator_cred = vfs::mounter_cred()?;
         let claim = vfs::UpperClaim::new(ud)
             .map_err(|e| report(fc, e, fmt!("upper={u} is in use by another union mount")))?;
         let clone = |spec: &LayerSpec, which: Which| -> Result<Layer> {
@@ -186,8 +194,11 @@ impl UnionFs {
         };
         let lower_layer = clone(&lower, Which::Lower)?;
         let upper_layer = clone(&upper, Which::Upper)?;
-        check_upper_features(fc, &upper_layer, &creator_cred, u)?;
-        let work = setup_work_dir(fc, &upper_layer, &creator_cred, u)?;
+        let work = SetOnce::new();
+        if !rdonly {
+            check_upper_features(fc, &upper_layer, &creator_cred, u)?;
+            work.populate(setup_work_dir(fc, &upper_layer, &creator_cred, u)?);
+        }
 
         Ok(KBox::new(
             Self {
@@ -231,8 +242,10 @@ impl UnionFs {
     }
 
     /// The private work directory on upper, where objects are built before they appear.
-    pub(crate) fn work(&self) -> &Dentry {
-        &self.work
+    pub(crate) fn work(&self) -> Result<&Dentry> {
+        // A union mounted read-only has no work directory until it is remounted
+        // read-write; nothing writes to upper before that.
+        self.work.as_ref().map(|w| &**w).ok_or(EROFS)
     }
 
     /// Whether `d` is the upper layer's root directory.
@@ -243,7 +256,7 @@ impl UnionFs {
     /// Creates `obj` under a fresh temporary name in the work directory.
     pub(crate) fn create_temp(&self, obj: NewObject<'_>) -> Result<ARef<Dentry>> {
         let name = vfs::cstring_fmt(fmt!("#{:x}", TEMP_ID.fetch_add(1, Relaxed)))?;
-        upper::create(self.upper.mnt(), &self.work, name.to_bytes(), obj)
+        upper::create(self.upper.mnt(), self.work()?, name.to_bytes(), obj)
     }
 
     /// Removes a temporary object from the work directory (best effort: a leftover is
@@ -252,7 +265,10 @@ impl UnionFs {
         if is_dir {
             let _ = crate::copy_up::clear_markers(self, d);
         }
-        if let Err(e) = upper::remove(self.upper.mnt(), &self.work, d, is_dir) {
+        let r = self
+            .work()
+            .and_then(|w| upper::remove(self.upper.mnt(), w, d, is_dir));
+        if let Err(e) = r {
             pr_warn!(
                 "cannot remove a temporary object from the work directory ({:?})\n",
                 e
@@ -298,7 +314,36 @@ fn check_upper_features(fc: &FsContext, upper: &Layer, cred: &Credential, u: &BS
     Ok(())
 }
 
+/// Remount: going read-write makes a union mounted read-only writable: the upper layer
+/// must then be writable and store the format, and the work directory is made (or
+/// validated and emptied) as at a read-write mount.
+pub(crate) fn reconfigure(fc: &FsContext) -> Result {
+    if fc.wants_rdonly() {
+        return Ok(());
+    }
+    let Some(fs) = fc.root_union_fs() else {
+        return Ok(());
+    };
+    if fs.work.as_ref().is_some() {
+        return Ok(());
+    }
+    let u = BStr::from_bytes(fs.upper.name().to_bytes());
+    if fs.upper.mnt().is_readonly() {
+        return Err(report(
+            fc,
+            EROFS,
+            fmt!("upper={u} is on a read-only mount: the union stays read-only"),
+        ));
+    }
+    check_upper_features(fc, &fs.upper, &fs.creator_cred, u)?;
+    let work = setup_work_dir(fc, &fs.upper, &fs.creator_cred, u)?;
+    fs.work.populate(work);
+    Ok(())
+}
+
 /// Finds or makes the work directory and empties it of what an interrupted operation left.
+/// A work directory that exists is made the mounter's with mode 0700 (whoever made it),
+/// so that no other user can reach what is built there.
 fn setup_work_dir(
     fc: &FsContext,
     upper_layer: &Layer,
@@ -322,7 +367,17 @@ fn setup_work_dir(
     let work = match existing.inode() {
         None => upper::create(mnt, root, WORK_DIR_NAME, NewObject::Dir(0o700))
             .map_err(|e| fail(e, "create"))?,
-        Some(i) if i.is_dir() => existing,
+        Some(i) if i.is_dir() => {
+            let (uid, gid) = vfs::fs_ids(cred);
+            let attr = upper::SetAttr {
+                mode: Some(0o700),
+                uid: Some(uid),
+                gid: Some(gid),
+                ..Default::default()
+            };
+            upper::setattr(mnt, &existing, &attr).map_err(|e| fail(e, "take over"))?;
+            existing
+        }
         Some(_) => {
             return Err(report(
                 fc,

@@ -19,6 +19,7 @@
 
 use kernel::prelude::*;
 
+mod acl;
 mod copy_up;
 mod dir;
 mod file;

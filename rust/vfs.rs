@@ -475,6 +475,22 @@ impl PrivateMount {
         unsafe { sys::union_mnt_idmap(self.as_ptr()) }
     }
 
+    /// Whether the mount is read-only (`MNT_READONLY` or a read-only superblock).
+    pub(crate) fn is_readonly(&self) -> bool {
+        // SAFETY: The mount is valid (type invariant).
+        unsafe { bindings::__mnt_is_readonly(self.as_ptr()) }
+    }
+
+    /// Write access to the mount (`mnt_want_write`) until the guard drops: fails with
+    /// `EROFS` on a read-only mount or superblock, and waits while the filesystem is
+    /// frozen (`fsfreeze`), so union writers block instead of bypassing the freeze.
+    pub(crate) fn want_write(&self) -> Result<WriteAccess<'_>> {
+        // SAFETY: The mount is valid (type invariant).
+        to_result(unsafe { bindings::mnt_want_write(self.as_ptr()) })?;
+        // INVARIANT: Write access was taken above.
+        Ok(WriteAccess(self))
+    }
+
     /// A borrowed `struct path` for `dentry` on this mount.
     ///
     /// `dentry` must belong to this mount's superblock; the result borrows both.
@@ -483,6 +499,32 @@ impl PrivateMount {
             mnt: self.as_ptr(),
             dentry: dentry.as_ptr(),
         }
+    }
+}
+
+/// `inode_permission` on a real inode of the layer mounted at `mnt`, with the current
+/// (overridden) credentials.
+pub(crate) fn permission_real(mnt: &PrivateMount, inode: &Inode, mask: i32) -> Result {
+    // SAFETY: Valid idmap and inode.
+    to_result(unsafe { bindings::inode_permission(mnt.idmap(), inode.as_ptr(), mask) })
+}
+
+/// Whether `name` is a POSIX ACL xattr (`system.posix_acl_access`/`_default`).
+pub(crate) fn is_acl_xattr(name: &[u8]) -> bool {
+    name == b"system.posix_acl_access" || name == b"system.posix_acl_default"
+}
+
+/// Write access to a [`PrivateMount`] (see [`PrivateMount::want_write`]).
+///
+/// # Invariants
+///
+/// `mnt_want_write` succeeded on the mount and is balanced by the drop.
+pub(crate) struct WriteAccess<'a>(&'a PrivateMount);
+
+impl Drop for WriteAccess<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Balances the `mnt_want_write` of the type invariant.
+        unsafe { bindings::mnt_drop_write(self.0.as_ptr()) };
     }
 }
 
@@ -568,11 +610,26 @@ impl Drop for Path {
 // ---------------------------------------------------------------------------------------------
 // Credentials.
 
-/// Returns a reference to the current task's credentials.
-pub(crate) fn current_cred() -> ARef<Credential> {
-    // SAFETY: `current_cred()` is valid while the task runs; `from_ptr` borrows it and
-    // `into()` takes a new reference with `get_cred`.
-    unsafe { Credential::from_ptr(sys::union_current_cred()) }.into()
+/// The credentials a union uses for its layers: the current task's (the mounter's),
+/// without `CAP_SYS_RESOURCE`, so that quotas and reserved blocks apply to what the union
+/// writes (as overlayfs does).
+pub(crate) fn mounter_cred() -> Result<ARef<Credential>> {
+    // SAFETY: Returns a new reference to new credentials, or null.
+    let c = unsafe { sys::union_mounter_creds() };
+    let c = NonNull::new(c.cast_mut()).ok_or(ENOMEM)?;
+    // SAFETY: We own the new reference.
+    Ok(unsafe { ARef::from_raw(c.cast()) })
+}
+
+/// The filesystem uid and gid of credentials (kernel ids, initial namespace).
+pub(crate) fn fs_ids(cred: &Credential) -> (u32, u32) {
+    // SAFETY: `cred` is valid for the borrow.
+    unsafe {
+        (
+            sys::union_cred_fsuid(cred.as_ptr()),
+            sys::union_cred_fsgid(cred.as_ptr()),
+        )
+    }
 }
 
 /// Runs with overridden credentials until dropped (`override_creds`/`revert_creds`).
@@ -842,6 +899,12 @@ impl Drop for UpperClaim {
 }
 
 impl SuperBlock {
+    /// Whether the superblock is read-only (`sb_rdonly`).
+    pub(crate) fn is_rdonly(&self) -> bool {
+        // SAFETY: The superblock is valid (type invariant).
+        unsafe { sys::union_sb_rdonly(self.as_ptr()) }
+    }
+
     /// Writes the superblock's dirty data and metadata out and waits (`sync_filesystem`).
     pub(crate) fn sync(&self) -> Result {
         // SAFETY: A valid superblock; the shim takes `s_umount` around the call.

@@ -125,6 +125,12 @@ impl FsContext {
         unsafe { sys::union_fc_purpose_is_reconfigure(self.as_ptr()) != 0 }
     }
 
+    /// Whether the superblock is to be read-only (`mount -o ro`, `remount,ro`).
+    pub(crate) fn wants_rdonly(&self) -> bool {
+        // SAFETY: Valid fs_context.
+        unsafe { sys::union_fc_wants_rdonly(self.as_ptr()) }
+    }
+
     /// The union being reconfigured (remount), if any.
     pub(crate) fn root_union_fs(&self) -> Option<&UnionFs> {
         // SAFETY: Valid fs_context; during reconfiguration `fc->root` pins the superblock.
@@ -157,10 +163,22 @@ static CONTEXT_OPS: sys::fs_context_operations = sys::fs_context_operations {
     parse_param: Some(fc_parse_param),
     parse_monolithic: None,
     get_tree: Some(fc_get_tree),
-    // Remount needs no callback: layer options are checked as they are parsed
-    // (`params::check_unchanged`), and the VFS applies the flags.
-    reconfigure: None,
+    // Layer options are checked as they are parsed (`params::check_unchanged`), and the
+    // VFS applies the flags; a remount read-write makes the union writable.
+    reconfigure: Some(fc_reconfigure),
 };
+
+/// # Safety
+///
+/// Called by the VFS for a remount, with `s_umount` held and a parsed fs_context.
+unsafe extern "C" fn fc_reconfigure(fc: *mut sys::fs_context) -> c_int {
+    from_result(|| {
+        // SAFETY: `fc` is valid per the VFS contract.
+        let ctx = unsafe { FsContext::from_raw(fc.cast()) };
+        crate::superblock::reconfigure(ctx)?;
+        Ok(0)
+    })
+}
 
 /// # Safety
 ///
@@ -526,6 +544,9 @@ const DIR_IOPS: bindings::inode_operations = bindings::inode_operations {
     setattr: Some(iop_setattr),
     getattr: Some(iop_getattr),
     permission: Some(iop_permission),
+    get_inode_acl: Some(iop_get_inode_acl),
+    get_acl: Some(iop_get_acl),
+    set_acl: Some(iop_set_acl),
     listxattr: Some(iop_listxattr),
     // SAFETY: All-zero is a valid `inode_operations`.
     ..unsafe { MaybeUninit::zeroed().assume_init() }
@@ -535,6 +556,9 @@ const FILE_IOPS: bindings::inode_operations = bindings::inode_operations {
     setattr: Some(iop_setattr),
     getattr: Some(iop_getattr),
     permission: Some(iop_permission),
+    get_inode_acl: Some(iop_get_inode_acl),
+    get_acl: Some(iop_get_acl),
+    set_acl: Some(iop_set_acl),
     listxattr: Some(iop_listxattr),
     // SAFETY: All-zero is a valid `inode_operations`.
     ..unsafe { MaybeUninit::zeroed().assume_init() }
@@ -553,6 +577,9 @@ const SPECIAL_IOPS: bindings::inode_operations = bindings::inode_operations {
     setattr: Some(iop_setattr),
     getattr: Some(iop_getattr),
     permission: Some(iop_permission),
+    get_inode_acl: Some(iop_get_inode_acl),
+    get_acl: Some(iop_get_acl),
+    set_acl: Some(iop_set_acl),
     listxattr: Some(iop_listxattr),
     // SAFETY: All-zero is a valid `inode_operations`.
     ..unsafe { MaybeUninit::zeroed().assume_init() }
@@ -612,8 +639,84 @@ unsafe extern "C" fn iop_permission(
     inode: *mut bindings::inode,
     mask: c_int,
 ) -> c_int {
-    // SAFETY: Valid for the call; the union inode carries the real inode's mode and owner.
-    unsafe { bindings::generic_permission(idmap, inode, mask) }
+    // SAFETY: Valid for the call; the inode (and its union state) stays alive for it, also
+    // in RCU walk mode (`MAY_NOT_BLOCK`), where the union state's references pin the real
+    // objects.
+    let (inode, idmap) = unsafe { (Inode::from_raw(inode), idmap) };
+    match crate::inode::permission(inode, mask, |i, m| {
+        // SAFETY: `i` is the union inode, valid for the call.
+        to_result(unsafe { bindings::generic_permission(idmap, i.as_ptr(), m) })
+    }) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS for permission checks with a valid union inode; with `rcu`, in RCU
+/// walk mode (the union state's references pin the real inode).
+unsafe extern "C" fn iop_get_inode_acl(
+    inode: *mut bindings::inode,
+    type_: c_int,
+    rcu: bool,
+) -> *mut bindings::posix_acl {
+    // SAFETY: Valid for the call.
+    let inode = unsafe { Inode::from_raw(inode) };
+    let Some(real) = crate::acl::real_for_permission(inode) else {
+        return ECHILD.to_ptr();
+    };
+    if rcu {
+        // SAFETY: `real` is a valid inode; RCU mode returns the cached ACL unreferenced,
+        // as `->get_inode_acl` with `rcu` must.
+        return unsafe { sys::union_real_get_inode_acl(real.as_ptr(), type_, true) };
+    }
+    let _creds = inode.sb().union_fs().override_creds();
+    // SAFETY: `real` is a valid inode; returns a referenced ACL, NULL or an error pointer,
+    // which the caller owns.
+    unsafe { sys::union_real_get_inode_acl(real.as_ptr(), type_, false) }
+}
+
+/// # Safety
+///
+/// Called by the VFS (`vfs_get_acl`) with a valid positive union dentry.
+unsafe extern "C" fn iop_get_acl(
+    _idmap: *mut bindings::mnt_idmap,
+    dentry: *mut bindings::dentry,
+    type_: c_int,
+) -> *mut bindings::posix_acl {
+    // SAFETY: Valid for the call.
+    let d = unsafe { Dentry::from_raw(dentry) };
+    // SAFETY: Valid idmap and real dentry; the result (a referenced ACL, NULL or an error
+    // pointer) is handed to the caller.
+    match crate::acl::get(d, |mnt, real| unsafe {
+        sys::union_real_get_acl(mnt.idmap(), real.as_ptr(), type_)
+    }) {
+        Ok(acl) => acl,
+        Err(e) => e.to_ptr(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS (`vfs_set_acl`/`vfs_remove_acl`) with a valid positive union dentry,
+/// its inode locked, and `acl` valid or NULL for the call.
+unsafe extern "C" fn iop_set_acl(
+    _idmap: *mut bindings::mnt_idmap,
+    dentry: *mut bindings::dentry,
+    acl: *mut bindings::posix_acl,
+    type_: c_int,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: Valid for the call.
+        let d = unsafe { Dentry::from_raw(dentry) };
+        crate::acl::set(d, |mnt, upper| {
+            // SAFETY: Valid idmap and upper dentry (not locked by us: the upper inode is
+            // another inode than the locked union one); `acl` is valid for the call.
+            to_result(unsafe { sys::union_real_set_acl(mnt.idmap(), upper.as_ptr(), type_, acl) })
+        })?;
+        Ok(0)
+    })
 }
 
 /// # Safety

@@ -3,7 +3,9 @@
 //! Calls that change a real layer (always the upper one), one function per VFS call, like
 //! overlayfs' `ovl_do_*()` helpers.  Each takes the lock the VFS requires around the call
 //! (`start_creating`, `start_removing_dentry`, `start_renaming_two_dentries`, the inode
-//! lock for `notify_change` and xattrs) and releases it before returning.  All run with the
+//! lock for `notify_change` and xattrs) and releases it before returning, inside write
+//! access to the upper mount (`mnt_want_write`: `EROFS` on a read-only upper, blocked
+//! while the upper filesystem is frozen).  All run with the
 //! caller's current (overridden) credentials.
 
 use super::{
@@ -62,6 +64,7 @@ pub(crate) fn create(
     name: &[u8],
     obj: NewObject<'_>,
 ) -> Result<ARef<Dentry>> {
+    let _write = mnt.want_write()?;
     let mut q = qstr(name)?;
     // SAFETY: Valid idmap, referenced parent and a qstr valid for the call.  On success the
     // parent is locked and `child` is referenced until `end_dirop`.
@@ -147,6 +150,7 @@ pub(crate) fn create(
 
 /// Removes `child` (a directory if `dir`) from the upper directory `parent`.
 pub(crate) fn remove(mnt: &PrivateMount, parent: &Dentry, child: &Dentry, dir: bool) -> Result {
+    let _write = mnt.want_write()?;
     // SAFETY: Valid dentries; on success the parent is locked, `child` is still its child and
     // the returned dentry holds a reference until `end_dirop`.
     let d = from_err_ptr(unsafe { sys::start_removing_dentry(parent.as_ptr(), child.as_ptr()) })?;
@@ -182,6 +186,7 @@ pub(crate) fn rename(
     new: &Dentry,
     flags: u32,
 ) -> Result {
+    let _write = mnt.want_write()?;
     let mut rd = bindings::renamedata {
         mnt_idmap: mnt.idmap(),
         old_parent: old_parent.as_ptr(),
@@ -214,6 +219,7 @@ pub(crate) fn setxattr(
     value: &[u8],
     flags: i32,
 ) -> Result {
+    let _write = mnt.want_write()?;
     // SAFETY: Valid pointers; `vfs_setxattr` takes the inode lock itself.
     to_result(unsafe {
         sys::vfs_setxattr(
@@ -229,6 +235,7 @@ pub(crate) fn setxattr(
 
 /// Removes an xattr from an upper object.
 pub(crate) fn removexattr(mnt: &PrivateMount, d: &Dentry, name: &CStr) -> Result {
+    let _write = mnt.want_write()?;
     // SAFETY: Valid pointers; `vfs_removexattr` takes the inode lock itself.
     to_result(unsafe { sys::vfs_removexattr(mnt.idmap(), d.as_ptr(), name.as_char_ptr()) })
 }
@@ -295,6 +302,7 @@ pub(crate) fn notify_change_raw(
     ia: &mut bindings::iattr,
 ) -> Result {
     let inode = d.inode().ok_or(ENOENT)?;
+    let _write = mnt.want_write()?;
     // SAFETY: `notify_change` requires the inode lock, taken and released around it; the
     // dentry and iattr are valid.
     to_result(unsafe {
@@ -441,4 +449,42 @@ pub(crate) fn create_creds(mounter: &Credential) -> Result<ARef<Credential>> {
     let c = ptr::NonNull::new(c.cast_mut()).ok_or(ENOMEM)?;
     // SAFETY: We own the new reference.
     Ok(unsafe { ARef::from_raw(c.cast()) })
+}
+
+/// Copies the POSIX ACLs of the lower object `lower` to the upper object `upper` through
+/// the ACL API (copy-up).  An upper filesystem without ACL support makes this a no-op, as
+/// for other `system.*` xattrs it cannot store.
+pub(crate) fn copy_acls(
+    lmnt: &PrivateMount,
+    lower: &Dentry,
+    mnt: &PrivateMount,
+    upper: &Dentry,
+) -> Result {
+    let _write = mnt.want_write()?;
+    // SAFETY: Valid idmaps and positive dentries; `vfs_get_acl`/`vfs_set_acl` take the
+    // locks they need.
+    let r = to_result(unsafe {
+        sys::union_copy_acls(lmnt.idmap(), lower.as_ptr(), mnt.idmap(), upper.as_ptr())
+    });
+    match r {
+        Err(e) if e == EOPNOTSUPP => Ok(()),
+        r => r,
+    }
+}
+
+/// Gives `obj`, built in the work directory for the upper directory `dir`, the mode and
+/// POSIX ACLs that creating it in `dir` with `mode` would have given it (`dir`'s default
+/// ACL); nothing if `dir` has none.
+pub(crate) fn apply_create_acls(
+    mnt: &PrivateMount,
+    dir: &Dentry,
+    obj: &Dentry,
+    mode: u32,
+) -> Result {
+    let _write = mnt.want_write()?;
+    // SAFETY: Valid idmap and positive dentries; the shim takes the inode lock around
+    // `notify_change` and `vfs_set_acl` takes its own.
+    to_result(unsafe {
+        sys::union_apply_create_acls(mnt.idmap(), dir.as_ptr(), obj.as_ptr(), mode as u16)
+    })
 }

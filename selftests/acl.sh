@@ -1,0 +1,144 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# POSIX ACLs through the union, against the oracle of Documentation's
+# permission model: a plain tmpfs copy of the lower tree (cp -a), on which
+# the same operations are done.  getfacl, access decisions (as uid 1000 and
+# 1001, with and without supplementary groups), copy-up of files with ACLs,
+# setfacl through the union, and default ACLs applied on create (also over a
+# whiteout) must give what they give on the copy; upper holds the ACLs and
+# lower is never changed.
+#
+# Must run as root with union.ko loaded. Prints TAP 13; unmounts everything.
+
+set -u
+
+n=0
+failed=0
+
+result()	# result STATUS NAME [DIAG]
+{
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n $2"
+	else
+		echo "not ok $n $2"
+		[ -n "${3:-}" ] && sed 's/^/# /' <<<"$3"
+		failed=1
+	fi
+}
+
+w=$(mktemp -d /tmp/union-acl.XXXXXX)
+mount -t tmpfs -o size=64m tmpfs "$w" || { echo "1..0 # cannot mount tmpfs"; exit 1; }
+trap 'umount "$w/mnt" 2>/dev/null; umount "$w" 2>/dev/null; rmdir "$w"' EXIT
+L=$w/lower U=$w/upper M=$w/mnt C=$w/copy
+mkdir -p "$L" "$U" "$M"
+
+# The lower tree: files and directories with access and default ACLs.
+mkdir -p "$L/d" "$L/shared" "$L/priv"
+echo data > "$L/f"
+echo secret > "$L/priv/s"
+chmod 0600 "$L/f"
+chmod 0700 "$L/priv"
+chmod 0600 "$L/priv/s"
+setfacl -m u:1000:rw "$L/f"
+setfacl -m u:1000:rx "$L/priv"
+setfacl -m u:1000:r "$L/priv/s"
+setfacl -m g:2000:rwx -m d:u:1000:rwx -m d:g:2000:rx "$L/shared"
+echo x > "$L/shared/old"
+cp -a "$L" "$C"
+lower_before=$(cd "$L" && getfacl -R -n -p . 2>&1; find . -printf '%p %m %U %G %s\n' | sort)
+
+mount -t union -o "lower=$L,upper=$U" none "$M" || { echo "not ok 1 mount"; exit 1; }
+echo "TAP version 13"
+
+# Both trees, the same operations.
+both()	# both CMD... (CMD runs with $T set to the tree)
+{
+	local t out_m out_c
+	out_m=$(T=$M bash -c "$*" 2>&1; echo "rc=$?")
+	out_c=$(T=$C bash -c "$*" 2>&1; echo "rc=$?")
+	out_m=${out_m//$M/TREE}
+	out_c=${out_c//$C/TREE}
+	[ "$out_m" = "$out_c" ] && return 0
+	echo "union: $out_m"
+	echo "copy:  $out_c"
+	return 1
+}
+
+acls()	# the ACLs of a tree, relative names, numeric ids, in name order
+{
+	(cd "$1" && find . -path ./.union-work -prune -o -print | sort |
+		while IFS= read -r f; do getfacl -n -p "$f" 2>&1; done)
+}
+
+as()	# as UID[:GROUPS] CMD...
+{
+	local who=$1 uid groups
+	shift
+	uid=${who%%:*}
+	groups=${who#*:}
+	[ "$groups" = "$who" ] && groups=
+	if [ -n "$groups" ]; then
+		setpriv --reuid="$uid" --regid="$uid" --groups="$groups" -- bash -c "$*"
+	else
+		setpriv --reuid="$uid" --regid="$uid" --clear-groups -- bash -c "$*"
+	fi
+}
+export -f as
+
+out=$(both 'getfacl -n -p "$T/f" "$T/priv" "$T/shared"')
+result $? "getfacl of lower objects is what the copy has" "$out"
+
+out=$(both 'for u in 1000 1001 1000:2000 1001:2000; do
+	as $u "cat \"\$T/f\" >/dev/null" && echo "$u read f";
+	as $u "cat \"\$T/priv/s\" >/dev/null" && echo "$u read priv/s";
+	as $u "ls \"\$T/priv\" >/dev/null" && echo "$u list priv";
+	as $u "touch \"\$T/shared/t-$u\"" && echo "$u create in shared";
+done' | sed 's/^/    /')
+result $? "access decisions (ACL entries, groups) are the copy's" "$out"
+
+out=$(both 'echo more >> "$T/f" && cat "$T/f"')
+result $? "appending to a lower file with an ACL (copy-up) works"  "$out"
+out=$(getfacl -n -p "$U/f" 2>&1 | grep -c 'user:1000:rw-')
+result $(( out == 1 ? 0 : 1 )) "the copied-up file carries the ACL on upper" "$(getfacl -n -p "$U/f" 2>&1)"
+
+out=$(both 'as 1000 "echo byuser >> \"\$T/f\"" && cat "$T/f"')
+result $? "the ACL entry grants write after the copy-up too" "$out"
+
+out=$(both 'setfacl -m u:1001:r "$T/priv/s" && getfacl -n -p "$T/priv/s" && as 1001 "cat \"\$T/priv/s\"" ; as 1001 "cat \"\$T/priv/s\""')
+result $? "setfacl through the union changes access as on the copy" "$out"
+
+out=$(both 'setfacl -x u:1000 "$T/priv" && getfacl -n -p "$T/priv" && as 1000 "ls \"\$T/priv\""')
+result $? "setfacl -x removes the entry as on the copy" "$out"
+
+out=$(both 'touch "$T/shared/new" && mkdir "$T/shared/sub" && getfacl -n -p "$T/shared/new" "$T/shared/sub"')
+result $? "default ACLs are applied on create" "$out"
+
+out=$(both 'rm "$T/shared/old" && touch "$T/shared/old" && mkdir "$T/shared/old2" && getfacl -n -p "$T/shared/old"')
+result $? "default ACLs are applied on create over a whiteout" "$out"
+
+out=$(both 'umask 077; touch "$T/shared/masked" "$T/d/masked"; stat -c "%n %a" "$T/shared/masked" "$T/d/masked"')
+result $? "umask applies where there is no default ACL only" "$out"
+
+out=$(both 'chmod 0640 "$T/f" && getfacl -n -p "$T/f"')
+result $? "chmod of a file with an ACL updates its mask as on the copy" "$out"
+
+m_acls=$(acls "$M")
+c_acls=$(acls "$C")
+result $([ "$m_acls" = "$c_acls" ]; echo $?) "getfacl -R of the union is the copy's" \
+	"$(diff <(echo "$c_acls") <(echo "$m_acls") | head -40)"
+
+umount "$M"
+mount -t union -o "lower=$L,upper=$U" none "$M"
+m_acls=$(acls "$M")
+result $([ "$m_acls" = "$c_acls" ]; echo $?) "... and after umount + mount" \
+	"$(diff <(echo "$c_acls") <(echo "$m_acls") | head -40)"
+umount "$M"
+
+lower_after=$(cd "$L" && getfacl -R -n -p . 2>&1; find . -printf '%p %m %U %G %s\n' | sort)
+result $([ "$lower_before" = "$lower_after" ]; echo $?) "lower is unchanged" \
+	"$(diff <(echo "$lower_before") <(echo "$lower_after") | head -20)"
+
+echo "1..$n"
+exit $failed

@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Protection cases (issue 10) that the union must answer like the same tree
+ * copied onto a plain filesystem, and private state it must keep out of
+ * reach:
+ *
+ * - attributes follow the real object and never go backwards: a read
+ *   through a descriptor opened on the lower file before a chmod's copy-up
+ *   does not bring the lower mode back;
+ * - O_RDONLY | O_APPEND asks for no write and copies nothing up;
+ * - the on-disk markers cannot be forged: mknod of char 0/0..0/15 fails
+ *   with EPERM (0/16 and real devices work);
+ * - the reserved name of the work directory cannot be created, linked or
+ *   renamed onto at the union root (EPERM), and the work directory is left
+ *   intact;
+ * - immutable and append-only flags of real files are honoured;
+ * - a frozen upper filesystem blocks union writers instead of being
+ *   bypassed, and they finish after the thaw.
+ */
+#include "union_test.h"
+
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+
+FIXTURE(prot) {
+	char base[PATH_LEN];
+	char lower[PATH_LEN];
+	char upperfs[PATH_LEN];
+	char upper[PATH_LEN];
+	char mnt[PATH_LEN];
+	char opts[3 * PATH_LEN];
+	bool mounted;
+};
+
+FIXTURE_SETUP(prot)
+{
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	strcpy(self->base, "/tmp/union-prot.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->base));
+	ASSERT_EQ(0, mount("tmpfs", self->base, "tmpfs", 0, "size=64m"));
+	snprintf(self->lower, PATH_LEN, "%s/lower", self->base);
+	snprintf(self->upperfs, PATH_LEN, "%s/up", self->base);
+	snprintf(self->upper, PATH_LEN, "%s/up/u", self->base);
+	snprintf(self->mnt, PATH_LEN, "%s/mnt", self->base);
+	ASSERT_EQ(0, mkdir(self->lower, 0755));
+	ASSERT_EQ(0, mkdir(self->upperfs, 0755));
+	ASSERT_EQ(0, mount("tmpfs", self->upperfs, "tmpfs", 0, "size=64m"));
+	ASSERT_EQ(0, mkdir(self->upper, 0755));
+	ASSERT_EQ(0, mkdir(self->mnt, 0755));
+	snprintf(self->opts, sizeof(self->opts), "lower=%s,upper=%s",
+		 self->lower, self->upper);
+	self->mounted = false;
+}
+
+FIXTURE_TEARDOWN(prot)
+{
+	if (self->mounted)
+		umount(self->mnt);
+	umount2(self->upperfs, MNT_DETACH);
+	umount2(self->base, MNT_DETACH);
+	rmdir(self->base);
+}
+
+static void do_mount(struct __test_metadata *_metadata, FIXTURE_DATA(prot) *self)
+{
+	ASSERT_EQ(0, mount("none", self->mnt, "union", 0, self->opts));
+	self->mounted = true;
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) ? (mode_t)-1 : st.st_mode & 07777;
+}
+
+TEST_F(prot, chmod_not_undone_by_read)
+{
+	char buf[8];
+	int fd;
+
+	ASSERT_EQ(0, write_file(L("f"), "data"));
+	ASSERT_EQ(0, chmod(L("f"), 0644));
+	do_mount(_metadata, self);
+	fd = open(M("f"), O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, chmod(M("f"), 0600));
+	EXPECT_EQ(0600, mode_of(M("f")));
+	EXPECT_EQ(4, pread(fd, buf, sizeof(buf), 0));
+	close(fd);
+	/*
+	 * Another user cannot open it (checked before anything stats the file,
+	 * which would refresh the union inode from upper).
+	 */
+	if (fork() == 0) {
+		if (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000))
+			_exit(2);
+		_exit(open(M("f"), O_RDONLY) < 0 && errno == EACCES ? 0 : 1);
+	} else {
+		int status;
+
+		ASSERT_LT(0, wait(&status));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	EXPECT_EQ(0600, mode_of(M("f")));
+	EXPECT_EQ(0600, mode_of(U("f")));
+}
+
+TEST_F(prot, rdonly_append_no_copy_up)
+{
+	char buf[8];
+	int fd;
+
+	ASSERT_EQ(0, write_file(L("f"), "data"));
+	do_mount(_metadata, self);
+	fd = open(M("f"), O_RDONLY | O_APPEND);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(4, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(-1, write(fd, "x", 1));
+	EXPECT_EQ(EBADF, errno);
+	close(fd);
+	EXPECT_STREQ("none", kind(U("f")));
+}
+
+TEST_F(prot, marker_devices_cannot_be_made)
+{
+	char name[32];
+	unsigned int minor;
+
+	do_mount(_metadata, self);
+	for (minor = 0; minor <= 15; minor++) {
+		snprintf(name, sizeof(name), "c0-%u", minor);
+		EXPECT_EQ(-1, mknod(M(name), S_IFCHR | 0644, makedev(0, minor)));
+		EXPECT_EQ(EPERM, errno);
+		EXPECT_STREQ("none", kind(U(name)));
+	}
+	EXPECT_EQ(0, mknod(M("c0-16"), S_IFCHR | 0644, makedev(0, 16)));
+	EXPECT_EQ(0, mknod(M("null"), S_IFCHR | 0666, makedev(1, 3)));
+	EXPECT_STREQ("other", kind(M("c0-16")));
+	EXPECT_STREQ("other", kind(M("null")));
+}
+
+TEST_F(prot, work_dir_name_is_reserved)
+{
+	struct stat st, st2;
+
+	ASSERT_EQ(0, write_file(L("f"), "data"));
+	do_mount(_metadata, self);
+	ASSERT_EQ(0, lstat(U(".union-work"), &st));
+	ASSERT_EQ(0, mkdir(M("x"), 0755));
+	EXPECT_EQ(-1, rename(M("x"), M(".union-work")));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, mkdir(M(".union-work"), 0755));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, open(M(".union-work"), O_WRONLY | O_CREAT, 0644));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, symlink("f", M(".union-work")));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, link(M("f"), M(".union-work")));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, rmdir(M(".union-work")));
+	EXPECT_EQ(ENOENT, errno);
+	/* The work directory is the one the mount made, and still works. */
+	ASSERT_EQ(0, lstat(U(".union-work"), &st2));
+	EXPECT_EQ(st.st_ino, st2.st_ino);
+	EXPECT_TRUE(S_ISDIR(st2.st_mode));
+	EXPECT_EQ(0, append_file(M("f"), "more"));
+	EXPECT_STREQ("datamore", read_str(M("f")));
+	/* Not reserved below the root. */
+	EXPECT_EQ(0, rename(M("x"), M("f.d")));
+	EXPECT_EQ(0, mkdir(M("f.d/.union-work"), 0755));
+}
+
+static int set_flags(const char *path, int flags)
+{
+	int fd = open(path, O_RDONLY), r;
+
+	if (fd < 0)
+		return -1;
+	r = ioctl(fd, FS_IOC_SETFLAGS, &flags);
+	close(fd);
+	return r;
+}
+
+TEST_F(prot, immutable_lower_file)
+{
+	ASSERT_EQ(0, write_file(L("f"), "data"));
+	if (set_flags(L("f"), FS_IMMUTABLE_FL))
+		SKIP(return, "lower fs cannot set the immutable flag: %s", strerror(errno));
+	do_mount(_metadata, self);
+	EXPECT_EQ(-1, open(M("f"), O_WRONLY));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, chmod(M("f"), 0600));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, unlink(M("f")));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, truncate(M("f"), 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_STREQ("data", read_str(M("f")));
+	EXPECT_STREQ("none", kind(U("f")));
+	set_flags(L("f"), 0);
+}
+
+TEST_F(prot, append_only_lower_file)
+{
+	int fd;
+
+	ASSERT_EQ(0, write_file(L("f"), "data"));
+	if (set_flags(L("f"), FS_APPEND_FL))
+		SKIP(return, "lower fs cannot set the append flag: %s", strerror(errno));
+	do_mount(_metadata, self);
+	EXPECT_EQ(-1, open(M("f"), O_WRONLY));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, unlink(M("f")));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_STREQ("data", read_str(M("f")));
+	fd = open(M("f"), O_WRONLY | O_APPEND);
+	if (fd >= 0) {
+		EXPECT_EQ(1, write(fd, "x", 1));
+		close(fd);
+		EXPECT_STREQ("datax", read_str(M("f")));
+	}
+	set_flags(L("f"), 0);
+}
+
+TEST_F_TIMEOUT(prot, frozen_upper_blocks_writers, 120)
+{
+	char cmd[2 * PATH_LEN];
+	int status;
+	pid_t pid;
+
+	/* tmpfs cannot be frozen: the upper is on ext4. */
+	snprintf(cmd, sizeof(cmd),
+		 "truncate -s 16M '%s/ext4.img' && mkfs.ext4 -q '%s/ext4.img' && "
+		 "umount '%s' && mount -o loop '%s/ext4.img' '%s' && mkdir '%s'",
+		 self->base, self->base, self->upperfs, self->base, self->upperfs,
+		 self->upper);
+	ASSERT_EQ(0, system(cmd));
+	ASSERT_EQ(0, write_file(L("f"), "data"));
+	do_mount(_metadata, self);
+	snprintf(cmd, sizeof(cmd), "fsfreeze -f '%s'", self->upperfs);
+	ASSERT_EQ(0, system(cmd));
+	pid = fork();
+	if (pid == 0)
+		_exit(write_file(M("new"), "new") ? 1 : 0);
+	/* The writer blocks on the upper's freeze protection (sb_start_write). */
+	while (!strstr(task_wchan(pid), "percpu_rwsem"))
+		ASSERT_EQ(0, waitpid(pid, &status, WNOHANG));
+	EXPECT_EQ(0, waitpid(pid, &status, WNOHANG));
+	EXPECT_STREQ("none", kind(U("new")));
+	snprintf(cmd, sizeof(cmd), "fsfreeze -u '%s'", self->upperfs);
+	ASSERT_EQ(0, system(cmd));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_STREQ("new", read_str(U("new")));
+}
+
+/* Bytes written to @path (created) until the filesystem is full. */
+static long fill(const char *path)
+{
+	static char chunk[64 * 1024];
+	long total = 0;
+	ssize_t n;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0)
+		return -1;
+	memset(chunk, 'x', sizeof(chunk));
+	while ((n = write(fd, chunk, sizeof(chunk))) > 0)
+		total += n;
+	if (n < 0 && errno != ENOSPC)
+		total = -1;
+	fsync(fd);
+	close(fd);
+	return total;
+}
+
+/*
+ * The union writes to its layers with the mounter's credentials minus
+ * CAP_SYS_RESOURCE (as overlayfs): blocks reserved on an ext4 upper stay
+ * reserved, so root can still write to the upper filesystem itself once
+ * the union filled it.
+ */
+TEST_F_TIMEOUT(prot, reserved_blocks_apply_to_union_writes, 300)
+{
+	char cmd[4 * PATH_LEN], img[PATH_LEN];
+	long through_union, direct;
+
+	snprintf(img, PATH_LEN, "%s/ext4.img", self->base);
+	snprintf(cmd, sizeof(cmd),
+		 "truncate -s 24M '%s' && mkfs.ext4 -q -O ^has_journal -m 40 '%s' && "
+		 "tune2fs -u 12345 -g 12345 '%s' >/dev/null && umount '%s' && "
+		 "mount -o loop '%s' '%s' && mkdir '%s'",
+		 img, img, img, self->upperfs, img, self->upperfs, self->upper);
+	ASSERT_EQ(0, system(cmd));
+	do_mount(_metadata, self);
+	through_union = fill(M("big"));
+	ASSERT_LT(0, through_union);
+	direct = fill(jp(self->upperfs, "direct"));
+	TH_LOG("union wrote %ld KiB, root then wrote %ld KiB directly",
+	       through_union / 1024, direct / 1024);
+	/* About 40% of 24 MiB is reserved: root (CAP_SYS_RESOURCE) still gets it. */
+	EXPECT_LT(4 * MiB, direct);
+	EXPECT_EQ(0, umount(self->mnt));
+	self->mounted = false;
+}
+
+TEST_HARNESS_MAIN
