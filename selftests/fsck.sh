@@ -214,7 +214,7 @@ expect "work_dir_leftover_whiteout" 1 ERROR ".union-work/#2"
 fresh && rmdir "$U/.union-work" && touch "$U/.union-work"
 expect "work_dir_not_a_directory" 1 ERROR ".union-work"
 fresh && chmod 0755 "$U/.union-work"
-expect "work_dir_mode_not_0700" 1 ERROR ".union-work"
+expect "work_dir_mode_not_0700" 1 WARNING ".union-work"
 fresh && touch "$U/.union-work/#3"
 expect "work_dir_leftover_is_a_note_with_mounted" 0 NOTE ".union-work/#3" --mounted -v
 fresh && rmdir "$U/.union-work"

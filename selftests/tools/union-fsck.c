@@ -14,7 +14,7 @@
  *            breaks an invariant (inode numbers, impure marking, markers);
  *   WARNING  suspicious but readable (a character device 0/N with N > 15,
  *            which is neither a marker nor a real device; an unknown
- *            trusted.union.* xattr);
+ *            trusted.union.* xattr; a work directory not mode 0700);
  *   NOTE     harmless redundancy the module can leave behind (a whiteout
  *            with nothing to hide, a fallthru whose lower entry is gone, a
  *            directory fallthru xattr with no lower directory, fallthrus in
@@ -550,7 +550,8 @@ static void check_work_dir(int urfd)
 		return;
 	}
 	if ((st.st_mode & 07777) != 0700)
-		ERR(p, "the work directory has mode %04o, not 0700", st.st_mode & 07777);
+		WARN(p, "the work directory has mode %04o, not 0700 (the next read-write mount resets it)",
+		     st.st_mode & 07777);
 	fd = openat(urfd, WORK_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
 	d = fd < 0 ? NULL : fdopendir(fd);
 	if (!d) {
