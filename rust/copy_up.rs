@@ -473,7 +473,7 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
             let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
             match l.inode() {
                 None => continue,
-                Some(_) if l.is_whiteout() => continue,
+                Some(_) if crate::namei::is_lower_marker(&l) => continue,
                 Some(i) => t = vfs::dtype_of_mode(i.mode()),
             }
         }
@@ -510,7 +510,7 @@ pub(crate) fn upper_dir_has_entries(
             Some(crate::namei::UpperKind::Fallthru(_)) => {
                 if let Some(lodir) = lodir {
                     let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
-                    if l.inode().is_some() && !l.is_whiteout() {
+                    if l.inode().is_some() && !crate::namei::is_lower_marker(&l) {
                         return Ok(true);
                     }
                 }
@@ -526,8 +526,9 @@ pub(crate) fn clear_markers(fs: &UnionFs, dir: &Dentry) -> Result {
     clear_markers_with(fs.upper().mnt(), dir, fs.creator_cred())
 }
 
-/// [`clear_markers`] for a given upper mount and credentials (used before the union
-/// exists, to clean the work directory).
+/// [`clear_markers`] for a given upper mount and credentials.  Only whiteouts and
+/// fallthrus are removed: anything else (which a directory the union checked empty cannot
+/// hold) fails with `ENOTEMPTY` rather than be deleted.
 pub(crate) fn clear_markers_with(
     mnt: &vfs::PrivateMount,
     dir: &Dentry,
@@ -536,9 +537,36 @@ pub(crate) fn clear_markers_with(
     let names = vfs::dir_entries(mnt, dir, cred)?;
     for (name, _) in names.iter() {
         let u = vfs::lookup_real(mnt, dir, name)?;
-        if u.inode().is_some_and(|i| !i.is_dir()) {
-            upper::remove(mnt, dir, &u, false)?;
+        match u.inode().map(crate::namei::classify_upper_inode) {
+            None => {}
+            Some(crate::namei::UpperKind::Object) => return Err(ENOTEMPTY),
+            Some(_) => upper::remove(mnt, dir, &u, false)?,
         }
+    }
+    Ok(())
+}
+
+/// Removes everything below the upper directory `dir` (the work directory's leftovers at
+/// mount: interrupted operations leave files, markers and directories holding more).
+pub(crate) fn remove_tree_with(
+    mnt: &vfs::PrivateMount,
+    dir: &Dentry,
+    cred: &kernel::cred::Credential,
+    depth: u32,
+) -> Result {
+    if depth > 64 {
+        return Err(ELOOP);
+    }
+    for (name, _) in vfs::dir_entries(mnt, dir, cred)?.iter() {
+        let d = vfs::lookup_real(mnt, dir, name)?;
+        let Some(i) = d.inode() else {
+            continue;
+        };
+        let is_dir = i.is_dir();
+        if is_dir {
+            remove_tree_with(mnt, &d, cred, depth + 1)?;
+        }
+        upper::remove(mnt, dir, &d, is_dir)?;
     }
     Ok(())
 }

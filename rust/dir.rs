@@ -49,7 +49,7 @@ fn lower_shows_through(fs: &UnionFs, parent: &Inode, name: &[u8]) -> Result<bool
         return Ok(false);
     };
     let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
-    Ok(l.inode().is_some() && !l.is_whiteout())
+    Ok(l.inode().is_some() && !namei::is_lower_marker(&l))
 }
 
 /// An entry with an origin moved or linked into `pupper` makes it impure: readdir must
@@ -113,7 +113,7 @@ fn lower_is_dir(fs: &UnionFs, parent: &Inode, name: &[u8]) -> Result<bool> {
         return Ok(false);
     };
     let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
-    Ok(!l.is_whiteout() && l.inode().is_some_and(|i| i.is_dir()))
+    Ok(!namei::is_lower_marker(&l) && l.inode().is_some_and(|i| i.is_dir()))
 }
 
 /// Whether `name` in the union directory `dir` is the name reserved for the private work

@@ -10,7 +10,8 @@
 //! - an upper directory is merged with a lower directory of the same name, unless the
 //!   parent is opaque and the upper directory carries no fallthru marker;
 //! - a negative upper entry falls through to lower unless the parent is opaque;
-//! - lower whiteouts are whiteouts too (a lower layer may be a flattened union).
+//! - lower markers count as absent: whiteouts are whiteouts too (a lower layer may be a
+//!   flattened union), and lower fallthrus stand for nothing the union has.
 
 use crate::{
     inode::make_inode,
@@ -59,6 +60,15 @@ pub(crate) fn classify_upper_inode(i: &Inode) -> UpperKind {
     }
 }
 
+/// Whether a positive *lower* dentry is one of the format's markers (a character device
+/// 0/0..0/15).  A lower layer may be a flattened union: its whiteouts hide the name, and its
+/// fallthrus stand for entries of a layer below it that the union does not have, so every
+/// marker on lower counts as absent (never as an object that could be copied up and then
+/// read back as a marker).
+pub(crate) fn is_lower_marker(d: &Dentry) -> bool {
+    d.inode().is_some() && !matches!(classify_upper(d), UpperKind::Object)
+}
+
 fn positive(d: ARef<Dentry>) -> Option<ARef<Dentry>> {
     d.inode().is_some().then_some(d)
 }
@@ -70,7 +80,7 @@ fn lookup_lower(
     name: &[u8],
 ) -> Result<Option<ARef<Dentry>>> {
     let d = vfs::lookup_real(fs.lower().mnt(), dir, name)?;
-    Ok(positive(d).filter(|d| !d.is_whiteout()))
+    Ok(positive(d).filter(|d| !is_lower_marker(d)))
 }
 
 /// `lookup` in the union directory `dir`: the union inode for `name`, or `None`.

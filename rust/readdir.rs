@@ -127,7 +127,9 @@ fn translate(
         };
         let l = vfs::lookup_real(fs.lower().mnt(), lodir, &e.name)?;
         Ok(match l.inode() {
-            Some(li) if !l.is_whiteout() && (!want_dir || li.is_dir()) => Some(li.ino()),
+            Some(li) if !crate::namei::is_lower_marker(&l) && (!want_dir || li.is_dir()) => {
+                Some(li.ino())
+            }
             _ => None,
         })
     };
@@ -371,7 +373,7 @@ fn build_merged(fs: &UnionFs, inode: &Inode) -> Result<KVec<Entry>> {
             let Some(li) = l.inode() else {
                 continue;
             };
-            if l.is_whiteout() {
+            if crate::namei::is_lower_marker(&l) {
                 continue;
             }
             entries.push(

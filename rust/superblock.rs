@@ -386,18 +386,9 @@ fn setup_work_dir(
             ));
         }
     };
-    // Leftovers of interrupted operations: temporary files, markers, empty directories.
-    let names = vfs::dir_entries(mnt, &work, cred).map_err(|e| fail(e, "read"))?;
-    for (name, _) in names.iter() {
-        let d = vfs::lookup_real(mnt, &work, name).map_err(|e| fail(e, "clean"))?;
-        let is_dir = d.inode().is_some_and(|i| i.is_dir());
-        if is_dir {
-            crate::copy_up::clear_markers_with(mnt, &d, cred).map_err(|e| fail(e, "clean"))?;
-        }
-        if d.inode().is_some() {
-            upper::remove(mnt, &work, &d, is_dir).map_err(|e| fail(e, "clean"))?;
-        }
-    }
+    // Leftovers of interrupted operations (temporary files, markers, directories with
+    // whatever they held), or anything someone put there: all of it goes.
+    crate::copy_up::remove_tree_with(mnt, &work, cred, 0).map_err(|e| fail(e, "clean"))?;
     // Whiteouts are device nodes: probe that upper can make them.
     let probe = b"#probe";
     match upper::create(mnt, &work, probe, NewObject::Whiteout) {

@@ -310,12 +310,31 @@ impl Inode {
         unsafe { sys::union_unhash_inode(self.as_ptr()) };
     }
 
+    /// The union per-inode data of the inode, if it is an inode of a union superblock
+    /// (checked: `s_type` is the union's and `i_private` is set), else `None`.
+    pub(crate) fn try_union_info(&self) -> Option<&crate::inode::UnionInode> {
+        if !self.sb().is_union() {
+            return None;
+        }
+        // SAFETY: The inode is valid; `i_private` of a union inode is written only before
+        // the inode is visible (`get_union_inode`) and cleared in `evict_inode`.
+        let p = unsafe { (*self.as_ptr()).i_private } as *const crate::inode::UnionInode;
+        // SAFETY: A non-null `i_private` of an inode of a union superblock is the leaked
+        // `KBox<UnionInode>` stored by `get_union_inode`, which `evict_inode` frees only
+        // when the inode dies (after every borrow of it, tied to `&self`, has ended).
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+
     /// The union per-inode data of an inode of a union superblock.
+    ///
+    /// Every inode the union logic handles comes from a union superblock (the VFS calls
+    /// the union's operations only on its own inodes); anything else is a bug in the
+    /// module, which this reports (`BUG`) instead of reinterpreting a foreign pointer.
     pub(crate) fn union_info(&self) -> &crate::inode::UnionInode {
-        // SAFETY: Every inode of a union superblock is set up by `UnionInodeKey::get`, which
-        // stores a leaked `KBox<UnionInode>` in `i_private` before the inode is unlocked,
-        // and `evict_inode` frees it only when the inode dies.
-        unsafe { &*((*self.as_ptr()).i_private as *const crate::inode::UnionInode) }
+        match self.try_union_info() {
+            Some(info) => info,
+            None => panic!("union: union state asked of an inode that is not a union inode"),
+        }
     }
 }
 
@@ -420,11 +439,27 @@ impl SuperBlock {
         unsafe { (*self.as_ptr()).s_stack_depth }
     }
 
-    /// The union filesystem of a union superblock.
+    /// The union filesystem of the superblock, if it is a set-up union superblock
+    /// (checked: `s_type` is the union's and `s_fs_info` is set), else `None`.
+    pub(crate) fn try_union_fs(&self) -> Option<&crate::superblock::UnionFs> {
+        if !self.is_union() {
+            return None;
+        }
+        // SAFETY: Reading a field of a valid superblock.
+        let p = unsafe { (*self.as_ptr()).s_fs_info } as *const crate::superblock::UnionFs;
+        // SAFETY: A non-null `s_fs_info` of a union superblock is the leaked
+        // `KBox<UnionFs>` stored by `fill_super`; `kill_sb` frees it after every inode and
+        // dentry (and so every borrow of the superblock by the union) is gone.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+
+    /// The union filesystem of a union superblock (see [`Inode::union_info`] for why a
+    /// foreign superblock is a `BUG`).
     pub(crate) fn union_fs(&self) -> &crate::superblock::UnionFs {
-        // SAFETY: `fill_super` stores a leaked `KBox<UnionFs>` in `s_fs_info` before any
-        // inode or dentry of the superblock exists; `kill_sb` frees it after they are gone.
-        unsafe { &*((*self.as_ptr()).s_fs_info as *const crate::superblock::UnionFs) }
+        match self.try_union_fs() {
+            Some(fs) => fs,
+            None => panic!("union: union state asked of a superblock that is not a union's"),
+        }
     }
 }
 

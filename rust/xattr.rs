@@ -92,6 +92,29 @@ pub(crate) fn setxattr(d: &Dentry, name: &CStr, value: Option<&[u8]>, flags: i32
     }
     let inode = d.inode().ok_or(ENOENT)?;
     let fs = inode.sb().union_fs();
+    let info = inode.union_info();
+    if let (None, Some(lower)) = (info.upper(), info.lower.as_ref()) {
+        // A change that is going to fail must not copy the object up (which would break
+        // its lower hard links and change its inode number for nothing): removing or
+        // replacing an xattr the lower object does not have, or creating one it has.
+        const XATTR_CREATE: i32 = 1;
+        const XATTR_REPLACE: i32 = 2;
+        let has = {
+            let _creds = fs.override_creds();
+            match vfs::getxattr_real(fs.lower().mnt(), lower, name, &mut []) {
+                Ok(_) => true,
+                Err(e) if e == ENODATA => false,
+                Err(e) if e == EOPNOTSUPP => false,
+                Err(e) => return Err(e),
+            }
+        };
+        if !has && (value.is_none() || flags & XATTR_REPLACE != 0) {
+            return Err(ENODATA);
+        }
+        if has && value.is_some() && flags & XATTR_CREATE != 0 {
+            return Err(EEXIST);
+        }
+    }
     let upper = crate::copy_up::copy_up(d)?;
     let _creds = fs.override_creds();
     match value {

@@ -60,7 +60,11 @@ both()	# both CMD... (CMD runs with $T set to the tree)
 	out_c=$(T=$C bash -c "$*" 2>&1; echo "rc=$?")
 	out_m=${out_m//$M/TREE}
 	out_c=${out_c//$C/TREE}
-	[ "$out_m" = "$out_c" ] && return 0
+	if [ "$out_m" = "$out_c" ]; then
+		# What both said, for the log (the test's evidence).
+		sed 's/^/#   /' <<<"$out_m" >&2
+		return 0
+	fi
 	echo "union: $out_m"
 	echo "copy:  $out_c"
 	return 1
@@ -95,7 +99,7 @@ out=$(both 'for u in 1000 1001 1000:2000 1001:2000; do
 	as $u "cat \"\$T/priv/s\" >/dev/null" && echo "$u read priv/s";
 	as $u "ls \"\$T/priv\" >/dev/null" && echo "$u list priv";
 	as $u "touch \"\$T/shared/t-$u\"" && echo "$u create in shared";
-done' | sed 's/^/    /')
+done')
 result $? "access decisions (ACL entries, groups) are the copy's" "$out"
 
 out=$(both 'echo more >> "$T/f" && cat "$T/f"')

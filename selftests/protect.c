@@ -21,6 +21,7 @@
 
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/xattr.h>
 
 FIXTURE(prot) {
 	char base[PATH_LEN];
@@ -254,6 +255,71 @@ TEST_F_TIMEOUT(prot, frozen_upper_blocks_writers, 120)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	EXPECT_STREQ("new", read_str(U("new")));
+}
+
+/* Leftovers of any depth in the work directory are removed at mount. */
+TEST_F(prot, work_dir_leftovers_of_any_depth_are_removed)
+{
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	ASSERT_EQ(0, mkdir(U(".union-work"), 0700));
+	ASSERT_EQ(0, mkdir(U(".union-work/#1"), 0755));
+	ASSERT_EQ(0, mkdir(U(".union-work/#1/sub"), 0755));
+	ASSERT_EQ(0, mkdir(U(".union-work/#1/sub/deeper"), 0755));
+	ASSERT_EQ(0, write_file(U(".union-work/#1/sub/deeper/f"), "x"));
+	ASSERT_EQ(0, write_file(U(".union-work/#2"), "y"));
+	do_mount(_metadata, self);
+	d = opendir(U(".union-work"));
+	ASSERT_NE(NULL, d);
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	EXPECT_EQ(0, n);
+}
+
+/*
+ * Character devices 0/1..0/15 on lower are a flattened union's fallthrus:
+ * they stand for nothing and are not there (never copied up as markers).
+ */
+TEST_F(prot, lower_marker_devices_are_absent)
+{
+	ASSERT_EQ(0, mknod(L("dev5"), S_IFCHR | 0644, makedev(0, 5)));
+	ASSERT_EQ(0, mknod(L("wh"), S_IFCHR | 0644, makedev(0, 0)));
+	ASSERT_EQ(0, mknod(L("dev16"), S_IFCHR | 0644, makedev(0, 16)));
+	do_mount(_metadata, self);
+	EXPECT_STREQ("none", kind(M("dev5")));
+	EXPECT_STREQ("none", kind(M("wh")));
+	EXPECT_STREQ("other", kind(M("dev16")));
+	EXPECT_EQ(-1, chmod(M("dev5"), 0600));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(0, chmod(M("dev16"), 0600));
+	EXPECT_STREQ("none", kind(U("dev5")));
+	EXPECT_EQ(0600, mode_of(M("dev16")));
+	EXPECT_EQ(0, umount(self->mnt));
+	self->mounted = false;
+	do_mount(_metadata, self);
+	EXPECT_EQ(0600, mode_of(M("dev16")));
+	EXPECT_STREQ("none", kind(M("dev5")));
+}
+
+/* An xattr change that fails changes nothing: no copy-up. */
+TEST_F(prot, failing_xattr_change_does_not_copy_up)
+{
+	ASSERT_EQ(0, write_file(L("f"), "data"));
+	ASSERT_EQ(0, link(L("f"), L("g")));
+	ASSERT_EQ(0, setxattr(L("f"), "user.a", "1", 1, 0));
+	do_mount(_metadata, self);
+	EXPECT_EQ(-1, removexattr(M("f"), "user.missing"));
+	EXPECT_EQ(ENODATA, errno);
+	EXPECT_EQ(-1, setxattr(M("f"), "user.missing", "1", 1, XATTR_REPLACE));
+	EXPECT_EQ(ENODATA, errno);
+	EXPECT_EQ(-1, setxattr(M("f"), "user.a", "2", 1, XATTR_CREATE));
+	EXPECT_EQ(EEXIST, errno);
+	EXPECT_STREQ("none", kind(U("f")));
+	EXPECT_EQ(0, setxattr(M("f"), "user.a", "3", 1, XATTR_REPLACE));
+	EXPECT_STREQ("reg", kind(U("f")));
 }
 
 /* Bytes written to @path (created) until the filesystem is full. */

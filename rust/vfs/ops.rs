@@ -140,7 +140,7 @@ impl FsContext {
         }
         // SAFETY: See above.
         let sb = unsafe { SuperBlock::from_raw(sb.cast()) };
-        sb.is_union().then(|| sb.union_fs())
+        sb.try_union_fs()
     }
 
     /// The mount configuration being built.
