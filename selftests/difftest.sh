@@ -16,8 +16,8 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 tool=$here/build/tools/union-difftest
-seeds=${DIFFTEST_SEEDS:-$(seq 1 8)}
-ops=${DIFFTEST_OPS:-2500}
+seeds=${DIFFTEST_SEEDS:-$(seq 1 6)}
+ops=${DIFFTEST_OPS:-1000}
 check_every=${DIFFTEST_CHECK_EVERY:-100}
 
 diag()

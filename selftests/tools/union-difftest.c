@@ -19,9 +19,11 @@
  * behaviour") are encoded as rules of the model and checked, not skipped:
  *
  *   - rename(2) of a directory with a lower part returns EXDEV.  The model
- *     knows which directories have one (those of the lower tree, at their
- *     path, never removed); EXDEV for any other directory is a mismatch, and a
- *     successful rename of one is a mismatch too.
+ *     knows which directories may have one (those of the lower tree, at their
+ *     path, never removed); whether one still has one ("merged, lower-only,
+ *     or opaque but holding fallthrus") is read from the upper layer in its
+ *     documented format (see lower_part()).  EXDEV for any other directory is
+ *     a mismatch, and a successful rename of one is a mismatch too.
  *   - copy-up breaks lower hard links: when a lower file with several links
  *     is copied up through one name, the reference breaks the link at that
  *     moment (copies the file to a temporary name and renames it over the
@@ -64,6 +66,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -1590,6 +1593,10 @@ static void exec_op(const struct op *o, int side, struct res *r)
 			r->err = errno;
 		add_data(r, (char *)map, st.st_size < 65536 ? st.st_size : 65536);
 		munmap(map, st.st_size);
+		/* A write fault updates mtime only where it dirties a clean
+		 * page, and which tmpfs pages are clean is not the same in two
+		 * copies: set it to now on both sides to keep it comparable. */
+		futimens(fd, NULL);
 		close(fd);
 		break;
 	}
@@ -2204,12 +2211,17 @@ static void setup_trial(uint64_t seed)
 				strcat(p, k == 0 ? "/1" : k == 1 ? "/2" : "/3");
 		}
 	}
-	if (mkdir(upperdir, 0755) || mkdir(base[U], 0755))
+	if (mkdir(upperdir, 0755) || mkdir(base[U], 0755) || mkdir(base[R], 0755))
 		die("mkdir in %s: %m", trialdir);
+	/* The reference is a mount of its own, as the union is: a rename or
+	 * link through a symlink out of the tree gives EXDEV on both sides. */
+	if (mount("tmpfs", base[R], "tmpfs", 0, "mode=0755"))
+		die("mount tmpfs on %s: %m", base[R]);
 	copy_tree(lowerdir, base[R]);
 	if (plain) {
 		/* --plain: the "union" is just another copy of lower. */
-		rmdir(base[U]);
+		if (mount("tmpfs", base[U], "tmpfs", 0, "mode=0755"))
+			die("mount tmpfs on %s: %m", base[U]);
 		copy_tree(lowerdir, base[U]);
 	}
 	memset(idents, 0, sizeof(idents));
@@ -2230,8 +2242,8 @@ static void teardown_trial(void)
 	}
 	for (int s = 0; s < NSLOTS; s++)
 		close_slot(s);
-	if (!plain)
-		umount2(base[U], MNT_DETACH);
+	umount2(base[U], MNT_DETACH);
+	umount2(base[R], MNT_DETACH);
 	if (umount2(trialdir, MNT_DETACH))
 		die("umount %s: %m", trialdir);
 }
@@ -2296,6 +2308,52 @@ static int triggers(const struct op *o, char trig[2][REL])
 	return 0;
 }
 
+/*
+ * Has the directory at canonical path rel a lower part, in the words of
+ * union.rst ("merged, lower-only, or opaque but holding fallthrus")?  The
+ * model knows whether a lower directory is at that path and was never
+ * removed (has_lower); which of those still have a lower part depends on
+ * the directory copy-ups readdir did, so that is read from the upper layer
+ * in its documented format: no upper directory (lower-only), an upper
+ * directory without trusted.union.opaque (merged), or an opaque one holding
+ * a fallthru (0/1..0/15) or a subdirectory with a lower part.
+ */
+static bool lower_part(const char *rel)
+{
+	char up[PATH_MAX], x[4];
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+	bool found = false;
+
+	if (!has_lower(rel))
+		return false;
+	fmt(up, sizeof(up), "%s%s%s", upperdir, *rel ? "/" : "", rel);
+	if (lstat(up, &st) || !S_ISDIR(st.st_mode))
+		return true;
+	if (lgetxattr(up, "trusted.union.opaque", x, sizeof(x)) != 1 || x[0] != 'y')
+		return true;
+	d = opendir(up);
+	while (d && !found && (e = readdir(d))) {
+		char c[PATH_MAX], crel[PATH_MAX];
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		fmt(c, sizeof(c), "%s/%s", up, e->d_name);
+		fmt(crel, sizeof(crel), "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+		if (lstat(c, &st))
+			continue;
+		if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 0 &&
+		    minor(st.st_rdev) >= 1 && minor(st.st_rdev) <= 15)
+			found = true;
+		else if (S_ISDIR(st.st_mode) && strlen(crel) < REL)
+			found = lower_part(crel);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 /* Does o rename a directory with a lower part (documented EXDEV)? */
 static bool exdev_allowed(const struct op *o)
 {
@@ -2306,11 +2364,11 @@ static bool exdev_allowed(const struct op *o)
 		return false;
 	path_of(p, R, o->p1);
 	if (!lstat(p, &st) && S_ISDIR(st.st_mode) && canon(o->p1, false, c) &&
-	    has_lower(c))
+	    lower_part(c))
 		return true;
 	path_of(p, R, o->p2);
 	return o->flags == RENAME_EXCHANGE && !lstat(p, &st) &&
-	       S_ISDIR(st.st_mode) && canon(o->p2, false, c) && has_lower(c);
+	       S_ISDIR(st.st_mode) && canon(o->p2, false, c) && lower_part(c);
 }
 
 /* Run one operation on both sides and compare. */
@@ -2372,7 +2430,28 @@ static void run_op(const struct op *o, long idx)
 		 * each filesystem (tmpfs: EINVAL; the union: that of a file,
 		 * e.g. ENXIO past the end): not compared. */
 	} else if (ur.ret != rr.ret || ur.err != rr.err) {
-		mismatch("op #%ld %s: union %s, reference %s", idx, desc, a, b);
+		char info[512] = "";
+
+		if (o->type == OP_RENAME) {
+			/* What the model and the upper layer say about p1. */
+			char up[PATH_MAX], x[8] = "";
+			struct stat ust;
+			ssize_t k;
+
+			fmt(up, sizeof(up), "%s/%s", upperdir, p1c);
+			k = lgetxattr(up, "trusted.union.opaque", x, sizeof(x) - 1);
+			x[k > 0 ? k : 0] = 0;
+			snprintf(info, sizeof(info),
+				 " [model: /%s was %s, lower part %s; upper: %s%s]",
+				 p1c, !had1 ? "absent" : S_ISDIR(rst1.st_mode) ?
+				 "a directory" : "a non-directory",
+				 lower_part(p1c) ? "yes" : "no",
+				 lstat(up, &ust) ? "absent" : S_ISDIR(ust.st_mode) ?
+				 "directory" : "non-directory",
+				 k > 0 ? ", opaque" : "");
+		}
+		mismatch("op #%ld %s: union %s, reference %s%s", idx, desc, a, b,
+			 info);
 	} else if (ur.dlen != rr.dlen || memcmp(ur.data, rr.data, ur.dlen)) {
 		data_diff(&ur, &rr, diff, sizeof(diff));
 		mismatch("op #%ld %s: %s; %s", idx, desc, a, diff);
@@ -2407,7 +2486,10 @@ static void run_op(const struct op *o, long idx)
 		break;
 	case OP_RENAME:
 		snprintf(rdir, sizeof(rdir), "%s", p2c);
-		if (had2 && o->flags != RENAME_EXCHANGE)
+		/* A directory replaced the (empty) directory p2; renaming a
+		 * name onto itself (or another name of it) does nothing. */
+		if (had2 && o->flags != RENAME_EXCHANGE && had1 &&
+		    rst1.st_ino != rst2.st_ino)
 			drop_lower(rdir);
 		break;
 	case OP_REMOUNT:
