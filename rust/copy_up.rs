@@ -483,6 +483,11 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
             Err(e) => return Err(e),
         }
     }
+    // The directory fallthru marker says "copy of a lower directory": an opaque
+    // directory without it is a new directory that is never merged (`namei::lookup`).
+    if !is_root && !xattr::has_flag(fs, &updir, xattr::FALLTHRU) {
+        upper::setxattr(mnt, &updir, xattr::FALLTHRU, b"y", 0)?;
+    }
     upper::setxattr(mnt, &updir, xattr::OPAQUE, b"y", 0)?;
     times.restore(fs, &updir);
     info.forget_listing();

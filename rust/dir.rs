@@ -228,20 +228,13 @@ fn whiteout_over(fs: &UnionFs, pupper: &Dentry, existing: &Dentry) -> Result {
     Ok(())
 }
 
-/// Whether the union directory `d` may show anything from lower: it has a lower part and
-/// is not opaque, or is opaque but holds fallthrus.
-fn dir_reaches_lower(fs: &UnionFs, d: &Inode) -> Result<bool> {
-    let info = d.union_info();
-    if info.lower.is_none() {
-        return Ok(false);
-    }
-    if !info.is_opaque() {
-        return Ok(true);
-    }
-    match info.upper() {
-        Some(u) => copy_up::upper_dir_has_fallthrus(fs, u),
-        None => Ok(true),
-    }
+/// Whether the union directory `d` has a lower part (merged or lower-only, also when its
+/// lower entries were all removed): its identity (inode number) is its lower directory's,
+/// which a rename cannot take to another name, so it gets `EXDEV`.  Directories made where
+/// a lower one was removed, or moved onto a lower directory's name, are upper-only (see
+/// `namei::lookup`) and rename normally.
+fn dir_reaches_lower(_fs: &UnionFs, d: &Inode) -> Result<bool> {
+    Ok(d.union_info().lower.is_some())
 }
 
 /// Fails with `ENOTEMPTY` unless the union directory `d` shows no entries; leaves its

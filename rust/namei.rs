@@ -105,7 +105,16 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
                 UpperKind::Fallthru(_) => want_lower = true,
                 UpperKind::Object => {
                     let is_dir = u.inode().is_some_and(|i| i.is_dir());
-                    want_lower = is_dir && (want_lower || xattr::has_flag(fs, &u, xattr::FALLTHRU));
+                    let fallthru = is_dir && xattr::has_flag(fs, &u, xattr::FALLTHRU);
+                    want_lower = is_dir && (want_lower || fallthru);
+                    if want_lower && !fallthru && xattr::has_flag(fs, &u, xattr::OPAQUE) {
+                        // An opaque directory that never was a lower directory's copy (made
+                        // over a whiteout, or an upper directory moved onto the name) hides
+                        // all of lower and is not merged: it is the new directory, with its
+                        // own identity.  Unless it holds fallthrus (an upper directory of an
+                        // older layer, listed before its parent was).
+                        want_lower = crate::copy_up::upper_dir_has_fallthrus(fs, &u)?;
+                    }
                     upper = Some(u);
                 }
             }

@@ -149,8 +149,11 @@ umount "$M"
 
 # An upper on a read-only mount: only a read-only union.
 mount -o remount,ro "$UFS"
-out=$(mount -t union -o "lower=$L,upper=$U" none "$M" 2>&1)
-result $([ $? != 0 ]; echo $?) "read-write union over a read-only upper mount fails" "$out"
+# -w: util-linux would otherwise retry read-only by itself.
+out=$(mount -w -t union -o "lower=$L,upper=$U" none "$M" 2>&1)
+result $([ $? != 0 ] && grep -q "read-only" <<<"$out$(dmesg | tail -2)"; echo $?) \
+	"read-write union over a read-only upper mount fails (EROFS)" "$out"
+mountpoint -q "$M" && umount "$M"
 mount -t union -o "ro,lower=$L,upper=$U" none "$M"
 result $? "read-only union over a read-only upper mount"
 result $([ "$(view "$M")" = "$(view "$M")" ] && [ "$(cat "$M/written")" = x ]; echo $?) "it shows the saved layer"
