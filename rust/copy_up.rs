@@ -452,7 +452,11 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
             continue;
         }
         let u = vfs::lookup_real(mnt, &updir, name)?;
-        if !u.inode().is_some_and(|i| i.is_dir()) || xattr::has_flag(fs, &u, xattr::FALLTHRU) {
+        if !u.inode().is_some_and(|i| i.is_dir())
+            || xattr::has_flag(fs, &u, xattr::FALLTHRU)
+            || !crate::namei::upper_dir_merges(fs, &u, false)?
+        {
+            // Not a directory, marked already, or a new directory that hides lower.
             continue;
         }
         let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;

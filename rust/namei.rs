@@ -69,6 +69,32 @@ pub(crate) fn is_lower_marker(d: &Dentry) -> bool {
     d.inode().is_some() && !matches!(classify_upper(d), UpperKind::Object)
 }
 
+/// Whether the upper directory `u` merges with a lower directory of the same name (if
+/// there is one), in a parent that is opaque or not:
+/// - in an opaque parent, only a directory fallthru (a copy of a lower directory) does;
+/// - an opaque directory without the directory fallthru marker is a *new* directory that
+///   never was a lower directory's copy (made over a whiteout, or an upper directory moved
+///   onto the name): it hides all of lower and is not merged, so it keeps its own
+///   identity; unless it holds fallthrus (an upper directory of an older layer, listed
+///   before its parent was);
+/// - anything else does.
+pub(crate) fn upper_dir_merges(
+    fs: &crate::superblock::UnionFs,
+    u: &Dentry,
+    parent_opaque: bool,
+) -> Result<bool> {
+    if xattr::has_flag(fs, u, xattr::FALLTHRU) {
+        return Ok(true);
+    }
+    if parent_opaque {
+        return Ok(false);
+    }
+    if xattr::has_flag(fs, u, xattr::OPAQUE) {
+        return crate::copy_up::upper_dir_has_fallthrus(fs, u);
+    }
+    Ok(true)
+}
+
 fn positive(d: ARef<Dentry>) -> Option<ARef<Dentry>> {
     d.inode().is_some().then_some(d)
 }
@@ -105,16 +131,7 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
                 UpperKind::Fallthru(_) => want_lower = true,
                 UpperKind::Object => {
                     let is_dir = u.inode().is_some_and(|i| i.is_dir());
-                    let fallthru = is_dir && xattr::has_flag(fs, &u, xattr::FALLTHRU);
-                    want_lower = is_dir && (want_lower || fallthru);
-                    if want_lower && !fallthru && xattr::has_flag(fs, &u, xattr::OPAQUE) {
-                        // An opaque directory that never was a lower directory's copy (made
-                        // over a whiteout, or an upper directory moved onto the name) hides
-                        // all of lower and is not merged: it is the new directory, with its
-                        // own identity.  Unless it holds fallthrus (an upper directory of an
-                        // older layer, listed before its parent was).
-                        want_lower = crate::copy_up::upper_dir_has_fallthrus(fs, &u)?;
-                    }
+                    want_lower = is_dir && upper_dir_merges(fs, &u, !want_lower)?;
                     upper = Some(u);
                 }
             }

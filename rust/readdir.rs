@@ -137,7 +137,7 @@ fn translate(
         UpperKind::Whiteout => None,
         UpperKind::Fallthru(t) => lower(false)?.map(|l| (union_ino(None, Some(l)), t)),
         UpperKind::Object if ui.is_dir() => {
-            let merges = !info.is_opaque() || xattr::has_flag(fs, &u, xattr::FALLTHRU);
+            let merges = crate::namei::upper_dir_merges(fs, &u, info.is_opaque())?;
             let l = if merges { lower(true)? } else { None };
             Some((union_ino(Some(ui.ino()), l), dtype::DIR))
         }
