@@ -15,20 +15,8 @@
 
 set -u
 
-n=0
-failed=0
-
-result()	# result STATUS NAME [DIAG]
-{
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		[ -n "${3:-}" ] && sed 's/^/# /' <<<"$3"
-		failed=1
-	fi
-}
+# shellcheck source=selftests/lib/tap.sh
+. "$(dirname "$0")/lib/tap.sh"
 
 w=$(mktemp -d /tmp/union-perm.XXXXXX)
 mount -t tmpfs -o size=64m tmpfs "$w" || { echo "1..0 # cannot mount tmpfs"; exit 1; }
@@ -62,44 +50,12 @@ result $([ "$(stat -c '%u %a' "$U/.union-work")" = "0 700" ] && [ ! -e "$U/.unio
 	"a work directory left by another user is taken over (mounter's, 0700, emptied)" \
 	"$(stat -c '%u %a' "$U/.union-work"; ls -la "$U/.union-work")"
 
-# Both trees, the same operations.
-both()	# both CMD... (CMD runs with $T set to the tree)
-{
-	local t out_m out_c
-	out_m=$(T=$M bash -c "$*" 2>&1; echo "rc=$?")
-	out_c=$(T=$C bash -c "$*" 2>&1; echo "rc=$?")
-	out_m=${out_m//$M/TREE}
-	out_c=${out_c//$C/TREE}
-	if [ "$out_m" = "$out_c" ]; then
-		# What both said, for the log (the test's evidence).
-		sed 's/^/#   /' <<<"$out_m" >&2
-		return 0
-	fi
-	echo "union: $out_m"
-	echo "copy:  $out_c"
-	return 1
-}
-
 acls()	# the ACLs of a tree, relative names, numeric ids, in name order
 {
 	(cd "$1" && find . -path ./.union-work -prune -o -print | sort |
 		while IFS= read -r f; do getfacl -n -p "$f" 2>&1; done)
 }
 
-as()	# as UID[:GROUPS] CMD...
-{
-	local who=$1 uid groups
-	shift
-	uid=${who%%:*}
-	groups=${who#*:}
-	[ "$groups" = "$who" ] && groups=
-	if [ -n "$groups" ]; then
-		setpriv --reuid="$uid" --regid="$uid" --groups="$groups" -- bash -c "$*"
-	else
-		setpriv --reuid="$uid" --regid="$uid" --clear-groups -- bash -c "$*"
-	fi
-}
-export -f as
 
 
 out=$(both 'for u in 1000 1001 1002; do

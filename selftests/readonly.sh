@@ -14,20 +14,8 @@
 
 set -u
 
-n=0
-failed=0
-
-result()	# result STATUS NAME [DIAG]
-{
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		[ -n "${3:-}" ] && sed 's/^/# /' <<<"$3"
-		failed=1
-	fi
-}
+# shellcheck source=selftests/lib/tap.sh
+. "$(dirname "$0")/lib/tap.sh"
 
 w=$(mktemp -d /tmp/union-ro.XXXXXX)
 mount -t tmpfs -o size=64m tmpfs "$w" || { echo "not ok 1 tmpfs"; exit 1; }
