@@ -470,11 +470,3 @@ int union_apply_create_acls(struct mnt_idmap *idmap, struct dentry *dir,
 	return err;
 }
 
-/*
- * The registry of upper directories in use (a module static) is not among
- * what kmemleak scans, so its heap buffer would be reported as a leak.
- */
-void union_kmemleak_not_leak(const void *p)
-{
-	kmemleak_not_leak(p);
-}

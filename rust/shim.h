@@ -17,7 +17,6 @@
 #include <linux/fs_context.h>
 #include <linux/fs_parser.h>
 #include <linux/mount.h>
-#include <linux/kmemleak.h>
 #include <linux/mutex.h>
 #include <linux/posix_acl.h>
 #include <linux/posix_acl_xattr.h>
@@ -98,7 +97,6 @@ void union_mutex_init(struct mutex *m, const char *name, struct lock_class_key *
 int union_mutex_lock_killable(struct mutex *m);
 void union_mutex_unlock(struct mutex *m);
 bool union_d_unhashed(const struct dentry *dentry);
-void union_kmemleak_not_leak(const void *p);
 void union_rehash_inode(struct inode *inode, unsigned long hashval);
 void union_unhash_inode(struct inode *inode);
 

@@ -100,6 +100,11 @@ pub(crate) fn init_registry() {
     vfs::init_upper_registry();
 }
 
+/// Frees the registry of upper directories in use (module exit).
+pub(crate) fn exit_registry() {
+    vfs::exit_upper_registry();
+}
+
 fn take(fc: &FsContext, slot: &mut Option<LayerSpec>, which: Which) -> Result<LayerSpec> {
     let k = which.key();
     slot.take().ok_or_else(|| {

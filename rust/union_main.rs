@@ -43,6 +43,16 @@ struct UnionModule {
     _registration: vfs::ops::Registration,
 }
 
+impl Drop for UnionModule {
+    fn drop(&mut self) {
+        // The module is being removed, so no union is mounted (each holds a module
+        // reference) and none can be (the module is going): the registry is empty and
+        // only its buffer is left to free.  The filesystem is unregistered after this,
+        // when the fields drop.
+        superblock::exit_registry();
+    }
+}
+
 impl kernel::Module for UnionModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         superblock::init_registry();
