@@ -905,7 +905,7 @@ pub(crate) fn init_upper_registry() {
 /// Frees the registry's buffer (module exit: a static is never dropped, so without this
 /// the buffer would leak at every `rmmod`; kmemleak on the debug kernel reported it).
 pub(crate) fn exit_upper_registry() {
-    let old = core::mem::replace(&mut *UPPERS.lock(), KVec::new());
+    let old = core::mem::take(&mut *UPPERS.lock());
     drop(old);
 }
 
