@@ -190,31 +190,34 @@ fn copy_up_file(
     copy_meta_from(fs, lower, &st, td, true)?;
     set_origin(fs, lower, td, pupper)?;
     upper::fsync(&tmp)?;
-    for _ in 0..PLACE_TRIES {
-        let existing = vfs::lookup_real(fs.upper().mnt(), pupper, name)?;
-        if existing.inode().is_none() {
-            // `create` checks under the parent's lock that the name is still free.
-            match upper::create(fs.upper().mnt(), pupper, name, NewObject::Link(td)) {
-                Err(e) if e == EEXIST => continue,
-                r => return r,
-            }
-        }
-        check_expected(&existing, Expect::Lower)?;
-        // A fallthru marker stands at the name: link the copy in the work directory, then
-        // rename it over the marker (one atomic step for users of the union).  The rename
-        // fails with ESTALE if the marker was replaced meanwhile; then look again.
-        let linked = fs.create_temp(NewObject::Link(td))?;
-        match upper::rename(fs.upper().mnt(), fs.work()?, &linked, pupper, &existing, 0) {
-            Ok(()) => return Ok(linked),
-            Err(e) => {
-                fs.discard_temp(&linked, false);
-                if e != ESTALE {
-                    return Err(e);
-                }
-            }
+    install_link(fs, pupper, name, td, Expect::Lower)
+}
+
+/// Links the upper object `target` at `name` in `pupper`: directly where the name is free
+/// (`create` checks that under the parent's lock), else as a link built in the work
+/// directory and moved into place by [`install`], which replaces a marker in one step and
+/// checks the name against `expect`.  Returns the new name's dentry.
+pub(crate) fn install_link(
+    fs: &UnionFs,
+    pupper: &Dentry,
+    name: &[u8],
+    target: &Dentry,
+    expect: Expect,
+) -> Result<ARef<Dentry>> {
+    let mnt = fs.upper().mnt();
+    if vfs::lookup_real(mnt, pupper, name)?.inode().is_none() {
+        match upper::create(mnt, pupper, name, NewObject::Link(target)) {
+            // Taken meanwhile (by a marker): go through the work directory.
+            Err(e) if e == EEXIST => {}
+            r => return r,
         }
     }
-    Err(ESTALE)
+    let linked = fs.create_temp(NewObject::Link(target))?;
+    if let Err(e) = install(fs, pupper, name, &linked, false, expect) {
+        fs.discard_temp(&linked, false);
+        return Err(e);
+    }
+    Ok(linked)
 }
 
 /// How often placing an object at a name is retried when the name changed between the

@@ -233,8 +233,8 @@ fn whiteout_over(fs: &UnionFs, pupper: &Dentry, existing: &Dentry) -> Result {
 /// which a rename cannot take to another name, so it gets `EXDEV`.  Directories made where
 /// a lower one was removed, or moved onto a lower directory's name, are upper-only (see
 /// `namei::lookup`) and rename normally.
-fn dir_reaches_lower(_fs: &UnionFs, d: &Inode) -> Result<bool> {
-    Ok(d.union_info().lower.is_some())
+fn has_lower_part(d: &Inode) -> bool {
+    d.union_info().lower.is_some()
 }
 
 /// Fails with `ENOTEMPTY` unless the union directory `d` shows no entries; leaves its
@@ -310,27 +310,8 @@ pub(crate) fn link(old: &Dentry, dir: &Inode, new: &Dentry) -> Result<ARef<Inode
     let parent = upper::parent(new);
     let pupper = copy_up(&parent)?;
     let _creds = fs.override_creds();
-    let mnt = fs.upper().mnt();
     let oupper = upper_at_name(fs, &opar, &oname, inode)?;
-    let existing = vfs::lookup_real(mnt, &pupper, &name)?;
-    let placed = if existing.inode().is_none() {
-        upper::create(mnt, &pupper, &name, NewObject::Link(&oupper)).map(|_| ())
-    } else {
-        Err(EEXIST)
-    };
-    match placed {
-        Ok(()) => {}
-        // A marker at the name (or one that appeared meanwhile): link in the work
-        // directory and move the link into place.
-        Err(e) if e == EEXIST => {
-            let tmp = fs.create_temp(NewObject::Link(&oupper))?;
-            if let Err(e) = install(fs, &pupper, &name, &tmp, false, Expect::Free) {
-                fs.discard_temp(&tmp, false);
-                return Err(e);
-            }
-        }
-        Err(e) => return Err(e),
-    }
+    copy_up::install_link(fs, &pupper, &name, &oupper, Expect::Free)?;
     dir.union_info().forget_listing();
     mark_impure_for(fs, &pupper, &oupper)?;
     inode.set_nlink(oupper.inode().map_or(1, vfs::nlink_of));
@@ -353,12 +334,12 @@ pub(crate) fn rename(
     check_not_reserved(fs, new_dir, &new.name_copy()?)?;
     let oinode = old.inode().ok_or(ENOENT)?;
     let o_is_dir = oinode.is_dir();
-    if o_is_dir && dir_reaches_lower(fs, oinode)? {
+    if o_is_dir && has_lower_part(oinode) {
         return Err(EXDEV);
     }
     let ninode = new.inode();
     if let Some(ni) = ninode {
-        if exchange && ni.is_dir() && dir_reaches_lower(fs, ni)? {
+        if exchange && ni.is_dir() && has_lower_part(ni) {
             return Err(EXDEV);
         }
         if !exchange && ni.is_dir() {

@@ -217,6 +217,27 @@ fn build_listing(
     }))
 }
 
+/// Emits one listing entry at its position (`.` and `..` get the union directory's and
+/// its parent's inode numbers); `false` when the caller's buffer is full.
+fn emit_entry(inode: &Inode, ctx: &mut DirEmitter, e: &Entry) -> bool {
+    let (ino, d_type) = match &e.name[..] {
+        b"." => (inode.ino(), dtype::DIR),
+        b".." => (ctx.parent_ino(), dtype::DIR),
+        _ => (e.ino, e.d_type),
+    };
+    ctx.set_pos(e.pos);
+    ctx.emit(&e.name, ino, d_type)
+}
+
+/// Opens an upper directory for reading its entries, with the mounter's credentials.
+fn open_upper_dir(fs: &UnionFs, updir: &Dentry) -> Result<ARef<File>> {
+    let flags = kernel::bindings::O_RDONLY
+        | kernel::bindings::O_DIRECTORY
+        | kernel::bindings::O_LARGEFILE
+        | kernel::bindings::O_NOATIME;
+    upper::open(fs.upper().mnt(), updir, flags, fs.creator_cred())
+}
+
 /// `iterate_shared` of a union directory.
 pub(crate) fn iterate(
     inode: &Inode,
@@ -231,16 +252,7 @@ pub(crate) fn iterate(
     if cache.real.is_none() {
         copy_up::copy_up_dir_entries(dentry)?;
         let updir = copy_up::copy_up(dentry)?;
-        let flags = kernel::bindings::O_RDONLY
-            | kernel::bindings::O_DIRECTORY
-            | kernel::bindings::O_LARGEFILE
-            | kernel::bindings::O_NOATIME;
-        cache.real = Some(upper::open(
-            fs.upper().mnt(),
-            &updir,
-            flags,
-            fs.creator_cred(),
-        )?);
+        cache.real = Some(open_upper_dir(fs, &updir)?);
     }
     let real = cache.real.as_ref().ok_or(EINVAL)?;
     let updir = upper::file_dentry(real);
@@ -281,13 +293,7 @@ pub(crate) fn iterate(
     };
     for (i, e) in listing.entries.iter().enumerate().skip(from) {
         cache.next = i;
-        let (ino, d_type) = match &e.name[..] {
-            b"." => (inode.ino(), dtype::DIR),
-            b".." => (ctx.parent_ino(), dtype::DIR),
-            _ => (e.ino, e.d_type),
-        };
-        ctx.set_pos(e.pos);
-        if !ctx.emit(&e.name, ino, d_type) {
+        if !emit_entry(inode, ctx, e) {
             return Ok(());
         }
     }
@@ -329,11 +335,7 @@ fn build_merged(fs: &UnionFs, inode: &Inode) -> Result<KVec<Entry>> {
     }
     let mut upper_names: KVec<KVec<u8>> = KVec::new();
     if let Some(updir) = info.upper() {
-        let flags = kernel::bindings::O_RDONLY
-            | kernel::bindings::O_DIRECTORY
-            | kernel::bindings::O_LARGEFILE
-            | kernel::bindings::O_NOATIME;
-        let real = upper::open(fs.upper().mnt(), updir, flags, fs.creator_cred())?;
+        let real = open_upper_dir(fs, updir)?;
         let impure = xattr::has_flag(fs, updir, xattr::IMPURE);
         let (raw, _) = read_raw(&real, 0, usize::MAX)?;
         for e in raw {
@@ -407,13 +409,7 @@ fn iterate_merged(
     let entries = cache.merged.as_ref().ok_or(EINVAL)?;
     let from = usize::try_from(ctx.pos()).map_err(|_| EINVAL)?;
     for e in entries.iter().skip(from) {
-        let (ino, d_type) = match &e.name[..] {
-            b"." => (inode.ino(), dtype::DIR),
-            b".." => (ctx.parent_ino(), dtype::DIR),
-            _ => (e.ino, e.d_type),
-        };
-        ctx.set_pos(e.pos);
-        if !ctx.emit(&e.name, ino, d_type) {
+        if !emit_entry(inode, ctx, e) {
             return Ok(());
         }
     }

@@ -661,7 +661,9 @@ unsafe extern "C" fn iop_get_inode_acl(
     type_: c_int,
     rcu: bool,
 ) -> *mut bindings::posix_acl {
-    // SAFETY: Valid for the call.
+    // SAFETY: The VFS passes a union inode it holds a reference to for the whole call (in
+    // RCU walk mode, the RCU read lock keeps it from being freed), so the borrow does not
+    // outlive it.
     let inode = unsafe { Inode::from_raw(inode) };
     let Some(real) = crate::acl::real_for_permission(inode) else {
         return ECHILD.to_ptr();
@@ -685,7 +687,7 @@ unsafe extern "C" fn iop_get_acl(
     dentry: *mut bindings::dentry,
     type_: c_int,
 ) -> *mut bindings::posix_acl {
-    // SAFETY: Valid for the call.
+    // SAFETY: `vfs_get_acl` holds a reference to the positive union dentry for the call.
     let d = unsafe { Dentry::from_raw(dentry) };
     // SAFETY: Valid idmap and real dentry; the result (a referenced ACL, NULL or an error
     // pointer) is handed to the caller.
@@ -708,7 +710,8 @@ unsafe extern "C" fn iop_set_acl(
     type_: c_int,
 ) -> c_int {
     from_result(|| {
-        // SAFETY: Valid for the call.
+        // SAFETY: `vfs_set_acl`/`vfs_remove_acl` hold a reference to the positive union
+        // dentry (and its inode lock) for the call.
         let d = unsafe { Dentry::from_raw(dentry) };
         crate::acl::set(d, |mnt, upper| {
             // SAFETY: Valid idmap and upper dentry (not locked by us: the upper inode is
