@@ -6,12 +6,15 @@
 #                   RUN='cmd' runs cmd in it and returns its status; ROOTFS=image.sqfs,
 #                   UPPER=upper.img (persistent ext4 upper layer), SHARE=dir (/mnt/host)
 #   make shell      boot the test VM into a shell with a demo union mounted
-#   make bench      union vs overlayfs vs native tmpfs, ratios from one VM run
+#   make bench      union vs overlayfs vs native on real workloads (LiveCD tree on
+#                   squashfs), alternating rounds, medians + spreads; table, CSV, JSON
+#                   and chart in bench.out/ (QUICK=1, ROUNDS=n, BOOTS=n, ONLY=regex)
 #   make stress     concurrent random load + consistency checks in the VM (10 min;
 #                   STRESS_SECONDS=, STRESS_PROCS=, STRESS_SEED=)
 #   make fuzz       differential tester (union vs a plain copy) in the VM:
 #                   SEEDS=a..b (default 1..20) OPS=n (default 2000); shrinks failures
 #   make CLIPPY=1   build with clippy
+#   make ... PROFILE=bench   the kernel without debug options (make bench's default)
 #   make ... PROFILE=debug   the same against the debug kernel (KASAN, kmemleak, UBSAN,
 #                   Rust debug assertions, built with LLVM); UNION_PROFILE=debug in the
 #                   environment does the same, also for qemu/run and qemu/live
@@ -67,8 +70,13 @@ clippy:
 check: modules selftests fmt-check clippy
 	@$(REPO)/selftests/check $(if $(T),-t '$(T)')
 
-bench: modules selftests
-	@$(REPO)/qemu/run --timeout 3600 -- $(REPO)/selftests/bench/run
+# The benchmark runs on the bench kernel profile (no lockdep) unless PROFILE is given.
+BENCH_PROFILE := $(if $(filter command line,$(origin PROFILE)),$(PROFILE),bench)
+bench:
+	@$(MAKE) --no-print-directory PROFILE=$(BENCH_PROFILE) modules selftests
+	@UNION_PROFILE=$(BENCH_PROFILE) $(REPO)/selftests/bench/host $(if $(QUICK),--quick) \
+		$(if $(ROUNDS),--rounds $(ROUNDS)) $(if $(BOOTS),--boots $(BOOTS)) \
+		$(if $(ONLY),--only '$(ONLY)')
 
 STRESS_SECONDS ?= 600
 STRESS_PROCS ?= 4

@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Micro-benchmarks for union vs overlayfs vs the native filesystem.
+ * Timed micro-operations for the union benchmark (selftests/bench/run).
  *
- *   bench DIR OP N
+ *   bench OP PATH N [K]
  *
- * DIR is prepared by selftests/bench/run (the same lower content in each
- * setup).  Prints "OP seconds" for one run.  Timings under TCG are only
+ *   stat DIR N K     stat DIR/f<i mod K>, N times (lookup + getattr)
+ *   open DIR N K     open + close DIR/f<i mod K> read-only, N times
+ *   readdir DIR N    list DIR to the end, N times
+ *   create DIR N     create DIR/new<i> (O_EXCL), N files, then unlink them all
+ *   read FILE N      read FILE to the end with 64 KiB reads, N times
+ *   mmapread FILE N  map FILE and touch one byte per page, N times
+ *   append FILE N    open FILE O_WRONLY|O_APPEND, write one byte, close; N times
+ *                    (the first one is the copy-up of a lower file)
+ *
+ * Prints the elapsed seconds of the whole loop.  Timings under TCG are only
  * meaningful as ratios between setups measured in the same VM run.
  */
 #define _GNU_SOURCE
@@ -34,98 +42,113 @@ static void die(const char *what, const char *path)
 	exit(1);
 }
 
+static int open_or_die(const char *path, int flags)
+{
+	int fd = open(path, flags, 0644);
+
+	if (fd < 0)
+		die("open", path);
+	return fd;
+}
+
 int main(int argc, char **argv)
 {
+	static char buf[1 << 16];
+	volatile unsigned long sum = 0;
 	char path[4096];
-	const char *dir, *op;
-	double t0, t;
-	long n, i;
+	const char *op, *p;
+	long n, k, i;
+	double t0;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: bench DIR OP N\n");
+	if (argc < 4) {
+		fprintf(stderr, "usage: bench OP PATH N [K]\n");
 		return 2;
 	}
-	dir = argv[1];
-	op = argv[2];
+	op = argv[1];
+	p = argv[2];
 	n = atol(argv[3]);
+	k = argc > 4 ? atol(argv[4]) : 1;
+	if (n < 1 || k < 1) {
+		fprintf(stderr, "bench: N and K must be positive\n");
+		return 2;
+	}
 	t0 = now();
-	if (!strcmp(op, "stat")) {		/* lookup + getattr of lower files */
+	if (!strcmp(op, "stat")) {
 		struct stat st;
 
 		for (i = 0; i < n; i++) {
-			snprintf(path, sizeof(path), "%s/files/f%ld", dir, i % 1000);
+			snprintf(path, sizeof(path), "%s/f%ld", p, i % k);
 			if (stat(path, &st))
 				die("stat", path);
 		}
-	} else if (!strcmp(op, "readdir")) {	/* list a 1000-entry lower dir */
+	} else if (!strcmp(op, "open")) {
 		for (i = 0; i < n; i++) {
-			DIR *d;
+			snprintf(path, sizeof(path), "%s/f%ld", p, i % k);
+			close(open_or_die(path, O_RDONLY));
+		}
+	} else if (!strcmp(op, "readdir")) {
+		for (i = 0; i < n; i++) {
+			DIR *d = opendir(p);
 
-			snprintf(path, sizeof(path), "%s/files", dir);
-			d = opendir(path);
 			if (!d)
-				die("opendir", path);
+				die("opendir", p);
+			errno = 0;
 			while (readdir(d))
-				;
+				sum++;
+			if (errno)
+				die("readdir", p);
 			closedir(d);
 		}
-	} else if (!strcmp(op, "read")) {	/* stream a lower file */
-		static char buf[1 << 16];
-
+	} else if (!strcmp(op, "create")) {
 		for (i = 0; i < n; i++) {
-			int fd;
-			ssize_t r;
-
-			snprintf(path, sizeof(path), "%s/big", dir);
-			fd = open(path, O_RDONLY);
-			if (fd < 0)
-				die("open", path);
-			while ((r = read(fd, buf, sizeof(buf))) > 0)
-				;
-			close(fd);
-		}
-	} else if (!strcmp(op, "open")) {	/* open/close a lower file read-only */
-		for (i = 0; i < n; i++) {
-			int fd;
-
-			snprintf(path, sizeof(path), "%s/files/f%ld", dir, i % 1000);
-			fd = open(path, O_RDONLY);
-			if (fd < 0)
-				die("open", path);
-			close(fd);
-		}
-	} else if (!strcmp(op, "create")) {	/* create + unlink new files */
-		for (i = 0; i < n; i++) {
-			int fd;
-
-			snprintf(path, sizeof(path), "%s/new%ld", dir, i);
-			fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0644);
-			if (fd < 0)
-				die("create", path);
-			close(fd);
+			snprintf(path, sizeof(path), "%s/new%ld", p, i);
+			close(open_or_die(path, O_CREAT | O_WRONLY | O_EXCL));
 		}
 		for (i = 0; i < n; i++) {
-			snprintf(path, sizeof(path), "%s/new%ld", dir, i);
+			snprintf(path, sizeof(path), "%s/new%ld", p, i);
 			if (unlink(path))
 				die("unlink", path);
 		}
-	} else if (!strcmp(op, "copyup")) {	/* first open for write of lower files */
+	} else if (!strcmp(op, "read")) {
 		for (i = 0; i < n; i++) {
-			int fd;
+			int fd = open_or_die(p, O_RDONLY);
+			ssize_t r;
 
-			snprintf(path, sizeof(path), "%s/cu/f%ld", dir, i);
-			fd = open(path, O_WRONLY | O_APPEND);
-			if (fd < 0)
-				die("open for write", path);
+			while ((r = read(fd, buf, sizeof(buf))) > 0)
+				sum += buf[0];
+			if (r < 0)
+				die("read", p);
+			close(fd);
+		}
+	} else if (!strcmp(op, "mmapread")) {
+		for (i = 0; i < n; i++) {
+			int fd = open_or_die(p, O_RDONLY);
+			struct stat st;
+			char *m;
+			off_t o;
+
+			if (fstat(fd, &st))
+				die("fstat", p);
+			m = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+			if (m == MAP_FAILED)
+				die("mmap", p);
+			for (o = 0; o < st.st_size; o += 4096)
+				sum += m[o];
+			munmap(m, st.st_size);
+			close(fd);
+		}
+	} else if (!strcmp(op, "append")) {
+		for (i = 0; i < n; i++) {
+			int fd = open_or_die(p, O_WRONLY | O_APPEND);
+
 			if (write(fd, "x", 1) != 1)
-				die("write", path);
+				die("write", p);
 			close(fd);
 		}
 	} else {
 		fprintf(stderr, "bench: unknown op %s\n", op);
 		return 2;
 	}
-	t = now() - t0;
-	printf("%s %.6f\n", op, t);
+	printf("%.6f\n", now() - t0);
 	return 0;
 }
