@@ -474,22 +474,20 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
         !(is_root && name[..] == *crate::superblock::WORK_DIR_NAME)
             && upper_names.binary_search_by(|u| u.0[..].cmp(name)).is_err()
     });
-    for (name, t) in lower_entries.iter() {
-        let mut t = *t;
+    // Lower character devices may be markers (a flattened union), which count as absent;
+    // entries of unknown type get their type from the lower inode.
+    let mut fallthrus = KVec::with_capacity(lower_entries.len(), GFP_KERNEL)?;
+    for (name, mut t) in lower_entries {
         if t == vfs::dtype::CHR || t == vfs::dtype::UNKNOWN {
-            let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
+            let l = vfs::lookup_real(fs.lower().mnt(), lodir, &name)?;
             match l.inode() {
-                None => continue,
-                Some(_) if crate::namei::is_lower_marker(&l) => continue,
-                Some(i) => t = vfs::dtype_of_mode(i.mode()),
+                Some(i) if !crate::namei::is_lower_marker(&l) => t = vfs::dtype_of_mode(i.mode()),
+                _ => continue,
             }
         }
-        match upper::create(mnt, &updir, name, NewObject::Fallthru(t)) {
-            Ok(_) => {}
-            Err(e) if e == EEXIST => {}
-            Err(e) => return Err(e),
-        }
+        fallthrus.push((name, t), GFP_KERNEL)?;
     }
+    upper::create_fallthrus(mnt, &updir, &fallthrus)?;
     // The directory fallthru marker says "copy of a lower directory": an opaque
     // directory without it is a new directory that is never merged (`namei::lookup`).
     if !is_root && !xattr::has_flag(fs, &updir, xattr::FALLTHRU) {

@@ -97,7 +97,36 @@ fn read_raw(real: &File, pos: i64, limit: usize) -> Result<(KVec<Raw>, i64)> {
     Ok((raw, end))
 }
 
-/// Translates an upper entry into what the union shows; `None` hides it.
+/// The entries of a lower directory by name, read with one pass over it: a listing
+/// resolves its fallthrus here instead of with one lower lookup each.  The lower
+/// directory's `d_ino` is the lower inode number on the filesystems union stacks over
+/// (the one `stat` reports through the union).  Character devices and entries of unknown
+/// type are not in it: whether they are markers (which count as absent) needs their inode.
+struct LowerIndex(KVec<(KVec<u8>, u64, u8)>);
+
+impl LowerIndex {
+    fn read(fs: &UnionFs, lodir: &Dentry) -> Result<Self> {
+        let mut v = vfs::dir_entries_ino(fs.lower().mnt(), lodir, fs.creator_cred())?;
+        v.sort_unstable_by(|a, b| a.0[..].cmp(&b.0[..]));
+        Ok(Self(v))
+    }
+
+    /// `Some(Some((ino, d_type)))` for a visible lower entry, `Some(None)` if there is
+    /// none, `None` if only a lookup can tell.
+    fn find(&self, name: &[u8]) -> Option<Option<(u64, u8)>> {
+        match self.0.binary_search_by(|e| e.0[..].cmp(name)) {
+            Ok(i) => {
+                let (_, ino, t) = &self.0[i];
+                (*t != dtype::CHR && *t != dtype::UNKNOWN).then_some(Some((*ino, *t)))
+            }
+            Err(_) => Some(None),
+        }
+    }
+}
+
+/// Translates an upper entry into what the union shows; `None` hides it.  With `index`,
+/// lower entries are found in the lower directory's [`LowerIndex`], read on first need
+/// (for a whole listing); without, by lookup.
 fn translate(
     fs: &UnionFs,
     inode: &Inode,
@@ -105,6 +134,7 @@ fn translate(
     impure: bool,
     parent_ino: u64,
     e: &Raw,
+    mut index: Option<&mut Option<LowerIndex>>,
 ) -> Result<Option<(u64, u8)>> {
     let info = inode.union_info();
     match &e.name[..] {
@@ -121,10 +151,20 @@ fn translate(
     let Some(ui) = u.inode() else {
         return Ok(None);
     };
-    let lower = |want_dir: bool| -> Result<Option<u64>> {
+    let mut lower = |want_dir: bool| -> Result<Option<u64>> {
         let Some(lodir) = info.lower.as_ref() else {
             return Ok(None);
         };
+        if let Some(index) = index.as_deref_mut() {
+            if index.is_none() {
+                *index = Some(LowerIndex::read(fs, lodir)?);
+            }
+            if let Some(found) = index.as_ref().and_then(|i| i.find(&e.name)) {
+                return Ok(found
+                    .filter(|(_, t)| !want_dir || *t == dtype::DIR)
+                    .map(|(ino, _)| ino));
+            }
+        }
         let l = vfs::lookup_real(fs.lower().mnt(), lodir, &e.name)?;
         Ok(match l.inode() {
             Some(li) if !crate::namei::is_lower_marker(&l) && (!want_dir || li.is_dir()) => {
@@ -196,8 +236,10 @@ fn build_listing(
         return Ok(None);
     }
     let mut entries = KVec::with_capacity(raw.len(), GFP_KERNEL)?;
+    let mut index = None;
     for e in raw {
-        let Some((ino, d_type)) = translate(fs, inode, updir, impure, 0, &e)? else {
+        let Some((ino, d_type)) = translate(fs, inode, updir, impure, 0, &e, Some(&mut index))?
+        else {
             continue;
         };
         entries.push(
@@ -334,6 +376,7 @@ fn build_merged(fs: &UnionFs, inode: &Inode) -> Result<KVec<Entry>> {
         )?;
     }
     let mut upper_names: KVec<KVec<u8>> = KVec::new();
+    let mut index = None;
     if let Some(updir) = info.upper() {
         let real = open_upper_dir(fs, updir)?;
         let impure = xattr::has_flag(fs, updir, xattr::IMPURE);
@@ -342,7 +385,7 @@ fn build_merged(fs: &UnionFs, inode: &Inode) -> Result<KVec<Entry>> {
             if &e.name[..] == b"." || &e.name[..] == b".." {
                 continue;
             }
-            let shown = translate(fs, inode, updir, impure, 0, &e)?;
+            let shown = translate(fs, inode, updir, impure, 0, &e, Some(&mut index))?;
             let mut n = KVec::with_capacity(e.name.len(), GFP_KERNEL)?;
             n.extend_from_slice(&e.name, GFP_KERNEL)?;
             upper_names.push(n, GFP_KERNEL)?;
@@ -429,7 +472,8 @@ fn iterate_live(fs: &UnionFs, inode: &Inode, real: &File, ctx: &mut DirEmitter) 
             return Ok(());
         }
         for e in batch.iter() {
-            let Some((ino, t)) = translate(fs, inode, updir, impure, ctx.parent_ino(), e)? else {
+            let Some((ino, t)) = translate(fs, inode, updir, impure, ctx.parent_ino(), e, None)?
+            else {
                 continue;
             };
             ctx.set_pos(e.pos);

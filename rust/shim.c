@@ -167,6 +167,36 @@ void union_inode_set_nlink(struct inode *inode, unsigned int nlink)
 	set_nlink(inode, nlink);
 }
 
+/*
+ * Creates fallthru markers (character devices 0/type, mode 0) for @n names in the
+ * upper directory @parent under one hold of its lock, skipping names that exist.
+ * Returns 0, or the first error (the markers before it stay: a directory copy-up
+ * that did not finish is redone, and skips them).
+ */
+int union_create_fallthrus(struct mnt_idmap *idmap, struct dentry *parent,
+			   const struct union_fallthru *entries, unsigned int n)
+{
+	struct inode *dir = d_inode(parent);
+	unsigned int i;
+	int err = 0;
+
+	inode_lock_nested(dir, I_MUTEX_PARENT);
+	for (i = 0; i < n && !err; i++) {
+		struct dentry *d = lookup_one(idmap, &QSTR_LEN(entries[i].name, entries[i].len),
+					      parent);
+
+		if (IS_ERR(d)) {
+			err = PTR_ERR(d);
+			break;
+		}
+		if (d_is_negative(d))
+			err = vfs_mknod(idmap, dir, d, S_IFCHR, MKDEV(0, entries[i].type), NULL);
+		dput(d);
+	}
+	inode_unlock(dir);
+	return err;
+}
+
 u64 union_inode_ino(const struct inode *inode)
 {
 	return inode->i_ino;

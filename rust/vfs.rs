@@ -980,6 +980,25 @@ pub(crate) fn read_dir_batch(dir: &File, pos: i64, emit: ops::EmitPositioned<'_>
     Ok(unsafe { sys::union_file_pos(dir.as_ptr()) })
 }
 
+/// The entries of a real directory but `.` and `..`: names, inode numbers (`d_ino`) and
+/// `d_type`s.
+pub(crate) fn dir_entries_ino(
+    mnt: &PrivateMount,
+    dir: &Dentry,
+    cred: &Credential,
+) -> Result<KVec<(KVec<u8>, u64, u8)>> {
+    let mut out = KVec::new();
+    read_dir_real(mnt, dir, cred, &mut |name, ino, t| {
+        if name != b"." && name != b".." {
+            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+            n.extend_from_slice(name, GFP_KERNEL)?;
+            out.push((n, ino, t), GFP_KERNEL)?;
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 /// The entries of a real directory but `.` and `..`: names and `d_type`s.
 pub(crate) fn dir_entries(
     mnt: &PrivateMount,

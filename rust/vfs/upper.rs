@@ -43,8 +43,6 @@ pub(crate) enum NewObject<'a> {
     Link(&'a Dentry),
     /// Whiteout (character device 0/0).
     Whiteout,
-    /// Fallthru marker (character device 0/`d_type`).
-    Fallthru(u8),
 }
 
 fn qstr(name: &[u8]) -> Result<bindings::qstr> {
@@ -119,14 +117,6 @@ pub(crate) fn create(
             NewObject::Whiteout => {
                 bindings::vfs_mknod(idmap, dir, child, S_IFCHR as u16, 0, ptr::null_mut())
             }
-            NewObject::Fallthru(t) => bindings::vfs_mknod(
-                idmap,
-                dir,
-                child,
-                S_IFCHR as u16,
-                u32::from(t),
-                ptr::null_mut(),
-            ),
         }
     };
     if r != 0 {
@@ -146,6 +136,44 @@ pub(crate) fn create(
         return Err(EIO);
     }
     Ok(child)
+}
+
+/// Names of fallthru markers created under one hold of the upper directory's lock: bounds
+/// how long lookups in that directory wait behind a directory copy-up.
+const FALLTHRU_BATCH: usize = 128;
+
+/// Creates fallthru markers for `entries` (a name and the `d_type` it stands for) in the
+/// upper directory `parent`, taking its lock once per batch instead of once per name;
+/// names that exist are left alone.  On error, the markers made before it stay (a
+/// directory copy-up that did not finish is redone and skips them).
+pub(crate) fn create_fallthrus(
+    mnt: &PrivateMount,
+    parent: &Dentry,
+    entries: &[(KVec<u8>, u8)],
+) -> Result {
+    let _write = mnt.want_write()?;
+    let mut batch: KVec<sys::union_fallthru> = KVec::with_capacity(FALLTHRU_BATCH, GFP_KERNEL)?;
+    for chunk in entries.chunks(FALLTHRU_BATCH) {
+        batch.clear();
+        for (name, t) in chunk {
+            batch.push(
+                sys::union_fallthru {
+                    name: name.as_ptr(),
+                    len: u32::try_from(name.len()).map_err(|_| ENAMETOOLONG)?,
+                    type_: u32::from(*t),
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        let n = u32::try_from(batch.len()).map_err(|_| EINVAL)?;
+        // SAFETY: Valid idmap and referenced upper directory dentry (the shim takes its
+        // lock); `batch` holds `n` entries whose names point into `entries`, which
+        // outlives the call.
+        to_result(unsafe {
+            sys::union_create_fallthrus(mnt.idmap(), parent.as_ptr(), batch.as_ptr(), n)
+        })?;
+    }
+    Ok(())
 }
 
 /// Removes `child` (a directory if `dir`) from the upper directory `parent`.
