@@ -487,7 +487,14 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
         }
         fallthrus.push((name, t), GFP_KERNEL)?;
     }
-    upper::create_fallthrus(mnt, &updir, &fallthrus)?;
+    let mut shared = [None; 16];
+    for (_, t) in fallthrus.iter() {
+        let t = usize::from(*t & 15);
+        if shared[t].is_none() {
+            shared[t] = fs.shared_marker(t as u8);
+        }
+    }
+    upper::create_fallthrus(mnt, &updir, &fallthrus, &shared)?;
     // The directory fallthru marker says "copy of a lower directory": an opaque
     // directory without it is a new directory that is never merged (`namei::lookup`).
     if !is_root && !xattr::has_flag(fs, &updir, xattr::FALLTHRU) {

@@ -170,11 +170,15 @@ void union_inode_set_nlink(struct inode *inode, unsigned int nlink)
 /*
  * Creates fallthru markers (character devices 0/type, mode 0) for @n names in the
  * upper directory @parent under one hold of its lock, skipping names that exist.
+ * @shared[type], where not NULL, is a marker of that type to hard-link instead of
+ * making a new inode (a link costs a directory entry, a new marker an inode); where
+ * linking fails (EMLINK: the upper filesystem's link limit) a new marker is made.
  * Returns 0, or the first error (the markers before it stay: a directory copy-up
  * that did not finish is redone, and skips them).
  */
 int union_create_fallthrus(struct mnt_idmap *idmap, struct dentry *parent,
-			   const struct union_fallthru *entries, unsigned int n)
+			   const struct union_fallthru *entries, unsigned int n,
+			   struct dentry *const *shared)
 {
 	struct inode *dir = d_inode(parent);
 	unsigned int i;
@@ -182,6 +186,7 @@ int union_create_fallthrus(struct mnt_idmap *idmap, struct dentry *parent,
 
 	inode_lock_nested(dir, I_MUTEX_PARENT);
 	for (i = 0; i < n && !err; i++) {
+		unsigned int type = entries[i].type & 15;
 		struct dentry *d = lookup_one(idmap, &QSTR_LEN(entries[i].name, entries[i].len),
 					      parent);
 
@@ -189,8 +194,10 @@ int union_create_fallthrus(struct mnt_idmap *idmap, struct dentry *parent,
 			err = PTR_ERR(d);
 			break;
 		}
+		if (d_is_negative(d) && shared && shared[type])
+			err = vfs_link(shared[type], idmap, dir, d, NULL);
 		if (d_is_negative(d))
-			err = vfs_mknod(idmap, dir, d, S_IFCHR, MKDEV(0, entries[i].type), NULL);
+			err = vfs_mknod(idmap, dir, d, S_IFCHR, MKDEV(0, type), NULL);
 		dput(d);
 	}
 	inode_unlock(dir);

@@ -73,7 +73,8 @@ struct union_fallthru {
 	unsigned int type;
 };
 int union_create_fallthrus(struct mnt_idmap *idmap, struct dentry *parent,
-			   const struct union_fallthru *entries, unsigned int n);
+			   const struct union_fallthru *entries, unsigned int n,
+			   struct dentry *const *shared);
 u64 union_inode_ino(const struct inode *inode);
 dev_t union_inode_rdev(const struct inode *inode);
 

@@ -91,6 +91,9 @@ pub(crate) struct UnionFs {
     /// The work directory; set at mount, or at the first remount read-write of a union
     /// mounted read-only (which writes nothing, so it does not make or clean it).
     work: SetOnce<ARef<Dentry>>,
+    /// Shared fallthru markers in the work directory, one per `d_type` (made on first
+    /// need): directory copy-up links its fallthrus to them (see [`Self::shared_marker`]).
+    markers: [SetOnce<ARef<Dentry>>; 16],
     depth: i32,
     _claim: vfs::UpperClaim,
 }
@@ -211,6 +214,7 @@ impl UnionFs {
                 upper: upper_layer,
                 creator_cred,
                 work,
+                markers: core::array::from_fn(|_| SetOnce::new()),
                 depth,
                 _claim: claim,
             },
@@ -279,6 +283,40 @@ impl UnionFs {
                 e
             );
         }
+    }
+
+    /// The shared fallthru marker of type `t` (a character device 0/`t` named
+    /// `fallthru.<t>` in the work directory), made on first need; `None` if it cannot be
+    /// made (the caller then makes a marker inode of its own).  Fallthrus that are hard
+    /// links of it cost the upper layer a directory entry each instead of an inode.  Called
+    /// with the mounter's credentials.
+    pub(crate) fn shared_marker(&self, t: u8) -> Option<&Dentry> {
+        let slot = self.markers.get(usize::from(t))?;
+        if let Some(d) = slot.as_ref() {
+            return Some(d);
+        }
+        let work = self.work().ok()?;
+        let name = vfs::cstring_fmt(fmt!("fallthru.{t}")).ok()?;
+        let mnt = self.upper.mnt();
+        let d = match upper::create(
+            mnt,
+            work,
+            name.to_bytes(),
+            NewObject::Node(vfs::S_IFCHR, u32::from(t)),
+        ) {
+            Ok(d) => d,
+            // Made by a concurrent copy-up: use that one.
+            Err(e) if e == EEXIST => vfs::lookup_real(mnt, work, name.to_bytes()).ok()?,
+            Err(_) => return None,
+        };
+        if !matches!(crate::namei::classify_upper(&d), crate::namei::UpperKind::Fallthru(k) if k == t)
+        {
+            return None;
+        }
+        // A concurrent caller may have set the slot first; both dentries name the same
+        // marker, or the loser's is just not shared.
+        slot.populate(d);
+        slot.as_ref().map(|d| &**d)
     }
 
     /// `s_stack_depth` of the union superblock.

@@ -368,10 +368,46 @@ static int count_entries(const char *dir, char *names, size_t size)
 	return n;
 }
 
+/*
+ * Number of entries in the work directory @dir but the shared fallthru markers
+ * (fallthru.<t>: character devices 0/t, which directory copy-up links fallthrus to);
+ * -1 if it cannot be read.
+ */
+static int count_work_leftovers(const char *dir, char *names, size_t size)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (names)
+		names[0] = '\0';
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		struct stat st;
+		unsigned int t;
+		char c;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (sscanf(de->d_name, "fallthru.%u%c", &t, &c) == 1 &&
+		    !fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) &&
+		    S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, t))
+			continue;
+		if (names && strlen(names) + strlen(de->d_name) + 2 < size) {
+			strcat(names, " ");
+			strcat(names, de->d_name);
+		}
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
 #define ASSERT_WORK_EMPTY(upper) do {					\
 	char __names[512];						\
 	const char *__w = P(upper, WORK_DIR);				\
-	ASSERT_EQ(0, count_entries(__w, __names, sizeof(__names)))	\
+	ASSERT_EQ(0, count_work_leftovers(__w, __names, sizeof(__names))) \
 		TH_LOG("%s holds:%s", __w, __names);			\
 } while (0)
 
@@ -1987,6 +2023,82 @@ TEST_F(cu, lower_hardlink_broken_by_copy_up)
 	MOUNT_UNION(e);
 	ASSERT_PAT(P(e->mnt, "b"), 9000, 21);
 	ASSERT_PAT(P(e->mnt, "a"), 5000, 22);
+}
+
+/*
+ * Directory copy-up links its fallthrus to one shared marker per type in the work
+ * directory (fallthru.<t>): each costs upper a directory entry, not an inode.  The
+ * markers read as before, removing one name leaves the others, and the view is the
+ * same after remount.
+ */
+TEST_F(cu, dir_copy_up_shares_fallthru_markers)
+{
+	struct env *e = &self->e;
+	struct stat a, b, c, s, w, st;
+	char name[PATH_LEN];
+	DIR *d;
+	int i, n = 0;
+
+	ASSERT_EQ(0, mkdir(P(e->lower, "d"), 0755));
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "d/f%d", i);
+		make_file(_metadata, P(e->lower, name), 100 + i, i, 0644);
+	}
+	ASSERT_EQ(0, mkdir(P(e->lower, "d/sub"), 0755));
+	MOUNT_UNION(e);
+	d = opendir(P(e->mnt, "d"));
+	ASSERT_NE(NULL, d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	EXPECT_EQ(6, n);
+	ASSERT_EQ(0, lstat(P(e->upper, "d/f0"), &a));
+	ASSERT_EQ(0, lstat(P(e->upper, "d/f1"), &b));
+	ASSERT_EQ(0, lstat(P(e->upper, "d/f2"), &c));
+	ASSERT_EQ(0, lstat(P(e->upper, "d/sub"), &s));
+	ASSERT_EQ(0, lstat(P(e->upper, WORK_DIR "/fallthru.8"), &w))
+		TH_LOG("no shared DT_REG marker in the work directory");
+	EXPECT_TRUE(S_ISCHR(a.st_mode));
+	EXPECT_EQ(makedev(0, DT_REG), a.st_rdev);
+	EXPECT_EQ(makedev(0, DT_REG), w.st_rdev);
+	EXPECT_EQ(w.st_ino, a.st_ino);
+	EXPECT_EQ(w.st_ino, b.st_ino);
+	EXPECT_EQ(w.st_ino, c.st_ino);
+	EXPECT_EQ(4, a.st_nlink);
+	EXPECT_TRUE(S_ISCHR(s.st_mode));
+	EXPECT_EQ(makedev(0, DT_DIR), s.st_rdev);
+	EXPECT_NE(w.st_ino, s.st_ino);
+	/* The view: lower's files, inode numbers and contents. */
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "d/f%d", i);
+		ASSERT_PAT(P(e->mnt, name), 100 + i, i);
+		ASSERT_EQ(0, stat(P(e->mnt, name), &st));
+		EXPECT_EQ(1, st.st_nlink);
+	}
+	/* Removing one name whites it out; the others stay. */
+	ASSERT_EQ(0, unlink(P(e->mnt, "d/f1")));
+	ASSERT_EQ(0, lstat(P(e->upper, "d/f1"), &b));
+	EXPECT_EQ(makedev(0, 0), b.st_rdev);
+	ASSERT_EQ(0, lstat(P(e->upper, "d/f0"), &a));
+	EXPECT_EQ(3, a.st_nlink);
+	ASSERT_PAT(P(e->mnt, "d/f0"), 100, 0);
+	/* Copy-up over a shared marker replaces only that name. */
+	ASSERT_EQ(0, chmod(P(e->mnt, "d/f2"), 0600));
+	ASSERT_COPIED_UP(P(e->upper, "d/f2"));
+	ASSERT_EQ(0, lstat(P(e->upper, "d/f0"), &a));
+	EXPECT_EQ(2, a.st_nlink);
+	ASSERT_WORK_EMPTY(e->upper);
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	ASSERT_PAT(P(e->mnt, "d/f0"), 100, 0);
+	ASSERT_PAT(P(e->mnt, "d/f2"), 102, 2);
+	EXPECT_EQ(-1, lstat(P(e->mnt, "d/f1"), &st));
+	EXPECT_EQ(ENOENT, errno);
+	ASSERT_EQ(0, lstat(P(e->mnt, "d/sub"), &st));
+	EXPECT_TRUE(S_ISDIR(st.st_mode));
+	/* The mount cleaned the work directory: the marker survives as the link. */
+	ASSERT_EQ(0, lstat(P(e->upper, "d/f0"), &a));
+	EXPECT_EQ(1, a.st_nlink);
 }
 
 TEST_HARNESS_MAIN

@@ -211,6 +211,12 @@ fresh && touch "$U/.union-work/#1"
 expect "work_dir_leftover_file" 1 ERROR ".union-work/#1"
 fresh && mknod "$U/.union-work/#2" c 0 0
 expect "work_dir_leftover_whiteout" 1 ERROR ".union-work/#2"
+fresh && mknod "$U/.union-work/fallthru.8" c 0 8 && ln "$U/.union-work/fallthru.8" "$U/file"
+expect "work_dir_shared_marker_is_allowed" 0 "" ""
+fresh && mknod "$U/.union-work/fallthru.8" c 0 4
+expect "work_dir_shared_marker_of_wrong_type" 1 ERROR ".union-work/fallthru.8"
+fresh && touch "$U/.union-work/fallthru.8"
+expect "work_dir_shared_marker_not_a_device" 1 ERROR ".union-work/fallthru.8"
 fresh && rmdir "$U/.union-work" && touch "$U/.union-work"
 expect "work_dir_not_a_directory" 1 ERROR ".union-work"
 fresh && chmod 0755 "$U/.union-work"

@@ -144,14 +144,18 @@ const FALLTHRU_BATCH: usize = 128;
 
 /// Creates fallthru markers for `entries` (a name and the `d_type` it stands for) in the
 /// upper directory `parent`, taking its lock once per batch instead of once per name;
-/// names that exist are left alone.  On error, the markers made before it stay (a
-/// directory copy-up that did not finish is redone and skips them).
+/// names that exist are left alone.  `shared[t]`, where set, is a marker of type `t` on
+/// the same upper filesystem that the new ones are hard links of (a new marker inode is
+/// made where linking fails).  On error, the markers made before it stay (a directory
+/// copy-up that did not finish is redone and skips them).
 pub(crate) fn create_fallthrus(
     mnt: &PrivateMount,
     parent: &Dentry,
     entries: &[(KVec<u8>, u8)],
+    shared: &[Option<&Dentry>; 16],
 ) -> Result {
     let _write = mnt.want_write()?;
+    let shared_ptrs = shared.map(|d| d.map_or(ptr::null_mut(), |d| d.as_ptr()));
     let mut batch: KVec<sys::union_fallthru> = KVec::with_capacity(FALLTHRU_BATCH, GFP_KERNEL)?;
     for chunk in entries.chunks(FALLTHRU_BATCH) {
         batch.clear();
@@ -168,9 +172,16 @@ pub(crate) fn create_fallthrus(
         let n = u32::try_from(batch.len()).map_err(|_| EINVAL)?;
         // SAFETY: Valid idmap and referenced upper directory dentry (the shim takes its
         // lock); `batch` holds `n` entries whose names point into `entries`, which
-        // outlives the call.
+        // outlives the call; `shared_ptrs` holds 16 entries, each null or a dentry that
+        // `shared` keeps referenced.
         to_result(unsafe {
-            sys::union_create_fallthrus(mnt.idmap(), parent.as_ptr(), batch.as_ptr(), n)
+            sys::union_create_fallthrus(
+                mnt.idmap(),
+                parent.as_ptr(),
+                batch.as_ptr(),
+                n,
+                shared_ptrs.as_ptr(),
+            )
         })?;
     }
     Ok(())

@@ -527,7 +527,10 @@ static void walk_upper(int ufd, const char *upath, int lfd, int opaque,
 		close(lfd);
 }
 
-/* .union-work: a directory, mode 0700, empty when the union is not mounted. */
+/*
+ * .union-work: a directory, mode 0700, empty when the union is not mounted but for
+ * the shared fallthru markers fallthru.1 .. fallthru.15.
+ */
 static void check_work_dir(int urfd)
 {
 	struct stat st;
@@ -578,6 +581,21 @@ static void check_work_dir(int urfd)
 			 * directory, then the directory: one holding a
 			 * directory makes the mount fail (ENOTEMPTY).
 			 */
+			unsigned int t;
+			char c;
+
+			/*
+			 * fallthru.<t>: the shared fallthru marker of type t that
+			 * directory copy-up links its fallthrus to; it stays after
+			 * unmount and the next mount removes it.
+			 */
+			if (sscanf(e->d_name, "fallthru.%u%c", &t, &c) == 1 && t >= 1 && t <= 15 &&
+			    fstatat(dirfd(d), e->d_name, &est, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISCHR(est.st_mode) && major(est.st_rdev) == 0 &&
+			    minor(est.st_rdev) == t) {
+				free(q);
+				continue;
+			}
 			if (fstatat(dirfd(d), e->d_name, &est, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    S_ISDIR(est.st_mode)) {
 				int sfd = openat(dirfd(d), e->d_name,
