@@ -7,6 +7,7 @@
  *   stat DIR N K     stat DIR/f<i mod K>, N times (lookup + getattr)
  *   open DIR N K     open + close DIR/f<i mod K> read-only, N times
  *   readdir DIR N    list DIR to the end, N times
+ *   readdirs DIR N   list DIR0, DIR1, ... DIR<N-1> to the end, once each
  *   create DIR N     create DIR/new<i> (O_EXCL), N files, then unlink them all
  *   read FILE N      read FILE to the end with 64 KiB reads, N times
  *   mmapread FILE N  map FILE and touch one byte per page, N times
@@ -97,6 +98,21 @@ int main(int argc, char **argv)
 				sum++;
 			if (errno)
 				die("readdir", p);
+			closedir(d);
+		}
+	} else if (!strcmp(op, "readdirs")) {
+		for (i = 0; i < n; i++) {
+			DIR *d;
+
+			snprintf(path, sizeof(path), "%s%ld", p, i);
+			d = opendir(path);
+			if (!d)
+				die("opendir", path);
+			errno = 0;
+			while (readdir(d))
+				sum++;
+			if (errno)
+				die("readdir", path);
 			closedir(d);
 		}
 	} else if (!strcmp(op, "create")) {
