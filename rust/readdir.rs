@@ -147,10 +147,6 @@ fn translate(
     if plain && !impure {
         return Ok(Some((union_ino(Some(e.ino), None), e.d_type)));
     }
-    let u = vfs::lookup_real(fs.upper().mnt(), updir, &e.name)?;
-    let Some(ui) = u.inode() else {
-        return Ok(None);
-    };
     let mut lower = |want_dir: bool| -> Result<Option<u64>> {
         let Some(lodir) = info.lower.as_ref() else {
             return Ok(None);
@@ -172,6 +168,16 @@ fn translate(
             }
             _ => None,
         })
+    };
+    // A link of a shared fallthru marker is known by its inode number: no lookup.
+    if e.d_type == dtype::CHR {
+        if let Some(t) = fs.shared_marker_type(e.ino) {
+            return Ok(lower(false)?.map(|l| (union_ino(None, Some(l)), t)));
+        }
+    }
+    let u = vfs::lookup_real(fs.upper().mnt(), updir, &e.name)?;
+    let Some(ui) = u.inode() else {
+        return Ok(None);
     };
     Ok(match classify_upper_inode(ui) {
         UpperKind::Whiteout => None,

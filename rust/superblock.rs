@@ -319,6 +319,19 @@ impl UnionFs {
         slot.as_ref().map(|d| &**d)
     }
 
+    /// The type of the shared fallthru marker whose inode number is `ino`, if one is: an
+    /// upper directory entry with that `d_ino` is a link of it, i.e. a fallthru of that
+    /// type (the shared markers are held for the life of the mount, so their inode
+    /// numbers name no other upper inode, and the union never changes a marker in place).
+    pub(crate) fn shared_marker_type(&self, ino: u64) -> Option<u8> {
+        (1..16u8).find(|&t| {
+            self.markers[usize::from(t)]
+                .as_ref()
+                .and_then(|d| d.inode())
+                .is_some_and(|i| i.ino() == ino)
+        })
+    }
+
     /// `s_stack_depth` of the union superblock.
     pub(crate) fn stack_depth(&self) -> i32 {
         self.depth
