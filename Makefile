@@ -8,7 +8,8 @@
 #   make shell      boot the test VM into a shell with a demo union mounted
 #   make bench      union vs overlayfs vs native on real workloads (LiveCD tree on
 #                   squashfs), alternating rounds, medians + spreads; table, CSV, JSON
-#                   and chart in bench.out/ (QUICK=1, ROUNDS=n, BOOTS=n, ONLY=regex)
+#                   and chart in bench.out/ (QUICK=1, ROUNDS=n, BOOTS=n, ONLY=regex,
+#                   FUSE=0: without fuse-overlayfs)
 #   make stress     concurrent random load + consistency checks in the VM (10 min;
 #                   STRESS_SECONDS=, STRESS_PROCS=, STRESS_SEED=)
 #   make fuzz       differential tester (union vs a plain copy) in the VM:
@@ -76,7 +77,7 @@ bench:
 	@$(MAKE) --no-print-directory PROFILE=$(BENCH_PROFILE) modules selftests
 	@UNION_PROFILE=$(BENCH_PROFILE) $(REPO)/selftests/bench/host $(if $(QUICK),--quick) \
 		$(if $(ROUNDS),--rounds $(ROUNDS)) $(if $(BOOTS),--boots $(BOOTS)) \
-		$(if $(ONLY),--only '$(ONLY)')
+		$(if $(ONLY),--only '$(ONLY)') $(if $(filter 0,$(FUSE)),--no-fuse)
 
 STRESS_SECONDS ?= 600
 STRESS_PROCS ?= 4
