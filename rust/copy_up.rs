@@ -124,9 +124,11 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dent
             tmp
         }
     };
-    ptimes.restore(fs, &pupper);
-    if let Some(pi) = upper::parent(d).inode() {
-        pi.union_info().forget_listing();
+    let parent = upper::parent(d);
+    let pinfo = parent.inode().map(|i| i.union_info());
+    ptimes.restore(fs, &pupper, pinfo);
+    if let Some(pinfo) = pinfo {
+        pinfo.forget_listing();
     }
     info.set_upper(new.clone());
     if !inode.is_dir() {
@@ -139,26 +141,48 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dent
 
 /// Access and modification times of an upper directory, to put back after adding
 /// entries that users do not see as changes (copy-up, fallthrus), as overlayfs does.
-struct Times(Option<((i64, i64), (i64, i64))>);
+struct Times {
+    at_mt: Option<((i64, i64), (i64, i64))>,
+    ctime: Option<(i64, i64)>,
+}
 
 impl Times {
     fn of(fs: &UnionFs, d: &Dentry) -> Self {
         let mut st = vfs::Kstat::default();
-        Self(
-            vfs::getattr_real(fs.upper().mnt(), d, &mut st, vfs::STATX_BASIC, 0)
-                .ok()
-                .map(|()| {
-                    (
-                        (st.atime.tv_sec, st.atime.tv_nsec as i64),
-                        (st.mtime.tv_sec, st.mtime.tv_nsec as i64),
-                    )
-                }),
-        )
+        match vfs::getattr_real(fs.upper().mnt(), d, &mut st, vfs::STATX_BASIC, 0) {
+            Ok(()) => Self {
+                at_mt: Some((
+                    (st.atime.tv_sec, st.atime.tv_nsec as i64),
+                    (st.mtime.tv_sec, st.mtime.tv_nsec as i64),
+                )),
+                ctime: Some((st.ctime.tv_sec, st.ctime.tv_nsec as i64)),
+            },
+            Err(_) => Self {
+                at_mt: None,
+                ctime: None,
+            },
+        }
     }
 
-    /// Best effort: a failure leaves the current times, which is not an error.
-    fn restore(&self, fs: &UnionFs, d: &Dentry) {
-        if let Some((atime, mtime)) = self.0 {
+    /// Restores atime and mtime (best effort: a failure leaves the current times, which is
+    /// not an error).  With `info` (the union directory's state), also keeps the ctime
+    /// users saw before the change: the union shows it while the upper directory has the
+    /// ctime this change gave it (see `inode::getattr`).
+    fn restore(&self, fs: &UnionFs, d: &Dentry, info: Option<&crate::inode::UnionInode>) {
+        // What users saw before the change (with the rules of `inode::shown_dir_ctime`).
+        let seen = match (info, self.at_mt, self.ctime) {
+            (Some(info), Some((_, (m_s, m_ns))), Some((c_s, c_ns))) if info.lower.is_some() => {
+                let t = |s, ns: i64| bindings::timespec64 {
+                    tv_sec: s,
+                    tv_nsec: ns as isize,
+                };
+                crate::inode::shown_dir_ctime(fs, info, &t(m_s, m_ns), &t(c_s, c_ns), 0)
+                    .ok()
+                    .map(|c| (c.tv_sec, c.tv_nsec as i64))
+            }
+            _ => None,
+        };
+        if let Some((atime, mtime)) = self.at_mt {
             let attr = upper::SetAttr {
                 atime: Some(atime),
                 mtime: Some(mtime),
@@ -166,7 +190,17 @@ impl Times {
             };
             let _ = upper::setattr(fs.upper().mnt(), d, &attr);
         }
+        if let (Some(info), Some(seen), Some(after)) = (info, seen, ctime_of(fs, d)) {
+            *info.ctime_before_copy_up.lock() = Some([after.0, after.1, seen.0, seen.1]);
+        }
     }
+}
+
+/// The ctime of an upper object, if it can be read.
+fn ctime_of(fs: &UnionFs, d: &Dentry) -> Option<(i64, i64)> {
+    let mut st = vfs::Kstat::default();
+    vfs::getattr_real(fs.upper().mnt(), d, &mut st, vfs::STATX_BASIC, 0).ok()?;
+    Some((st.ctime.tv_sec, st.ctime.tv_nsec as i64))
 }
 
 /// Copies a regular file through an `O_TMPFILE` file and links it into place.
@@ -501,7 +535,7 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
         upper::setxattr(mnt, &updir, xattr::FALLTHRU, b"y", 0)?;
     }
     upper::setxattr(mnt, &updir, xattr::OPAQUE, b"y", 0)?;
-    times.restore(fs, &updir);
+    times.restore(fs, &updir, Some(info));
     info.forget_listing();
     info.set_opaque();
     Ok(())

@@ -64,6 +64,12 @@ pub(crate) struct UnionInode {
     /// directory is unchanged (see `readdir`).
     #[pin]
     pub(crate) listing: Mutex<Option<Arc<crate::readdir::Listing>>>,
+    /// Directories: the ctime users saw before readdir copied the entries of this
+    /// merged directory up, and the upper ctime right after (`[after_sec, after_nsec,
+    /// seen_sec, seen_nsec]`): `getattr` shows the former while the upper directory
+    /// still has the latter (see [`getattr`]).  In memory only.
+    #[pin]
+    pub(crate) ctime_before_copy_up: Mutex<Option<[i64; 4]>>,
 }
 
 impl UnionInode {
@@ -83,6 +89,7 @@ impl UnionInode {
             opaque: Atomic::new(opaque),
             copy_up_lock <- KillableMutex::new(c"union_copy_up", kernel::static_lock_class!()),
             listing <- new_mutex!(None),
+            ctime_before_copy_up <- new_mutex!(None),
         })
     }
 
@@ -261,8 +268,51 @@ pub(crate) fn getattr(
         // The number of subdirectories of a merged directory is not known without reading
         // both layers; 1 tells find(1) and friends not to rely on it (as overlayfs does).
         stat.nlink = 1;
+        stat.ctime = shown_dir_ctime(fs, info, &stat.mtime, &stat.ctime, flags)?;
     }
     Ok(())
+}
+
+/// The ctime users see of a merged directory whose upper part has `mtime` and `ctime`.
+/// readdir's directory copy-up and copy-ups into the directory are no change users made,
+/// so they do not move it (GNU tar checks that a directory's ctime did not change while
+/// it read it):
+/// - while the upper directory has the ctime the union's own last change gave it, the
+///   ctime from before that change (kept in memory by `copy_up`); after any other change,
+///   the upper ctime;
+/// - with no such record (after a remount), the later of the lower directory's ctime and
+///   the upper directory's mtime (which the union's own changes keep and every change to
+///   its entries moves).
+pub(crate) fn shown_dir_ctime(
+    fs: &crate::superblock::UnionFs,
+    info: &UnionInode,
+    mtime: &bindings::timespec64,
+    ctime: &bindings::timespec64,
+    flags: u32,
+) -> Result<bindings::timespec64> {
+    if let Some([a_s, a_ns, s_s, s_ns]) = *info.ctime_before_copy_up.lock() {
+        if ctime.tv_sec == a_s && ctime.tv_nsec as i64 == a_ns {
+            return Ok(bindings::timespec64 {
+                tv_sec: s_s,
+                tv_nsec: s_ns as isize,
+            });
+        }
+        return Ok(*ctime);
+    }
+    if let Some(lower) = info.lower.as_ref() {
+        let mut lst = vfs::Kstat::default();
+        let _creds = fs.override_creds();
+        vfs::getattr_real(fs.lower().mnt(), lower, &mut lst, vfs::STATX_BASIC, flags)?;
+        let later = |a: &bindings::timespec64, b: &bindings::timespec64| {
+            (a.tv_sec, a.tv_nsec) > (b.tv_sec, b.tv_nsec)
+        };
+        return Ok(if later(mtime, &lst.ctime) {
+            *mtime
+        } else {
+            lst.ctime
+        });
+    }
+    Ok(*ctime)
 }
 
 /// `MAY_WRITE` of `permission` masks.

@@ -2929,6 +2929,100 @@ TEST_F(view, readdir_keeps_dir_mtime)
 	}
 }
 
+/*
+ * The first readdir of a lower directory (its copy-up) does not change the ctime
+ * users see either: GNU tar checks that a directory's ctime did not change while it
+ * read it ("file changed as we read it", exit status 1).  A change to its entries
+ * afterwards changes it.
+ */
+TEST_F(view, readdir_keeps_lower_dir_ctime)
+{
+	static const char *const dirs[] = { "ld", "ld/sub", "le" };
+	struct timespec before[3];
+	struct stat st, lst;
+	size_t i, pass;
+
+	MKDIR(L("ld"));
+	MKFILE(L("ld/a"), "a");
+	MKDIR(L("ld/sub"));
+	MKFILE(L("ld/sub/b"), "b");
+	MKDIR(L("le"));
+	MOUNT();
+	for (i = 0; i < 3; i++) {
+		before[i] = LSTAT(M(dirs[i])).st_ctim;
+		lst = LSTAT(L(dirs[i]));
+		EXPECT_TRUE(before[i].tv_sec == lst.st_ctim.tv_sec &&
+			    before[i].tv_nsec == lst.st_ctim.tv_nsec)
+			TH_LOG("/%s: ctime is not the lower directory's", dirs[i]);
+	}
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 0) {
+			check_tree(_metadata, self->mnt, NULL);
+		} else {
+			UMOUNT();
+			MOUNT();
+		}
+		for (i = 0; i < 3; i++) {
+			ASSERT_EQ(0, lstat_errno(U(dirs[i])))
+				TH_LOG("/%s was not copied up by readdir", dirs[i]);
+			st = LSTAT(M(dirs[i]));
+			EXPECT_TRUE(st.st_ctim.tv_sec == before[i].tv_sec &&
+				    st.st_ctim.tv_nsec == before[i].tv_nsec)
+				TH_LOG("/%s: ctime %lld.%09ld before the readdirs, %lld.%09ld after%s",
+				       dirs[i], (long long)before[i].tv_sec, before[i].tv_nsec,
+				       (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec,
+				       pass ? " and a remount" : "");
+		}
+		if (pass == 0) {
+			/* A change of the inode alone moves it too (in this mount). */
+			ASSERT_EQ(0, chmod(M("le"), 0700));
+			st = LSTAT(M("le"));
+			EXPECT_FALSE(st.st_ctim.tv_sec == before[2].tv_sec &&
+				     st.st_ctim.tv_nsec == before[2].tv_nsec)
+				TH_LOG("/le: chmod did not change the ctime");
+		}
+	}
+	/* A new entry is a change: the ctime moves (to the upper directory's). */
+	MKFILE(M("ld/new"), "n");
+	st = LSTAT(M("ld"));
+	lst = LSTAT(U("ld"));
+	EXPECT_FALSE(st.st_ctim.tv_sec == before[0].tv_sec &&
+		     st.st_ctim.tv_nsec == before[0].tv_nsec);
+	EXPECT_TRUE(st.st_ctim.tv_sec == lst.st_ctim.tv_sec &&
+		    st.st_ctim.tv_nsec == lst.st_ctim.tv_nsec);
+}
+
+/*
+ * The same for the root, a merged directory with an mtime of its own: the copy-up
+ * of its entries keeps the ctime it showed, while nothing else changes it.
+ */
+TEST_F(view, readdir_keeps_root_ctime)
+{
+	struct timespec before;
+	struct stat st;
+
+	MKDIR(L("d"));
+	MKFILE(L("d/l"), "l");
+	MKFILE(L("f"), "f");
+	MKFILE(U("u"), "u");
+	MOUNT();
+	before = LSTAT(M("")).st_ctim;
+	check_tree(_metadata, self->mnt, NULL);
+	ASSERT_EQ(0, lstat_errno(U("f"))) TH_LOG("the root was not copied up by readdir");
+	st = LSTAT(M(""));
+	EXPECT_TRUE(st.st_ctim.tv_sec == before.tv_sec && st.st_ctim.tv_nsec == before.tv_nsec)
+		TH_LOG("/: ctime %lld.%09ld before the readdirs, %lld.%09ld after",
+		       (long long)before.tv_sec, before.tv_nsec,
+		       (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+	/* A change: the upper directory's ctime. */
+	ASSERT_EQ(0, chmod(M(""), 0711));
+	st = LSTAT(M(""));
+	EXPECT_FALSE(st.st_ctim.tv_sec == before.tv_sec && st.st_ctim.tv_nsec == before.tv_nsec)
+		TH_LOG("/: ctime %lld.%09ld after chmod, upper %lld.%09ld",
+		       (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec,
+		       (long long)LSTAT(U("")).st_ctim.tv_sec, LSTAT(U("")).st_ctim.tv_nsec);
+}
+
 /* One object of a layer, for comparing a layer before and after. */
 struct rec {
 	char rel[PATH_LEN];
