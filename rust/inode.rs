@@ -269,6 +269,15 @@ pub(crate) fn getattr(
         // both layers; 1 tells find(1) and friends not to rely on it (as overlayfs does).
         stat.nlink = 1;
         stat.ctime = shown_dir_ctime(fs, info, &stat.mtime, &stat.ctime, flags)?;
+        // Its size is the lower directory's: the size of a directory means nothing
+        // portable (POSIX leaves it unspecified), and the upper one grows with readdir's
+        // directory copy-up, which GNU tar takes for a change made while it read it.
+        if let Some(lower) = info.lower.as_ref() {
+            let mut lst = vfs::Kstat::default();
+            let _creds = fs.override_creds();
+            vfs::getattr_real(fs.lower().mnt(), lower, &mut lst, vfs::STATX_BASIC, flags)?;
+            stat.size = lst.size;
+        }
     }
     Ok(())
 }

@@ -173,6 +173,16 @@ tree_before=$(tree_sig "$lower/tree")
 mount_union && mounted
 result $? "mount"
 
+# 2b: tar c of the fresh union, its first traversal (every directory is copied up by
+# readdir on the way): GNU tar checks each directory's ctime before and after reading it
+# and fails (exit 1, "file changed as we read it") if it moved.
+tar cf - -C "$mnt" . 2>"$work/tar.err" | cat >/dev/null
+rc=${PIPESTATUS[0]}
+out=$(head -5 "$work/tar.err")
+[ $rc -eq 0 ] && [ -z "$out" ] || { diag "tar c: exit $rc: $out"; rc=1; }
+[ -d "$upper/big/flat" ] || { diag "tar c did not copy up big/flat"; rc=1; }
+result $rc "tar_c_of_first_traversal_sees_no_change"
+
 # 3: mv of a lower directory (EXDEV -> copy and remove)
 out=$(mv "$mnt/tree" "$mnt/moved" 2>&1)
 rc=$?
