@@ -13,7 +13,7 @@
 
 set -u
 
-NTESTS=20
+NTESTS=21
 RM_TIMEOUT=${RM_TIMEOUT:-600}
 
 work=""
