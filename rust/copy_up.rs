@@ -176,9 +176,15 @@ impl Times {
                     tv_sec: s,
                     tv_nsec: ns as isize,
                 };
-                crate::inode::shown_dir_ctime(fs, info, &t(m_s, m_ns), &t(c_s, c_ns), 0)
-                    .ok()
-                    .map(|c| (c.tv_sec, c.tv_nsec as i64))
+                crate::inode::lower_stat(fs, info, 0).ok().map(|lower| {
+                    let c = crate::inode::shown_dir_ctime(
+                        info,
+                        &t(m_s, m_ns),
+                        &t(c_s, c_ns),
+                        lower.as_ref(),
+                    );
+                    (c.tv_sec, c.tv_nsec as i64)
+                })
             }
             _ => None,
         };

@@ -268,21 +268,35 @@ pub(crate) fn getattr(
         // The number of subdirectories of a merged directory is not known without reading
         // both layers; 1 tells find(1) and friends not to rely on it (as overlayfs does).
         stat.nlink = 1;
-        stat.ctime = shown_dir_ctime(fs, info, &stat.mtime, &stat.ctime, flags)?;
+        let lower = lower_stat(fs, info, flags)?;
+        stat.ctime = shown_dir_ctime(info, &stat.mtime, &stat.ctime, lower.as_ref());
         // Its size is the lower directory's: the size of a directory means nothing
         // portable (POSIX leaves it unspecified), and the upper one grows with readdir's
         // directory copy-up, which GNU tar takes for a change made while it read it.
-        if let Some(lower) = info.lower.as_ref() {
-            let mut lst = vfs::Kstat::default();
-            let _creds = fs.override_creds();
-            vfs::getattr_real(fs.lower().mnt(), lower, &mut lst, vfs::STATX_BASIC, flags)?;
+        if let Some(lst) = lower {
             stat.size = lst.size;
         }
     }
     Ok(())
 }
 
-/// The ctime users see of a merged directory whose upper part has `mtime` and `ctime`.
+/// The attributes of the lower part of `info`, if it has one.
+pub(crate) fn lower_stat(
+    fs: &crate::superblock::UnionFs,
+    info: &UnionInode,
+    flags: u32,
+) -> Result<Option<vfs::Kstat>> {
+    let Some(lower) = info.lower.as_ref() else {
+        return Ok(None);
+    };
+    let mut lst = vfs::Kstat::default();
+    let _creds = fs.override_creds();
+    vfs::getattr_real(fs.lower().mnt(), lower, &mut lst, vfs::STATX_BASIC, flags)?;
+    Ok(Some(lst))
+}
+
+/// The ctime users see of a merged directory whose upper part has `mtime` and `ctime` and
+/// whose lower part has the attributes `lower`.
 /// readdir's directory copy-up and copy-ups into the directory are no change users made,
 /// so they do not move it (GNU tar checks that a directory's ctime did not change while
 /// it read it):
@@ -293,35 +307,25 @@ pub(crate) fn getattr(
 ///   the upper directory's mtime (which the union's own changes keep and every change to
 ///   its entries moves).
 pub(crate) fn shown_dir_ctime(
-    fs: &crate::superblock::UnionFs,
     info: &UnionInode,
     mtime: &bindings::timespec64,
     ctime: &bindings::timespec64,
-    flags: u32,
-) -> Result<bindings::timespec64> {
+    lower: Option<&vfs::Kstat>,
+) -> bindings::timespec64 {
     if let Some([a_s, a_ns, s_s, s_ns]) = *info.ctime_before_copy_up.lock() {
         if ctime.tv_sec == a_s && ctime.tv_nsec as i64 == a_ns {
-            return Ok(bindings::timespec64 {
+            return bindings::timespec64 {
                 tv_sec: s_s,
                 tv_nsec: s_ns as isize,
-            });
+            };
         }
-        return Ok(*ctime);
+        return *ctime;
     }
-    if let Some(lower) = info.lower.as_ref() {
-        let mut lst = vfs::Kstat::default();
-        let _creds = fs.override_creds();
-        vfs::getattr_real(fs.lower().mnt(), lower, &mut lst, vfs::STATX_BASIC, flags)?;
-        let later = |a: &bindings::timespec64, b: &bindings::timespec64| {
-            (a.tv_sec, a.tv_nsec) > (b.tv_sec, b.tv_nsec)
-        };
-        return Ok(if later(mtime, &lst.ctime) {
-            *mtime
-        } else {
-            lst.ctime
-        });
+    match lower {
+        Some(l) if (mtime.tv_sec, mtime.tv_nsec) > (l.ctime.tv_sec, l.ctime.tv_nsec) => *mtime,
+        Some(l) => l.ctime,
+        None => *ctime,
     }
-    Ok(*ctime)
 }
 
 /// `MAY_WRITE` of `permission` masks.

@@ -344,8 +344,24 @@ static char layer_kind(const char *path)
 		       __p, __k);					\
 } while (0)
 
-/* Number of entries (besides . and ..) in @dir, -1 if it cannot be read. */
-static int count_entries(const char *dir, char *names, size_t size)
+/* Whether @name in the directory @dfd is a shared fallthru marker (fallthru.<t>: a
+ * character device 0/t, which directory copy-up links fallthrus to). */
+static bool is_shared_marker(int dfd, const char *name)
+{
+	struct stat st;
+	unsigned int t;
+	char c;
+
+	return sscanf(name, "fallthru.%u%c", &t, &c) == 1 &&
+	       !fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) &&
+	       S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, t);
+}
+
+/*
+ * Number of entries (besides . and ..) in @dir, and with @but_markers besides the
+ * shared fallthru markers; -1 if it cannot be read.
+ */
+static int count_entries_but(const char *dir, char *names, size_t size, bool but_markers)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -357,6 +373,8 @@ static int count_entries(const char *dir, char *names, size_t size)
 		return -1;
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (but_markers && is_shared_marker(dirfd(d), de->d_name))
 			continue;
 		if (names && strlen(names) + strlen(de->d_name) + 2 < size) {
 			strcat(names, " ");
@@ -368,40 +386,15 @@ static int count_entries(const char *dir, char *names, size_t size)
 	return n;
 }
 
-/*
- * Number of entries in the work directory @dir but the shared fallthru markers
- * (fallthru.<t>: character devices 0/t, which directory copy-up links fallthrus to);
- * -1 if it cannot be read.
- */
+static int count_entries(const char *dir, char *names, size_t size)
+{
+	return count_entries_but(dir, names, size, false);
+}
+
+/* What the work directory @dir holds but the shared fallthru markers. */
 static int count_work_leftovers(const char *dir, char *names, size_t size)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	if (names)
-		names[0] = '\0';
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		struct stat st;
-		unsigned int t;
-		char c;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (sscanf(de->d_name, "fallthru.%u%c", &t, &c) == 1 &&
-		    !fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) &&
-		    S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, t))
-			continue;
-		if (names && strlen(names) + strlen(de->d_name) + 2 < size) {
-			strcat(names, " ");
-			strcat(names, de->d_name);
-		}
-		n++;
-	}
-	closedir(d);
-	return n;
+	return count_entries_but(dir, names, size, true);
 }
 
 #define ASSERT_WORK_EMPTY(upper) do {					\

@@ -52,6 +52,23 @@ static int open_or_die(const char *path, int flags)
 	return fd;
 }
 
+/* Lists @path to the end; returns the number of entries. */
+static unsigned long list_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	unsigned long n = 0;
+
+	if (!d)
+		die("opendir", path);
+	errno = 0;
+	while (readdir(d))
+		n++;
+	if (errno)
+		die("readdir", path);
+	closedir(d);
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	static char buf[1 << 16];
@@ -88,32 +105,12 @@ int main(int argc, char **argv)
 			close(open_or_die(path, O_RDONLY));
 		}
 	} else if (!strcmp(op, "readdir")) {
-		for (i = 0; i < n; i++) {
-			DIR *d = opendir(p);
-
-			if (!d)
-				die("opendir", p);
-			errno = 0;
-			while (readdir(d))
-				sum++;
-			if (errno)
-				die("readdir", p);
-			closedir(d);
-		}
+		for (i = 0; i < n; i++)
+			sum += list_dir(p);
 	} else if (!strcmp(op, "readdirs")) {
 		for (i = 0; i < n; i++) {
-			DIR *d;
-
 			snprintf(path, sizeof(path), "%s%ld", p, i);
-			d = opendir(path);
-			if (!d)
-				die("opendir", path);
-			errno = 0;
-			while (readdir(d))
-				sum++;
-			if (errno)
-				die("readdir", path);
-			closedir(d);
+			sum += list_dir(path);
 		}
 	} else if (!strcmp(op, "create")) {
 		for (i = 0; i < n; i++) {
