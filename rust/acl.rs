@@ -40,7 +40,7 @@ pub(crate) fn get<R>(d: &Dentry, get: impl FnOnce(&PrivateMount, &Dentry) -> R) 
 pub(crate) fn set(d: &Dentry, set: impl FnOnce(&PrivateMount, &Dentry) -> Result) -> Result {
     let inode = d.inode().ok_or(ENOENT)?;
     let fs = inode.sb().union_fs();
-    let upper = copy_up::copy_up(d)?;
+    let upper = copy_up::copy_up_meta(d)?;
     {
         let mnt = fs.layer(Which::Upper).mnt();
         let _write = mnt.want_write()?;

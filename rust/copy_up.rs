@@ -37,7 +37,8 @@ use kernel::{
     sync::aref::ARef, //
 };
 
-/// Copies `d` (a union dentry) up if it is not on upper yet; returns the upper object.
+/// Copies `d` (a union dentry) up, with its data, if it is not on upper yet; returns the
+/// upper object.
 pub(crate) fn copy_up(d: &Dentry) -> Result<ARef<Dentry>> {
     copy_up_limited(d, None)
 }
@@ -45,9 +46,40 @@ pub(crate) fn copy_up(d: &Dentry) -> Result<ARef<Dentry>> {
 /// Like [`copy_up`], copying at most `limit` bytes of file data (truncate to `limit`).
 pub(crate) fn copy_up_limited(d: &Dentry, limit: Option<i64>) -> Result<ARef<Dentry>> {
     let inode = d.inode().ok_or(ENOENT)?;
-    if let Some(u) = inode.union_info().upper() {
+    let info = inode.union_info();
+    if let Some(u) = info.upper() {
+        if info.is_metacopy() {
+            return copy_up_data(inode.sb().union_fs(), d, limit);
+        }
         return Ok(u.clone());
     }
+    copy_up_ancestors(d)?;
+    copy_up_one(inode.sb().union_fs(), d, limit, false)
+}
+
+/// Copies `d` up for a change of its metadata (chmod, chown, utimes, xattrs, ACLs): a
+/// lower regular file gets a metadata-only copy (its data stays on lower until it is
+/// opened for write or truncated); anything else is copied up whole.  A lower file with
+/// several hard links is copied whole, as today, so a metadata-only copy's name always
+/// reaches its data by its own name on lower.
+pub(crate) fn copy_up_meta(d: &Dentry) -> Result<ARef<Dentry>> {
+    let inode = d.inode().ok_or(ENOENT)?;
+    let info = inode.union_info();
+    if let Some(u) = info.upper() {
+        return Ok(u.clone());
+    }
+    let meta = info
+        .lower
+        .as_ref()
+        .and_then(|l| l.inode())
+        .is_some_and(|i| i.mode() & S_IFMT == S_IFREG && vfs::nlink_of(i) == 1);
+    copy_up_ancestors(d)?;
+    copy_up_one(inode.sb().union_fs(), d, None, meta)
+}
+
+/// Copies up the ancestors of `d` that have no upper directory, top down.
+fn copy_up_ancestors(d: &Dentry) -> Result {
+    let inode = d.inode().ok_or(ENOENT)?;
     let fs = inode.sb().union_fs();
     // Ancestors without an upper directory, collected bottom up, copied top down.
     let mut chain = KVec::new();
@@ -58,9 +90,9 @@ pub(crate) fn copy_up_limited(d: &Dentry, limit: Option<i64>) -> Result<ARef<Den
         cur = next;
     }
     for a in chain.iter().rev() {
-        copy_up_one(fs, a, None)?;
+        copy_up_one(fs, a, None, false)?;
     }
-    copy_up_one(fs, d, limit)
+    Ok(())
 }
 
 /// The upper directory of the union parent of `d`, which must have been copied up.
@@ -70,11 +102,17 @@ pub(crate) fn upper_parent(d: &Dentry) -> Result<ARef<Dentry>> {
     pi.union_info().upper().cloned().ok_or(EIO)
 }
 
-fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dentry>> {
+/// Copies `d` up (with `meta`, a regular file's metadata only).
+fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Result<ARef<Dentry>> {
     let inode = d.inode().ok_or(ENOENT)?;
     let info = inode.union_info();
-    let _guard = info.copy_up_lock.lock_killable()?;
+    let guard = info.copy_up_lock.lock_killable()?;
     if let Some(u) = info.upper() {
+        if info.is_metacopy() && !meta {
+            // Someone else made a metadata-only copy meanwhile: copy the data.
+            drop(guard);
+            return copy_up_data(fs, d, limit);
+        }
         return Ok(u.clone());
     }
     if d.is_unhashed() {
@@ -93,6 +131,7 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dent
     // Copy-up changes nothing users can see in the parent: keep its times.
     let ptimes = Times::of(fs, &pupper);
     let new = match mode & S_IFMT {
+        S_IFREG if meta => copy_up_file_meta(fs, &lower, &pupper, &name)?,
         S_IFREG => copy_up_file(fs, &lower, &pupper, &name, limit)?,
         S_IFDIR => {
             let tmp = fs.create_temp(NewObject::Dir(0o700))?;
@@ -129,6 +168,9 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dent
     ptimes.restore(fs, &pupper, pinfo);
     if let Some(pinfo) = pinfo {
         pinfo.forget_listing();
+    }
+    if meta && mode & S_IFMT == S_IFREG {
+        info.set_metacopy();
     }
     info.set_upper(new.clone());
     if !inode.is_dir() {
@@ -231,6 +273,80 @@ fn copy_up_file(
     set_origin(fs, lower, td, pupper)?;
     upper::fsync(&tmp)?;
     install_link(fs, pupper, name, td, Expect::Lower)
+}
+
+/// Makes a metadata-only copy of a regular file: an `O_TMPFILE` file with the lower
+/// file's size (a hole), xattrs, owner, mode, times, origin and the metacopy marker,
+/// linked into place (see [`xattr::METACOPY`]).
+fn copy_up_file_meta(
+    fs: &UnionFs,
+    lower: &Dentry,
+    pupper: &Dentry,
+    name: &[u8],
+) -> Result<ARef<Dentry>> {
+    let cred = fs.creator_cred();
+    let st = lower_attrs(fs, lower)?;
+    let tmp = upper::tmpfile(fs.upper().mnt(), pupper, 0o600, cred)?;
+    upper::truncate_file(fs.upper().mnt(), &tmp, st.size)?;
+    let td = upper::file_dentry(&tmp);
+    copy_meta_from(fs, lower, &st, td, true)?;
+    set_origin(fs, lower, td, pupper)?;
+    upper::setxattr(fs.upper().mnt(), td, xattr::METACOPY, b"y", 0)?;
+    upper::fsync(&tmp)?;
+    install_link(fs, pupper, name, td, Expect::Lower)
+}
+
+/// Copies the data of a metadata-only copy into its upper file (at most `limit` bytes:
+/// truncate to `limit`), then removes the marker: until then the file reads the lower
+/// data, so an interrupted copy (ENOSPC, EIO, a crash) changes nothing users see, and the
+/// next one starts over.  The upper file keeps its inode, so every union dentry and open
+/// file stays valid; descriptors opened for read on the lower file switch to the upper
+/// one (`RealFile::current`).  The writes must not change what users set: mode (writing
+/// kills setuid) and times are put back.
+fn copy_up_data(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dentry>> {
+    let inode = d.inode().ok_or(ENOENT)?;
+    let info = inode.union_info();
+    let _guard = info.copy_up_lock.lock_killable()?;
+    let upper = info.upper().cloned().ok_or(EIO)?;
+    if !info.is_metacopy() {
+        return Ok(upper);
+    }
+    let lower = info.lower.clone().ok_or(EIO)?;
+    let _creds = fs.override_creds();
+    let cred = fs.creator_cred();
+    let mut st = vfs::Kstat::default();
+    vfs::getattr_real(fs.upper().mnt(), &upper, &mut st, vfs::STATX_BASIC, 0)?;
+    let size = upper::size_of(&upper);
+    let len = limit.map_or(size, |l| l.min(size));
+    let flags = bindings::O_RDONLY | bindings::O_LARGEFILE | bindings::O_NOATIME;
+    let src = upper::open(fs.lower().mnt(), &lower, flags, cred)?;
+    let dst = upper::open(
+        fs.upper().mnt(),
+        &upper,
+        bindings::O_WRONLY | bindings::O_LARGEFILE,
+        cred,
+    )?;
+    let copied = copy_data(fs, &src, &dst, len);
+    if copied.is_err() {
+        // Give the space of the partial copy back (the marker stays: nothing reads it).
+        let _ = upper::truncate_file(fs.upper().mnt(), &dst, 0)
+            .and_then(|()| upper::truncate_file(fs.upper().mnt(), &dst, size));
+    }
+    // Also after a failed copy: the marker stays, and so must what users set.
+    let attr = upper::SetAttr {
+        mode: Some(u32::from(st.mode) & 0o7777),
+        atime: Some((st.atime.tv_sec, st.atime.tv_nsec as i64)),
+        mtime: Some((st.mtime.tv_sec, st.mtime.tv_nsec as i64)),
+        ..Default::default()
+    };
+    let restored = upper::setattr(fs.upper().mnt(), &upper, &attr);
+    copied?;
+    restored?;
+    upper::fsync(&dst)?;
+    upper::removexattr(fs.upper().mnt(), &upper, xattr::METACOPY)?;
+    info.clear_metacopy();
+    inode.copy_attr_from(upper.inode().ok_or(EIO)?);
+    Ok(upper)
 }
 
 /// Links the upper object `target` at `name` in `pupper`: directly where the name is free

@@ -4,7 +4,8 @@
 //! lower) as a backing file, and all I/O goes straight to it (see `vfs::ops`).
 //!
 //! Opening for write (`O_WRONLY`, `O_RDWR`) or with `O_TRUNC` copies the file
-//! up first (with `O_TRUNC`, without its data).  A descriptor opened read-only on the
+//! up first (with `O_TRUNC`, without its data), or the data of a metadata-only copy.
+//! Opening a metadata-only copy for read opens the lower file, which holds its data.  A descriptor opened read-only on the
 //! lower file switches to the upper file for reads once the file has been copied up, so it
 //! sees later writes (shared mappings made before the copy-up keep the lower pages).
 
@@ -47,7 +48,8 @@ impl RealFile {
         self.layer == Which::Upper
     }
 
-    /// The file to read from now: the upper file once the object has been copied up.
+    /// The file to read from now: the upper file once the object's data has been copied
+    /// up.
     pub(crate) fn current(&self, user_file: &File) -> Result<&File> {
         if self.is_upper() {
             return Ok(&self.file);
@@ -56,7 +58,7 @@ impl RealFile {
             return Ok(f);
         }
         let info = self.inode.union_info();
-        let Some(upper) = info.upper() else {
+        let Some(upper) = info.upper().filter(|_| info.data_on_upper()) else {
             return Ok(&self.file);
         };
         let fs = self.inode.sb().union_fs();
@@ -82,7 +84,7 @@ pub(crate) fn open(inode: &Inode, dentry: &Dentry, user_file: &File) -> Result<K
         let limit = (flags & bindings::O_TRUNC != 0).then_some(0);
         copy_up::copy_up_limited(dentry, limit)?;
     }
-    let (real, layer) = inode.union_info().real();
+    let (real, layer) = inode.union_info().data()?;
     let file = vfs::open_backing(
         user_file,
         flags,

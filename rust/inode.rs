@@ -54,6 +54,11 @@ pub(crate) struct UnionInode {
     pub(crate) lower: Option<ARef<Dentry>>,
     /// Upper directory marked opaque: lower entries are hidden unless a fallthru names them.
     opaque: Atomic<bool>,
+    /// Regular files: the upper object holds the metadata only (metadata-only copy-up,
+    /// `trusted.union.metacopy`); the data is still `lower`'s.  Set before `upper` is
+    /// (so a reader that sees the upper object also sees this), cleared once the data is
+    /// on upper; never set again.
+    metacopy: Atomic<bool>,
     /// Serialises copy-up of this object, directory copy-up of this directory, and the
     /// namespace changes that remove or replace the object (unlink, rmdir, rename over it),
     /// so that a copy-up never installs its copy over a name that changed meanwhile.
@@ -78,6 +83,7 @@ impl UnionInode {
         upper: Option<ARef<Dentry>>,
         lower: Option<ARef<Dentry>>,
         opaque: bool,
+        metacopy: bool,
     ) -> impl PinInit<Self> {
         let set = SetOnce::new();
         if let Some(u) = upper {
@@ -87,6 +93,7 @@ impl UnionInode {
             upper: set,
             lower,
             opaque: Atomic::new(opaque),
+            metacopy: Atomic::new(metacopy),
             copy_up_lock <- KillableMutex::new(c"union_copy_up", kernel::static_lock_class!()),
             listing <- new_mutex!(None),
             ctime_before_copy_up <- new_mutex!(None),
@@ -108,6 +115,39 @@ impl UnionInode {
     /// within one clock tick would not: every change made through the union also says so.
     pub(crate) fn forget_listing(&self) {
         *self.listing.lock() = None;
+    }
+
+    /// Whether the upper object holds the metadata only (its data is on lower).
+    pub(crate) fn is_metacopy(&self) -> bool {
+        self.metacopy.load(Acquire)
+    }
+
+    /// Records a metadata-only copy-up.  Called with `copy_up_lock` held, before
+    /// [`Self::set_upper`].
+    pub(crate) fn set_metacopy(&self) {
+        self.metacopy.store(true, Release);
+    }
+
+    /// Records that the data is on upper (after the marker was removed there).  Called
+    /// with `copy_up_lock` held.
+    pub(crate) fn clear_metacopy(&self) {
+        self.metacopy.store(false, Release);
+    }
+
+    /// The object holding the data users read: [`Self::real`], except for a metadata-only
+    /// copy, whose data is the lower file's (`EIO` if that is missing: a metacopy file
+    /// whose lower file is gone or was replaced, see `namei::lookup`).
+    pub(crate) fn data(&self) -> Result<(&Dentry, Which)> {
+        let real = self.real();
+        if real.1 == Which::Upper && self.is_metacopy() {
+            return self.lower.as_deref().map(|l| (l, Which::Lower)).ok_or(EIO);
+        }
+        Ok(real)
+    }
+
+    /// Whether the data is on upper (a copy-up finished, with its data).
+    pub(crate) fn data_on_upper(&self) -> bool {
+        self.upper().is_some() && !self.is_metacopy()
     }
 
     /// Whether the directory is opaque.
@@ -210,9 +250,10 @@ pub(crate) fn make_inode(
     upper: Option<ARef<Dentry>>,
     lower: Option<ARef<Dentry>>,
     opaque: bool,
+    metacopy: bool,
     origin: Option<u64>,
 ) -> Result<ARef<Inode>> {
-    let info = KBox::pin_init(UnionInode::new(upper, lower, opaque), GFP_KERNEL)?;
+    let info = KBox::pin_init(UnionInode::new(upper, lower, opaque, metacopy), GFP_KERNEL)?;
     let real = info.real_inode().ok_or(ENOENT)?;
     let new = NewInode {
         mode: real.mode(),
@@ -240,7 +281,7 @@ pub(crate) fn root_inode(sb: &SuperBlock) -> Result<ARef<Inode>> {
         let _creds = fs.override_creds();
         crate::xattr::has_flag(fs, &upper, crate::xattr::OPAQUE)
     };
-    make_inode(sb, Some(upper), Some(lower), opaque, None)
+    make_inode(sb, Some(upper), Some(lower), opaque, false, None)
 }
 
 /// `getattr`: the real object's attributes with the union's `st_dev` and `st_ino`.
@@ -275,6 +316,11 @@ pub(crate) fn getattr(
         // directory copy-up, which GNU tar takes for a change made while it read it.
         if let Some(lst) = lower {
             stat.size = lst.size;
+        }
+    } else if info.is_metacopy() {
+        // The blocks are the lower file's: the upper one holds no data yet.
+        if let Some(lst) = lower_stat(fs, info, flags)? {
+            stat.blocks = lst.blocks;
         }
     }
     Ok(())
@@ -373,12 +419,15 @@ pub(crate) fn get_link(d: &Dentry) -> Result<KBox<CString>> {
 }
 
 /// `setattr` (chmod, chown, utimes, truncate): copy the object up (for truncate, only the
-/// data that remains), then change the upper object.
+/// data that remains; else the metadata only), then change the upper object.
 pub(crate) fn setattr(d: &Dentry, attr: &mut bindings::iattr) -> Result {
     let inode = d.inode().ok_or(ENOENT)?;
     let fs = inode.sb().union_fs();
-    let limit = (attr.ia_valid & bindings::ATTR_SIZE != 0).then_some(attr.ia_size);
-    let upper = crate::copy_up::copy_up_limited(d, limit)?;
+    let upper = if attr.ia_valid & bindings::ATTR_SIZE != 0 {
+        crate::copy_up::copy_up_limited(d, Some(attr.ia_size))?
+    } else {
+        crate::copy_up::copy_up_meta(d)?
+    };
     // The VFS recomputes the mode when killing setuid/setgid; `ATTR_FILE` refers to the
     // union file, not the upper one.
     if attr.ia_valid & (bindings::ATTR_KILL_SUID | bindings::ATTR_KILL_SGID) != 0 {

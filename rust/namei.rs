@@ -162,5 +162,44 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
         (Some(u), None) if !u.inode().is_some_and(|i| i.is_dir()) => xattr::origin(fs, u),
         _ => None,
     };
-    Ok(Some(make_inode(sb, upper, lower, opaque, origin)?))
+    let mut metacopy = false;
+    if let (Some(u), Some(ino)) = (&upper, origin) {
+        if u.inode()
+            .is_some_and(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG)
+            && xattr::has_flag(fs, u, xattr::METACOPY)
+        {
+            metacopy = true;
+            lower = metacopy_data(fs, parent, name, ino)?;
+        }
+    }
+    Ok(Some(make_inode(
+        sb, upper, lower, opaque, metacopy, origin,
+    )?))
+}
+
+/// The lower file holding the data of the metadata-only copy `name` (whose origin is
+/// `ino`) in the union directory `parent`: the lower regular file of the same name, if it
+/// is still the origin (a metacopy file is never renamed or linked: both copy the data up
+/// first).  Without it (the lower layer changed under the upper one) the file's data is
+/// lost; the name stays, so that it can be removed, and reads fail with `EIO`.
+fn metacopy_data(
+    fs: &crate::superblock::UnionFs,
+    parent: &crate::inode::UnionInode,
+    name: &[u8],
+    ino: u64,
+) -> Result<Option<ARef<Dentry>>> {
+    let found = match &parent.lower {
+        Some(lodir) => lookup_lower(fs, lodir, name)?,
+        None => None,
+    };
+    let found = found.filter(|l| {
+        l.inode()
+            .is_some_and(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG && i.ino() == ino)
+    });
+    if found.is_none() {
+        pr_warn!(
+            "union: metadata-only copy without its lower data (inode {ino} gone); reads fail with EIO\n"
+        );
+    }
+    Ok(found)
 }

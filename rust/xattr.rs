@@ -21,6 +21,10 @@ pub(crate) const FALLTHRU: &CStr = c"trusted.union.fallthru";
 /// Origin of a copied-up non-directory: the lower inode number (8 bytes, little endian),
 /// so that the object keeps its inode number across remounts.
 pub(crate) const ORIGIN: &CStr = c"trusted.union.origin";
+/// Metadata-only copy of a regular file (`y`; the file also has an origin): the upper
+/// file has the lower file's size, owner, mode, times and xattrs but no data, which is
+/// read from the lower file of the same name until the first open for write or truncate.
+pub(crate) const METACOPY: &CStr = c"trusted.union.metacopy";
 /// Directory holding copied-up non-directories (`y`): readdir reads their origin.
 pub(crate) const IMPURE: &CStr = c"trusted.union.impure";
 
@@ -115,7 +119,7 @@ pub(crate) fn setxattr(d: &Dentry, name: &CStr, value: Option<&[u8]>, flags: i32
             return Err(EEXIST);
         }
     }
-    let upper = crate::copy_up::copy_up(d)?;
+    let upper = crate::copy_up::copy_up_meta(d)?;
     let _creds = fs.override_creds();
     match value {
         Some(v) => vfs::upper::setxattr(fs.upper().mnt(), &upper, name, v, flags)?,

@@ -5,7 +5,12 @@
  * - trigger.*: every operation that must copy a lower file up (open for
  *   write, O_APPEND, O_TRUNC, truncate, ftruncate, chmod, chown, utimensat,
  *   setxattr, removexattr, link, rename) leaves a regular file on upper with
- *   the right data and metadata, and leaves lower alone.
+ *   the right data and metadata, and leaves lower alone; the metadata changes
+ *   (chmod, chown, utimensat, setxattr, removexattr) copy the metadata only
+ *   (trusted.union.metacopy), the data follows on the first open for write.
+ * - cu.meta_*: metadata-only copy-up: reads, remount, every transition to a
+ *   full copy (write, truncate, O_TRUNC, rename, link), descriptors opened
+ *   before it, ENOSPC, a lower file replaced under it, lower hard links.
  * - no_trigger.*: read-only operations never leave a regular file on upper.
  * - cu.*: faithfulness of the copy (data, holes, mode, owner, times, xattrs,
  *   symlinks, devices, origin and inode numbers), atomicity under ENOSPC,
@@ -21,6 +26,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -49,6 +55,7 @@
 
 #define WORK_DIR	".union-work"
 #define ORIGIN_XATTR	"trusted.union.origin"
+#define METACOPY_XATTR	"trusted.union.metacopy"
 
 /* The lower file most tests start from. */
 #define FLEN		(MiB + 123)
@@ -429,6 +436,27 @@ static uint64_t origin_of(const char *upper_path, ssize_t *len)
 	ASSERT_EQ((uint64_t)__lst.st_ino, __o);				\
 } while (0)
 
+/* Whether upper @path is a metadata-only copy: 1, 0, or -errno. */
+static int meta_only(const char *path)
+{
+	char v[8];
+	ssize_t n = lgetxattr(path, METACOPY_XATTR, v, sizeof(v));
+
+	if (n < 0)
+		return errno == ENODATA ? 0 : -errno;
+	return n == 1 && v[0] == 'y';
+}
+
+#define ASSERT_META_ONLY(upath) do {					\
+	int __m = meta_only(upath);					\
+	ASSERT_EQ(1, __m) TH_LOG("%s: %s: %d", upath, METACOPY_XATTR, __m); \
+} while (0)
+
+#define ASSERT_NOT_META_ONLY(upath) do {				\
+	int __m = meta_only(upath);					\
+	ASSERT_EQ(0, __m) TH_LOG("%s: %s: %d", upath, METACOPY_XATTR, __m); \
+} while (0)
+
 /* ---- the standard lower file "f" ---- */
 
 static void make_std_file(struct __test_metadata *_metadata, struct env *e,
@@ -489,6 +517,7 @@ FIXTURE_VARIANT(trigger) {
 	gid_t gid;
 	bool times_kept;		/* mtime still that of lower */
 	bool lower_xattr;		/* lower "f" has user.keep */
+	bool meta_only;			/* copies the metadata only */
 	void (*verify)(struct __test_metadata *_metadata, struct env *e);
 };
 
@@ -687,20 +716,20 @@ FIXTURE_VARIANT_ADD(trigger, ftruncate) {
 	.op = op_ftruncate, .resized = true, .size = 4096,
 };
 FIXTURE_VARIANT_ADD(trigger, chmod) {
-	.op = op_chmod, .mode = 0600, .times_kept = true,
+	.op = op_chmod, .mode = 0600, .meta_only = true, .times_kept = true,
 };
 FIXTURE_VARIANT_ADD(trigger, chown) {
-	.op = op_chown, .uid = 1001, .gid = 1002, .times_kept = true,
+	.op = op_chown, .uid = 1001, .gid = 1002, .meta_only = true, .times_kept = true,
 };
 FIXTURE_VARIANT_ADD(trigger, utimensat) {
-	.op = op_utimensat, .verify = verify_utimensat,
+	.op = op_utimensat, .verify = verify_utimensat, .meta_only = true,
 };
 FIXTURE_VARIANT_ADD(trigger, setxattr) {
-	.op = op_setxattr, .verify = verify_setxattr, .times_kept = true,
+	.op = op_setxattr, .verify = verify_setxattr, .meta_only = true, .times_kept = true,
 	.lower_xattr = true,
 };
 FIXTURE_VARIANT_ADD(trigger, removexattr) {
-	.op = op_removexattr, .verify = verify_removexattr,
+	.op = op_removexattr, .verify = verify_removexattr, .meta_only = true,
 	.times_kept = true, .lower_xattr = true,
 };
 FIXTURE_VARIANT_ADD(trigger, link) {
@@ -733,6 +762,17 @@ TEST_F(trigger, copies_up)
 	ASSERT_COPIED_UP(u);
 	ASSERT_EQ(0, lstat(u, &ust));
 	EXPECT_EQ(size, ust.st_size);
+	if (variant->meta_only) {
+		/* The metadata only: a hole of the lower size, marked. */
+		ASSERT_META_ONLY(u);
+		EXPECT_EQ(0, ust.st_blocks);
+		ASSERT_PAT(m, FLEN, FSEED);
+		ASSERT_EQ(0, open_close(m, O_WRONLY));
+		ASSERT_NOT_META_ONLY(u);
+		ASSERT_EQ(0, lstat(u, &ust));
+	} else {
+		ASSERT_NOT_META_ONLY(u);
+	}
 	EXPECT_EQ(-1, cmp_pat_path(u, 0, data, FSEED));
 	EXPECT_EQ(-1, cmp_pat_path(u, data, size - data, ZEROS));
 	EXPECT_EQ(S_IFREG | (variant->mode ?: FMODE), ust.st_mode);
@@ -915,7 +955,8 @@ FIXTURE_TEARDOWN(cu)
 
 /* ---- faithful copy ---- */
 
-/* Odd-sized file with a run of real zeros in it, copied up by chmod. */
+/* Odd-sized file with a run of real zeros in it, copied up by chmod (metadata)
+ * then open for write (data). */
 TEST_F(cu, data_byte_exact)
 {
 	struct env *e = &self->e;
@@ -930,7 +971,11 @@ TEST_F(cu, data_byte_exact)
 	close(fd);
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, chmod(P(e->mnt, "f"), 0640));
+	EXPECT_TRUE(same_content(P(e->lower, "f"), P(e->mnt, "f")));
+	/* The data, into the metadata-only copy. */
+	ASSERT_EQ(0, open_close(P(e->mnt, "f"), O_WRONLY));
 	ASSERT_COPIED_UP(P(e->upper, "f"));
+	ASSERT_NOT_META_ONLY(P(e->upper, "f"));
 	EXPECT_TRUE(same_content(P(e->lower, "f"), P(e->upper, "f")));
 	EXPECT_TRUE(same_content(P(e->lower, "f"), P(e->mnt, "f")));
 	ASSERT_EQ(-1, cmp_pat_path(P(e->upper, "f"), MiB + 3, sizeof(zeros),
@@ -1023,7 +1068,12 @@ TEST_F_TIMEOUT(cu, sparse_5g, 120)
 
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, chmod(m, 0600));
+	/* The metadata-only copy shows the lower layout; then the data follows. */
+	nm = layout_path(m, ms);
+	ASSERT_SAME_LAYOUT(ls, nl, ms, nm);
+	ASSERT_EQ(0, open_close(m, O_WRONLY));
 	ASSERT_COPIED_UP(u);
+	ASSERT_NOT_META_ONLY(u);
 	ASSERT_EQ(0, stat(u, &ust));
 	EXPECT_EQ(size, ust.st_size);
 	EXPECT_LE(ust.st_blocks, 2 * lst.st_blocks)
@@ -1372,17 +1422,26 @@ TEST_F(cu, enospc_open_leaves_nothing)
 	check_intact(_metadata, e);
 }
 
-TEST_F(cu, enospc_chmod_leaves_nothing)
+TEST_F(cu, enospc_chmod_then_write_keeps_lower_data)
 {
 	struct env *e = &self->e;
 	struct stat st;
 
 	enospc_setup(_metadata, e);
-	ASSERT_EQ(-1, chmod(P(e->mnt, "big"), 0600));
-	ASSERT_EQ(ENOSPC, errno) TH_LOG("chmod: %s", strerror(errno));
-	check_intact(_metadata, e);
+	/* chmod copies the metadata only: it fits. */
+	ASSERT_EQ(0, chmod(P(e->mnt, "big"), 0600)) TH_LOG("chmod: %s", strerror(errno));
+	ASSERT_META_ONLY(P(e->upper, "big"));
+	/* The data does not. */
+	ASSERT_EQ(-1, open(P(e->mnt, "big"), O_RDWR | O_CLOEXEC));
+	ASSERT_EQ(ENOSPC, errno);
+	ASSERT_META_ONLY(P(e->upper, "big"));
+	ASSERT_PAT(P(e->mnt, "big"), BIG, 11);
+	ASSERT_WORK_EMPTY(e->upper);
 	ASSERT_EQ(0, stat(P(e->mnt, "big"), &st));
-	EXPECT_EQ(S_IFREG | 0644, st.st_mode);
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	ASSERT_EQ(0, lstat(P(e->upper, "big"), &st));
+	EXPECT_EQ(0, st.st_blocks) TH_LOG("the partial copy's space was not given back");
+	EXPECT_EQ(BIG, st.st_size);
 }
 
 /* After ENOSPC, truncating to a small size copies only what remains. */
@@ -1465,7 +1524,9 @@ TEST_F(cu, fchmod_rdonly_fd)
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
 	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
-	ASSERT_PAT(P(e->upper, "f"), FLEN, FSEED);
+	ASSERT_META_ONLY(P(e->upper, "f"));
+	ASSERT_PAT(P(e->mnt, "f"), FLEN, FSEED);
+	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
 	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
 	close(fd);
 	check_std_lower(_metadata, e);
@@ -1485,7 +1546,9 @@ TEST_F(cu, fchown_rdonly_fd)
 	EXPECT_EQ(654, st.st_gid);
 	ASSERT_EQ(0, fstat(fd, &st));
 	EXPECT_EQ(321, st.st_uid);
-	ASSERT_PAT(P(e->upper, "f"), FLEN, FSEED);
+	ASSERT_META_ONLY(P(e->upper, "f"));
+	ASSERT_PAT(P(e->mnt, "f"), FLEN, FSEED);
+	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
 	close(fd);
 	check_std_lower(_metadata, e);
 }
@@ -1507,7 +1570,9 @@ TEST_F(cu, futimens_rdonly_fd)
 	EXPECT_EQ(444, st.st_mtim.tv_nsec);
 	ASSERT_EQ(0, fstat(fd, &st));
 	EXPECT_EQ(444, st.st_mtim.tv_nsec);
-	ASSERT_PAT(P(e->upper, "f"), FLEN, FSEED);
+	ASSERT_META_ONLY(P(e->upper, "f"));
+	ASSERT_PAT(P(e->mnt, "f"), FLEN, FSEED);
+	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
 	close(fd);
 	check_std_lower(_metadata, e);
 }
@@ -1526,7 +1591,9 @@ TEST_F(cu, fsetxattr_rdonly_fd)
 	EXPECT_EQ(3, fgetxattr(fd, "user.fd", v, sizeof(v)));
 	ASSERT_EQ(0, fremovexattr(fd, "user.fd"));
 	EXPECT_EQ(-1, getxattr(P(e->upper, "f"), "user.fd", v, sizeof(v)));
-	ASSERT_PAT(P(e->upper, "f"), FLEN, FSEED);
+	ASSERT_META_ONLY(P(e->upper, "f"));
+	ASSERT_PAT(P(e->mnt, "f"), FLEN, FSEED);
+	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
 	close(fd);
 	check_std_lower(_metadata, e);
 }
@@ -2092,6 +2159,327 @@ TEST_F(cu, dir_copy_up_shares_fallthru_markers)
 	/* The mount cleaned the work directory: the marker survives as the link. */
 	ASSERT_EQ(0, lstat(P(e->upper, "d/f0"), &a));
 	EXPECT_EQ(1, a.st_nlink);
+}
+
+/* ======================================================================
+ * Metadata-only copy-up.
+ */
+
+/* chmod copies the metadata only: the data stays on lower, reads read it. */
+TEST_F(cu, meta_chmod_keeps_data_on_lower)
+{
+	struct env *e = &self->e;
+	const char *u = P(e->upper, "f"), *m = P(e->mnt, "f");
+	struct stat before, ust, mst, lst;
+
+	make_std_file(_metadata, e, true);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, stat(m, &before));
+	ASSERT_EQ(0, chmod(m, 0604));
+	ASSERT_COPIED_UP(u);
+	ASSERT_META_ONLY(u);
+	ASSERT_ORIGIN(u, P(e->lower, "f"));
+	ASSERT_EQ(0, lstat(u, &ust));
+	EXPECT_EQ(FLEN, ust.st_size);
+	EXPECT_EQ(0, ust.st_blocks);
+	EXPECT_EQ(S_IFREG | 0604, ust.st_mode);
+	EXPECT_EQ(FUID, ust.st_uid);
+	EXPECT_EQ(MTIME_NSEC, ust.st_mtim.tv_nsec);
+	ASSERT_EQ(0, stat(m, &mst));
+	ASSERT_EQ(0, lstat(P(e->lower, "f"), &lst));
+	EXPECT_EQ(before.st_ino, mst.st_ino);
+	EXPECT_EQ(S_IFREG | 0604, mst.st_mode);
+	EXPECT_EQ(lst.st_blocks, mst.st_blocks);
+	EXPECT_EQ(FLEN, mst.st_size);
+	ASSERT_PAT(m, FLEN, FSEED);
+	/* mmap reads the lower data too. */
+	{
+		int fd = open(m, O_RDONLY | O_CLOEXEC);
+		unsigned char *p, want[64];
+
+		ASSERT_GE(fd, 0);
+		p = mmap(NULL, FLEN, PROT_READ, MAP_SHARED, fd, 0);
+		ASSERT_NE(MAP_FAILED, p);
+		fill_pat(want, MiB, sizeof(want), FSEED);
+		EXPECT_EQ(0, memcmp(p + MiB, want, sizeof(want)));
+		munmap(p, FLEN);
+		close(fd);
+	}
+	ASSERT_META_ONLY(u);
+	check_std_lower(_metadata, e);
+	ASSERT_WORK_EMPTY(e->upper);
+}
+
+/*
+ * The first open for write copies the data into the same upper inode and
+ * removes the marker; mode (setuid included) and times stay what users set.
+ */
+TEST_F(cu, meta_then_open_for_write_copies_data)
+{
+	struct env *e = &self->e;
+	const char *u = P(e->upper, "f"), *m = P(e->mnt, "f");
+	struct timespec ts[2] = { { 1300000000, 5 }, { 1300000001, 6 } };
+	struct stat a, b, mst;
+	int fd;
+
+	make_std_file(_metadata, e, false);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chmod(m, 04755));
+	ASSERT_EQ(0, utimensat(AT_FDCWD, m, ts, 0));
+	ASSERT_META_ONLY(u);
+	ASSERT_EQ(0, lstat(u, &a));
+	fd = open(m, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(fd, 0) TH_LOG("open: %s", strerror(errno));
+	ASSERT_NOT_META_ONLY(u);
+	ASSERT_EQ(0, lstat(u, &b));
+	EXPECT_EQ(a.st_ino, b.st_ino);
+	EXPECT_EQ(S_IFREG | 04755, b.st_mode);
+	EXPECT_EQ(ts[1].tv_sec, b.st_mtim.tv_sec);
+	EXPECT_EQ(ts[1].tv_nsec, b.st_mtim.tv_nsec);
+	EXPECT_EQ(ts[0].tv_sec, b.st_atim.tv_sec);
+	ASSERT_PAT(u, FLEN, FSEED);
+	ASSERT_EQ(0, fstat(fd, &mst));
+	EXPECT_EQ(S_IFREG | 04755, mst.st_mode);
+	EXPECT_EQ(4, pwrite(fd, "new!", 4, 10));
+	close(fd);
+	EXPECT_EQ(-1, cmp_pat_path(u, 0, 10, FSEED));
+	EXPECT_EQ(-1, cmp_pat_path(u, 14, FLEN - 14, FSEED));
+	EXPECT_TRUE(same_content(u, m));
+	check_std_lower(_metadata, e);
+	ASSERT_WORK_EMPTY(e->upper);
+}
+
+/* A metadata-only copy reads the same after umount + mount, with its st_ino. */
+TEST_F(cu, meta_survives_remount)
+{
+	struct env *e = &self->e;
+	const char *u = P(e->upper, "f"), *m = P(e->mnt, "f");
+	struct stat a, b;
+	int fd;
+
+	make_std_file(_metadata, e, true);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chown(m, 1500, 1501));
+	ASSERT_EQ(0, stat(m, &a));
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	ASSERT_META_ONLY(u);
+	ASSERT_EQ(0, stat(m, &b));
+	EXPECT_EQ(a.st_ino, b.st_ino);
+	EXPECT_EQ(1500, b.st_uid);
+	EXPECT_EQ(a.st_blocks, b.st_blocks);
+	ASSERT_PAT(m, FLEN, FSEED);
+	fd = open(m, O_WRONLY | O_APPEND | O_CLOEXEC);
+	ASSERT_GE(fd, 0) TH_LOG("open: %s", strerror(errno));
+	EXPECT_EQ(3, write(fd, "end", 3));
+	close(fd);
+	ASSERT_NOT_META_ONLY(u);
+	EXPECT_EQ(-1, cmp_pat_path(m, 0, FLEN, FSEED));
+	ASSERT_EQ(0, stat(m, &b));
+	EXPECT_EQ(FLEN + 3, b.st_size);
+	EXPECT_EQ(a.st_ino, b.st_ino);
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	EXPECT_EQ(-1, cmp_pat_path(m, 0, FLEN, FSEED));
+	ASSERT_EQ(0, stat(m, &b));
+	EXPECT_EQ(FLEN + 3, b.st_size);
+	check_std_lower(_metadata, e);
+}
+
+/* A descriptor opened for read before the data copy-up sees later writes. */
+TEST_F(cu, meta_reader_sees_writes_after_data_copy_up)
+{
+	struct env *e = &self->e;
+	const char *m = P(e->mnt, "f");
+	char buf[8];
+	int r, w;
+
+	make_std_file(_metadata, e, false);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chmod(m, 0640));
+	r = open(m, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(r, 0);
+	ASSERT_EQ(-1, cmp_pat(r, 0, FLEN, FSEED));
+	w = open(m, O_WRONLY | O_CLOEXEC);
+	ASSERT_GE(w, 0) TH_LOG("open: %s", strerror(errno));
+	ASSERT_EQ(3, pwrite(w, "XYZ", 3, 100));
+	ASSERT_EQ(3, pread(r, buf, 3, 100));
+	EXPECT_EQ(0, memcmp(buf, "XYZ", 3));
+	EXPECT_EQ(-1, cmp_pat(r, 103, FLEN - 103, FSEED));
+	close(w);
+	close(r);
+}
+
+/* truncate and O_TRUNC of a metadata-only copy keep what remains of the data. */
+TEST_F(cu, meta_truncate_and_o_trunc)
+{
+	struct env *e = &self->e;
+	struct stat st;
+	int fd;
+
+	make_file(_metadata, P(e->lower, "t"), FLEN, 5, 0644);
+	make_file(_metadata, P(e->lower, "o"), FLEN, 6, 0644);
+	make_file(_metadata, P(e->lower, "g"), 5000, 7, 0644);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chmod(P(e->mnt, "t"), 0600));
+	ASSERT_EQ(0, chmod(P(e->mnt, "o"), 0600));
+	ASSERT_EQ(0, chmod(P(e->mnt, "g"), 0600));
+	ASSERT_EQ(0, truncate(P(e->mnt, "t"), 1000));
+	ASSERT_NOT_META_ONLY(P(e->upper, "t"));
+	ASSERT_PAT(P(e->upper, "t"), 1000, 5);
+	ASSERT_PAT(P(e->mnt, "t"), 1000, 5);
+	fd = open(P(e->mnt, "o"), O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	ASSERT_NOT_META_ONLY(P(e->upper, "o"));
+	ASSERT_EQ(0, stat(P(e->mnt, "o"), &st));
+	EXPECT_EQ(0, st.st_size);
+	ASSERT_EQ(0, truncate(P(e->mnt, "g"), 9000));
+	ASSERT_NOT_META_ONLY(P(e->upper, "g"));
+	EXPECT_EQ(-1, cmp_pat_path(P(e->mnt, "g"), 0, 5000, 7));
+	EXPECT_EQ(-1, cmp_pat_path(P(e->mnt, "g"), 5000, 4000, ZEROS));
+	ASSERT_EQ(0, stat(P(e->mnt, "g"), &st));
+	EXPECT_EQ(9000, st.st_size);
+	ASSERT_WORK_EMPTY(e->upper);
+}
+
+/*
+ * rename and link copy the data first: a metadata-only copy finds its data by
+ * its own name on lower, which a new name has not.
+ */
+TEST_F(cu, meta_rename_and_link_copy_data)
+{
+	struct env *e = &self->e;
+	struct stat a, b;
+
+	make_file(_metadata, P(e->lower, "r"), FLEN, 8, 0644);
+	make_file(_metadata, P(e->lower, "l"), FLEN, 9, 0644);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chmod(P(e->mnt, "r"), 0600));
+	ASSERT_EQ(0, chmod(P(e->mnt, "l"), 0600));
+	ASSERT_EQ(0, rename(P(e->mnt, "r"), P(e->mnt, "r2")));
+	ASSERT_EQ(0, link(P(e->mnt, "l"), P(e->mnt, "l2")));
+	ASSERT_NOT_META_ONLY(P(e->upper, "r2"));
+	ASSERT_NOT_META_ONLY(P(e->upper, "l"));
+	ASSERT_PAT(P(e->upper, "r2"), FLEN, 8);
+	ASSERT_PAT(P(e->upper, "l2"), FLEN, 9);
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	ASSERT_PAT(P(e->mnt, "r2"), FLEN, 8);
+	ASSERT_PAT(P(e->mnt, "l"), FLEN, 9);
+	ASSERT_PAT(P(e->mnt, "l2"), FLEN, 9);
+	ASSERT_EQ(0, stat(P(e->mnt, "l"), &a));
+	ASSERT_EQ(0, stat(P(e->mnt, "l2"), &b));
+	EXPECT_EQ(a.st_ino, b.st_ino);
+	EXPECT_EQ(2, b.st_nlink);
+	EXPECT_EQ(-1, stat(P(e->mnt, "r"), &a));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+/*
+ * A data copy-up that fails (ENOSPC) leaves the metadata-only copy as it was:
+ * the lower data still reads, the metadata change stays, nothing is left over.
+ */
+TEST_F(cu, meta_data_copy_up_enospc_keeps_lower_data)
+{
+	struct env *e = &self->e;
+	const char *m = P(e->mnt, "big");
+	struct stat st;
+
+	SMALL_UPPER(e, "1m");
+	make_file(_metadata, P(e->lower, "big"), 4 * MiB, 10, 0644);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chmod(m, 0600)) TH_LOG("chmod: %s", strerror(errno));
+	ASSERT_META_ONLY(P(e->upper, "big"));
+	ASSERT_EQ(-1, open(m, O_WRONLY | O_CLOEXEC));
+	EXPECT_EQ(ENOSPC, errno);
+	ASSERT_META_ONLY(P(e->upper, "big"));
+	ASSERT_PAT(m, 4 * MiB, 10);
+	ASSERT_EQ(0, stat(m, &st));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	ASSERT_WORK_EMPTY(e->upper);
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	ASSERT_PAT(m, 4 * MiB, 10);
+}
+
+/*
+ * The lower file of a metadata-only copy replaced under the union (a new
+ * image): its data is gone.  The name stays (stat, unlink work), reads fail
+ * with EIO, never show zeros or another file's data.
+ */
+TEST_F(cu, meta_lower_replaced_reads_eio)
+{
+	struct env *e = &self->e;
+	const char *m = P(e->mnt, "f");
+	struct stat st;
+
+	make_file(_metadata, P(e->lower, "f"), 5000, 11, 0644);
+	make_file(_metadata, P(e->lower, "keep"), 100, 11, 0644);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chmod(m, 0600));
+	UMOUNT_UNION(e);
+	/* Created first, so that the replacement cannot reuse the inode number. */
+	make_file(_metadata, P(e->lower, "f.new"), 5000, 12, 0644);
+	ASSERT_EQ(0, rename(P(e->lower, "f.new"), P(e->lower, "f")));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, stat(m, &st));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	EXPECT_EQ(-1, open(m, O_RDONLY | O_CLOEXEC));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, open(m, O_WRONLY | O_CLOEXEC));
+	EXPECT_EQ(EIO, errno);
+	ASSERT_EQ(0, unlink(m));
+	EXPECT_EQ(-1, stat(m, &st));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, cmp_pat_path(P(e->mnt, "keep"), 0, 100, 11));
+}
+
+/* A lower file with several links is copied whole, as before. */
+TEST_F(cu, meta_not_for_lower_hard_links)
+{
+	struct env *e = &self->e;
+
+	make_file(_metadata, P(e->lower, "f"), 5000, 13, 0644);
+	ASSERT_EQ(0, link(P(e->lower, "f"), P(e->lower, "f.link")));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chmod(P(e->mnt, "f"), 0600));
+	ASSERT_COPIED_UP(P(e->upper, "f"));
+	ASSERT_NOT_META_ONLY(P(e->upper, "f"));
+	ASSERT_PAT(P(e->upper, "f"), 5000, 13);
+	ASSERT_PAT(P(e->mnt, "f.link"), 5000, 13);
+}
+
+/* An unprivileged owner's chmod and setxattr copy the metadata only. */
+TEST_F(cu, meta_unprivileged_owner)
+{
+	struct env *e = &self->e;
+	const char *m = P(e->mnt, "f");
+	int status;
+	pid_t pid;
+
+	make_file(_metadata, P(e->lower, "f"), 70000, 14, 0644);
+	ASSERT_EQ(0, chown(P(e->lower, "f"), 1000, 1000));
+	MOUNT_UNION(e);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) ||
+		    setresuid(1000, 1000, 1000))
+			_exit(10);
+		if (chmod(m, 0600))
+			_exit(11);
+		if (setxattr(m, "user.mine", "1", 1, 0))
+			_exit(12);
+		if (cmp_pat_path(m, 0, 70000, 14) != -1)
+			_exit(13);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_META_ONLY(P(e->upper, "f"));
+	ASSERT_PAT(m, 70000, 14);
 }
 
 TEST_HARNESS_MAIN

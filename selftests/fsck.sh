@@ -206,6 +206,33 @@ expect "unknown_private_xattr" 1 WARNING d
 fresh && mkdir "$U/d" && setfattr -n trusted.union.fallthru -v y "$U/d"
 expect "stale_directory_fallthru_is_a_note" 0 NOTE d -v
 
+# ---- metadata-only copies: a hole of the lower size, an origin, the marker
+meta()	# meta NAME LOWER-PATH: a metadata-only copy of LOWER-PATH at $U/NAME
+{
+	truncate -s "$(stat -c %s "$2")" "$U/$1" &&
+		setfattr -n trusted.union.origin -v "$(origin_of "$2")" "$U/$1" &&
+		setfattr -n trusted.union.metacopy -v y "$U/$1" &&
+		setfattr -n trusted.union.impure -v y "$(dirname "$U/$1")"
+}
+fresh && meta file "$L/file"
+expect "metacopy_is_allowed" 0 "" ""
+fresh && meta file "$L/file" && setfattr -n trusted.union.metacopy -v n "$U/file"
+expect "metacopy_value_not_y" 1 ERROR file
+fresh && meta file "$L/file" && setfattr -x trusted.union.origin "$U/file"
+expect "metacopy_without_origin" 1 ERROR file
+fresh && meta file "$L/file" && truncate -s 1 "$U/file"
+expect "metacopy_size_differs_from_lower" 1 ERROR file
+fresh && meta file "$L/file" && rm "$L/file"
+expect "metacopy_lower_gone" 1 ERROR file
+fresh && meta file "$L/file" && cp "$L/file" "$L/file.new" && mv "$L/file.new" "$L/file"
+expect "metacopy_lower_replaced" 1 ERROR file
+fresh && meta file "$L/file" && mv "$U/file" "$U/moved" && mkdir -p "$L/x"
+expect "metacopy_at_a_name_lower_lacks" 1 ERROR moved
+fresh && mkdir "$U/dir" && setfattr -n trusted.union.metacopy -v y "$U/dir"
+expect "metacopy_on_a_directory" 1 ERROR dir
+fresh && meta file "$L/file" && ln "$U/file" "$U/file2"
+expect "metacopy_with_two_links" 1 ERROR "file|file2"
+
 # ---- the work directory
 fresh && touch "$U/.union-work/#1"
 expect "work_dir_leftover_file" 1 ERROR ".union-work/#1"
@@ -263,6 +290,8 @@ if [ $r -eq 0 ]; then
 		ls -la / . etc usr usr/bin var/lib/x >/dev/null
 		echo more >>etc/f1				# copy-up by append
 		chmod 600 etc/f2				# copy-up by chmod
+		chown 7:7 etc/sub usr/bin/tool			# metadata only
+		touch -d @1000000000 var/lib/x/big		# metadata only, then truncate
 		rm etc/f3					# whiteout in an opaque dir
 		mv etc/f4 etc/f4.moved				# rename of a lower file
 		cp -a usr/bin/tool usr/bin/tool2

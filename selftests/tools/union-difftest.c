@@ -46,6 +46,9 @@
  * Usage: union-difftest [--seed N | --seeds A..B] [--ops N] [--check-every K]
  *                       [--workdir DIR] [--no-shrink] [--only I,J,..] [-v]
  *                       [--plain] [--tamper-at N] [--gen-lower DIR]
+ *                       [--fsck PATH | --no-fsck]
+ * After every umount the upper layer must pass union-fsck (by default the one
+ * built next to this program).
  * Exit status: 0 all equal, 1 mismatch, 2 setup error.  Must run as root.
  */
 #define _GNU_SOURCE
@@ -118,6 +121,8 @@ static int verbose;
 static bool plain;		/* --plain: "union" is a second plain copy */
 static bool quiet;		/* shrink trials: do not print mismatches */
 static long tamper_at = -1;	/* --tamper-at: change ref behind our back */
+static char fsck_path[PATH_MAX];	/* union-fsck, run after each umount ("" : not) */
+static unsigned long metacopies_seen;	/* metadata-only copies on upper at umounts */
 static char workdir[PATH_MAX];
 static char lowerdir[PATH_MAX], trialdir[PATH_MAX], upperdir[PATH_MAX];
 static char base[2][PATH_MAX];	/* [0] the union mount, [1] the reference */
@@ -2166,12 +2171,77 @@ static bool do_umount(void)
 	return true;
 }
 
+/* Counts the metadata-only copies on the upper layer (coverage of the
+ * metacopy transitions: the model does not see them, the data must not differ). */
+static void count_metacopies(const char *dir, int depth)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d || depth > 64) {
+		if (d)
+			closedir(d);
+		return;
+	}
+	while ((e = readdir(d))) {
+		char p[PATH_MAX], v[2];
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) >= (int)sizeof(p))
+			continue;
+		if (e->d_type == DT_DIR)
+			count_metacopies(p, depth + 1);
+		else if (e->d_type == DT_REG &&
+			 lgetxattr(p, "trusted.union.metacopy", v, sizeof(v)) == 1)
+			metacopies_seen++;
+	}
+	closedir(d);
+}
+
+/* union-fsck on the unmounted layers: the upper layer must be clean. */
+static void run_fsck(const char *when)
+{
+	char out[2048];
+	size_t len = 0;
+	int pfd[2], status;
+	ssize_t r;
+	pid_t pid;
+
+	if (plain || !*fsck_path)
+		return;
+	if (pipe(pfd))
+		die("pipe: %m");
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		die("fork: %m");
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		close(pfd[0]);
+		execl(fsck_path, fsck_path, lowerdir, upperdir, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	while ((r = read(pfd[0], out + len, sizeof(out) - 1 - len)) > 0)
+		len += r;
+	close(pfd[0]);
+	out[len] = '\0';
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		mismatch("union-fsck %s %s %s: exit %d: %s", lowerdir, upperdir, when,
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1, out);
+}
+
 static void remount(const char *when)
 {
 	for (int s = 0; s < NSLOTS; s++)
 		close_slot(s);
 	if (!do_umount())
 		return;
+	run_fsck(when);
+	if (!plain)
+		count_metacopies(upperdir, 0);
 	do_mount();
 	check_tree(when, false);
 }
@@ -2720,7 +2790,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: union-difftest [--seed N | --seeds A..B] [--ops N] [--check-every K]\n"
 		"                      [--workdir DIR] [--no-shrink] [--only I,J,...] [-v]\n"
-		"                      [--plain] [--tamper-at N] [--gen-lower DIR]\n");
+		"                      [--plain] [--tamper-at N] [--gen-lower DIR]\n"
+		"                      [--fsck PATH | --no-fsck]\n");
 	exit(2);
 }
 
@@ -2770,6 +2841,11 @@ int main(int argc, char **argv)
 			do_shrink = false;
 		} else if (!strcmp(a, "--plain")) {
 			plain = true;
+		} else if (!strcmp(a, "--fsck") && v) {
+			snprintf(fsck_path, sizeof(fsck_path), "%s", v);
+			i++;
+		} else if (!strcmp(a, "--no-fsck")) {
+			strcpy(fsck_path, "-");
 		} else if (!strcmp(a, "-v") || !strcmp(a, "-vv")) {
 			verbose += a[2] ? 1 : 0;
 			verbose++;
@@ -2786,6 +2862,28 @@ int main(int argc, char **argv)
 	}
 	if (geteuid())
 		die("must run as root");
+	if (!strcmp(fsck_path, "-")) {
+		fsck_path[0] = '\0';
+	} else if (!*fsck_path) {
+		/* By default the union-fsck built next to this program. */
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		char *slash;
+
+		if (n > 0) {
+			self[n] = '\0';
+			slash = strrchr(self, '/');
+			if (slash) {
+				*slash = '\0';
+				if (strlen(self) + sizeof("/union-fsck") > sizeof(fsck_path))
+					die("path too long: %s", self);
+				strcpy(fsck_path, self);
+				strcat(fsck_path, "/union-fsck");
+				if (access(fsck_path, X_OK))
+					fsck_path[0] = '\0';
+			}
+		}
+	}
 	if (!*workdir) {
 		snprintf(workdir, sizeof(workdir), "/tmp/union-difftest.%d", getpid());
 		own_workdir = true;
@@ -2825,14 +2923,16 @@ int main(int argc, char **argv)
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		objects_checked = 0;
+		metacopies_seen = 0;
 		bool f = trial(seed, ops, idx, n, check_every, &at);
 
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		double secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 
 		if (!f) {
-			printf("seed %" PRIu64 ": ok, %ld ops, %lu objects compared, %.1f s\n",
-			       seed, n, objects_checked, secs);
+			printf("seed %" PRIu64 ": ok, %ld ops, %lu objects compared, %lu metadata-only copies at umounts%s, %.1f s\n",
+			       seed, n, objects_checked, metacopies_seen,
+			       *fsck_path ? " (union-fsck clean)" : "", secs);
 		} else {
 			long k;
 

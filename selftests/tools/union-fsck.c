@@ -46,11 +46,12 @@
 #define X_FALLTHRU PFX "fallthru"
 #define X_IMPURE PFX "impure"
 #define X_ORIGIN PFX "origin"
+#define X_METACOPY PFX "metacopy"
 #define WORK_DIR ".union-work"
 
 static int verbose, strict, mounted;
 static unsigned long n_err, n_warn, n_note, n_io;
-static unsigned long n_dirs, n_files, n_whiteouts, n_fallthrus, n_origins;
+static unsigned long n_dirs, n_files, n_whiteouts, n_fallthrus, n_origins, n_metacopies;
 static const char *lower_root, *upper_root;
 
 /* ---- output ---- */
@@ -293,6 +294,7 @@ static void walk_lower(int dfd, const char *path, dev_t dev)
 
 struct uxattrs {
 	int opaque, fallthru, impure;	/* present with value "y" */
+	int metacopy;			/* present with value "y" (regular files) */
 	int has_origin;			/* a valid 8-byte origin */
 	uint64_t origin;
 };
@@ -362,6 +364,24 @@ static void read_uxattrs(const char *path, const struct stat *st, int is_marker,
 			x->fallthru = check_flag(path, name, is_dir, is_marker);
 		} else if (!strcmp(name, X_IMPURE)) {
 			x->impure = check_flag(path, name, is_dir, is_marker);
+		} else if (!strcmp(name, X_METACOPY)) {
+			char v[64];
+			ssize_t n = lgetxattr(path, name, v, sizeof(v));
+
+			if (n < 0 && errno == ERANGE)
+				n = sizeof(v);
+			if (n < 0)
+				io_error(path, "cannot read xattr of");
+			else if (is_marker)
+				ERR(path, "%s on a whiteout or fallthru marker", name);
+			else if (!S_ISREG(st->st_mode))
+				ERR(path, "%s on a non-regular file (only regular files carry it)",
+				    name);
+			else if (n != 1 || v[0] != 'y')
+				ERR(path, "%s has value \"%.*s\", not \"y\" (the union reads it as unset: the file would read as zeros)",
+				    name, (int)(n > 16 ? 16 : n), v);
+			else
+				x->metacopy = 1;
 		} else if (!strcmp(name, X_ORIGIN)) {
 			unsigned char v[16];
 			ssize_t n = lgetxattr(path, name, v, sizeof(v));
@@ -479,6 +499,34 @@ static void walk_upper(int ufd, const char *upath, int lfd, int opaque,
 				    inoset_add(&origins_seen, x.origin))
 					ERR(p, "origin %llu is also the origin of another upper file (same st_ino for two files)",
 					    (unsigned long long)x.origin);
+			}
+			if (x.metacopy) {
+				/*
+				 * A metadata-only copy: its data is the lower regular
+				 * file of the same name, which must be its origin and
+				 * have its size (namei.rs, metacopy_data).
+				 */
+				n_metacopies++;
+				if (!x.has_origin)
+					ERR(p, "%s without an origin (the union reads it as a full copy: zeros)",
+					    X_METACOPY);
+				else if (lfd < 0 || !has_lower)
+					ERR(p, "%s but no lower file at this path%s (its data is lost: reads fail with EIO)",
+					    X_METACOPY, lfd < 0 ? " (parent not merged)" : "");
+				else if (!S_ISREG(lst.st_mode))
+					ERR(p, "%s but the lower entry is %s, not a regular file",
+					    X_METACOPY, dtype_name(dtype_of(lst.st_mode)));
+				else if ((uint64_t)lst.st_ino != x.origin)
+					ERR(p, "%s with origin %llu but the lower file here is inode %llu (data lost: reads fail with EIO)",
+					    X_METACOPY, (unsigned long long)x.origin,
+					    (unsigned long long)lst.st_ino);
+				else if (lst.st_size != st.st_size)
+					ERR(p, "%s of size %lld but its lower data has %lld bytes",
+					    X_METACOPY, (long long)st.st_size,
+					    (long long)lst.st_size);
+				else if (st.st_nlink != 1)
+					ERR(p, "%s with %lu links (a metadata-only copy is never linked)",
+					    X_METACOPY, (unsigned long)st.st_nlink);
 			}
 			free(p);
 			continue;
@@ -754,8 +802,8 @@ int main(int argc, char **argv)
 
 	problems = n_err + n_warn + (strict ? n_note : 0);
 	if (verbose)
-		printf("union-fsck: %lu directories, %lu other objects, %lu whiteouts, %lu fallthrus, %lu origins on upper; %zu lower inodes\n",
-		       n_dirs, n_files, n_whiteouts, n_fallthrus, n_origins,
+		printf("union-fsck: %lu directories, %lu other objects, %lu whiteouts, %lu fallthrus, %lu origins, %lu metadata-only copies on upper; %zu lower inodes\n",
+		       n_dirs, n_files, n_whiteouts, n_fallthrus, n_origins, n_metacopies,
 		       lower_inos.len + lower_inos.has_zero);
 	if (problems || verbose || n_io)
 		printf("union-fsck: %lu problem%s (%lu errors, %lu warnings), %lu notes%s\n",
