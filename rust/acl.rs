@@ -42,6 +42,8 @@ pub(crate) fn set(d: &Dentry, set: impl FnOnce(&PrivateMount, &Dentry) -> Result
     let fs = inode.sb().union_fs();
     let upper = copy_up::copy_up_meta(d)?;
     {
+        // Not while a data copy-up of a metadata-only copy runs (see `xattr::setxattr`).
+        let _guard = inode.union_info().copy_up_lock.lock_killable()?;
         let mnt = fs.layer(Which::Upper).mnt();
         let _write = mnt.want_write()?;
         let _creds = fs.override_creds();

@@ -326,6 +326,13 @@ fn copy_up_data(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Den
         bindings::O_WRONLY | bindings::O_LARGEFILE,
         cred,
     )?;
+    // Writing removes file capabilities (`file_remove_privs`): keep them to put back.
+    let mut cap = [0u8; 64];
+    let cap_len = match vfs::getxattr_real(fs.upper().mnt(), &upper, CAPABILITY, &mut cap) {
+        Ok(n) => Some(n),
+        Err(e) if e == ENODATA || e == EOPNOTSUPP => None,
+        Err(e) => return Err(e),
+    };
     let copied = copy_data(fs, &src, &dst, len);
     if copied.is_err() {
         // Give the space of the partial copy back (the marker stays: nothing reads it).
@@ -339,15 +346,23 @@ fn copy_up_data(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Den
         mtime: Some((st.mtime.tv_sec, st.mtime.tv_nsec as i64)),
         ..Default::default()
     };
-    let restored = upper::setattr(fs.upper().mnt(), &upper, &attr);
+    let restored = upper::setattr(fs.upper().mnt(), &upper, &attr).and_then(|()| match cap_len {
+        Some(n) => upper::setxattr(fs.upper().mnt(), &upper, CAPABILITY, &cap[..n], 0),
+        None => Ok(()),
+    });
     copied?;
     restored?;
     upper::fsync(&dst)?;
     upper::removexattr(fs.upper().mnt(), &upper, xattr::METACOPY)?;
+    // The marker's removal is what makes later writes the file's data: durable first.
+    upper::fsync(&dst)?;
     info.clear_metacopy();
     inode.copy_attr_from(upper.inode().ok_or(EIO)?);
     Ok(upper)
 }
+
+/// File capabilities.
+const CAPABILITY: &core::ffi::CStr = c"security.capability";
 
 /// Links the upper object `target` at `name` in `pupper`: directly where the name is free
 /// (`create` checks that under the parent's lock), else as a link built in the work

@@ -435,6 +435,9 @@ pub(crate) fn setattr(d: &Dentry, attr: &mut bindings::iattr) -> Result {
     }
     attr.ia_valid &= !bindings::ATTR_FILE;
     {
+        // Not while a data copy-up of a metadata-only copy runs: it puts back the mode
+        // and times it saw before copying.
+        let _guard = inode.union_info().copy_up_lock.lock_killable()?;
         let _creds = fs.override_creds();
         vfs::upper::notify_change_raw(fs.upper().mnt(), &upper, attr)?;
     }

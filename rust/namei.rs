@@ -166,7 +166,7 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
     if let (Some(u), Some(ino)) = (&upper, origin) {
         if u.inode()
             .is_some_and(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG)
-            && xattr::has_flag(fs, u, xattr::METACOPY)
+            && xattr::flag(fs, u, xattr::METACOPY)?
         {
             metacopy = true;
             lower = metacopy_data(fs, parent, name, ino)?;

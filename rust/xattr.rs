@@ -42,6 +42,18 @@ pub(crate) fn is_private(name: &[u8]) -> bool {
     name.starts_with(PRIVATE_PREFIX)
 }
 
+/// Like [`has_flag`], but an error reading the xattr (other than its absence) is an
+/// error: for markers whose absence would make the union misread data.
+pub(crate) fn flag(fs: &crate::superblock::UnionFs, upper: &Dentry, name: &CStr) -> Result<bool> {
+    let mut buf = [0u8; 1];
+    match vfs::getxattr_real(fs.upper().mnt(), upper, name, &mut buf) {
+        Ok(1) => Ok(buf[0] == b'y'),
+        Ok(_) => Ok(false),
+        Err(e) if e == ENODATA || e == EOPNOTSUPP || e == ERANGE => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads a private one-byte flag xattr (`y`) of an upper object.
 pub(crate) fn has_flag(fs: &crate::superblock::UnionFs, upper: &Dentry, name: &CStr) -> bool {
     let mut buf = [0u8; 1];
@@ -120,6 +132,8 @@ pub(crate) fn setxattr(d: &Dentry, name: &CStr, value: Option<&[u8]>, flags: i32
         }
     }
     let upper = crate::copy_up::copy_up_meta(d)?;
+    // Not while a data copy-up of a metadata-only copy runs: it puts back what it saw.
+    let _guard = info.copy_up_lock.lock_killable()?;
     let _creds = fs.override_creds();
     match value {
         Some(v) => vfs::upper::setxattr(fs.upper().mnt(), &upper, name, v, flags)?,

@@ -2482,4 +2482,36 @@ TEST_F(cu, meta_unprivileged_owner)
 	ASSERT_PAT(m, 70000, 14);
 }
 
+/*
+ * The data copy-up of a metadata-only copy keeps file capabilities and a
+ * chmod made meanwhile: writing the data into the upper file would strip
+ * security.capability (file_remove_privs), as overlayfs once did.
+ */
+TEST_F(cu, meta_data_copy_up_keeps_file_capabilities)
+{
+	struct env *e = &self->e;
+	/* struct vfs_cap_data, revision 2, effective, cap_net_raw permitted. */
+	const uint32_t cap[5] = { 0x02000001, 1u << 13, 0, 0, 0 };
+	const char *m = P(e->mnt, "ping"), *u = P(e->upper, "ping");
+	uint32_t got[8];
+	ssize_t n;
+
+	make_file(_metadata, P(e->lower, "ping"), 5000, 15, 0755);
+	ASSERT_EQ(0, setxattr(P(e->lower, "ping"), "security.capability", cap,
+			      sizeof(cap), 0)) TH_LOG("setxattr: %s", strerror(errno));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chmod(m, 0750));
+	ASSERT_META_ONLY(u);
+	n = getxattr(u, "security.capability", got, sizeof(got));
+	ASSERT_EQ((ssize_t)sizeof(cap), n);
+	ASSERT_EQ(0, open_close(m, O_WRONLY));
+	ASSERT_NOT_META_ONLY(u);
+	ASSERT_PAT(u, 5000, 15);
+	n = getxattr(u, "security.capability", got, sizeof(got));
+	ASSERT_EQ((ssize_t)sizeof(cap), n) TH_LOG("capability lost: %s", strerror(errno));
+	EXPECT_EQ(0, memcmp(got, cap, sizeof(cap)));
+	n = getxattr(m, "security.capability", got, sizeof(got));
+	EXPECT_EQ((ssize_t)sizeof(cap), n);
+}
+
 TEST_HARNESS_MAIN
