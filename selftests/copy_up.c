@@ -2514,4 +2514,45 @@ TEST_F(cu, meta_data_copy_up_keeps_file_capabilities)
 	EXPECT_EQ((ssize_t)sizeof(cap), n);
 }
 
+/*
+ * A chmod made while the data of a metadata-only copy is being copied up is
+ * kept: the copy puts back the mode it saw before copying, so a chmod in the
+ * middle of it was once lost.  The parent chmods once the copy has visibly
+ * started (the upper file has blocks while the marker is still there).
+ */
+TEST_F_TIMEOUT(cu, meta_chmod_during_data_copy_up_is_kept, 120)
+{
+	struct env *e = &self->e;
+	const char *m = P(e->mnt, "big"), *u = P(e->upper, "big");
+	bool in_copy = false;
+	struct stat st;
+	int status, i;
+	pid_t pid;
+
+	make_file(_metadata, P(e->lower, "big"), 256 * MiB, 16, 0644);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chmod(m, 0640));
+	ASSERT_META_ONLY(u);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0)
+		_exit(open_close(m, O_WRONLY) ? 1 : 0);
+	for (i = 0; i < 100000000 && !in_copy; i++) {
+		if (lstat(u, &st) || meta_only(u) != 1)
+			break;
+		in_copy = st.st_blocks > 0;
+	}
+	ASSERT_EQ(0, chmod(m, 0600));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (!in_copy)
+		TH_LOG("the copy was over before the chmod: the race was not exercised");
+	ASSERT_NOT_META_ONLY(u);
+	ASSERT_EQ(0, lstat(u, &st));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	ASSERT_EQ(0, stat(m, &st));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	EXPECT_EQ(-1, cmp_pat_path(m, 0, 256 * MiB, 16));
+}
+
 TEST_HARNESS_MAIN
