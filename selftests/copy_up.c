@@ -2555,4 +2555,30 @@ TEST_F_TIMEOUT(cu, meta_chmod_during_data_copy_up_is_kept, 120)
 	EXPECT_EQ(-1, cmp_pat_path(m, 0, 256 * MiB, 16));
 }
 
+/*
+ * lseek on a descriptor opened read-only before the data copy-up follows the
+ * file its reads use: SEEK_END and SEEK_DATA after the file was cut and
+ * rewritten through another descriptor.
+ */
+TEST_F(cu, rdonly_fd_lseek_follows_copy_up)
+{
+	struct env *e = &self->e;
+	const char *m = P(e->mnt, "f");
+	int r, w;
+
+	make_file(_metadata, P(e->lower, "f"), MiB, 17, 0644);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, chmod(m, 0640));
+	r = open(m, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(r, 0);
+	ASSERT_EQ(MiB, lseek(r, 0, SEEK_END));
+	w = open(m, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ASSERT_GE(w, 0);
+	ASSERT_EQ(5, pwrite(w, "hello", 5, 2 * MiB));
+	close(w);
+	EXPECT_EQ(2 * MiB + 5, lseek(r, 0, SEEK_END));
+	EXPECT_EQ(2 * MiB, lseek(r, 0, SEEK_DATA));
+	close(r);
+}
+
 TEST_HARNESS_MAIN

@@ -1245,9 +1245,13 @@ unsafe extern "C" fn file_mmap(
 /// Called by the VFS with `f_pos_lock` held where needed.
 unsafe extern "C" fn file_llseek(file: *mut bindings::file, offset: i64, whence: c_int) -> i64 {
     // SAFETY: Valid for the call.  Like ovl_llseek: sync the real file position, seek it
-    // (SEEK_DATA/SEEK_HOLE need the real filesystem), copy the result back.
+    // (SEEK_DATA/SEEK_HOLE need the real filesystem), copy the result back.  The file
+    // seeked is the one reads use now (the upper one once the data was copied up).
     unsafe {
-        let real = RealFile::of(file).file().as_ptr();
+        let real = match RealFile::of(file).current(File::from_raw_file(file)) {
+            Ok(r) => r.as_ptr(),
+            Err(e) => return e.to_errno() as i64,
+        };
         sys::union_set_pos(real, sys::union_file_pos(file));
         let r = bindings::vfs_llseek(real, offset, whence);
         sys::union_set_pos(file, sys::union_file_pos(real));
