@@ -1250,7 +1250,7 @@ unsafe extern "C" fn file_llseek(file: *mut bindings::file, offset: i64, whence:
     unsafe {
         let real = match RealFile::of(file).current(File::from_raw_file(file)) {
             Ok(r) => r.as_ptr(),
-            Err(e) => return e.to_errno() as i64,
+            Err(e) => return i64::from(e.to_errno()),
         };
         sys::union_set_pos(real, sys::union_file_pos(file));
         let r = bindings::vfs_llseek(real, offset, whence);
