@@ -54,10 +54,9 @@ pub(crate) fn flag(fs: &crate::superblock::UnionFs, upper: &Dentry, name: &CStr)
     }
 }
 
-/// Reads a private one-byte flag xattr (`y`) of an upper object.
+/// Reads a private one-byte flag xattr (`y`) of an upper object; an error reads as unset.
 pub(crate) fn has_flag(fs: &crate::superblock::UnionFs, upper: &Dentry, name: &CStr) -> bool {
-    let mut buf = [0u8; 1];
-    matches!(vfs::getxattr_real(fs.upper().mnt(), upper, name, &mut buf), Ok(1) if buf[0] == b'y')
+    matches!(flag(fs, upper, name), Ok(true))
 }
 
 /// `getxattr` on a union object.
