@@ -177,7 +177,10 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
         // Found by its upper inode from now on (see `UnionInode::key`).
         inode.rehash(info.key());
     }
-    inode.copy_attr_from(new.inode().ok_or(EIO)?);
+    let ni = new.inode().ok_or(EIO)?;
+    inode.copy_attr_from(ni);
+    // The protection flags the lower object had (now in the copy's protattr record).
+    inode.copy_flags_from(ni, inode.prot_flags());
     Ok(new)
 }
 
@@ -481,6 +484,7 @@ fn copy_meta_from(
     if new.inode().is_some_and(|i| i.mode() & S_IFMT != S_IFLNK) {
         upper::copy_acls(fs.lower().mnt(), lower, fs.upper().mnt(), new)?;
     }
+    crate::fileattr::copy_up(fs, lower, new)?;
     let attr = upper::SetAttr {
         mode: set_mode.then_some(u32::from(st.mode) & 0o7777),
         uid: Some(st.uid.val),

@@ -36,6 +36,7 @@ use crate::{
     xattr,
 };
 use kernel::{
+    fs::File,
     prelude::*,
     sync::aref::ARef, //
 };
@@ -190,6 +191,37 @@ pub(crate) fn create(dir: &Inode, dentry: &Dentry, obj: NewObject<'_>) -> Result
     namei::lookup(dir, &name)?.ok_or(EIO)
 }
 
+/// `O_TMPFILE` in the union directory `dir` (`dentry` is the new file's unhashed union
+/// dentry, `user_file` the union file being opened): an unlinked file in the upper
+/// directory, made with the caller's ids (so the upper filesystem applies the default
+/// ACL and setgid rules), opened as the union file's real file.  `linkat` gives it a
+/// name later (see [`link`]).
+pub(crate) fn tmpfile(
+    dir: &Inode,
+    dentry: &Dentry,
+    user_file: &File,
+    mode: u32,
+) -> Result<(ARef<Inode>, KBox<crate::file::RealFile>)> {
+    let fs = dir.sb().union_fs();
+    let pupper = copy_up(&upper::parent(dentry))?;
+    let real = {
+        let creds = upper::create_creds(fs.creator_cred())?;
+        let _creds = CredGuard::new(&creds);
+        vfs::open_backing_tmpfile(
+            user_file,
+            user_file.flags(),
+            fs.upper().mnt(),
+            &pupper,
+            mode,
+            &creds,
+        )?
+    };
+    let udentry: ARef<Dentry> = vfs::file_dentry(&real).into();
+    let inode = crate::inode::make_inode(dir.sb(), Some(udentry), None, false, false, None)?;
+    let rf = crate::file::tmpfile(real, &inode)?;
+    Ok((inode, rf))
+}
+
 /// An object built in the work directory inherited the work directory's group and setgid
 /// bit; give it what the real parent would have given (setgid directory rules).
 fn fix_inherited(fs: &UnionFs, pupper: &Dentry, tmp: &Dentry, is_dir: bool) -> Result {
@@ -305,12 +337,20 @@ pub(crate) fn link(old: &Dentry, dir: &Inode, new: &Dentry) -> Result<ARef<Inode
     let name = new.name_copy()?;
     check_not_reserved(fs, dir, &name)?;
     copy_up(old)?;
-    let opar = copy_up(&upper::parent(old))?;
-    let oname = old.name_copy()?;
     let parent = upper::parent(new);
     let pupper = copy_up(&parent)?;
+    let oupper = if old.is_unhashed() {
+        // No name to look at: an O_TMPFILE file (`linkat` of its descriptor), or a name
+        // unlinked while its file stayed open and linked elsewhere.  The upper object is
+        // the union inode's own (copied up above).
+        inode.union_info().upper().cloned().ok_or(ENOENT)?
+    } else {
+        let opar = copy_up(&upper::parent(old))?;
+        let oname = old.name_copy()?;
+        let _creds = fs.override_creds();
+        upper_at_name(fs, &opar, &oname, inode)?
+    };
     let _creds = fs.override_creds();
-    let oupper = upper_at_name(fs, &opar, &oname, inode)?;
     copy_up::install_link(fs, &pupper, &name, &oupper, Expect::Free)?;
     dir.union_info().forget_listing();
     mark_impure_for(fs, &pupper, &oupper)?;

@@ -71,6 +71,71 @@ impl RealFile {
     }
 }
 
+/// One side of a [`range_op`]: a union file, its real file and the position.
+pub(crate) struct RangeEnd<'a> {
+    pub(crate) real: &'a RealFile,
+    pub(crate) file: &'a File,
+    pub(crate) pos: i64,
+}
+
+/// `copy_file_range` and `remap_file_range` (clone, dedupe) between two union files of
+/// this union: passed to the real files, so that the
+/// upper filesystem's own copy or reflink is used where it has one.  A copy the real
+/// files cannot make themselves (across the layers' filesystems) is spliced through the
+/// page cache, as the VFS does between two files of one filesystem.  A dedupe needs both
+/// files' data on upper (`EPERM`: it would have to copy up what it is asked to share).
+pub(crate) fn range_op(
+    src: RangeEnd<'_>,
+    dst: RangeEnd<'_>,
+    len: u64,
+    op: vfs::RangeOp,
+) -> Result<i64> {
+    let (rin, rout) = (src.real, dst.real);
+    if !core::ptr::eq(rin.inode.sb(), rout.inode.sb()) {
+        // Another union mount: as before this operation existed here.
+        return Err(EXDEV);
+    }
+    let (real_in, real_out) = (rin.current(src.file)?, rout.current(dst.file)?);
+    let (pos_in, pos_out) = (src.pos, dst.pos);
+    if let vfs::RangeOp::Dedupe(_) = op {
+        if !rin.inode.union_info().data_on_upper() || !rout.inode.union_info().data_on_upper() {
+            return Err(EPERM);
+        }
+    }
+    let fs = rout.inode.sb().union_fs();
+    let r = {
+        let _creds = fs.override_creds();
+        match vfs::range_op_real(real_in, pos_in, real_out, pos_out, len, op) {
+            Err(e) if e == EXDEV || e == EOPNOTSUPP => match op {
+                vfs::RangeOp::Copy(flags) if flags & vfs::COPY_FILE_SPLICE == 0 => {
+                    let op = vfs::RangeOp::Copy(flags | vfs::COPY_FILE_SPLICE);
+                    vfs::range_op_real(real_in, pos_in, real_out, pos_out, len, op)
+                }
+                _ => Err(e),
+            },
+            r => r,
+        }
+    };
+    if let Some(real) = rout.inode.union_info().real_inode() {
+        rout.inode.copy_attr_from(real);
+    }
+    r
+}
+
+/// The real file of an `O_TMPFILE` open of the union: `file`, the upper temporary file
+/// already open, for the union inode `inode`.
+pub(crate) fn tmpfile(file: ARef<File>, inode: &Inode) -> Result<KBox<RealFile>> {
+    Ok(KBox::new(
+        RealFile {
+            file,
+            layer: Which::Upper,
+            inode: inode.into(),
+            reopened: SetOnce::new(),
+        },
+        GFP_KERNEL,
+    )?)
+}
+
 /// Whether open flags need the file on upper: write access or `O_TRUNC`.  `O_APPEND`
 /// alone (with `O_RDONLY`) asks for no write and reads the lower file.
 fn needs_copy_up(flags: u32) -> bool {

@@ -268,6 +268,7 @@ pub(crate) fn make_inode(
         ),
         nlink: info.is_merged_dir().then_some(1),
         hashed: !info.shares_lower_links(),
+        prot: crate::fileattr::new_inode_prot,
     };
     get_union_inode(sb, info, new)
 }
@@ -282,6 +283,16 @@ pub(crate) fn root_inode(sb: &SuperBlock) -> Result<ARef<Inode>> {
         crate::xattr::has_flag(fs, &upper, crate::xattr::OPAQUE)
     };
     make_inode(sb, Some(upper), Some(lower), opaque, false, None)
+}
+
+/// `fiemap` (`FS_IOC_FIEMAP`, `filefrag`): the extents of the real file holding the data
+/// (the lower file of a metadata-only copy).
+pub(crate) fn fiemap(inode: &Inode, fi: &vfs::Fiemap, start: u64, len: u64) -> Result {
+    let fs = inode.sb().union_fs();
+    let (real, _) = inode.union_info().data()?;
+    let ri = real.inode().ok_or(EIO)?;
+    let _creds = fs.override_creds();
+    vfs::fiemap_real(ri, fi, start, len)
 }
 
 /// `getattr`: the real object's attributes with the union's `st_dev` and `st_ino`.

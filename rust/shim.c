@@ -222,8 +222,7 @@ int union_kern_path_dir(const char *name, struct path *path)
 /* Mirror what users see of the real inode on the union inode (ovl_copyattr). */
 /*
  * A union inode's attributes follow its real inode (the upper one once there
- * is one): owner, mode, times, size, and the S_SYNC/S_APPEND/S_IMMUTABLE
- * flags, which the VFS then enforces on the union inode itself.
+ * is one): owner, mode, times and size (the flags: union_copy_flags()).
  */
 void union_copy_attr(struct inode *dst, const struct inode *src)
 {
@@ -235,9 +234,117 @@ void union_copy_attr(struct inode *dst, const struct inode *src)
 	inode_set_ctime_to_ts(dst, inode_get_ctime(src));
 	i_size_write(dst, i_size_read(src));
 	dst->i_blocks = src->i_blocks;
-	/* Mirrored inode flags, as overlayfs' ovl_copyflags(). */
-	inode_set_flags(dst, src->i_flags & (S_SYNC | S_APPEND | S_IMMUTABLE),
+}
+
+/*
+ * The S_SYNC/S_APPEND/S_IMMUTABLE flags of @src plus the protection flags the
+ * union keeps in an xattr of the upper object (@prot), which the VFS then
+ * enforces on the union inode itself (overlayfs' ovl_copyflags()).  Set when
+ * the inode is made, after a copy-up and by fileattr_set (under the inode
+ * lock), the only times they change.
+ */
+void union_copy_flags(struct inode *dst, const struct inode *src, unsigned int prot)
+{
+	inode_set_flags(dst, (src->i_flags | (prot & (S_APPEND | S_IMMUTABLE))) &
+			(S_SYNC | S_APPEND | S_IMMUTABLE),
 			S_SYNC | S_APPEND | S_IMMUTABLE);
+}
+
+/* The protection flags (append-only, immutable) a union inode shows. */
+unsigned int union_inode_prot(const struct inode *inode)
+{
+	return inode->i_flags & (S_APPEND | S_IMMUTABLE);
+}
+
+/* A file_kattr for reading the FS_IOC_GETFLAGS flags. */
+void union_fa_init_flags(struct file_kattr *fa)
+{
+	memset(fa, 0, sizeof(*fa));
+	fa->flags_valid = true;
+}
+
+/*
+ * Takes the protection flags (append-only, immutable) out of @fa, which then
+ * holds what the upper inode itself gets: the union keeps those two in its
+ * protattr xattr (as overlayfs does), so that it can still create, copy up
+ * and write markers below and on the object.  Returns them as S_* flags.
+ */
+unsigned int union_fa_take_prot(struct file_kattr *fa)
+{
+	unsigned int iflags = 0;
+
+	if ((fa->flags_valid && (fa->flags & FS_APPEND_FL)) ||
+	    (fa->fsx_valid && (fa->fsx_xflags & FS_XFLAG_APPEND)))
+		iflags |= S_APPEND;
+	if ((fa->flags_valid && (fa->flags & FS_IMMUTABLE_FL)) ||
+	    (fa->fsx_valid && (fa->fsx_xflags & FS_XFLAG_IMMUTABLE)))
+		iflags |= S_IMMUTABLE;
+	fa->flags &= ~(FS_APPEND_FL | FS_IMMUTABLE_FL);
+	fa->fsx_xflags &= ~(FS_XFLAG_APPEND | FS_XFLAG_IMMUTABLE);
+	return iflags;
+}
+
+/* Adds the protection flags @iflags (S_*) to the flags reported in @fa. */
+void union_fa_add_prot(struct file_kattr *fa, unsigned int iflags)
+{
+	if (iflags & S_APPEND) {
+		fa->flags |= FS_APPEND_FL;
+		fa->fsx_xflags |= FS_XFLAG_APPEND;
+	}
+	if (iflags & S_IMMUTABLE) {
+		fa->flags |= FS_IMMUTABLE_FL;
+		fa->fsx_xflags |= FS_XFLAG_IMMUTABLE;
+	}
+}
+
+/* Whether @fa asks for any flag or extended attribute at all. */
+bool union_fa_has_flags(const struct file_kattr *fa)
+{
+	return (fa->flags_valid && fa->flags) ||
+	       (fa->fsx_valid && (fa->fsx_xflags || fa->fsx_extsize ||
+				  fa->fsx_projid || fa->fsx_cowextsize));
+}
+
+/* The flags a copy-up carries over to the upper inode (as ovl_copy_fileattr). */
+#define UNION_COPY_FS_FLAGS (FS_SYNC_FL | FS_NOATIME_FL | FS_NODUMP_FL)
+
+void union_fa_copy_flags(struct file_kattr *to, const struct file_kattr *from)
+{
+	to->flags = (to->flags & ~UNION_COPY_FS_FLAGS) |
+		    (from->flags & UNION_COPY_FS_FLAGS);
+	to->flags_valid = true;
+	to->fsx_valid = false;
+}
+
+bool union_fa_has_copied_flags(const struct file_kattr *fa)
+{
+	return fa->flags & UNION_COPY_FS_FLAGS;
+}
+
+int union_real_fiemap(struct inode *real, struct fiemap_extent_info *fi, u64 start, u64 len)
+{
+	if (!real->i_op->fiemap)
+		return -EOPNOTSUPP;
+	return real->i_op->fiemap(real, fi, start, len);
+}
+
+static int union_tmpfile_open(struct inode *inode, struct file *file)
+{
+	return 0;
+}
+
+/*
+ * Finishes an O_TMPFILE open of a union file whose real file is already open:
+ * @inode (a reference the dentry takes over) becomes the inode of the file's
+ * unhashed dentry, as ovl_tmpfile() does; the union's open is not run again.
+ */
+int union_finish_open_tmpfile(struct file *file, struct inode *inode)
+{
+	struct dentry *dentry = file->f_path.dentry;
+
+	d_mark_tmpfile(file, inode);
+	d_instantiate(dentry, inode);
+	return finish_open(file, dentry, union_tmpfile_open);
 }
 
 void union_inode_init(struct inode *inode, umode_t mode, dev_t rdev, u64 ino,

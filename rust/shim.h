@@ -12,7 +12,9 @@
 #include <linux/backing-file.h>
 #include <linux/cred.h>
 #include <linux/dcache.h>
+#include <linux/fiemap.h>
 #include <linux/file.h>
+#include <linux/fileattr.h>
 #include <linux/fs.h>
 #include <linux/fs_context.h>
 #include <linux/fs_parser.h>
@@ -79,6 +81,18 @@ u64 union_inode_ino(const struct inode *inode);
 dev_t union_inode_rdev(const struct inode *inode);
 
 void union_copy_attr(struct inode *dst, const struct inode *src);
+void union_copy_flags(struct inode *dst, const struct inode *src, unsigned int prot);
+
+/* File attributes (chattr flags) and the protection flags kept in an xattr. */
+void union_fa_init_flags(struct file_kattr *fa);
+unsigned int union_fa_take_prot(struct file_kattr *fa);
+void union_fa_add_prot(struct file_kattr *fa, unsigned int iflags);
+bool union_fa_has_flags(const struct file_kattr *fa);
+void union_fa_copy_flags(struct file_kattr *to, const struct file_kattr *from);
+bool union_fa_has_copied_flags(const struct file_kattr *fa);
+unsigned int union_inode_prot(const struct inode *inode);
+int union_real_fiemap(struct inode *real, struct fiemap_extent_info *fi, u64 start, u64 len);
+int union_finish_open_tmpfile(struct file *file, struct inode *inode);
 void union_inode_init(struct inode *inode, umode_t mode, dev_t rdev, u64 ino,
 		      const struct inode_operations *iop,
 		      const struct file_operations *fop, void *private);

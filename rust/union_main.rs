@@ -15,6 +15,7 @@
 //! - [`inode`]: union inodes, inode numbers, getattr, symlinks.
 //! - [`readdir`]: the merged directory listing.
 //! - [`file`]: regular files, passed through to the real file.
+//! - [`fileattr`]: file attributes (chattr flags), the protection flags kept in an xattr.
 //! - [`xattr`]: extended attributes, hiding the private `trusted.union.*` namespace.
 
 use kernel::prelude::*;
@@ -23,6 +24,7 @@ mod acl;
 mod copy_up;
 mod dir;
 mod file;
+mod fileattr;
 mod inode;
 mod namei;
 mod params;

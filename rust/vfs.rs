@@ -289,6 +289,20 @@ impl Inode {
         unsafe { sys::union_copy_attr(self.as_ptr(), src.as_ptr()) };
     }
 
+    /// Sets the `S_SYNC`/`S_APPEND`/`S_IMMUTABLE` flags to `src`'s plus the protection
+    /// flags `prot` (see [`FileAttr::take_prot`]).
+    pub(crate) fn copy_flags_from(&self, src: &Inode, prot: u32) {
+        // SAFETY: Both inodes are valid; `inode_set_flags` updates the flags atomically.
+        unsafe { sys::union_copy_flags(self.as_ptr(), src.as_ptr(), prot) };
+    }
+
+    /// The protection flags (`S_APPEND`, `S_IMMUTABLE`) the inode has.
+    pub(crate) fn prot_flags(&self) -> u32 {
+        // SAFETY: The inode is valid; reading `i_flags` is racy only against flag updates
+        // of this same inode, which the caller serialises where it matters.
+        unsafe { sys::union_inode_prot(self.as_ptr()) }
+    }
+
     /// Sets the link count.
     pub(crate) fn set_nlink(&self, nlink: u32) {
         // SAFETY: The inode is valid.
@@ -797,6 +811,216 @@ pub(crate) fn tmpfile_probe(mnt: &PrivateMount, dir: &Dentry, cred: &Credential)
     // SAFETY: We own the file reference returned above.
     unsafe { bindings::fput(f) };
     Ok(())
+}
+
+/// The file attributes of an object (`struct file_kattr`: the `FS_IOC_GETFLAGS` flags and
+/// the `fsxattr` fields), as the VFS passes them to `fileattr_get`/`fileattr_set`.
+///
+/// `kernel::bindings` has the struct as an opaque type only: the layout is the one the
+/// shim's bindgen run generates from `linux/fileattr.h`.
+#[repr(transparent)]
+pub(crate) struct FileAttr(sys::file_kattr);
+
+impl FileAttr {
+    /// Borrows the attributes the VFS passed in.
+    ///
+    /// # Safety
+    ///
+    /// `fa` must be valid for writes, and not used otherwise, for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(fa: *mut bindings::file_kattr) -> &'a mut FileAttr {
+        // SAFETY: `FileAttr` is a transparent wrapper of the full `struct file_kattr` that
+        // `fa` points to (`bindings::file_kattr` is its opaque name); the caller
+        // guarantees validity.
+        unsafe { &mut *fa.cast::<FileAttr>() }
+    }
+
+    /// Attributes to read the flags into.
+    pub(crate) fn flags_only() -> Self {
+        // SAFETY: All-zero is a valid `file_kattr`; the helper selects the flags.
+        let mut fa = Self(unsafe { core::mem::MaybeUninit::zeroed().assume_init() });
+        // SAFETY: `fa.0` is a valid `file_kattr`.
+        unsafe { sys::union_fa_init_flags(&mut fa.0) };
+        fa
+    }
+
+    fn as_ptr(&mut self) -> *mut sys::file_kattr {
+        &mut self.0
+    }
+
+    /// Takes the append-only and immutable flags out of the attributes; returns them as
+    /// inode flags (`S_APPEND`, `S_IMMUTABLE`).
+    pub(crate) fn take_prot(&mut self) -> u32 {
+        // SAFETY: `self.0` is a valid `file_kattr`.
+        unsafe { sys::union_fa_take_prot(self.as_ptr()) }
+    }
+
+    /// Reports the inode flags `prot` (`S_APPEND`, `S_IMMUTABLE`) in the attributes.
+    pub(crate) fn add_prot(&mut self, prot: u32) {
+        // SAFETY: `self.0` is a valid `file_kattr`.
+        unsafe { sys::union_fa_add_prot(self.as_ptr(), prot) };
+    }
+
+    /// Whether any flag or extended attribute is set.
+    pub(crate) fn has_flags(&self) -> bool {
+        // SAFETY: `self.0` is a valid `file_kattr`.
+        unsafe { sys::union_fa_has_flags(&self.0) }
+    }
+
+    /// Whether any of the flags a copy-up carries is set.
+    pub(crate) fn has_copied_flags(&self) -> bool {
+        // SAFETY: `self.0` is a valid `file_kattr`.
+        unsafe { sys::union_fa_has_copied_flags(&self.0) }
+    }
+
+    /// Takes over the flags a copy-up carries (`FS_SYNC_FL`, `FS_NOATIME_FL`,
+    /// `FS_NODUMP_FL`) from `from`, keeping the others; selects the flags only.
+    pub(crate) fn copy_flags_from(&mut self, from: &FileAttr) {
+        // SAFETY: Both are valid `file_kattr`s.
+        unsafe { sys::union_fa_copy_flags(self.as_ptr(), &from.0) };
+    }
+}
+
+/// `vfs_fileattr_get` of a real object (with the caller's credentials).  `ENOTTY` where
+/// the filesystem has no file attributes.
+pub(crate) fn fileattr_get_real(dentry: &Dentry, fa: &mut FileAttr) -> Result {
+    // SAFETY: A valid dentry and attributes.
+    match to_result(unsafe { sys::vfs_fileattr_get(dentry.as_ptr(), fa.as_ptr()) }) {
+        Err(e) if e.to_errno() == -(bindings::ENOIOCTLCMD as i32) => Err(ENOTTY),
+        r => r,
+    }
+}
+
+/// `vfs_fileattr_set` of a real object on `mnt` (with the caller's credentials).
+/// `ENOTTY` where the filesystem has no file attributes.
+pub(crate) fn fileattr_set_real(mnt: &PrivateMount, dentry: &Dentry, fa: &mut FileAttr) -> Result {
+    let _write = mnt.want_write()?;
+    // SAFETY: A valid idmap, dentry and attributes; `vfs_fileattr_set` takes the inode
+    // lock itself.
+    match to_result(unsafe { sys::vfs_fileattr_set(mnt.idmap(), dentry.as_ptr(), fa.as_ptr()) }) {
+        Err(e) if e.to_errno() == -(bindings::ENOIOCTLCMD as i32) => Err(ENOTTY),
+        r => r,
+    }
+}
+
+/// What a `copy_file_range` or `remap_file_range` between two files asks for.
+#[derive(Clone, Copy)]
+pub(crate) enum RangeOp {
+    /// `copy_file_range` with these flags.
+    Copy(u32),
+    /// A clone (`FICLONE`, `FICLONERANGE`) with these remap flags.
+    Clone(u32),
+    /// A dedupe (`FIDEDUPERANGE`) with these remap flags.
+    Dedupe(u32),
+}
+
+/// `COPY_FILE_SPLICE`: copy through the page cache between any two filesystems.
+pub(crate) const COPY_FILE_SPLICE: u32 = bindings::COPY_FILE_SPLICE;
+/// `REMAP_FILE_DEDUP`.
+pub(crate) const REMAP_FILE_DEDUP: u32 = bindings::REMAP_FILE_DEDUP;
+/// `REMAP_FILE_ADVISORY`.
+pub(crate) const REMAP_FILE_ADVISORY: u32 = bindings::REMAP_FILE_ADVISORY;
+
+/// Runs `op` from `src` at `pos_in` to `dst` at `pos_out` on two real files (with the
+/// caller's credentials): `vfs_copy_file_range`, `vfs_clone_file_range` or
+/// `vfs_dedupe_file_range_one`.  Returns the bytes copied, cloned or deduplicated.
+pub(crate) fn range_op_real(
+    src: &File,
+    pos_in: i64,
+    dst: &File,
+    pos_out: i64,
+    len: u64,
+    op: RangeOp,
+) -> Result<i64> {
+    // SAFETY: Two valid open files; the VFS helpers check the files, ranges and rights.
+    let r = unsafe {
+        match op {
+            RangeOp::Copy(flags) => bindings::vfs_copy_file_range(
+                src.as_ptr(),
+                pos_in,
+                dst.as_ptr(),
+                pos_out,
+                len as usize,
+                flags,
+            ) as i64,
+            RangeOp::Clone(flags) => bindings::vfs_clone_file_range(
+                src.as_ptr(),
+                pos_in,
+                dst.as_ptr(),
+                pos_out,
+                len as i64,
+                flags,
+            ),
+            RangeOp::Dedupe(flags) => bindings::vfs_dedupe_file_range_one(
+                src.as_ptr(),
+                pos_in,
+                dst.as_ptr(),
+                pos_out,
+                len as i64,
+                flags,
+            ),
+        }
+    };
+    if r < 0 {
+        Err(Error::from_errno(r as i32))
+    } else {
+        Ok(r)
+    }
+}
+
+/// The extent map request of `FS_IOC_FIEMAP` (`struct fiemap_extent_info`).
+#[repr(transparent)]
+pub(crate) struct Fiemap(Opaque<bindings::fiemap_extent_info>);
+
+impl Fiemap {
+    /// Borrows the request the VFS passed in.
+    ///
+    /// # Safety
+    ///
+    /// `fi` must be valid, and not used otherwise, for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(fi: *mut bindings::fiemap_extent_info) -> &'a Fiemap {
+        // SAFETY: `Fiemap` is a transparent wrapper; the caller guarantees validity.
+        unsafe { &*fi.cast::<Fiemap>() }
+    }
+}
+
+/// Fills the extent map request `fi` from the real inode `real` (with the caller's
+/// credentials).  `EOPNOTSUPP` where the filesystem has no extent map.
+pub(crate) fn fiemap_real(real: &Inode, fi: &Fiemap, start: u64, len: u64) -> Result {
+    // SAFETY: A valid inode and request; the request's extent buffer is the calling
+    // task's user memory, written by the real filesystem as `ioctl_fiemap` expects.
+    to_result(unsafe { sys::union_real_fiemap(real.as_ptr(), fi.0.get(), start, len) })
+}
+
+/// Opens an unlinked temporary file in the real directory `dir` on `mnt` as a backing
+/// file of `user_file` (an `O_TMPFILE` open of the union), with the credentials `cred`.
+pub(crate) fn open_backing_tmpfile(
+    user_file: &File,
+    flags: u32,
+    mnt: &PrivateMount,
+    dir: &Dentry,
+    mode: u32,
+    cred: &Credential,
+) -> Result<ARef<File>> {
+    let path = mnt.path_of(dir);
+    let _write = mnt.want_write()?;
+    // SAFETY: All pointers are valid for the call.
+    let f = from_err_ptr(unsafe {
+        sys::backing_tmpfile_open(
+            user_file.as_ptr(),
+            flags as i32,
+            &path,
+            mode as u16,
+            cred.as_ptr(),
+        )
+    })?;
+    // SAFETY: `backing_tmpfile_open` returns an owned reference.
+    Ok(unsafe { ARef::from_raw(NonNull::new_unchecked(f.cast())) })
+}
+
+/// The dentry a (real) file was opened at.
+pub(crate) fn file_dentry(f: &File) -> &Dentry {
+    // SAFETY: An open file pins its path; the dentry lives as long as the file.
+    unsafe { Dentry::from_raw((*f.as_ptr()).__bindgen_anon_1.f_path.dentry) }
 }
 
 /// Opens the real file `dentry` on `mnt` as a backing file of `user_file`.

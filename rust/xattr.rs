@@ -25,6 +25,9 @@ pub(crate) const ORIGIN: &CStr = c"trusted.union.origin";
 /// file has the lower file's size, owner, mode, times and xattrs but no data, which is
 /// read from the lower file of the same name until the first open for write or truncate.
 pub(crate) const METACOPY: &CStr = c"trusted.union.metacopy";
+/// Protection flags of an upper regular file or directory (`a` append-only, `i`
+/// immutable; see `fileattr`): kept here, not on the upper inode.
+pub(crate) const PROTATTR: &CStr = c"trusted.union.protattr";
 /// Directory holding copied-up non-directories (`y`): readdir reads their origin.
 pub(crate) const IMPURE: &CStr = c"trusted.union.impure";
 

@@ -233,6 +233,17 @@ expect "metacopy_on_a_directory" 1 ERROR dir
 fresh && meta file "$L/file" && ln "$U/file" "$U/file2"
 expect "metacopy_with_two_links" 1 ERROR "file|file2"
 
+# ---- protection flags (chattr +a/+i through the union): "a" and/or "i"
+fresh && touch "$U/f2" && mkdir "$U/d2" && setfattr -n trusted.union.protattr -v a "$U/f2" &&
+	setfattr -n trusted.union.protattr -v ai "$U/d2"
+expect "protattr_is_allowed" 0 "" ""
+fresh && touch "$U/f2" && setfattr -n trusted.union.protattr -v x "$U/f2"
+expect "protattr_bad_value" 1 ERROR f2
+fresh && ln -s f "$U/l2" && setfattr -h -n trusted.union.protattr -v i "$U/l2"
+expect "protattr_on_a_symlink" 1 ERROR l2
+fresh && mknod "$U/file" c 0 8 && setfattr -h -n trusted.union.protattr -v i "$U/file"
+expect "protattr_on_a_marker" 1 ERROR file
+
 # ---- the work directory
 fresh && touch "$U/.union-work/#1"
 expect "work_dir_leftover_file" 1 ERROR ".union-work/#1"
@@ -307,6 +318,7 @@ if [ $r -eq 0 ]; then
 		truncate -s 1000 var/lib/x/big			# truncate copy-up
 		rm etc/fifo
 		: >etc/f2 && echo over >etc/f2
+		chattr +a etc/f5 && chattr +i usr && chattr +d etc/sub	# protattr, flags
 		ls -laR . >/dev/null
 		cat etc/f1 var/lib/x/big >/dev/null
 	)
@@ -323,6 +335,7 @@ if [ $r -eq 0 ]; then
 		find "$mnt" >/dev/null && run_fsck "$L" "$U"
 	r=$rc; [ $r -eq 0 ] || diag "$out"
 	result $r "real_usage_upper_is_clean_while_mounted"
+	chattr -a "$mnt/etc/f5" && chattr -i "$mnt/usr"
 	umount "$mnt" && mnt=""
 fi
 echo "1..$n"

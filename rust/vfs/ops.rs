@@ -401,6 +401,9 @@ pub(crate) struct NewInode {
     /// Whether the inode is found again by its real inode (`iget5_locked`); a lower file
     /// with several hard links gets one union inode per name instead.
     pub(crate) hashed: bool,
+    /// Called once for a new inode, before anyone else sees it: the protection flags
+    /// (`S_APPEND`, `S_IMMUTABLE`) it has beyond its real inode's.
+    pub(crate) prot: fn(&Inode) -> u32,
 }
 
 struct IgetData {
@@ -498,6 +501,7 @@ pub(crate) fn get_union_inode(
         let w = unsafe { Inode::from_raw(inode) };
         if let Some(real) = w.union_info().real_inode() {
             w.copy_attr_from(real);
+            w.copy_flags_from(real, (new.prot)(w));
             w.set_nlink(new.nlink.unwrap_or_else(|| real_nlink(real)));
         }
         if new.hashed {
@@ -548,6 +552,9 @@ const DIR_IOPS: bindings::inode_operations = bindings::inode_operations {
     get_acl: Some(iop_get_acl),
     set_acl: Some(iop_set_acl),
     listxattr: Some(iop_listxattr),
+    tmpfile: Some(iop_tmpfile),
+    fileattr_get: Some(iop_fileattr_get),
+    fileattr_set: Some(iop_fileattr_set),
     // SAFETY: All-zero is a valid `inode_operations`.
     ..unsafe { MaybeUninit::zeroed().assume_init() }
 };
@@ -560,6 +567,9 @@ const FILE_IOPS: bindings::inode_operations = bindings::inode_operations {
     get_acl: Some(iop_get_acl),
     set_acl: Some(iop_set_acl),
     listxattr: Some(iop_listxattr),
+    fiemap: Some(iop_fiemap),
+    fileattr_get: Some(iop_fileattr_get),
+    fileattr_set: Some(iop_fileattr_set),
     // SAFETY: All-zero is a valid `inode_operations`.
     ..unsafe { MaybeUninit::zeroed().assume_init() }
 };
@@ -1080,6 +1090,8 @@ const FILE_FOPS: bindings::file_operations = bindings::file_operations {
     mmap: Some(file_mmap),
     llseek: Some(file_llseek),
     fadvise: Some(file_fadvise),
+    copy_file_range: Some(file_copy_file_range),
+    remap_file_range: Some(file_remap_file_range),
     // SAFETY: All-zero is a valid `file_operations`.
     ..unsafe { MaybeUninit::zeroed().assume_init() }
 };
@@ -1257,6 +1269,88 @@ unsafe extern "C" fn file_llseek(file: *mut bindings::file, offset: i64, whence:
         sys::union_set_pos(file, sys::union_file_pos(real));
         r
     }
+}
+
+/// # Safety
+///
+/// Called by the VFS with two regular files whose `copy_file_range` (or
+/// `remap_file_range`) is ours, so both are open union regular files.
+unsafe fn range_op(
+    file_in: *mut bindings::file,
+    pos_in: i64,
+    file_out: *mut bindings::file,
+    pos_out: i64,
+    len: u64,
+    op: super::RangeOp,
+) -> i64 {
+    // SAFETY: Both are open union regular files (see above), with the private data
+    // `file_open` set.
+    let r = unsafe {
+        crate::file::range_op(
+            crate::file::RangeEnd {
+                real: RealFile::of(file_in),
+                file: File::from_raw_file(file_in),
+                pos: pos_in,
+            },
+            crate::file::RangeEnd {
+                real: RealFile::of(file_out),
+                file: File::from_raw_file(file_out),
+                pos: pos_out,
+            },
+            len,
+            op,
+        )
+    };
+    r.unwrap_or_else(|e| i64::from(e.to_errno()))
+}
+
+/// # Safety
+///
+/// Called by `vfs_copy_file_range` only when both files' `copy_file_range` is this one
+/// (`generic_copy_file_checks`), so both are open union regular files.
+unsafe extern "C" fn file_copy_file_range(
+    file_in: *mut bindings::file,
+    pos_in: i64,
+    file_out: *mut bindings::file,
+    pos_out: i64,
+    len: usize,
+    flags: c_uint,
+) -> isize {
+    // SAFETY: Forwarded VFS contract.
+    unsafe {
+        range_op(
+            file_in,
+            pos_in,
+            file_out,
+            pos_out,
+            len as u64,
+            super::RangeOp::Copy(flags),
+        ) as isize
+    }
+}
+
+/// # Safety
+///
+/// Called by `vfs_clone_file_range`/`vfs_dedupe_file_range_one` with two regular files of
+/// the same superblock (theirs checks it), so both are open union regular files.
+unsafe extern "C" fn file_remap_file_range(
+    file_in: *mut bindings::file,
+    pos_in: i64,
+    file_out: *mut bindings::file,
+    pos_out: i64,
+    len: i64,
+    flags: c_uint,
+) -> i64 {
+    if flags & !(super::REMAP_FILE_DEDUP | super::REMAP_FILE_ADVISORY) != 0 {
+        return i64::from(EINVAL.to_errno());
+    }
+    let op = if flags & super::REMAP_FILE_DEDUP != 0 {
+        super::RangeOp::Dedupe(flags)
+    } else {
+        super::RangeOp::Clone(flags)
+    };
+    // SAFETY: Forwarded VFS contract.
+    unsafe { range_op(file_in, pos_in, file_out, pos_out, len as u64, op) }
 }
 
 /// # Safety
@@ -1510,6 +1604,90 @@ unsafe extern "C" fn iop_rename(
             )
         };
         crate::dir::rename(od, o, nd, n, flags)?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by `vfs_tmpfile` with an unhashed negative dentry in `dir` for the union file
+/// `file` being opened (`O_TMPFILE`).
+unsafe extern "C" fn iop_tmpfile(
+    _idmap: *mut bindings::mnt_idmap,
+    dir: *mut bindings::inode,
+    file: *mut bindings::file,
+    mode: u16,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: Valid for the call; the file being opened holds its dentry.
+        let (d, f, de) = unsafe {
+            (
+                Inode::from_raw(dir),
+                File::from_raw_file(file),
+                Dentry::from_raw((*file).__bindgen_anon_1.f_path.dentry),
+            )
+        };
+        let (inode, real) = crate::dir::tmpfile(d, de, f, u32::from(mode))?;
+        let real_ptr = real.file().as_ptr();
+        // SAFETY: `file` is the union file being opened at its unhashed negative dentry;
+        // the helper hands our inode reference to the dentry and opens the file without
+        // running `file_open` (the real file is open already).
+        to_result(unsafe {
+            sys::union_finish_open_tmpfile(file, ARef::into_raw(inode).as_ptr().cast())
+        })?;
+        // SAFETY: Both files are valid; the union file is open and ours until release.
+        unsafe {
+            sys::union_file_inherit_odirect(file, real_ptr);
+            sys::union_file_set_private(file, KBox::into_raw(real).cast());
+        }
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by `vfs_fileattr_get` with a positive union dentry.
+unsafe extern "C" fn iop_fileattr_get(
+    dentry: *mut bindings::dentry,
+    fa: *mut bindings::file_kattr,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: Valid for the call; `fa` is ours to fill.
+        let (d, fa) = unsafe { (Dentry::from_raw(dentry), super::FileAttr::from_raw(fa)) };
+        crate::fileattr::get(d, fa)?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by `vfs_fileattr_set` with the inode locked, after its permission checks.
+unsafe extern "C" fn iop_fileattr_set(
+    _idmap: *mut bindings::mnt_idmap,
+    dentry: *mut bindings::dentry,
+    fa: *mut bindings::file_kattr,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: Valid for the call; `fa` is ours for the call.
+        let (d, fa) = unsafe { (Dentry::from_raw(dentry), super::FileAttr::from_raw(fa)) };
+        crate::fileattr::set(d, fa)?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by `ioctl_fiemap` for a union regular file.
+unsafe extern "C" fn iop_fiemap(
+    inode: *mut bindings::inode,
+    fi: *mut bindings::fiemap_extent_info,
+    start: u64,
+    len: u64,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: Valid for the call.
+        let (i, fi) = unsafe { (Inode::from_raw(inode), super::Fiemap::from_raw(fi)) };
+        crate::inode::fiemap(i, fi, start, len)?;
         Ok(0)
     })
 }

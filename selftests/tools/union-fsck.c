@@ -47,6 +47,7 @@
 #define X_IMPURE PFX "impure"
 #define X_ORIGIN PFX "origin"
 #define X_METACOPY PFX "metacopy"
+#define X_PROTATTR PFX "protattr"
 #define WORK_DIR ".union-work"
 
 static int verbose, strict, mounted;
@@ -295,6 +296,7 @@ static void walk_lower(int dfd, const char *path, dev_t dev)
 struct uxattrs {
 	int opaque, fallthru, impure;	/* present with value "y" */
 	int metacopy;			/* present with value "y" (regular files) */
+	int protattr;			/* valid protection flags */
 	int has_origin;			/* a valid 8-byte origin */
 	uint64_t origin;
 };
@@ -382,6 +384,33 @@ static void read_uxattrs(const char *path, const struct stat *st, int is_marker,
 				    name, (int)(n > 16 ? 16 : n), v);
 			else
 				x->metacopy = 1;
+		} else if (!strcmp(name, X_PROTATTR)) {
+			/*
+			 * Protection flags (fileattr.rs): "a" (append-only)
+			 * and/or "i" (immutable), on a regular file or a
+			 * directory, kept here instead of on the upper inode.
+			 */
+			char v[64];
+			ssize_t n = lgetxattr(path, name, v, sizeof(v)), i;
+
+			if (n < 0 && errno == ERANGE)
+				n = sizeof(v);
+			if (n < 0) {
+				io_error(path, "cannot read xattr of");
+			} else if (is_marker) {
+				ERR(path, "%s on a whiteout or fallthru marker", name);
+			} else if (!S_ISREG(st->st_mode) && !is_dir) {
+				ERR(path, "%s on a %s (only regular files and directories carry it)",
+				    name, dtype_name(dtype_of(st->st_mode)));
+			} else {
+				for (i = 0; i < n && (v[i] == 'a' || v[i] == 'i'); i++)
+					;
+				if (n == 0 || i < n)
+					ERR(path, "%s has value \"%.*s\", not a set of \"a\" and \"i\" (the union ignores it: the object is not protected)",
+					    name, (int)(n > 16 ? 16 : n), v);
+				else
+					x->protattr = 1;
+			}
 		} else if (!strcmp(name, X_ORIGIN)) {
 			unsigned char v[16];
 			ssize_t n = lgetxattr(path, name, v, sizeof(v));

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! File attributes: the flags of `lsattr`/`chattr` (`FS_IOC_GETFLAGS`/`FS_IOC_SETFLAGS`,
+//! `FS_IOC_FSGETXATTR`/`FS_IOC_FSSETXATTR`, `file_getattr(2)`/`file_setattr(2)`).
+//!
+//! They are read from the real object and set on the upper one (copying it up first, the
+//! metadata only for a regular file), except the two protection flags: append-only and
+//! immutable are kept in the union's `trusted.union.protattr` xattr of the upper object
+//! (`a`, `i`; the format of overlayfs' `overlay.protattr`) and on the union inode, where
+//! the VFS enforces them, never on the upper inode itself.  An immutable upper directory
+//! would stop the union from copying its entries up or writing fallthrus, an append-only
+//! upper file from copying its data up; the union's own changes must still work below and
+//! on a protected object, as they would on one filesystem.  A copy-up carries the lower
+//! object's flags over the same way.
+
+use crate::{
+    copy_up,
+    superblock::UnionFs,
+    vfs::{
+        self,
+        upper,
+        Dentry,
+        FileAttr,
+        Inode, //
+    },
+    xattr,
+};
+use kernel::prelude::*;
+
+/// Inode flag of an append-only object (`S_APPEND`).
+const S_APPEND: u32 = kernel::bindings::S_APPEND;
+/// Inode flag of an immutable object (`S_IMMUTABLE`).
+const S_IMMUTABLE: u32 = kernel::bindings::S_IMMUTABLE;
+
+/// The protection flags (`S_APPEND`, `S_IMMUTABLE`) recorded on an upper object.  An
+/// unreadable or malformed record reads as none (and says so in the kernel log).
+pub(crate) fn read_prot(fs: &UnionFs, upper: &Dentry) -> u32 {
+    let mut buf = [0u8; 32];
+    let n = match vfs::getxattr_real(fs.upper().mnt(), upper, xattr::PROTATTR, &mut buf) {
+        Ok(n) => n,
+        Err(_) => return 0,
+    };
+    let mut prot = 0;
+    for &c in &buf[..n] {
+        match c {
+            b'a' => prot |= S_APPEND,
+            b'i' => prot |= S_IMMUTABLE,
+            _ => {
+                pr_warn!("malformed trusted.union.protattr xattr ignored\n");
+                return 0;
+            }
+        }
+    }
+    prot
+}
+
+/// Records the protection flags `prot` on the upper object `upper` (removes the record
+/// when there are none).
+fn write_prot(fs: &UnionFs, upper: &Dentry, prot: u32) -> Result {
+    let mnt = fs.upper().mnt();
+    let mut buf = KVec::with_capacity(2, GFP_KERNEL)?;
+    if prot & S_APPEND != 0 {
+        buf.push(b'a', GFP_KERNEL)?;
+    }
+    if prot & S_IMMUTABLE != 0 {
+        buf.push(b'i', GFP_KERNEL)?;
+    }
+    if !buf.is_empty() {
+        return upper::setxattr(mnt, upper, xattr::PROTATTR, &buf, 0);
+    }
+    match upper::removexattr(mnt, upper, xattr::PROTATTR) {
+        Err(e) if e == ENODATA || e == EOPNOTSUPP => Ok(()),
+        r => r,
+    }
+}
+
+/// `fileattr_get`: the real object's attributes, with the union inode's protection flags.
+pub(crate) fn get(d: &Dentry, fa: &mut FileAttr) -> Result {
+    let inode = d.inode().ok_or(ENOENT)?;
+    let fs = inode.sb().union_fs();
+    let (real, _) = inode.union_info().real();
+    let prot = inode.prot_flags();
+    let r = {
+        let _creds = fs.override_creds();
+        vfs::fileattr_get_real(real, fa)
+    };
+    match r {
+        // The upper filesystem keeps no attributes but the union recorded a protection.
+        Err(e) if e == ENOTTY && prot != 0 => {}
+        r => r?,
+    }
+    fa.add_prot(prot);
+    Ok(())
+}
+
+/// `fileattr_set` (the VFS checked the caller's rights and holds the inode lock): copy
+/// the object up, set the attributes on the upper object, record the protection flags.
+pub(crate) fn set(d: &Dentry, fa: &mut FileAttr) -> Result {
+    let inode = d.inode().ok_or(ENOENT)?;
+    let fs = inode.sb().union_fs();
+    let info = inode.union_info();
+    let upper = copy_up::copy_up_meta(d)?;
+    // Not while a data copy-up of a metadata-only copy runs: it puts back what it saw.
+    let _guard = info.copy_up_lock.lock_killable()?;
+    let _creds = fs.override_creds();
+    let prot = fa.take_prot();
+    match vfs::fileattr_set_real(fs.upper().mnt(), &upper, fa) {
+        // Only protection flags asked for, which the union records itself.
+        Err(e) if e == ENOTTY && !fa.has_flags() => {}
+        r => r?,
+    }
+    write_prot(fs, &upper, prot)?;
+    let ui = upper.inode().ok_or(EIO)?;
+    inode.copy_attr_from(ui);
+    inode.copy_flags_from(ui, prot);
+    Ok(())
+}
+
+/// Copy-up: carries the attributes of the lower object `lower` over to its copy `new`
+/// (a regular file or directory still in the work directory): the protection flags to
+/// the protattr record, the others that a copy keeps (`FS_SYNC_FL`, `FS_NOATIME_FL`,
+/// `FS_NODUMP_FL`) to the upper inode where the upper filesystem has them.
+pub(crate) fn copy_up(fs: &UnionFs, lower: &Dentry, new: &Dentry) -> Result {
+    if !new.inode().is_some_and(|i| {
+        let t = i.mode() & vfs::S_IFMT;
+        t == vfs::S_IFREG || t == vfs::S_IFDIR
+    }) {
+        return Ok(());
+    }
+    let mut lfa = FileAttr::flags_only();
+    match vfs::fileattr_get_real(lower, &mut lfa) {
+        // No attributes on lower (squashfs, ...); ntfs-3g says EINVAL.
+        Err(e) if e == ENOTTY || e == EINVAL => return Ok(()),
+        r => r?,
+    }
+    let prot = lfa.take_prot();
+    if prot != 0 {
+        write_prot(fs, new, prot)?;
+    }
+    if !lfa.has_copied_flags() {
+        return Ok(());
+    }
+    let mut ufa = FileAttr::flags_only();
+    match vfs::fileattr_get_real(new, &mut ufa) {
+        Err(e) if e == ENOTTY || e == EINVAL => return Ok(()),
+        r => r?,
+    }
+    ufa.copy_flags_from(&lfa);
+    match vfs::fileattr_set_real(fs.upper().mnt(), new, &mut ufa) {
+        // The upper filesystem does not have these flags (tmpfs has no FS_SYNC_FL): the
+        // copy goes on without them, as overlayfs' does.
+        Err(e) if e == EOPNOTSUPP || e == EINVAL || e == ENOTTY => Ok(()),
+        r => r,
+    }
+}
+
+/// The protection flags of a new union inode `inode`: recorded on its upper object, or
+/// (no upper object) none beyond the lower inode's own.
+pub(crate) fn new_inode_prot(inode: &Inode) -> u32 {
+    let Some(u) = inode.union_info().upper() else {
+        return 0;
+    };
+    let fs = inode.sb().union_fs();
+    let _creds = fs.override_creds();
+    read_prot(fs, u)
+}

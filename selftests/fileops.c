@@ -1,0 +1,652 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * File operations users expect through the union (issue 12, item 4):
+ *
+ * - O_TMPFILE: an unlinked file in the upper directory, with the caller's
+ *   ids and the directory's setgid rule; linkat(2) names it (AT_EMPTY_PATH
+ *   and /proc/self/fd), also over a whiteout; O_EXCL ones cannot be linked;
+ *   one never linked leaves nothing behind.  linkat of an open file whose
+ *   name was unlinked works as on one filesystem.
+ * - File attributes (lsattr/chattr: FS_IOC_GETFLAGS/SETFLAGS): read from the
+ *   real object, set on the upper one after a copy-up; append-only and
+ *   immutable are kept in trusted.union.protattr, not on the upper inode,
+ *   and enforced on the union inode, across remounts, also for a lower
+ *   directory that readdir copied up; a copy-up carries the lower flags;
+ *   unprivileged callers get EPERM without a copy-up.
+ * - FS_IOC_FIEMAP (filefrag) reports the real file's extents.
+ * - copy_file_range between the layers' filesystems, FICLONE answered by
+ *   the upper filesystem.
+ *
+ * Each test works in its own mount namespace; the lower and the upper layer
+ * are on two tmpfs instances (two superblocks).
+ */
+#include "union_test.h"
+
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/xattr.h>
+
+#define PROTATTR	"trusted.union.protattr"
+
+FIXTURE(fo) {
+	char base[PATH_LEN];
+	char lower[PATH_LEN];
+	char upperfs[PATH_LEN];
+	char upper[PATH_LEN];
+	char mnt[PATH_LEN];
+	char opts[3 * PATH_LEN];
+	bool mounted;
+};
+
+FIXTURE_SETUP(fo)
+{
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	strcpy(self->base, "/tmp/union-fo.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->base));
+	ASSERT_EQ(0, mount("tmpfs", self->base, "tmpfs", 0, "size=128m"));
+	snprintf(self->lower, PATH_LEN, "%s/lower", self->base);
+	snprintf(self->upperfs, PATH_LEN, "%s/up", self->base);
+	snprintf(self->upper, PATH_LEN, "%s/up/u", self->base);
+	snprintf(self->mnt, PATH_LEN, "%s/mnt", self->base);
+	ASSERT_EQ(0, mkdir(self->lower, 0755));
+	ASSERT_EQ(0, mkdir(self->upperfs, 0755));
+	ASSERT_EQ(0, mount("tmpfs", self->upperfs, "tmpfs", 0, "size=64m"));
+	ASSERT_EQ(0, mkdir(self->upper, 0755));
+	ASSERT_EQ(0, mkdir(self->mnt, 0755));
+	snprintf(self->opts, sizeof(self->opts), "lower=%s,upper=%s",
+		 self->lower, self->upper);
+	self->mounted = false;
+}
+
+static int get_flags(const char *path);
+static int set_flags(const char *path, int flags);
+
+FIXTURE_TEARDOWN(fo)
+{
+	if (self->mounted)
+		umount2(self->mnt, MNT_DETACH);
+	/* Protection flags on lower would keep the tmpfs busy: drop them. */
+	set_flags(L("f"), 0);
+	set_flags(L("d"), 0);
+	umount2(self->upperfs, MNT_DETACH);
+	umount2(self->base, MNT_DETACH);
+	rmdir(self->base);
+}
+
+static void do_mount(struct __test_metadata *_metadata, FIXTURE_DATA(fo) *self)
+{
+	ASSERT_EQ(0, mount("none", self->mnt, "union", 0, self->opts)) {
+		TH_LOG("mount union: %s", strerror(errno));
+	}
+	self->mounted = true;
+}
+
+static void remount(struct __test_metadata *_metadata, FIXTURE_DATA(fo) *self)
+{
+	ASSERT_EQ(0, umount(self->mnt));
+	self->mounted = false;
+	do_mount(_metadata, self);
+}
+
+/* FS_IOC_GETFLAGS of @path (opened O_RDONLY), or -errno. */
+static int get_flags(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK), flags = 0, r;
+
+	if (fd < 0)
+		return -errno;
+	r = ioctl(fd, FS_IOC_GETFLAGS, &flags);
+	if (r)
+		r = -errno;
+	close(fd);
+	return r ? r : flags;
+}
+
+/* FS_IOC_SETFLAGS on @path (opened O_RDONLY): 0 or -errno. */
+static int set_flags(const char *path, int flags)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK), r;
+
+	if (fd < 0)
+		return -errno;
+	r = ioctl(fd, FS_IOC_SETFLAGS, &flags) ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+/* The protattr record of an upper object, "" if none, "<err>" on error. */
+static const char *protattr(const char *path)
+{
+	char *b = pbuf();
+	ssize_t n = lgetxattr(path, PROTATTR, b, PATH_LEN - 1);
+
+	if (n < 0) {
+		if (errno == ENODATA)
+			return "";
+		snprintf(b, PATH_LEN, "<%s>", strerror(errno));
+		return b;
+	}
+	b[n] = '\0';
+	return b;
+}
+
+/* Names in a directory, sorted, space separated ("." and ".." left out). */
+static const char *names(const char *dir)
+{
+	struct dirent **list;
+	char *b = pbuf();
+	int n, i;
+
+	b[0] = '\0';
+	n = scandir(dir, &list, NULL, alphasort);
+	if (n < 0) {
+		snprintf(b, PATH_LEN, "<%s>", strerror(errno));
+		return b;
+	}
+	for (i = 0; i < n; i++) {
+		if (strcmp(list[i]->d_name, ".") && strcmp(list[i]->d_name, "..")) {
+			if (b[0])
+				strncat(b, " ", PATH_LEN - strlen(b) - 1);
+			strncat(b, list[i]->d_name, PATH_LEN - strlen(b) - 1);
+		}
+		free(list[i]);
+	}
+	free(list);
+	return b;
+}
+
+/* How many regular files a directory holds (the work directory: leftovers). */
+static int regular_files(const char *dir)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_type == DT_REG;
+	closedir(d);
+	return n;
+}
+
+/* Runs @fn(@arg) in a child as @uid:@uid; its exit status (0: passed). */
+static int as_user(uid_t uid, int (*fn)(void *), void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
+			_exit(100);
+		_exit(fn(arg));
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* ---- O_TMPFILE ---- */
+
+TEST_F(fo, tmpfile_linkat_names_it)
+{
+	struct stat fst, st;
+	char data[16];
+	int fd;
+
+	ASSERT_EQ(0, mkdir(L("d"), 0755));
+	ASSERT_EQ(0, write_file(L("d/old"), "old"));
+	do_mount(_metadata, self);
+	fd = open(M("d"), O_TMPFILE | O_RDWR, 0640);
+	ASSERT_LE(0, fd) TH_LOG("O_TMPFILE: %s", strerror(errno));
+	ASSERT_EQ(7, write(fd, "tmpdata", 7));
+	ASSERT_EQ(0, fstat(fd, &fst));
+	EXPECT_EQ(0, fst.st_nlink);
+	EXPECT_EQ(S_IFREG | 0640, fst.st_mode);
+	/* Nothing has a name yet. */
+	EXPECT_STREQ("old", names(M("d")));
+	ASSERT_EQ(0, linkat(fd, "", AT_FDCWD, M("d/t"), AT_EMPTY_PATH))
+		TH_LOG("linkat: %s", strerror(errno));
+	ASSERT_EQ(0, fstat(fd, &fst));
+	EXPECT_EQ(1, fst.st_nlink);
+	ASSERT_EQ(0, stat(M("d/t"), &st));
+	EXPECT_EQ(fst.st_ino, st.st_ino);
+	EXPECT_EQ(fst.st_dev, st.st_dev);
+	EXPECT_STREQ("tmpdata", read_str(M("d/t")));
+	EXPECT_STREQ("tmpdata", read_str(U("d/t")));
+	/* Writes through the descriptor are the named file's. */
+	ASSERT_EQ(4, pwrite(fd, "TEMP", 4, 0));
+	EXPECT_STREQ("TEMPata", read_str(M("d/t")));
+	ASSERT_EQ(7, pread(fd, data, sizeof(data), 0));
+	close(fd);
+	EXPECT_STREQ("old t", names(M("d")));
+	EXPECT_EQ(0, regular_files(U(".union-work")));
+	remount(_metadata, self);
+	EXPECT_STREQ("TEMPata", read_str(M("d/t")));
+	ASSERT_EQ(0, stat(M("d/t"), &st));
+	EXPECT_EQ(fst.st_ino, st.st_ino);
+}
+
+TEST_F(fo, tmpfile_linkat_through_proc_and_twice)
+{
+	struct stat a, b;
+	char p[64];
+	int fd;
+
+	ASSERT_EQ(0, mkdir(L("d"), 0755));
+	do_mount(_metadata, self);
+	fd = open(M("d"), O_TMPFILE | O_WRONLY, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(2, write(fd, "xy", 2));
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	ASSERT_EQ(0, linkat(AT_FDCWD, p, AT_FDCWD, M("a"), AT_SYMLINK_FOLLOW))
+		TH_LOG("linkat /proc: %s", strerror(errno));
+	/* A second name, from the descriptor again (its dentry has no name). */
+	ASSERT_EQ(0, linkat(fd, "", AT_FDCWD, M("d/b"), AT_EMPTY_PATH))
+		TH_LOG("second linkat: %s", strerror(errno));
+	close(fd);
+	ASSERT_EQ(0, stat(M("a"), &a));
+	ASSERT_EQ(0, stat(M("d/b"), &b));
+	EXPECT_EQ(a.st_ino, b.st_ino);
+	EXPECT_EQ(2, a.st_nlink);
+	ASSERT_EQ(0, stat(U("a"), &a));
+	ASSERT_EQ(0, stat(U("d/b"), &b));
+	EXPECT_EQ(a.st_ino, b.st_ino);
+	EXPECT_STREQ("xy", read_str(M("d/b")));
+}
+
+TEST_F(fo, tmpfile_never_linked_leaves_nothing)
+{
+	int fd;
+
+	ASSERT_EQ(0, mkdir(L("d"), 0755));
+	ASSERT_EQ(0, write_file(L("d/x"), "x"));
+	do_mount(_metadata, self);
+	fd = open(M("d"), O_TMPFILE | O_RDWR, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(5, write(fd, "hello", 5));
+	close(fd);
+	/* The upper directory exists (the file was made there) and holds no file. */
+	EXPECT_STREQ("dir", kind(U("d")));
+	EXPECT_STREQ("", names(U("d")));
+	EXPECT_EQ(0, regular_files(U(".union-work")));
+	EXPECT_STREQ("x", names(M("d")));
+}
+
+TEST_F(fo, tmpfile_excl_cannot_be_linked)
+{
+	int fd;
+
+	do_mount(_metadata, self);
+	fd = open(self->mnt, O_TMPFILE | O_RDWR | O_EXCL, 0600);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, linkat(fd, "", AT_FDCWD, M("t"), AT_EMPTY_PATH));
+	EXPECT_EQ(ENOENT, errno);
+	close(fd);
+	EXPECT_STREQ("none", kind(M("t")));
+	EXPECT_STREQ("none", kind(U("t")));
+}
+
+TEST_F(fo, tmpfile_linked_over_whiteout_and_not_over_a_file)
+{
+	int fd;
+
+	ASSERT_EQ(0, write_file(L("x"), "lower"));
+	ASSERT_EQ(0, write_file(L("y"), "lower y"));
+	do_mount(_metadata, self);
+	ASSERT_EQ(0, unlink(M("x")));
+	EXPECT_STREQ("wh", kind(U("x")));
+	fd = open(self->mnt, O_TMPFILE | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(3, write(fd, "new", 3));
+	EXPECT_EQ(-1, linkat(fd, "", AT_FDCWD, M("y"), AT_EMPTY_PATH));
+	EXPECT_EQ(EEXIST, errno);
+	ASSERT_EQ(0, linkat(fd, "", AT_FDCWD, M("x"), AT_EMPTY_PATH))
+		TH_LOG("linkat over a whiteout: %s", strerror(errno));
+	close(fd);
+	EXPECT_STREQ("new", read_str(M("x")));
+	EXPECT_STREQ("reg", kind(U("x")));
+	EXPECT_STREQ("lower y", read_str(M("y")));
+	remount(_metadata, self);
+	EXPECT_STREQ("new", read_str(M("x")));
+}
+
+static const char *tmp_dir;
+
+static int make_tmpfile_as_user(void *arg)
+{
+	const char *name = arg;
+	struct stat st;
+	char p[64];
+	int fd = open(tmp_dir, O_TMPFILE | O_RDWR, 0644);
+
+	if (fd < 0)
+		return 1;
+	if (fstat(fd, &st) || st.st_uid != 1000 || st.st_gid != 4001)
+		return 2;
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	if (write(fd, "u", 1) != 1 || linkat(AT_FDCWD, p, AT_FDCWD, name, AT_SYMLINK_FOLLOW))
+		return 3;
+	return 0;
+}
+
+/* The caller's uid, the setgid directory's group. */
+TEST_F(fo, tmpfile_unprivileged_owner_and_setgid_group)
+{
+	struct stat st;
+
+	ASSERT_EQ(0, mkdir(L("d"), 0777));
+	ASSERT_EQ(0, chown(L("d"), 0, 4001));
+	ASSERT_EQ(0, chmod(L("d"), 02777));
+	do_mount(_metadata, self);
+	tmp_dir = M("d");
+	ASSERT_EQ(0, as_user(1000, make_tmpfile_as_user, (void *)M("d/t")));
+	ASSERT_EQ(0, stat(U("d/t"), &st));
+	EXPECT_EQ(1000, st.st_uid);
+	EXPECT_EQ(4001, st.st_gid);
+	EXPECT_STREQ("u", read_str(M("d/t")));
+}
+
+/* An open file whose name was unlinked can get a new one (as on one fs). */
+TEST_F(fo, linkat_of_open_file_whose_name_was_unlinked)
+{
+	struct stat st;
+	int fd;
+
+	ASSERT_EQ(0, write_file(L("a"), "data"));
+	do_mount(_metadata, self);
+	ASSERT_EQ(0, link(M("a"), M("b")));
+	fd = open(M("a"), O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, unlink(M("a")));
+	ASSERT_EQ(0, linkat(fd, "", AT_FDCWD, M("c"), AT_EMPTY_PATH))
+		TH_LOG("linkat: %s", strerror(errno));
+	close(fd);
+	EXPECT_STREQ("data", read_str(M("c")));
+	ASSERT_EQ(0, stat(M("c"), &st));
+	EXPECT_EQ(2, st.st_nlink);
+	EXPECT_STREQ("none", kind(M("a")));
+	EXPECT_STREQ("wh", kind(U("a")));
+}
+
+/* ---- file attributes ---- */
+
+TEST_F(fo, getflags_reads_the_lower_object)
+{
+	ASSERT_EQ(0, write_file(L("f"), "data"));
+	ASSERT_EQ(0, set_flags(L("f"), FS_NODUMP_FL));
+	do_mount(_metadata, self);
+	EXPECT_EQ(FS_NODUMP_FL, get_flags(M("f")));
+	EXPECT_STREQ("none", kind(U("f")));
+}
+
+TEST_F(fo, setflags_append_only_kept_in_protattr)
+{
+	int fd;
+
+	ASSERT_EQ(0, write_file(L("f"), "data"));
+	do_mount(_metadata, self);
+	ASSERT_EQ(0, set_flags(M("f"), FS_APPEND_FL));
+	EXPECT_EQ(FS_APPEND_FL, get_flags(M("f")));
+	/* On upper: the record, not the flag (the union still writes there). */
+	EXPECT_STREQ("reg", kind(U("f")));
+	EXPECT_EQ(0, get_flags(U("f")));
+	EXPECT_STREQ("a", protattr(U("f")));
+	/* Enforced on the union inode. */
+	EXPECT_EQ(-1, open(M("f"), O_WRONLY | O_TRUNC));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, unlink(M("f")));
+	EXPECT_EQ(EPERM, errno);
+	/* Appending works: the data is copied up below the flag. */
+	ASSERT_EQ(0, append_file(M("f"), "+more"));
+	EXPECT_STREQ("data+more", read_str(M("f")));
+	remount(_metadata, self);
+	EXPECT_EQ(FS_APPEND_FL, get_flags(M("f")));
+	EXPECT_EQ(-1, open(M("f"), O_WRONLY));
+	EXPECT_EQ(EPERM, errno);
+	/* Cleared: the record goes, writes work again. */
+	ASSERT_EQ(0, set_flags(M("f"), 0));
+	EXPECT_EQ(0, get_flags(M("f")));
+	EXPECT_STREQ("", protattr(U("f")));
+	ASSERT_EQ(0, write_file(M("f"), "new"));
+	EXPECT_STREQ("new", read_str(M("f")));
+	fd = open(M("f"), O_RDONLY);
+	ASSERT_LE(0, fd);
+	close(fd);
+	EXPECT_EQ(0, unlink(M("f")));
+}
+
+TEST_F(fo, setflags_immutable_dir_still_copies_up_below)
+{
+	ASSERT_EQ(0, mkdir(L("d"), 0755));
+	ASSERT_EQ(0, write_file(L("d/f"), "data"));
+	ASSERT_EQ(0, write_file(L("d/g"), "gg"));
+	do_mount(_metadata, self);
+	ASSERT_EQ(0, set_flags(M("d"), FS_IMMUTABLE_FL));
+	EXPECT_EQ(FS_IMMUTABLE_FL, get_flags(M("d")));
+	EXPECT_EQ(0, get_flags(U("d")));
+	EXPECT_STREQ("i", protattr(U("d")));
+	/* The directory's entries cannot change ... */
+	EXPECT_EQ(-1, open(M("d/new"), O_WRONLY | O_CREAT, 0644));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, unlink(M("d/f")));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, rename(M("d/f"), M("d/h")));
+	EXPECT_EQ(EPERM, errno);
+	/* ... but its files can, and it can be listed (copy-up, fallthrus). */
+	EXPECT_STREQ("f g", names(M("d")));
+	ASSERT_EQ(0, append_file(M("d/f"), "+more"));
+	EXPECT_STREQ("data+more", read_str(M("d/f")));
+	EXPECT_EQ(0, chmod(M("d/g"), 0600));
+	EXPECT_STREQ("data+more", read_str(U("d/f")));
+	remount(_metadata, self);
+	EXPECT_EQ(FS_IMMUTABLE_FL, get_flags(M("d")));
+	EXPECT_EQ(-1, mkdir(M("d/sub"), 0755));
+	EXPECT_EQ(EPERM, errno);
+	ASSERT_EQ(0, set_flags(M("d"), 0));
+	EXPECT_EQ(0, mkdir(M("d/sub"), 0755));
+}
+
+/* A lower immutable directory stays immutable once readdir copied it up. */
+TEST_F(fo, immutable_lower_dir_stays_immutable_after_readdir)
+{
+	ASSERT_EQ(0, mkdir(L("d"), 0755));
+	ASSERT_EQ(0, write_file(L("d/x"), "x"));
+	ASSERT_EQ(0, set_flags(L("d"), FS_IMMUTABLE_FL));
+	do_mount(_metadata, self);
+	EXPECT_STREQ("x", names(M("d")));
+	EXPECT_STREQ("dir", kind(U("d")));
+	EXPECT_STREQ("i", protattr(U("d")));
+	EXPECT_EQ(FS_IMMUTABLE_FL, get_flags(M("d")));
+	EXPECT_EQ(-1, open(M("d/new"), O_WRONLY | O_CREAT, 0644));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_STREQ("none", kind(U("d/new")));
+	remount(_metadata, self);
+	EXPECT_EQ(-1, mkdir(M("d/new"), 0755));
+	EXPECT_EQ(EPERM, errno);
+}
+
+TEST_F(fo, copy_up_carries_nodump)
+{
+	ASSERT_EQ(0, write_file(L("f"), "data"));
+	ASSERT_EQ(0, set_flags(L("f"), FS_NODUMP_FL));
+	do_mount(_metadata, self);
+	ASSERT_EQ(0, chmod(M("f"), 0600));
+	EXPECT_EQ(FS_NODUMP_FL, get_flags(U("f")));
+	EXPECT_EQ(FS_NODUMP_FL, get_flags(M("f")));
+	ASSERT_EQ(0, append_file(M("f"), "+"));
+	EXPECT_EQ(FS_NODUMP_FL, get_flags(M("f")));
+	EXPECT_STREQ("data+", read_str(M("f")));
+}
+
+static const char *flag_path;
+
+static int setflags_append(void *arg)
+{
+	(void)arg;
+	return set_flags(flag_path, FS_APPEND_FL) == -EPERM ? 0 : 1;
+}
+
+static int setflags_nodump(void *arg)
+{
+	(void)arg;
+	return set_flags(flag_path, FS_NODUMP_FL) ? 1 : 0;
+}
+
+static int setflags_nodump_refused(void *arg)
+{
+	(void)arg;
+	return set_flags(flag_path, FS_NODUMP_FL) == -EPERM ? 0 : 1;
+}
+
+TEST_F(fo, setflags_unprivileged)
+{
+	ASSERT_EQ(0, write_file(L("f"), "data"));
+	ASSERT_EQ(0, chown(L("f"), 1000, 1000));
+	do_mount(_metadata, self);
+	flag_path = M("f");
+	/* Not the owner: EPERM, nothing copied up. */
+	ASSERT_EQ(0, as_user(1001, setflags_nodump_refused, NULL));
+	EXPECT_STREQ("none", kind(U("f")));
+	/* Protection flags need CAP_LINUX_IMMUTABLE: refused before any copy-up. */
+	ASSERT_EQ(0, as_user(1000, setflags_append, NULL));
+	EXPECT_STREQ("none", kind(U("f")));
+	ASSERT_EQ(0, as_user(1000, setflags_nodump, NULL));
+	EXPECT_EQ(FS_NODUMP_FL, get_flags(M("f")));
+	EXPECT_EQ(FS_NODUMP_FL, get_flags(U("f")));
+	EXPECT_STREQ("", protattr(U("f")));
+}
+
+TEST_F(fo, protattr_is_private)
+{
+	char buf[64];
+
+	ASSERT_EQ(0, write_file(L("f"), "data"));
+	do_mount(_metadata, self);
+	ASSERT_EQ(0, set_flags(M("f"), FS_APPEND_FL));
+	EXPECT_EQ(-1, lgetxattr(M("f"), PROTATTR, buf, sizeof(buf)));
+	EXPECT_EQ(ENODATA, errno);
+	EXPECT_EQ(-1, lsetxattr(M("f"), PROTATTR, "", 0, 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(0, llistxattr(M("f"), buf, sizeof(buf)));
+	ASSERT_EQ(0, set_flags(M("f"), 0));
+}
+
+/* ---- extents and range operations ---- */
+
+/* Mapped extents of @path by FS_IOC_FIEMAP: count (first physical in *phys), or -errno. */
+static int fiemap_of(const char *path, unsigned long long *phys)
+{
+	struct {
+		struct fiemap fm;
+		struct fiemap_extent ext[32];
+	} req;
+	int fd = open(path, O_RDONLY), r;
+
+	if (fd < 0)
+		return -errno;
+	memset(&req, 0, sizeof(req));
+	req.fm.fm_length = FIEMAP_MAX_OFFSET;
+	req.fm.fm_flags = FIEMAP_FLAG_SYNC;
+	req.fm.fm_extent_count = 32;
+	r = ioctl(fd, FS_IOC_FIEMAP, &req) ? -errno : (int)req.fm.fm_mapped_extents;
+	if (r > 0 && phys)
+		*phys = req.ext[0].fe_physical;
+	close(fd);
+	return r;
+}
+
+TEST_F_TIMEOUT(fo, fiemap_reports_the_real_extents, 120)
+{
+	unsigned long long lp = 0, mp = 0;
+	char cmd[3 * PATH_LEN];
+	int ln, mn, un;
+
+	/* tmpfs has no extent map: the lower is on ext4. */
+	snprintf(cmd, sizeof(cmd),
+		 "truncate -s 16M '%s/ext4.img' && mkfs.ext4 -q '%s/ext4.img' && "
+		 "mount -o loop '%s/ext4.img' '%s' && "
+		 "dd if=/dev/urandom of='%s/f' bs=64k count=4 status=none && sync",
+		 self->base, self->base, self->base, self->lower, self->lower);
+	ASSERT_EQ(0, system(cmd));
+	do_mount(_metadata, self);
+	ln = fiemap_of(L("f"), &lp);
+	ASSERT_LT(0, ln);
+	mn = fiemap_of(M("f"), &mp);
+	EXPECT_EQ(ln, mn) TH_LOG("union FIEMAP: %s", mn < 0 ? strerror(-mn) : "");
+	EXPECT_EQ(lp, mp);
+	/* A metadata-only copy still maps the lower data. */
+	ASSERT_EQ(0, chmod(M("f"), 0600));
+	EXPECT_EQ(ln, fiemap_of(M("f"), &mp));
+	EXPECT_EQ(lp, mp);
+	/* Copied up to tmpfs: tmpfs' answer. */
+	ASSERT_EQ(0, append_file(M("f"), "+"));
+	un = fiemap_of(U("f"), NULL);
+	EXPECT_GT(0, un);
+	EXPECT_EQ(un, fiemap_of(M("f"), NULL));
+	umount2(self->mnt, MNT_DETACH);
+	self->mounted = false;
+	umount2(self->lower, MNT_DETACH);
+}
+
+TEST_F(fo, copy_file_range_across_the_layers)
+{
+	char big[200000];
+	loff_t in = 0, out = 0;
+	int src, dst;
+	ssize_t n;
+
+	memset(big, 'q', sizeof(big));
+	src = open(L("src"), O_WRONLY | O_CREAT, 0644);
+	ASSERT_LE(0, src);
+	ASSERT_EQ(sizeof(big), write(src, big, sizeof(big)));
+	close(src);
+	do_mount(_metadata, self);
+	/* From a lower file (lower tmpfs) to an upper one (upper tmpfs). */
+	src = open(M("src"), O_RDONLY);
+	dst = open(M("dst"), O_WRONLY | O_CREAT, 0644);
+	ASSERT_LE(0, src);
+	ASSERT_LE(0, dst);
+	n = copy_file_range(src, &in, dst, &out, sizeof(big), 0);
+	ASSERT_EQ(sizeof(big), n) TH_LOG("copy_file_range: %s", strerror(errno));
+	EXPECT_EQ(sizeof(big), in);
+	close(src);
+	close(dst);
+	ASSERT_EQ(0, stat(M("dst"), &(struct stat){}));
+	src = open(U("dst"), O_RDONLY);
+	ASSERT_LE(0, src);
+	memset(big, 0, sizeof(big));
+	EXPECT_EQ(sizeof(big), read(src, big, sizeof(big)));
+	EXPECT_EQ('q', big[0]);
+	EXPECT_EQ('q', big[sizeof(big) - 1]);
+	close(src);
+	EXPECT_STREQ("none", kind(U("src")));
+}
+
+/* FICLONE is the upper filesystem's to answer (tmpfs: EOPNOTSUPP). */
+TEST_F(fo, ficlone_answered_by_upper)
+{
+	int a, b, ua, ub, uerr, r;
+
+	do_mount(_metadata, self);
+	ASSERT_EQ(0, write_file(M("a"), "data"));
+	ua = open(U("a"), O_RDONLY);
+	ub = open(U("native"), O_WRONLY | O_CREAT, 0644);
+	ASSERT_LE(0, ua);
+	ASSERT_LE(0, ub);
+	uerr = ioctl(ub, FICLONE, ua) ? errno : 0;
+	close(ua);
+	close(ub);
+	a = open(M("a"), O_RDONLY);
+	b = open(M("b"), O_WRONLY | O_CREAT, 0644);
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	r = ioctl(b, FICLONE, a) ? errno : 0;
+	EXPECT_EQ(uerr, r) TH_LOG("union %s, upper %s", strerror(r), strerror(uerr));
+	close(a);
+	close(b);
+}
+
+TEST_HARNESS_MAIN
