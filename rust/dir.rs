@@ -149,6 +149,7 @@ pub(crate) fn create(dir: &Inode, dentry: &Dentry, obj: NewObject<'_>) -> Result
     let parent = upper::parent(dentry);
     let pupper = copy_up(&parent)?;
     let is_dir = matches!(obj, NewObject::Dir(_));
+    let inherits_flags = matches!(obj, NewObject::File(_) | NewObject::Dir(_));
     let acl_mode = match obj {
         NewObject::File(m) | NewObject::Dir(m) | NewObject::Node(m, _) => Some(m),
         _ => None,
@@ -173,6 +174,13 @@ pub(crate) fn create(dir: &Inode, dentry: &Dentry, obj: NewObject<'_>) -> Result
                 None => Ok(()),
             }
             .and_then(|()| fix_inherited(fs, &pupper, &tmp, is_dir))
+            .and_then(|()| {
+                if inherits_flags {
+                    crate::fileattr::inherit(fs, &pupper, &tmp)
+                } else {
+                    Ok(())
+                }
+            })
             .and_then(|()| {
                 if is_dir {
                     upper::setxattr(mnt, &tmp, xattr::OPAQUE, b"y", 0)
@@ -258,6 +266,21 @@ fn whiteout_over(fs: &UnionFs, pupper: &Dentry, existing: &Dentry) -> Result {
     }
     fs.discard_temp(existing, is_dir);
     Ok(())
+}
+
+/// Whether the union inodes `a` and `b` are names of one lower object not copied up.
+fn same_lower_object(a: &Inode, b: &Inode) -> bool {
+    let (ai, bi) = (a.union_info(), b.union_info());
+    if ai.upper().is_some() || bi.upper().is_some() {
+        return false;
+    }
+    match (
+        ai.lower.as_ref().and_then(|l| l.inode()),
+        bi.lower.as_ref().and_then(|l| l.inode()),
+    ) {
+        (Some(x), Some(y)) => core::ptr::eq(x, y),
+        _ => false,
+    }
 }
 
 /// Whether the union directory `d` has a lower part (merged or lower-only, also when its
@@ -378,6 +401,12 @@ pub(crate) fn rename(
         return Err(EXDEV);
     }
     let ninode = new.inode();
+    if ninode.is_some_and(|ni| same_lower_object(oinode, ni)) {
+        // Two names of one lower file, each its own union inode (see
+        // `UnionInode::shares_lower_links`), which the VFS cannot tell are one file:
+        // rename(2) of a file onto another name of itself does nothing.
+        return Ok(());
+    }
     if let Some(ni) = ninode {
         if exchange && ni.is_dir() && has_lower_part(ni) {
             return Err(EXDEV);

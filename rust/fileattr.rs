@@ -117,9 +117,10 @@ pub(crate) fn set(d: &Dentry, fa: &mut FileAttr) -> Result {
 }
 
 /// Copy-up: carries the attributes of the lower object `lower` over to its copy `new`
-/// (a regular file or directory still in the work directory): the protection flags to
-/// the protattr record, the others that a copy keeps (`FS_SYNC_FL`, `FS_NOATIME_FL`,
-/// `FS_NODUMP_FL`) to the upper inode where the upper filesystem has them.
+/// (a regular file or directory not at its name yet): the protection flags to the
+/// protattr record, the others that a copy keeps (`FS_SYNC_FL`, `FS_NOATIME_FL`,
+/// `FS_NODUMP_FL`) to the upper inode where the upper filesystem has them, exactly as
+/// lower has them (a copy made in the upper parent directory inherited the parent's).
 pub(crate) fn copy_up(fs: &UnionFs, lower: &Dentry, new: &Dentry) -> Result {
     if !new.inode().is_some_and(|i| {
         let t = i.mode() & vfs::S_IFMT;
@@ -129,29 +130,56 @@ pub(crate) fn copy_up(fs: &UnionFs, lower: &Dentry, new: &Dentry) -> Result {
     }
     let mut lfa = FileAttr::flags_only();
     match vfs::fileattr_get_real(lower, &mut lfa) {
-        // No attributes on lower (squashfs, ...); ntfs-3g says EINVAL.
-        Err(e) if e == ENOTTY || e == EINVAL => return Ok(()),
+        // No attributes on lower (squashfs, ...; ntfs-3g says EINVAL): none to carry.
+        Err(e) if e == ENOTTY || e == EINVAL => lfa = FileAttr::flags_only(),
         r => r?,
     }
     let prot = lfa.take_prot();
     if prot != 0 {
         write_prot(fs, new, prot)?;
     }
-    if !lfa.has_copied_flags() {
-        return Ok(());
-    }
     let mut ufa = FileAttr::flags_only();
     match vfs::fileattr_get_real(new, &mut ufa) {
         Err(e) if e == ENOTTY || e == EINVAL => return Ok(()),
         r => r?,
     }
-    ufa.copy_flags_from(&lfa);
-    match vfs::fileattr_set_real(fs.upper().mnt(), new, &mut ufa) {
-        // The upper filesystem does not have these flags (tmpfs has no FS_SYNC_FL): the
-        // copy goes on without them, as overlayfs' does.
+    if !ufa.copy_flags_from(&lfa) {
+        return Ok(());
+    }
+    set_ignoring_unsupported(fs, new, &mut ufa)
+}
+
+/// Sets flags the union derived itself (copied or inherited) on an upper object; flags
+/// the upper filesystem does not have (tmpfs has no `FS_SYNC_FL`) are left out, as
+/// overlayfs' copy-up does.
+fn set_ignoring_unsupported(fs: &UnionFs, upper: &Dentry, fa: &mut FileAttr) -> Result {
+    match vfs::fileattr_set_real(fs.upper().mnt(), upper, fa) {
         Err(e) if e == EOPNOTSUPP || e == EINVAL || e == ENOTTY => Ok(()),
         r => r,
     }
+}
+
+/// An object `tmp` made in the work directory for the upper directory `pupper` (a create
+/// over a whiteout) gets the flags it would have inherited from `pupper` had it been
+/// made there (`FS_NODUMP_FL`, `FS_NOATIME_FL`).
+pub(crate) fn inherit(fs: &UnionFs, pupper: &Dentry, tmp: &Dentry) -> Result {
+    let mut pfa = FileAttr::flags_only();
+    match vfs::fileattr_get_real(pupper, &mut pfa) {
+        Err(e) if e == ENOTTY || e == EINVAL => return Ok(()),
+        r => r?,
+    }
+    if !pfa.has_inherited_flags() {
+        return Ok(());
+    }
+    let mut tfa = FileAttr::flags_only();
+    match vfs::fileattr_get_real(tmp, &mut tfa) {
+        Err(e) if e == ENOTTY || e == EINVAL => return Ok(()),
+        r => r?,
+    }
+    if !tfa.inherit_from(&pfa) {
+        return Ok(());
+    }
+    set_ignoring_unsupported(fs, tmp, &mut tfa)
 }
 
 /// The protection flags of a new union inode `inode`: recorded on its upper object, or

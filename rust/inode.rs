@@ -435,7 +435,15 @@ pub(crate) fn setattr(d: &Dentry, attr: &mut bindings::iattr) -> Result {
     let inode = d.inode().ok_or(ENOENT)?;
     let fs = inode.sb().union_fs();
     let upper = if attr.ia_valid & bindings::ATTR_SIZE != 0 {
-        crate::copy_up::copy_up_limited(d, Some(attr.ia_size))?
+        let shown = vfs::upper::size_of(d);
+        let upper = crate::copy_up::copy_up_limited(d, Some(attr.ia_size))?;
+        // A copy-up made for the truncate has the new size already, so the upper
+        // filesystem sees no size change and would keep the copied times: the change of
+        // size users see updates mtime and ctime, as truncate(2) does on one filesystem.
+        if shown != attr.ia_size && attr.ia_valid & bindings::ATTR_MTIME == 0 {
+            attr.ia_valid |= bindings::ATTR_MTIME | bindings::ATTR_CTIME;
+        }
+        upper
     } else {
         crate::copy_up::copy_up_meta(d)?
     };

@@ -308,17 +308,44 @@ bool union_fa_has_flags(const struct file_kattr *fa)
 /* The flags a copy-up carries over to the upper inode (as ovl_copy_fileattr). */
 #define UNION_COPY_FS_FLAGS (FS_SYNC_FL | FS_NOATIME_FL | FS_NODUMP_FL)
 
-void union_fa_copy_flags(struct file_kattr *to, const struct file_kattr *from)
+/*
+ * Gives @to the copied flags of @from (setting and clearing them: a copy made
+ * in the upper parent inherited the parent's), keeping its others; selects the
+ * flags only.  Returns whether @to changed.
+ */
+bool union_fa_copy_flags(struct file_kattr *to, const struct file_kattr *from)
 {
-	to->flags = (to->flags & ~UNION_COPY_FS_FLAGS) |
+	u32 flags = (to->flags & ~UNION_COPY_FS_FLAGS) |
 		    (from->flags & UNION_COPY_FS_FLAGS);
+	bool changed = flags != to->flags;
+
+	to->flags = flags;
 	to->flags_valid = true;
 	to->fsx_valid = false;
+	return changed;
 }
 
-bool union_fa_has_copied_flags(const struct file_kattr *fa)
+/*
+ * The flags a new object inherits from its parent directory on tmpfs, ext4
+ * and xfs alike (nodump, noatime), for an object made in the work directory
+ * and moved into @parent's directory.  Returns whether @to changed.
+ */
+#define UNION_INHERITED_FS_FLAGS (FS_NODUMP_FL | FS_NOATIME_FL)
+
+bool union_fa_inherit(struct file_kattr *to, const struct file_kattr *parent)
 {
-	return fa->flags & UNION_COPY_FS_FLAGS;
+	u32 flags = to->flags | (parent->flags & UNION_INHERITED_FS_FLAGS);
+	bool changed = flags != to->flags;
+
+	to->flags = flags;
+	to->flags_valid = true;
+	to->fsx_valid = false;
+	return changed;
+}
+
+bool union_fa_has_inherited_flags(const struct file_kattr *fa)
+{
+	return fa->flags & UNION_INHERITED_FS_FLAGS;
 }
 
 int union_real_fiemap(struct inode *real, struct fiemap_extent_info *fi, u64 start, u64 len)

@@ -866,17 +866,26 @@ impl FileAttr {
         unsafe { sys::union_fa_has_flags(&self.0) }
     }
 
-    /// Whether any of the flags a copy-up carries is set.
-    pub(crate) fn has_copied_flags(&self) -> bool {
-        // SAFETY: `self.0` is a valid `file_kattr`.
-        unsafe { sys::union_fa_has_copied_flags(&self.0) }
+    /// Gives these attributes the flags a copy-up carries (`FS_SYNC_FL`, `FS_NOATIME_FL`,
+    /// `FS_NODUMP_FL`) as `from` has them, keeping the others; selects the flags only.
+    /// Returns whether anything changed.
+    pub(crate) fn copy_flags_from(&mut self, from: &FileAttr) -> bool {
+        // SAFETY: Both are valid `file_kattr`s.
+        unsafe { sys::union_fa_copy_flags(self.as_ptr(), &from.0) }
     }
 
-    /// Takes over the flags a copy-up carries (`FS_SYNC_FL`, `FS_NOATIME_FL`,
-    /// `FS_NODUMP_FL`) from `from`, keeping the others; selects the flags only.
-    pub(crate) fn copy_flags_from(&mut self, from: &FileAttr) {
+    /// Adds the flags a new object inherits from its parent directory (`FS_NODUMP_FL`,
+    /// `FS_NOATIME_FL`) as `parent` has them; selects the flags only.  Returns whether
+    /// anything changed.
+    pub(crate) fn inherit_from(&mut self, parent: &FileAttr) -> bool {
         // SAFETY: Both are valid `file_kattr`s.
-        unsafe { sys::union_fa_copy_flags(self.as_ptr(), &from.0) };
+        unsafe { sys::union_fa_inherit(self.as_ptr(), &parent.0) }
+    }
+
+    /// Whether any flag a new object inherits from its parent directory is set.
+    pub(crate) fn has_inherited_flags(&self) -> bool {
+        // SAFETY: `self.0` is a valid `file_kattr`.
+        unsafe { sys::union_fa_has_inherited_flags(&self.0) }
     }
 }
 

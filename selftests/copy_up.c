@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/falloc.h>
 #include <sys/mman.h>
@@ -954,6 +955,44 @@ FIXTURE_TEARDOWN(cu)
 }
 
 /* ---- faithful copy ---- */
+
+/*
+ * truncate(2) (no ATTR_MTIME from the VFS) of a lower file to another size:
+ * the copy-up made for it has the new size already, yet mtime and ctime must
+ * change as on one filesystem.  Found by union-difftest (seed 1).
+ */
+TEST_F(cu, truncate_syscall_updates_mtime)
+{
+	struct env *e = &self->e;
+	struct timespec t[2] = { { ATIME_SEC, 0 }, { MTIME_SEC, 0 } };
+	struct stat st;
+	time_t t0 = time(NULL);
+
+	make_file(_metadata, P(e->lower, "f"), 1010, 3, 0640);
+	make_file(_metadata, P(e->lower, "g"), 1010, 3, 0640);
+	make_file(_metadata, P(e->lower, "h"), 1010, 3, 0640);
+	ASSERT_EQ(0, utimensat(AT_FDCWD, P(e->lower, "f"), t, 0));
+	ASSERT_EQ(0, utimensat(AT_FDCWD, P(e->lower, "g"), t, 0));
+	ASSERT_EQ(0, utimensat(AT_FDCWD, P(e->lower, "h"), t, 0));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, truncate(P(e->mnt, "f"), 0));
+	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
+	EXPECT_EQ(0, st.st_size);
+	EXPECT_LE(t0, st.st_mtime);
+	EXPECT_LE(t0, st.st_ctime);
+	ASSERT_EQ(0, truncate(P(e->mnt, "g"), 5000));
+	ASSERT_EQ(0, stat(P(e->mnt, "g"), &st));
+	EXPECT_EQ(5000, st.st_size);
+	EXPECT_LE(t0, st.st_mtime);
+	/* The same through a metadata-only copy. */
+	ASSERT_EQ(0, chmod(P(e->mnt, "h"), 0600));
+	ASSERT_EQ(0, truncate(P(e->mnt, "h"), 10));
+	ASSERT_EQ(0, stat(P(e->mnt, "h"), &st));
+	EXPECT_EQ(10, st.st_size);
+	EXPECT_LE(t0, st.st_mtime);
+	ASSERT_EQ(0, stat(P(e->upper, "f"), &st));
+	EXPECT_LE(t0, st.st_mtime);
+}
 
 /* Odd-sized file with a run of real zeros in it, copied up by chmod (metadata)
  * then open for write (data). */

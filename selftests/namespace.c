@@ -1692,6 +1692,32 @@ TEST_F(ns, rename_lower_file)
 	FINISH();
 }
 
+/*
+ * rename(2) of a lower file onto another of its lower hard links does
+ * nothing (POSIX), though each name is a union inode of its own; so does
+ * RENAME_EXCHANGE of the two.  Found by union-difftest (seed 2).
+ */
+TEST_F(ns, rename_onto_another_lower_link_of_itself_does_nothing)
+{
+	DIR_(L("a"));
+	FILE_(L("f"), "x");
+	ASSERT_EQ(0, link(L("f"), L("a/d")));
+	ASSERT_EQ(0, link(L("f"), L("g")));
+	START();
+	ASSERT_OK(E(rename(M("f"), M("a/d"))));
+	ASSERT_OK(E(syscall(SYS_renameat2, AT_FDCWD, M("g"), AT_FDCWD, M("a/d"),
+			    RENAME_EXCHANGE)));
+	EXPECT_STREQ("reg", kind(M("f")));
+	EXPECT_STREQ("reg", kind(M("a/d")));
+	EXPECT_STREQ("reg", kind(M("g")));
+	EXPECT_EQ(3, ST(M("f")).st_nlink);
+	EXPECT_EQ(ST(M("f")).st_ino, ST(M("a/d")).st_ino);
+	EXPECT_STREQ("none", kind(U("f")));
+	EXPECT_STREQ("none", kind(U("a/d")));
+	EXPECT_STREQ("x", content(M("f")));
+	FINISH();
+}
+
 /* Across directories: the destination parent is the impure one. */
 TEST_F(ns, rename_lower_file_across_dirs)
 {

@@ -68,6 +68,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/falloc.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -662,21 +664,24 @@ static uint64_t tree_sig(const char *path, uint64_t h)
 enum optype {
 	OP_OPEN, OP_CLOSE, OP_WRITE, OP_PWRITE, OP_READ, OP_PREAD,
 	OP_FTRUNCATE, OP_FALLOC, OP_LSEEK, OP_FSYNC, OP_FCHMOD, OP_FSETXATTR,
+	OP_LINKFD,
 	/* path operations from here on (may run as an unprivileged user) */
 	OP_CREAT, OP_WRITEAT, OP_READFILE, OP_TRUNCATE, OP_MMAPW, OP_UNLINK,
 	OP_MKDIR, OP_RMDIR, OP_RENAME, OP_LINK, OP_SYMLINK, OP_MKFIFO,
 	OP_CHMOD, OP_CHOWN, OP_UTIMES, OP_SETXATTR, OP_REMOVEXATTR,
 	OP_GETXATTR, OP_LISTXATTR, OP_READDIR, OP_STAT, OP_ACCESS, OP_DIRSYNC,
+	OP_SETFLAGS, OP_GETFLAGS,
 	OP_REMOUNT, OP_NTYPES
 };
 
 static const char *const opnames[OP_NTYPES] = {
 	"open", "close", "write", "pwrite", "read", "pread", "ftruncate",
-	"fallocate", "lseek", "fsync", "fchmod", "fsetxattr", "creat",
+	"fallocate", "lseek", "fsync", "fchmod", "fsetxattr", "linkfd", "creat",
 	"writeat", "readfile", "truncate", "mmapwrite", "unlink", "mkdir",
 	"rmdir", "rename", "link", "symlink", "mkfifo", "chmod", "chown",
 	"utimes", "setxattr", "removexattr", "getxattr", "listxattr",
-	"readdir", "stat", "access", "dirsync", "remount",
+	"readdir", "stat", "access", "dirsync", "setflags", "getflags",
+	"remount",
 };
 
 /* How often each operation is generated (relative weights). */
@@ -690,7 +695,7 @@ static const unsigned char weights[OP_NTYPES] = {
 	[OP_MKFIFO] = 1, [OP_CHMOD] = 3, [OP_CHOWN] = 2, [OP_UTIMES] = 3,
 	[OP_SETXATTR] = 4, [OP_REMOVEXATTR] = 2, [OP_GETXATTR] = 2,
 	[OP_LISTXATTR] = 1, [OP_READDIR] = 3, [OP_STAT] = 4, [OP_ACCESS] = 1,
-	[OP_DIRSYNC] = 1,
+	[OP_DIRSYNC] = 1, [OP_LINKFD] = 2, [OP_SETFLAGS] = 2, [OP_GETFLAGS] = 1,
 };
 
 struct op {
@@ -714,7 +719,14 @@ static const int open_flags[] = {
 	O_RDWR | O_APPEND, O_WRONLY | O_TRUNC, O_RDWR | O_TRUNC,
 	O_RDWR | O_CREAT, O_WRONLY | O_CREAT | O_EXCL, O_RDONLY | O_CREAT,
 	O_RDONLY | O_TRUNC, O_RDONLY | O_DIRECTORY, O_RDWR | O_CREAT | O_TRUNC,
-	O_RDONLY | O_NOFOLLOW,
+	O_RDONLY | O_NOFOLLOW, O_RDWR | O_TMPFILE, O_WRONLY | O_TMPFILE | O_EXCL,
+};
+
+/* chattr flags set by OP_SETFLAGS (immutable and append-only change what
+ * later operations may do: both sides must refuse the same). */
+static const int attr_flags[] = {
+	0, 0, FS_NODUMP_FL, FS_APPEND_FL, FS_NOATIME_FL, FS_APPEND_FL | FS_NODUMP_FL,
+	FS_IMMUTABLE_FL,
 };
 
 static void flags_str(char *out, size_t n, int fl)
@@ -723,6 +735,7 @@ static void flags_str(char *out, size_t n, int fl)
 		int f;
 		const char *s;
 	} tab[] = {
+		{ __O_TMPFILE, "|O_TMPFILE" },
 		{ O_APPEND, "|O_APPEND" }, { O_TRUNC, "|O_TRUNC" },
 		{ O_CREAT, "|O_CREAT" }, { O_EXCL, "|O_EXCL" },
 		{ O_DIRECTORY, "|O_DIRECTORY" }, { O_NOFOLLOW, "|O_NOFOLLOW" },
@@ -789,6 +802,16 @@ static void op_str(const struct op *o, char *out, size_t n)
 	case OP_FSETXATTR:
 		snprintf(out, n, "fsetxattr(fd%d, user.%s, 0x%02x * %jd, %d)",
 			 o->slot, o->xname, o->fill, (intmax_t)o->len, o->flags);
+		break;
+	case OP_LINKFD:
+		snprintf(out, n, "linkat(fd%d, \"\", %s, AT_EMPTY_PATH)", o->slot, o->p1);
+		break;
+	case OP_SETFLAGS:
+		snprintf(out, n, "ioctl(open(%s), FS_IOC_SETFLAGS, 0x%x)%s", o->p1,
+			 o->flags, who);
+		break;
+	case OP_GETFLAGS:
+		snprintf(out, n, "ioctl(open(%s), FS_IOC_GETFLAGS)%s", o->p1, who);
 		break;
 	case OP_CREAT:
 		flags_str(fl, sizeof(fl), o->flags);
@@ -959,6 +982,10 @@ static void gapply(const struct op *o)
 		if (g && g->type != 'd' && !gfind(o->p2) && gparent_is_dir(o->p2))
 			gadd(o->p2, g->type);
 		break;
+	case OP_LINKFD:
+		if (!g && gparent_is_dir(o->p1))
+			gadd(o->p1, 'f');
+		break;
 	case OP_UNLINK:
 		if (g && g->type != 'd')
 			gdel(o->p1);
@@ -1069,6 +1096,9 @@ static struct op *gen_ops(uint64_t seed, long nops)
 			break;
 		case OP_CLOSE:
 			slot_open[o->slot] = false;
+			break;
+		case OP_SETFLAGS:
+			o->flags = attr_flags[below(&r, ARRAY_SIZE(attr_flags))];
 			break;
 		case OP_CREAT:
 			o->flags = O_WRONLY | O_CREAT |
@@ -1536,6 +1566,25 @@ static void exec_op(const struct op *o, int side, struct res *r)
 		TRY(fsetxattr(fd, xn, v, o->len, o->flags));
 		r->trig = true;
 		break;
+	case OP_LINKFD:
+		TRY(linkat(fd, "", AT_FDCWD, p1, AT_EMPTY_PATH));
+		r->trig = true;
+		break;
+	case OP_SETFLAGS:
+	case OP_GETFLAGS: {
+		int fl = o->flags;
+
+		TRY(fd = open(p1, O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+		r->ret = ioctl(fd, o->type == OP_SETFLAGS ? FS_IOC_SETFLAGS :
+						 FS_IOC_GETFLAGS, &fl);
+		if (r->ret < 0)
+			r->err = errno;
+		else if (o->type == OP_GETFLAGS)
+			r->ret = fl;
+		r->trig = o->type == OP_SETFLAGS && r->ret == 0;
+		close(fd);
+		break;
+	}
 	case OP_CREAT:
 		TRY(fd = open(p1, o->flags | O_NONBLOCK | O_CLOEXEC, o->mode));
 		r->trig = true;
@@ -1853,6 +1902,19 @@ static void xattr_text(const char *path, char *out, size_t n, bool *private)
 	}
 }
 
+/* FS_IOC_GETFLAGS of a regular file or directory, or -errno. */
+static int attr_flags_of(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW), fl = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &fl))
+		fl = -errno;
+	close(fd);
+	return fl;
+}
+
 /* Compare one object of both trees (us/rs: their lstat results). */
 static void compare_obj(const char *rel, const struct stat *us,
 			const struct stat *rs, bool initial)
@@ -1882,6 +1944,13 @@ static void compare_obj(const char *rel, const struct stat *us,
 			 rel, a, b);
 	if (priv)
 		mismatch("/%s: llistxattr shows trusted.union.* names", rel);
+	if (S_ISDIR(us->st_mode) || S_ISREG(us->st_mode)) {
+		int uf = attr_flags_of(up), rf = attr_flags_of(rp);
+
+		if (uf != rf)
+			mismatch("/%s: FS_IOC_GETFLAGS 0x%x in the union, 0x%x in the reference",
+				 rel, uf, rf);
+	}
 	if (S_ISDIR(us->st_mode))
 		return;		/* no nlink, size or mtime for directories */
 
@@ -2340,6 +2409,7 @@ static int triggers(const struct op *o, char trig[2][REL])
 	case OP_MMAPW:
 	case OP_TRUNCATE:
 	case OP_CHMOD:
+	case OP_SETFLAGS:
 		if (canon(o->p1, true, c) && lower_hardlinked(c, &st) &&
 		    S_ISREG(st.st_mode))
 			snprintf(trig[n++], REL, "%s", c);
@@ -2435,8 +2505,8 @@ static void run_op(const struct op *o, long idx)
 
 	/* fchmod/fsetxattr on a read-only fd of a multiply-linked lower
 	 * file copy up the name the fd was opened by. */
-	if ((o->type == OP_FCHMOD || o->type == OP_FSETXATTR) &&
-	    slots[o->slot].hl) {
+	if ((o->type == OP_FCHMOD || o->type == OP_FSETXATTR ||
+	     o->type == OP_LINKFD) && slots[o->slot].hl) {
 		struct slot *sl = &slots[o->slot];
 		char sp[PATH_MAX];
 		struct stat st;
@@ -2744,6 +2814,16 @@ static void op_shell(const struct op *o, char *out, size_t n)
 		break;
 	case OP_STAT:
 		snprintf(out, n, "%sstat %s%s", pre, o->follow ? "-L " : "", a);
+		break;
+	case OP_SETFLAGS:
+		snprintf(out, n, "%schattr =%s%s%s%s %s", pre,
+			 o->flags & FS_APPEND_FL ? "a" : "",
+			 o->flags & FS_NODUMP_FL ? "d" : "",
+			 o->flags & FS_NOATIME_FL ? "A" : "",
+			 o->flags & FS_IMMUTABLE_FL ? "i" : "", a);
+		break;
+	case OP_GETFLAGS:
+		snprintf(out, n, "%slsattr -d %s", pre, a);
 		break;
 	case OP_REMOUNT:
 		snprintf(out, n, "umount \"$M\" && mount -t union -o lower=\"$L\",upper=\"$U\" none \"$M\"");
