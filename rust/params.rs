@@ -36,6 +36,8 @@ pub(crate) struct MountConfig {
     pub(crate) lower: Option<LayerSpec>,
     /// `upper=`.
     pub(crate) upper: Option<LayerSpec>,
+    /// `remerge`: merge an upper layer made against another lower layer with this one.
+    pub(crate) remerge: bool,
 }
 
 /// Reports `err` with a formatted message in the fs_context log and kernel log.
@@ -65,6 +67,17 @@ impl Which {
 
 /// Handles one parameter already matched by `fs_parse`.
 pub(crate) fn parse_param(fc: &FsContext, opt: u32, _key: &CStr, value: Option<&CStr>) -> Result {
+    if opt == vfs::OPT_REMERGE {
+        if fc.is_reconfigure() {
+            return Err(report(
+                fc,
+                EINVAL,
+                fmt!("remerge applies when mounting, not to a remount"),
+            ));
+        }
+        fc.config().ok_or(EINVAL)?.remerge = true;
+        return Ok(());
+    }
     let which = match opt {
         vfs::OPT_LOWER => Which::Lower,
         vfs::OPT_UPPER => Which::Upper,

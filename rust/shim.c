@@ -9,6 +9,7 @@
 const struct fs_parameter_spec union_fs_parameters[] = {
 	fsparam_string("lower", UNION_OPT_LOWER),
 	fsparam_string("upper", UNION_OPT_UPPER),
+	fsparam_flag("remerge", UNION_OPT_REMERGE),
 	{}
 };
 
@@ -641,3 +642,17 @@ int union_apply_create_acls(struct mnt_idmap *idmap, struct dentry *dir,
 	return err;
 }
 
+
+/* The filesystem UUID of @sb into @out (16 bytes); its length, 0 if it has none. */
+unsigned int union_sb_uuid(const struct super_block *sb, u8 *out)
+{
+	if (!sb->s_uuid_len || uuid_is_null(&sb->s_uuid))
+		return 0;
+	memcpy(out, sb->s_uuid.b, sizeof(sb->s_uuid.b));
+	return sb->s_uuid_len;
+}
+
+const char *union_sb_type_name(const struct super_block *sb)
+{
+	return sb->s_type->name;
+}

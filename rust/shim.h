@@ -32,6 +32,7 @@
 enum union_param {
 	UNION_OPT_LOWER,
 	UNION_OPT_UPPER,
+	UNION_OPT_REMERGE,
 };
 extern const struct fs_parameter_spec union_fs_parameters[];
 int union_fs_parse(struct fs_context *fc, struct fs_parameter *param,
@@ -112,6 +113,8 @@ const struct cred *union_mounter_creds(void);
 unsigned int union_cred_fsuid(const struct cred *cred);
 unsigned int union_cred_fsgid(const struct cred *cred);
 unsigned int union_inode_nlink(const struct inode *inode);
+unsigned int union_sb_uuid(const struct super_block *sb, u8 *out);
+const char *union_sb_type_name(const struct super_block *sb);
 unsigned int union_inode_gid(const struct inode *inode);
 
 void union_file_inherit_odirect(struct file *file, const struct file *real);

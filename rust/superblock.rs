@@ -207,6 +207,14 @@ impl UnionFs {
             check_upper_features(fc, &upper_layer, &creator_cred, u)?;
             work.populate(setup_work_dir(fc, &upper_layer, &creator_cred, u)?);
         }
+        check_lower_identity(
+            fc,
+            &lower_layer,
+            &upper_layer,
+            &creator_cred,
+            config,
+            (l, u),
+        )?;
 
         Ok(KBox::new(
             Self {
@@ -340,6 +348,93 @@ impl UnionFs {
 
 /// The upper layer must store the union's on-disk format: trusted xattrs (opaque and
 /// fallthru markers) and O_TMPFILE (atomic copy-up).
+/// The upper layer must have been made against this lower layer, or `remerge` asks to
+/// merge it with this one (see `persist`).
+fn check_lower_identity(
+    fc: &FsContext,
+    lower: &Layer,
+    upper: &Layer,
+    cred: &Credential,
+    config: &MountConfig,
+    (l, u): (&BStr, &BStr),
+) -> Result {
+    use crate::persist::{
+        self,
+        Recorded, //
+    };
+    let rdonly = fc.wants_rdonly();
+    let id = persist::identity(lower).map_err(|e| {
+        report(
+            fc,
+            e,
+            fmt!("cannot identify lower={l} (error {})", e.to_errno()),
+        )
+    })?;
+    let found = persist::recorded(upper, cred, &id).map_err(|e| {
+        report(
+            fc,
+            e,
+            fmt!(
+                "cannot read the lower layer recorded on upper={u} (error {})",
+                e.to_errno()
+            ),
+        )
+    })?;
+    let remerge = config.remerge && !matches!(found, Recorded::Same);
+    if let Recorded::Other(was) = &found {
+        if !config.remerge {
+            let was = BStr::from_bytes(was);
+            return Err(report(
+                fc,
+                ESTALE,
+                fmt!("upper={u} was made over another lower layer ({was}, not {}): mount with -o remerge to merge it with lower={l}",
+                    BStr::from_bytes(id.to_bytes())),
+            ));
+        }
+    }
+    if rdonly {
+        if remerge {
+            return Err(report(
+                fc,
+                EROFS,
+                fmt!("remerge writes to upper={u}: it needs a read-write mount"),
+            ));
+        }
+        return Ok(());
+    }
+    if remerge {
+        let done = persist::remerge(upper, lower, cred).map_err(|e| {
+            report(
+                fc,
+                e,
+                fmt!(
+                    "re-merging upper={u} with lower={l} failed (error {})",
+                    e.to_errno()
+                ),
+            )
+        })?;
+        pr_info!(
+            "re-merged upper={u} with lower={l}: {} directories, {} metadata-only copies kept, {} removed\n",
+            done.dirs,
+            done.metacopies,
+            done.removed
+        );
+    }
+    if !matches!(found, Recorded::Same) {
+        persist::record(upper, cred, &id).map_err(|e| {
+            report(
+                fc,
+                e,
+                fmt!(
+                    "cannot record the lower layer on upper={u} (error {})",
+                    e.to_errno()
+                ),
+            )
+        })?;
+    }
+    Ok(())
+}
+
 fn check_upper_features(fc: &FsContext, upper: &Layer, cred: &Credential, u: &BStr) -> Result {
     let _creds = CredGuard::new(cred);
     let mut buf = [0u8; 4];

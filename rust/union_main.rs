@@ -10,6 +10,7 @@
 //! Layout, one file per VFS concern as in overlayfs:
 //! - [`vfs`]: the only module with `unsafe` code: wrappers over raw bindings, C vtables.
 //! - [`params`]: mount options and their validation.
+//! - [`persist`]: the lower layer an upper layer was made against, and the re-merge.
 //! - [`superblock`]: the per-mount state, statfs, show_options.
 //! - [`namei`]: lookup across the layers (whiteouts, opaque dirs, fallthrus).
 //! - [`inode`]: union inodes, inode numbers, getattr, symlinks.
@@ -28,6 +29,7 @@ mod fileattr;
 mod inode;
 mod namei;
 mod params;
+mod persist;
 mod readdir;
 mod superblock;
 mod vfs;

@@ -794,6 +794,15 @@ pub(crate) fn statfs_real(mnt: &PrivateMount, buf: &mut Kstatfs) -> Result {
     to_result(unsafe { bindings::vfs_statfs(&path, ptr::from_mut(buf).cast()) })
 }
 
+/// The size and inode count of the filesystem of a real layer (`statfs`: `f_blocks`,
+/// `f_files`, `f_bsize`).
+pub(crate) fn statfs_counts(mnt: &PrivateMount) -> Result<(u64, u64, isize)> {
+    // SAFETY: All-zero is a valid `kstatfs`.
+    let mut buf: Kstatfs = unsafe { core::mem::zeroed() };
+    statfs_real(mnt, &mut buf)?;
+    Ok((buf.f_blocks, buf.f_files, buf.f_bsize))
+}
+
 /// Opens an unlinked temporary file in a real directory (`kernel_tmpfile_open`), used to
 /// probe O_TMPFILE support.
 pub(crate) fn tmpfile_probe(mnt: &PrivateMount, dir: &Dentry, cred: &Credential) -> Result {
@@ -1120,6 +1129,8 @@ pub(crate) fn read_dir_real(
 pub(crate) const OPT_LOWER: u32 = sys::union_param_UNION_OPT_LOWER;
 /// `fs_parse` result for `upper=`.
 pub(crate) const OPT_UPPER: u32 = sys::union_param_UNION_OPT_UPPER;
+/// `fs_parse` result for `remerge`.
+pub(crate) const OPT_REMERGE: u32 = sys::union_param_UNION_OPT_REMERGE;
 
 // ---------------------------------------------------------------------------------------------
 // Upper directories in use.
@@ -1174,6 +1185,20 @@ impl Drop for UpperClaim {
 }
 
 impl SuperBlock {
+    /// The filesystem's UUID (`s_uuid`), if it has one.
+    pub(crate) fn uuid(&self) -> Option<[u8; 16]> {
+        let mut out = [0u8; 16];
+        // SAFETY: A valid superblock; `out` has room for a `uuid_t`.
+        let len = unsafe { sys::union_sb_uuid(self.as_ptr(), out.as_mut_ptr()) };
+        (len != 0).then_some(out)
+    }
+
+    /// The name of the filesystem type (`s_type->name`).
+    pub(crate) fn type_name(&self) -> &CStr {
+        // SAFETY: A mounted superblock's type is registered and its name static.
+        unsafe { CStr::from_char_ptr(sys::union_sb_type_name(self.as_ptr())) }
+    }
+
     /// Whether the superblock is read-only (`sb_rdonly`).
     pub(crate) fn is_rdonly(&self) -> bool {
         // SAFETY: The superblock is valid (type invariant).

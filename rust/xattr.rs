@@ -28,6 +28,9 @@ pub(crate) const METACOPY: &CStr = c"trusted.union.metacopy";
 /// Protection flags of an upper regular file or directory (`a` append-only, `i`
 /// immutable; see `fileattr`): kept here, not on the upper inode.
 pub(crate) const PROTATTR: &CStr = c"trusted.union.protattr";
+/// On the upper root: the identity of the lower layer the upper layer was made against
+/// (text, see `persist`).
+pub(crate) const LOWER_ID: &CStr = c"trusted.union.lower";
 /// Directory holding copied-up non-directories (`y`): readdir reads their origin.
 pub(crate) const IMPURE: &CStr = c"trusted.union.impure";
 

@@ -244,6 +244,14 @@ expect "protattr_on_a_symlink" 1 ERROR l2
 fresh && mknod "$U/file" c 0 8 && setfattr -h -n trusted.union.protattr -v i "$U/file"
 expect "protattr_on_a_marker" 1 ERROR file
 
+# ---- the lower layer's identity (persist.rs): on the upper root only
+fresh && setfattr -n trusted.union.lower -v "v1 tmpfs uuid=00 root=2" "$U"
+expect "lower_identity_on_the_root_is_allowed" 0 "" ""
+fresh && mkdir "$U/dir" && setfattr -n trusted.union.lower -v "v1 tmpfs uuid=00 root=2" "$U/dir"
+expect "lower_identity_below_the_root" 1 WARNING dir
+fresh && setfattr -n trusted.union.lower -v "garbage" "$U"
+expect "lower_identity_not_v1" 1 "" ""
+
 # ---- the work directory
 fresh && touch "$U/.union-work/#1"
 expect "work_dir_leftover_file" 1 ERROR ".union-work/#1"

@@ -803,7 +803,11 @@ TEST_F(union_opts, upper_in_use_mount)
 	ASSERT_EQ(0, do_umount(self->mnt));
 }
 
-/* Unmounting releases the upper layer for a new union. */
+/*
+ * Unmounting releases the upper layer for a new union (over the same lower
+ * layer: another one needs -o remerge, see persist.sh), and the reason a
+ * mount over another lower layer fails is in the fs_context log.
+ */
 TEST_F(union_opts, upper_reusable_after_umount)
 {
 	int ret;
@@ -812,9 +816,15 @@ TEST_F(union_opts, upper_reusable_after_umount)
 	ASSERT_EQ(0, do_umount(self->mnt));
 	ret = fsmount_union(self->lower2, self->upper, self->mnt2, self->log,
 			    sizeof(self->log));
+	ASSERT_EQ(-ESTALE, ret);
+	EXPECT_NE(NULL, strstr(self->log, "was made over another lower layer"))
+		TH_LOG("log: %s", self->log);
+	EXPECT_NE(NULL, strstr(self->log, "-o remerge")) TH_LOG("log: %s", self->log);
+	ret = fsmount_union(self->lower, self->upper, self->mnt2, self->log,
+			    sizeof(self->log));
 	ASSERT_EQ(0, ret)
 		TH_LOG("%s\n%s", strerror(-ret), tap_lines(self->log));
-	check_shown(_metadata, self->mnt2, self->lower2, self->upper);
+	check_shown(_metadata, self->mnt2, self->lower, self->upper);
 	ASSERT_EQ(0, do_umount(self->mnt2));
 }
 

@@ -467,6 +467,15 @@ pub(crate) fn fsync_range(f: &File, start: i64, end: i64, datasync: bool) -> Res
     to_result(unsafe { bindings::vfs_fsync_range(f.as_ptr(), start, end, i32::from(datasync)) })
 }
 
+/// Sets the size of an upper regular file (`notify_change` with `ATTR_SIZE`).
+pub(crate) fn set_size(mnt: &PrivateMount, d: &Dentry, size: i64) -> Result {
+    // SAFETY: All-zero is a valid `iattr`.
+    let mut ia: bindings::iattr = unsafe { core::mem::zeroed() };
+    ia.ia_valid = bindings::ATTR_SIZE | bindings::ATTR_FORCE;
+    ia.ia_size = size;
+    notify_change_raw(mnt, d, &mut ia)
+}
+
 /// Size of an inode (`i_size_read`).
 pub(crate) fn size_of(d: &Dentry) -> i64 {
     // SAFETY: A positive dentry pins its inode.

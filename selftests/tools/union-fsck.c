@@ -48,6 +48,7 @@
 #define X_ORIGIN PFX "origin"
 #define X_METACOPY PFX "metacopy"
 #define X_PROTATTR PFX "protattr"
+#define X_LOWER PFX "lower"
 #define WORK_DIR ".union-work"
 
 static int verbose, strict, mounted;
@@ -293,10 +294,13 @@ static void walk_lower(int dfd, const char *path, dev_t dev)
 
 /* ---- xattrs of an upper object ---- */
 
+static const char *upper_root_path;	/* the UPPER argument */
+
 struct uxattrs {
 	int opaque, fallthru, impure;	/* present with value "y" */
 	int metacopy;			/* present with value "y" (regular files) */
 	int protattr;			/* valid protection flags */
+	int is_root;			/* the upper root */
 	int has_origin;			/* a valid 8-byte origin */
 	uint64_t origin;
 };
@@ -338,6 +342,7 @@ static void read_uxattrs(const char *path, const struct stat *st, int is_marker,
 	int is_dir = S_ISDIR(st->st_mode);
 
 	memset(x, 0, sizeof(*x));
+	x->is_root = upper_root_path && !strcmp(path, upper_root_path);
 	len = llistxattr(path, NULL, 0);
 	if (len < 0) {
 		if (errno != ENOTSUP)
@@ -411,6 +416,17 @@ static void read_uxattrs(const char *path, const struct stat *st, int is_marker,
 				else
 					x->protattr = 1;
 			}
+		} else if (!strcmp(name, X_LOWER)) {
+			/* persist.rs: the lower layer's identity, on the root only. */
+			char v[256];
+			ssize_t n = lgetxattr(path, name, v, sizeof(v));
+
+			if (n < 0 && errno != ERANGE)
+				io_error(path, "cannot read xattr of");
+			else if (!x->is_root)
+				WARN(path, "%s below the upper root (only the root carries it; ignored)", name);
+			else if (n < 3 || strncmp(v, "v1 ", 3))
+				WARN(path, "%s is not a \"v1 ...\" identity (every mount over any lower layer fails with ESTALE until -o remerge)", name);
 		} else if (!strcmp(name, X_ORIGIN)) {
 			unsigned char v[16];
 			ssize_t n = lgetxattr(path, name, v, sizeof(v));
@@ -823,6 +839,7 @@ int main(int argc, char **argv)
 	walk_lower(dup(lfd), lower_root, lst.st_dev);
 	inoset_add(&lower_inos, lst.st_ino);
 
+	upper_root_path = upper_root;
 	read_uxattrs(upper_root, &ust, 0, &x);
 	if (x.fallthru)
 		NOTE(upper_root, "directory fallthru xattr on the upper root (meaningless)");

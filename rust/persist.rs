@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Persistence across a new lower layer (Documentation/filesystems/union.rst, "A new
+//! lower layer").
+//!
+//! The upper root records which lower layer the upper layer was made against
+//! (`trusted.union.lower`): the lower filesystem's UUID and the lower directory's inode
+//! number where the filesystem has a UUID (ext4, erofs, xfs, btrfs, tmpfs), else a
+//! fingerprint of the image (squashfs: its size and inode count, the root's inode number
+//! and mtime).  A mount over another lower layer fails (`ESTALE`) unless `-o remerge`
+//! asks for a re-merge, which brings the upper layer back to a state where the new lower
+//! layer's entries show:
+//!
+//! - opaque flags that came from directory copy-up (the upper root's, and those of
+//!   directories carrying the directory fallthru marker, which every copied-up directory
+//!   has) are dropped, with the fallthrus in those directories: the next readdir copies
+//!   the directory up again against the new lower one.  Opaque flags of directories
+//!   users made over a removed name (`rmdir` + `mkdir`) stay, as do whiteouts.
+//! - a metadata-only copy gets the new lower file of its name as its data (its origin
+//!   and size follow it); one whose lower file is gone, or no longer a regular file, is
+//!   removed (its data went with the old image), so the name shows what lower has now.
+//! - origins of full copies are dropped: they name inodes of the old image.
+//!
+//! An upper layer of a version that did not record its lower layer is taken as made
+//! against the lower layer it is mounted with (and recorded then), unless `remerge`.
+
+use crate::{
+    namei::{
+        self,
+        UpperKind, //
+    },
+    superblock::Layer,
+    vfs::{
+        self,
+        upper,
+        CredGuard,
+        Dentry, //
+    },
+    xattr,
+};
+use kernel::{
+    cred::Credential,
+    prelude::*,
+    str::CString,
+    sync::aref::ARef, //
+};
+
+/// The identity of the lower layer `lower` (see the module documentation).
+pub(crate) fn identity(lower: &Layer) -> Result<CString> {
+    let root = lower.root();
+    let sb = root.sb();
+    let fstype = sb.type_name().to_str().unwrap_or("?");
+    let mut st = vfs::Kstat::default();
+    vfs::getattr_real(lower.mnt(), root, &mut st, vfs::STATX_BASIC, 0)?;
+    match sb.uuid() {
+        Some(u) => {
+            let (hi, lo) = (
+                u64::from_be_bytes(u[..8].try_into().map_err(|_| EINVAL)?),
+                u64::from_be_bytes(u[8..].try_into().map_err(|_| EINVAL)?),
+            );
+            vfs::cstring_fmt(fmt!("v1 {fstype} uuid={hi:016x}{lo:016x} root={}", st.ino))
+        }
+        None => {
+            let (blocks, files, bsize) = vfs::statfs_counts(lower.mnt())?;
+            let top = top_level_digest(lower)?;
+            vfs::cstring_fmt(fmt!(
+                "v1 {fstype} blocks={blocks} files={files} bsize={bsize} root={} mtime={}.{:09} top={top:016x}",
+                st.ino,
+                st.mtime.tv_sec,
+                st.mtime.tv_nsec
+            ))
+        }
+    }
+}
+
+/// A digest (FNV-1a, 64 bits) of the lower root's entries: name, inode number and mtime
+/// of each, so that two images of one size and inode count still differ once anything
+/// below the root changed (a package install changes `/usr`, `/etc` or `/var`).
+fn top_level_digest(lower: &Layer) -> Result<u64> {
+    fn mix(h: u64, bytes: &[u8]) -> u64 {
+        bytes
+            .iter()
+            .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
+    }
+    let cred = vfs::mounter_cred()?;
+    let mut entries = vfs::dir_entries(lower.mnt(), lower.root(), &cred)?;
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut h = 0xcbf29ce484222325u64;
+    for (name, _) in entries.iter() {
+        let child = vfs::lookup_real(lower.mnt(), lower.root(), name)?;
+        let mut st = vfs::Kstat::default();
+        if child.inode().is_some() {
+            vfs::getattr_real(lower.mnt(), &child, &mut st, vfs::STATX_BASIC, 0)?;
+        }
+        h = mix(h, name);
+        h = mix(h, &[0]);
+        h = mix(h, &st.ino.to_le_bytes());
+        h = mix(h, &st.mtime.tv_sec.to_le_bytes());
+        h = mix(h, &st.mtime.tv_nsec.to_le_bytes());
+    }
+    Ok(h)
+}
+
+/// What a mount finds recorded on the upper root.
+pub(crate) enum Recorded {
+    /// The lower layer is the one the upper layer was made against.
+    Same,
+    /// Nothing recorded (a new upper layer, or one of an earlier version).
+    None,
+    /// Another lower layer (its recorded identity).
+    Other(KVec<u8>),
+}
+
+/// Compares the lower identity `id` with the one recorded on the upper root.
+pub(crate) fn recorded(upper: &Layer, cred: &Credential, id: &CString) -> Result<Recorded> {
+    let _creds = CredGuard::new(cred);
+    let mut buf = [0u8; 256];
+    match vfs::getxattr_real(upper.mnt(), upper.root(), xattr::LOWER_ID, &mut buf) {
+        Ok(n) if &buf[..n] == id.to_bytes() => Ok(Recorded::Same),
+        Ok(n) => {
+            let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+            v.extend_from_slice(&buf[..n], GFP_KERNEL)?;
+            Ok(Recorded::Other(v))
+        }
+        Err(e) if e == ERANGE => {
+            let mut v = KVec::new();
+            v.extend_from_slice(b"(unreadable)", GFP_KERNEL)?;
+            Ok(Recorded::Other(v))
+        }
+        Err(e) if e == ENODATA || e == EOPNOTSUPP => Ok(Recorded::None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Records `id` as the lower layer of the upper layer.
+pub(crate) fn record(upper: &Layer, cred: &Credential, id: &CString) -> Result {
+    let _creds = CredGuard::new(cred);
+    upper::setxattr(upper.mnt(), upper.root(), xattr::LOWER_ID, id.to_bytes(), 0)
+}
+
+/// What a re-merge changed.
+#[derive(Default)]
+pub(crate) struct Remerged {
+    /// Directories whose opaque flag from directory copy-up was dropped.
+    pub(crate) dirs: usize,
+    /// Metadata-only copies given the new lower file's data.
+    pub(crate) metacopies: usize,
+    /// Metadata-only copies removed (no lower file any more).
+    pub(crate) removed: usize,
+}
+
+/// Reads a one-byte `y` flag of an upper object.
+fn flag(upper: &Layer, d: &Dentry, name: &CStr) -> Result<bool> {
+    let mut buf = [0u8; 1];
+    match vfs::getxattr_real(upper.mnt(), d, name, &mut buf) {
+        Ok(1) => Ok(buf[0] == b'y'),
+        Ok(_) => Ok(false),
+        Err(e) if e == ENODATA || e == EOPNOTSUPP || e == ERANGE => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes an xattr that may be absent.
+fn drop_xattr(upper: &Layer, d: &Dentry, name: &CStr) -> Result {
+    match upper::removexattr(upper.mnt(), d, name) {
+        Err(e) if e == ENODATA => Ok(()),
+        r => r,
+    }
+}
+
+/// The lower object `name` in the lower directory `lodir`, if there is one (markers of a
+/// flattened union count as none).
+fn lower_child(lower: &Layer, lodir: Option<&Dentry>, name: &[u8]) -> Result<Option<ARef<Dentry>>> {
+    let Some(lodir) = lodir else {
+        return Ok(None);
+    };
+    let l = vfs::lookup_real(lower.mnt(), lodir, name)?;
+    Ok((l.inode().is_some() && !namei::is_lower_marker(&l)).then_some(l))
+}
+
+/// Re-merges the upper layer with the lower layer (see the module documentation).
+pub(crate) fn remerge(upper: &Layer, lower: &Layer, cred: &Credential) -> Result<Remerged> {
+    let _creds = CredGuard::new(cred);
+    let mut done = Remerged::default();
+    // Directories to visit: the upper directory, the lower directory it merges with.
+    let mut stack: KVec<(ARef<Dentry>, Option<ARef<Dentry>>, bool)> = KVec::new();
+    stack.push(
+        (upper.root().into(), Some(lower.root().into()), true),
+        GFP_KERNEL,
+    )?;
+    while let Some((udir, lodir, is_root)) = stack.pop() {
+        let from_copy_up = is_root || flag(upper, &udir, xattr::FALLTHRU)?;
+        let mut opaque = flag(upper, &udir, xattr::OPAQUE)?;
+        let unopaqued = opaque && from_copy_up;
+        if unopaqued {
+            drop_xattr(upper, &udir, xattr::OPAQUE)?;
+            opaque = false;
+            done.dirs += 1;
+        }
+        for (name, _) in vfs::dir_entries(upper.mnt(), &udir, cred)? {
+            if is_root && name == crate::superblock::WORK_DIR_NAME {
+                continue;
+            }
+            let child = vfs::lookup_real(upper.mnt(), &udir, &name)?;
+            let Some(ci) = child.inode() else {
+                continue;
+            };
+            let mode = ci.mode() & vfs::S_IFMT;
+            match namei::classify_upper(&child) {
+                UpperKind::Whiteout => continue,
+                UpperKind::Fallthru(_) => {
+                    if unopaqued {
+                        // Redundant in a merged directory; the next readdir writes the
+                        // fallthrus of the new lower directory.
+                        upper::remove(upper.mnt(), &udir, &child, false)?;
+                    }
+                    continue;
+                }
+                UpperKind::Object => {}
+            }
+            if mode == vfs::S_IFDIR {
+                // namei's rule: merged if the parent is merged and not opaque, or if the
+                // directory carries the directory fallthru marker.
+                let merges = lodir.is_some() && (!opaque || flag(upper, &child, xattr::FALLTHRU)?);
+                let clo = if merges {
+                    lower_child(lower, lodir.as_deref(), &name)?
+                        .filter(|l| l.inode().is_some_and(|i| i.is_dir()))
+                } else {
+                    None
+                };
+                stack.push((child, clo, false), GFP_KERNEL)?;
+                continue;
+            }
+            if mode == vfs::S_IFREG && flag(upper, &child, xattr::METACOPY)? {
+                let lo = if opaque {
+                    None
+                } else {
+                    lower_child(lower, lodir.as_deref(), &name)?
+                };
+                match lo.as_ref().and_then(|l| l.inode()) {
+                    Some(li)
+                        if li.mode() & vfs::S_IFMT == vfs::S_IFREG && vfs::nlink_of(li) == 1 =>
+                    {
+                        let ino = li.ino();
+                        upper::setxattr(upper.mnt(), &child, xattr::ORIGIN, &ino.to_le_bytes(), 0)?;
+                        let size = upper::size_of(lo.as_deref().ok_or(EIO)?);
+                        upper::set_size(upper.mnt(), &child, 0)?;
+                        upper::set_size(upper.mnt(), &child, size)?;
+                        done.metacopies += 1;
+                    }
+                    _ => {
+                        upper::remove(upper.mnt(), &udir, &child, false)?;
+                        done.removed += 1;
+                    }
+                }
+                continue;
+            }
+            drop_xattr(upper, &child, xattr::ORIGIN)?;
+        }
+    }
+    Ok(done)
+}
