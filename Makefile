@@ -99,7 +99,8 @@ shquote = '$(subst ','\'',$(1))'
 
 run: modules
 	@$(REPO)/qemu/live $(if $(ROOTFS),--rootfs '$(ROOTFS)') $(if $(UPPER),--upper '$(UPPER)') \
-		$(if $(SHARE),--share '$(SHARE)') $(if $(value RUN),-- bash -c $(call shquote,$(value RUN)))
+		$(if $(SHARE),--share '$(SHARE)') $(if $(REMERGE),--append union.remerge) \
+		$(if $(value RUN),-- bash -c $(call shquote,$(value RUN)))
 
 rootfs:
 	@$(REPO)/qemu/build-rootfs

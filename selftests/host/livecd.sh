@@ -10,7 +10,9 @@
 #   B  the same with a fresh persistent upper layer (ext4 image); then, from the host,
 #      the image holds the changes (debugfs) and is clean (e2fsck -fn);
 #   C  again on B's upper layer: the changes are still there and the view (names,
-#      types, modes, owners, sizes, mtimes, inode numbers, contents) is B's.
+#      types, modes, owners, sizes, mtimes, inode numbers, contents) is B's;
+#   D  a newer image (a package's files added, another's removed) on the same upper layer with
+#      union.remerge (-o remerge): the new image's files show, B's changes stay.
 # The squashfs image must be byte-identical at the end, and no boot's console log may
 # show an oops, BUG, WARNING, lockdep or KASAN report.
 #
@@ -148,6 +150,32 @@ same_view() {
 	cmp -s "$tmp/share/manifest-B" "$tmp/share/manifest-C"
 }
 check "C: the view after the reboot is the same (names, types, modes, owners, sizes, mtimes, inode numbers, contents)" same_view
+
+# D: a newer image -- the image with the union-upgrade package's files added and
+# procps' files removed -- booted on C's upper layer with
+# union.remerge: the new package's files show (also in /usr/bin, which B's readdir had
+# copied up), procps is gone, and B's changes are all still there.
+mkdir -p "$tmp/pkg2/DEBIAN" "$tmp/pkg2/usr/bin" "$tmp/pkg2/usr/share/union-upgrade"
+sed 's/^Package: union-hello/Package: union-upgrade/' "$tmp/pkg/DEBIAN/control" > "$tmp/pkg2/DEBIAN/control"
+printf '#!/bin/sh\necho "hello from union-upgrade"\n' > "$tmp/pkg2/usr/bin/union-upgrade"
+chmod 755 "$tmp/pkg2/usr/bin/union-upgrade"
+echo "in the newer image" > "$tmp/pkg2/usr/share/union-upgrade/README"
+newer=$tmp/newer.sqfs
+# (Files only, no maintainer scripts: nothing of the image's packages runs on the host.)
+check "build a newer image (unsquashfs, union-upgrade unpacked, procps' files removed, mksquashfs)" sh -c "
+	dpkg-deb --root-owner-group -Zgzip --build '$tmp/pkg2' '$tmp/union-upgrade.deb' >/dev/null &&
+	unsquashfs -q -n -d '$tmp/newer' '$rootfs' >/dev/null &&
+	dpkg-deb -x '$tmp/union-upgrade.deb' '$tmp/newer' &&
+	dpkg-query --admindir='$tmp/newer/var/lib/dpkg' -L procps |
+		while read -r f; do [ -d \"$tmp/newer\$f\" ] || rm -f \"$tmp/newer\$f\"; done &&
+	[ ! -e '$tmp/newer/usr/bin/ps' ] &&
+	mksquashfs '$tmp/newer' '$newer' -comp zstd -noappend -quiet -no-progress >/dev/null &&
+	rm -rf '$tmp/newer'"
+rootfs_saved=$rootfs
+rootfs=$newer
+boot D upgrade --upper "$img" --append union.remerge
+rootfs=$rootfs_saved
+check "D: the ext4 upper layer is clean after power off (e2fsck -fn)" e2fsck -fn "$img"
 
 check "the root filesystem image is byte-identical (sha256)" \
 	sh -c "[ \"\$(sha256sum < '$rootfs')\" = '$sha' ]"

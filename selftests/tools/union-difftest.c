@@ -1329,6 +1329,31 @@ static bool lower_hardlinked(const char *rel, struct stat *st)
  * closed on both sides: which file they show after the copy-up is not
  * specified for hard links.  keep_slot's reference fd is reopened on the copy.
  */
+/* FS_IOC_GETFLAGS of a file or directory (following symlinks), or -errno. */
+static int get_attr_flags(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), fl = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &fl))
+		fl = -errno;
+	close(fd);
+	return fl;
+}
+
+static void set_attr_flags(const char *path, int fl)
+{
+	int fd;
+
+	if (fl <= 0)
+		return;
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, FS_IOC_SETFLAGS, &fl))
+		die("chattr %s: %m", path);
+	close(fd);
+}
+
 static void break_link(const char *rel, int keep_slot)
 {
 	char p[PATH_MAX], tmp[PATH_MAX];
@@ -1342,8 +1367,25 @@ static void break_link(const char *rel, int keep_slot)
 	s = strrchr(tmp, '/');
 	snprintf(s + 1, tmp + sizeof(tmp) - s - 1, ".difftest-tmp");
 	copy_obj(p, tmp, &st);
+	/* The copy keeps the chattr flags; a protected parent directory (chattr
+	 * +i/+a, which the union keeps off its upper directory) is unprotected
+	 * around the rename. */
+	int fl = get_attr_flags(p);
+
+	*s = 0;
+	int pfl = get_attr_flags(tmp);
+
+	if (pfl > 0 && (pfl & (FS_IMMUTABLE_FL | FS_APPEND_FL)))
+		set_attr_flags(tmp, pfl & ~(FS_IMMUTABLE_FL | FS_APPEND_FL));
+	*s = '/';
 	if (rename(tmp, p))
 		die("rename %s: %m", tmp);
+	set_attr_flags(p, fl);
+	if (pfl > 0 && (pfl & (FS_IMMUTABLE_FL | FS_APPEND_FL))) {
+		*s = 0;
+		set_attr_flags(tmp, pfl);
+		*s = '/';
+	}
 	if (verbose > 1)
 		printf("  model: copy-up of %s breaks its lower hard links\n", rel);
 	for (int i = 0; i < NSLOTS; i++) {
