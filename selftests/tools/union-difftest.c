@@ -1329,10 +1329,12 @@ static bool lower_hardlinked(const char *rel, struct stat *st)
  * closed on both sides: which file they show after the copy-up is not
  * specified for hard links.  keep_slot's reference fd is reopened on the copy.
  */
-/* FS_IOC_GETFLAGS of a file or directory (following symlinks), or -errno. */
-static int get_attr_flags(const char *path)
+/* FS_IOC_GETFLAGS of a file or directory (a final symlink followed if @follow),
+ * or -errno. */
+static int get_flags(const char *path, bool follow)
 {
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), fl = 0;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+	int fl = 0;
 
 	if (fd < 0)
 		return -errno;
@@ -1366,22 +1368,35 @@ static void break_link(const char *rel, int keep_slot)
 	snprintf(tmp, sizeof(tmp), "%s", p);
 	s = strrchr(tmp, '/');
 	snprintf(s + 1, tmp + sizeof(tmp) - s - 1, ".difftest-tmp");
-	copy_obj(p, tmp, &st);
-	/* The copy keeps the chattr flags; a protected parent directory (chattr
-	 * +i/+a, which the union keeps off its upper directory) is unprotected
-	 * around the rename. */
-	int fl = get_attr_flags(p);
+	/* chattr flags: the copy keeps the file's; a protected (+i/+a) parent
+	 * directory, which the union keeps off its upper directory, and the
+	 * file's own +a (the old inode keeps it, under its other names) are
+	 * lifted around the copy and the rename. */
+	const int prot = FS_IMMUTABLE_FL | FS_APPEND_FL;
+	int fl = get_flags(p, true), pfl, ofd = -1;
 
 	*s = 0;
-	int pfl = get_attr_flags(tmp);
-
-	if (pfl > 0 && (pfl & (FS_IMMUTABLE_FL | FS_APPEND_FL)))
-		set_attr_flags(tmp, pfl & ~(FS_IMMUTABLE_FL | FS_APPEND_FL));
+	pfl = get_flags(tmp, true);
+	if (pfl > 0 && (pfl & prot))
+		set_attr_flags(tmp, pfl & ~prot);
 	*s = '/';
+	if (fl > 0 && (fl & prot)) {
+		int clear = fl & ~prot;
+
+		ofd = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (ofd < 0 || ioctl(ofd, FS_IOC_SETFLAGS, &clear))
+			die("chattr %s: %m", p);
+	}
+	copy_obj(p, tmp, &st);
 	if (rename(tmp, p))
 		die("rename %s: %m", tmp);
 	set_attr_flags(p, fl);
-	if (pfl > 0 && (pfl & (FS_IMMUTABLE_FL | FS_APPEND_FL))) {
+	if (ofd >= 0) {
+		if (ioctl(ofd, FS_IOC_SETFLAGS, &fl))
+			die("chattr %s: %m", p);
+		close(ofd);
+	}
+	if (pfl > 0 && (pfl & prot)) {
 		*s = 0;
 		set_attr_flags(tmp, pfl);
 		*s = '/';
@@ -1944,19 +1959,6 @@ static void xattr_text(const char *path, char *out, size_t n, bool *private)
 	}
 }
 
-/* FS_IOC_GETFLAGS of a regular file or directory, or -errno. */
-static int attr_flags_of(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW), fl = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, FS_IOC_GETFLAGS, &fl))
-		fl = -errno;
-	close(fd);
-	return fl;
-}
-
 /* Compare one object of both trees (us/rs: their lstat results). */
 static void compare_obj(const char *rel, const struct stat *us,
 			const struct stat *rs, bool initial)
@@ -1987,7 +1989,7 @@ static void compare_obj(const char *rel, const struct stat *us,
 	if (priv)
 		mismatch("/%s: llistxattr shows trusted.union.* names", rel);
 	if (S_ISDIR(us->st_mode) || S_ISREG(us->st_mode)) {
-		int uf = attr_flags_of(up), rf = attr_flags_of(rp);
+		int uf = get_flags(up, false), rf = get_flags(rp, false);
 
 		if (uf != rf)
 			mismatch("/%s: FS_IOC_GETFLAGS 0x%x in the union, 0x%x in the reference",
