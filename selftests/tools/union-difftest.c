@@ -1348,7 +1348,7 @@ static void set_attr_flags(const char *path, int fl)
 {
 	int fd;
 
-	if (fl <= 0)
+	if (fl < 0)
 		return;
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 || ioctl(fd, FS_IOC_SETFLAGS, &fl))
