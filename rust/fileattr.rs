@@ -74,6 +74,16 @@ fn write_prot(fs: &UnionFs, upper: &Dentry, prot: u32) -> Result {
     }
 }
 
+/// The flags of a real object; `None` where its filesystem keeps none (`ENOTTY`;
+/// ntfs-3g says `EINVAL`).
+fn flags_of(d: &Dentry) -> Result<Option<FileAttr>> {
+    let mut fa = FileAttr::flags_only();
+    match vfs::fileattr_get_real(d, &mut fa) {
+        Err(e) if e == ENOTTY || e == EINVAL => Ok(None),
+        r => r.map(|()| Some(fa)),
+    }
+}
+
 /// `fileattr_get`: the real object's attributes, with the union inode's protection flags.
 pub(crate) fn get(d: &Dentry, fa: &mut FileAttr) -> Result {
     let inode = d.inode().ok_or(ENOENT)?;
@@ -128,21 +138,15 @@ pub(crate) fn copy_up(fs: &UnionFs, lower: &Dentry, new: &Dentry) -> Result {
     }) {
         return Ok(());
     }
-    let mut lfa = FileAttr::flags_only();
-    match vfs::fileattr_get_real(lower, &mut lfa) {
-        // No attributes on lower (squashfs, ...; ntfs-3g says EINVAL): none to carry.
-        Err(e) if e == ENOTTY || e == EINVAL => lfa = FileAttr::flags_only(),
-        r => r?,
-    }
+    // No attributes on lower (squashfs, ...): none to carry.
+    let mut lfa = flags_of(lower)?.unwrap_or_else(FileAttr::flags_only);
     let prot = lfa.take_prot();
     if prot != 0 {
         write_prot(fs, new, prot)?;
     }
-    let mut ufa = FileAttr::flags_only();
-    match vfs::fileattr_get_real(new, &mut ufa) {
-        Err(e) if e == ENOTTY || e == EINVAL => return Ok(()),
-        r => r?,
-    }
+    let Some(mut ufa) = flags_of(new)? else {
+        return Ok(());
+    };
     if !ufa.copy_flags_from(&lfa) {
         return Ok(());
     }
@@ -163,19 +167,12 @@ fn set_ignoring_unsupported(fs: &UnionFs, upper: &Dentry, fa: &mut FileAttr) -> 
 /// over a whiteout) gets the flags it would have inherited from `pupper` had it been
 /// made there (`FS_NODUMP_FL`, `FS_NOATIME_FL`).
 pub(crate) fn inherit(fs: &UnionFs, pupper: &Dentry, tmp: &Dentry) -> Result {
-    let mut pfa = FileAttr::flags_only();
-    match vfs::fileattr_get_real(pupper, &mut pfa) {
-        Err(e) if e == ENOTTY || e == EINVAL => return Ok(()),
-        r => r?,
-    }
-    if !pfa.has_inherited_flags() {
+    let Some(pfa) = flags_of(pupper)?.filter(FileAttr::has_inherited_flags) else {
         return Ok(());
-    }
-    let mut tfa = FileAttr::flags_only();
-    match vfs::fileattr_get_real(tmp, &mut tfa) {
-        Err(e) if e == ENOTTY || e == EINVAL => return Ok(()),
-        r => r?,
-    }
+    };
+    let Some(mut tfa) = flags_of(tmp)? else {
+        return Ok(());
+    };
     if !tfa.inherit_from(&pfa) {
         return Ok(());
     }

@@ -46,7 +46,7 @@ use kernel::{
 };
 
 /// The identity of the lower layer `lower` (see the module documentation).
-pub(crate) fn identity(lower: &Layer) -> Result<CString> {
+pub(crate) fn identity(lower: &Layer, cred: &Credential) -> Result<CString> {
     let root = lower.root();
     let sb = root.sb();
     let fstype = sb.type_name().to_str().unwrap_or("?");
@@ -62,7 +62,7 @@ pub(crate) fn identity(lower: &Layer) -> Result<CString> {
         }
         None => {
             let (blocks, files, bsize) = vfs::statfs_counts(lower.mnt())?;
-            let top = top_level_digest(lower)?;
+            let top = top_level_digest(lower, cred)?;
             vfs::cstring_fmt(fmt!(
                 "v1 {fstype} blocks={blocks} files={files} bsize={bsize} root={} mtime={}.{:09} top={top:016x}",
                 st.ino,
@@ -76,14 +76,13 @@ pub(crate) fn identity(lower: &Layer) -> Result<CString> {
 /// A digest (FNV-1a, 64 bits) of the lower root's entries: name, inode number and mtime
 /// of each, so that two images of one size and inode count still differ once anything
 /// below the root changed (a package install changes `/usr`, `/etc` or `/var`).
-fn top_level_digest(lower: &Layer) -> Result<u64> {
+fn top_level_digest(lower: &Layer, cred: &Credential) -> Result<u64> {
     fn mix(h: u64, bytes: &[u8]) -> u64 {
         bytes
             .iter()
             .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
     }
-    let cred = vfs::mounter_cred()?;
-    let mut entries = vfs::dir_entries(lower.mnt(), lower.root(), &cred)?;
+    let mut entries = vfs::dir_entries(lower.mnt(), lower.root(), cred)?;
     entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut h = 0xcbf29ce484222325u64;
     for (name, _) in entries.iter() {
@@ -151,13 +150,7 @@ pub(crate) struct Remerged {
 
 /// Reads a one-byte `y` flag of an upper object.
 fn flag(upper: &Layer, d: &Dentry, name: &CStr) -> Result<bool> {
-    let mut buf = [0u8; 1];
-    match vfs::getxattr_real(upper.mnt(), d, name, &mut buf) {
-        Ok(1) => Ok(buf[0] == b'y'),
-        Ok(_) => Ok(false),
-        Err(e) if e == ENODATA || e == EOPNOTSUPP || e == ERANGE => Ok(false),
-        Err(e) => Err(e),
-    }
+    xattr::flag_on(upper.mnt(), d, name)
 }
 
 /// Removes an xattr that may be absent.

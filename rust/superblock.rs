@@ -363,7 +363,7 @@ fn check_lower_identity(
         Recorded, //
     };
     let rdonly = fc.wants_rdonly();
-    let id = persist::identity(lower).map_err(|e| {
+    let id = persist::identity(lower, cred).map_err(|e| {
         report(
             fc,
             e,

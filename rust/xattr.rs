@@ -51,8 +51,13 @@ pub(crate) fn is_private(name: &[u8]) -> bool {
 /// Like [`has_flag`], but an error reading the xattr (other than its absence) is an
 /// error: for markers whose absence would make the union misread data.
 pub(crate) fn flag(fs: &crate::superblock::UnionFs, upper: &Dentry, name: &CStr) -> Result<bool> {
+    flag_on(fs.upper().mnt(), upper, name)
+}
+
+/// [`flag`] of an object on the mount `mnt` (the upper layer, before the union exists).
+pub(crate) fn flag_on(mnt: &vfs::PrivateMount, upper: &Dentry, name: &CStr) -> Result<bool> {
     let mut buf = [0u8; 1];
-    match vfs::getxattr_real(fs.upper().mnt(), upper, name, &mut buf) {
+    match vfs::getxattr_real(mnt, upper, name, &mut buf) {
         Ok(1) => Ok(buf[0] == b'y'),
         Ok(_) => Ok(false),
         Err(e) if e == ENODATA || e == EOPNOTSUPP || e == ERANGE => Ok(false),
