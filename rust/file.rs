@@ -84,6 +84,7 @@ pub(crate) struct RangeEnd<'a> {
 /// files cannot make themselves (across the layers' filesystems) is spliced through the
 /// page cache, as the VFS does between two files of one filesystem.  A dedupe needs both
 /// files' data on upper (`EPERM`: it would have to copy up what it is asked to share).
+/// Takes the destination's inode lock (as overlayfs does).
 pub(crate) fn range_op(
     src: RangeEnd<'_>,
     dst: RangeEnd<'_>,
@@ -94,6 +95,17 @@ pub(crate) fn range_op(
     if !core::ptr::eq(rin.inode.sb(), rout.inode.sb()) {
         // Another union mount: as before this operation existed here.
         return Err(EXDEV);
+    }
+    // The destination changes as by a write, under its inode lock: the caller's
+    // credentials decide whether its setuid/setgid bits and file capabilities survive
+    // (the real operation runs with the mounter's, which would keep them).  A dedupe
+    // changes no data.
+    let lock = rout.inode.lock();
+    if !matches!(op, vfs::RangeOp::Dedupe(_)) {
+        if let Some(real) = rout.inode.union_info().real_inode() {
+            rout.inode.copy_attr_from(real);
+        }
+        vfs::remove_privs(dst.file, &lock)?;
     }
     let (real_in, real_out) = (rin.current(src.file)?, rout.current(dst.file)?);
     let (pos_in, pos_out) = (src.pos, dst.pos);
@@ -118,6 +130,28 @@ pub(crate) fn range_op(
     };
     if let Some(real) = rout.inode.union_info().real_inode() {
         rout.inode.copy_attr_from(real);
+    }
+    drop(lock);
+    r
+}
+
+/// `fallocate` of an open union file (opened for write, so on upper): as a write, under
+/// the union inode's lock, the caller's credentials decide whether the setuid bits
+/// survive; the real file is changed with the mounter's (as overlayfs does).
+pub(crate) fn fallocate(real: &RealFile, file: &File, mode: i32, offset: i64, len: i64) -> Result {
+    let inode = &real.inode;
+    let lock = inode.lock();
+    if let Some(r) = inode.union_info().real_inode() {
+        inode.copy_attr_from(r);
+    }
+    vfs::remove_privs(file, &lock)?;
+    let fs = inode.sb().union_fs();
+    let r = {
+        let _creds = fs.override_creds();
+        vfs::fallocate(real.file(), mode, offset, len)
+    };
+    if let Some(r) = inode.union_info().real_inode() {
+        inode.copy_attr_from(r);
     }
     r
 }

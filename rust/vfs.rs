@@ -231,6 +231,21 @@ unsafe impl AlwaysRefCounted for Inode {
     }
 }
 
+/// The inode lock (`i_rwsem`) of an inode, held exclusively ([`Inode::lock`]); released
+/// on drop.
+///
+/// # Invariants
+///
+/// The current task holds the wrapped inode's `i_rwsem` exclusively.
+pub(crate) struct InodeLock<'a>(&'a Inode);
+
+impl Drop for InodeLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: The current task holds the lock (type invariant).
+        unsafe { sys::union_inode_unlock(self.0.as_ptr()) };
+    }
+}
+
 impl Inode {
     /// Borrows a raw inode.
     ///
@@ -245,6 +260,16 @@ impl Inode {
     /// The raw pointer.
     pub(crate) fn as_ptr(&self) -> *mut bindings::inode {
         self.0.get()
+    }
+
+    /// Takes the inode lock (`i_rwsem`) exclusively, as the VFS does around a change of
+    /// the inode (the current task must not hold it already).
+    pub(crate) fn lock(&self) -> InodeLock<'_> {
+        // SAFETY: The inode is valid; `inode_lock` may sleep, which callers of a VFS
+        // method may.
+        unsafe { sys::union_inode_lock(self.as_ptr()) };
+        // INVARIANT: Locked just above, unlocked only by the guard's drop.
+        InodeLock(self)
     }
 
     /// `i_mode`.
@@ -983,6 +1008,28 @@ pub(crate) fn range_op_real(
     } else {
         Ok(r)
     }
+}
+
+/// `vfs_fallocate` on a real file.
+pub(crate) fn fallocate(f: &File, mode: i32, offset: i64, len: i64) -> Result {
+    // SAFETY: A valid open file; `vfs_fallocate` checks the mode, range and file.
+    to_result(unsafe { bindings::vfs_fallocate(f.as_ptr(), mode, offset, len) } as i32)
+}
+
+/// `file_remove_privs`: clears the setuid bit, the setgid bit of a group-executable file
+/// and file capabilities of `file`'s inode when the current credentials may not keep
+/// them (no `CAP_FSETID`), as a change of the data through `file` must.  Called with the
+/// caller's credentials, before the change is passed to a real file with the mounter's.
+/// `lock` is the held lock of `file`'s inode (`EINVAL` if it is another inode's).
+pub(crate) fn remove_privs(file: &File, lock: &InodeLock<'_>) -> Result {
+    // SAFETY: An open file has a valid inode.
+    let inode = unsafe { sys::union_file_inode(file.as_ptr()) };
+    if !ptr::eq(inode, lock.0.as_ptr()) {
+        return Err(EINVAL);
+    }
+    // SAFETY: A valid open file whose inode the current task holds locked (`lock`,
+    // checked above to be that inode's lock), as `file_remove_privs` requires.
+    to_result(unsafe { bindings::file_remove_privs(file.as_ptr()) })
 }
 
 /// The extent map request of `FS_IOC_FIEMAP` (`struct fiemap_extent_info`).

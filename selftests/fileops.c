@@ -14,6 +14,9 @@
  *   directory that readdir copied up; a copy-up carries the lower flags;
  *   unprivileged callers get EPERM without a copy-up.
  * - FS_IOC_FIEMAP (filefrag) reports the real file's extents.
+ * - Writes, truncates, fallocate and copy_file_range by a caller without
+ *   CAP_FSETID drop setuid/setgid (the real operation runs with the
+ *   mounter's credentials).
  * - copy_file_range between the layers' filesystems, FICLONE answered by
  *   the upper filesystem.
  *
@@ -647,6 +650,97 @@ TEST_F(fo, ficlone_answered_by_upper)
 	EXPECT_EQ(uerr, r) TH_LOG("union %s, upper %s", strerror(r), strerror(uerr));
 	close(a);
 	close(b);
+}
+
+/*
+ * Changing a setuid/setgid file's data as a caller without CAP_FSETID drops
+ * the bits, on the union inode and on upper, by every way of changing it:
+ * the union passes the operation to the real file with the mounter's
+ * credentials, which would keep them (file_remove_privs must see the
+ * caller).  Each variant writes a lower file (copy-up first) and one that is
+ * already on upper.
+ */
+enum priv_op { PRIV_WRITE, PRIV_TRUNCATE, PRIV_COPY_RANGE, PRIV_FALLOCATE };
+
+struct priv_arg {
+	char path[PATH_LEN];
+	char src[PATH_LEN];
+	enum priv_op op;
+};
+
+static int modify_as_user(void *arg)
+{
+	struct priv_arg *a = arg;
+	int fd = open(a->path, O_WRONLY), src, r = 0;
+	loff_t in = 0, out = 0;
+
+	if (fd < 0)
+		return 10;
+	switch (a->op) {
+	case PRIV_WRITE:
+		r = write(fd, "new", 3) == 3 ? 0 : 11;
+		break;
+	case PRIV_TRUNCATE:
+		r = ftruncate(fd, 2) ? 12 : 0;
+		break;
+	case PRIV_COPY_RANGE:
+		src = open(a->src, O_RDONLY);
+		if (src < 0)
+			return 13;
+		r = copy_file_range(src, &in, fd, &out, 4, 0) == 4 ? 0 : 14;
+		close(src);
+		break;
+	case PRIV_FALLOCATE:
+		r = fallocate(fd, 0, 0, 8192) ? 15 : 0;
+		break;
+	}
+	close(fd);
+	return r;
+}
+
+static void check_privs_dropped(struct __test_metadata *_metadata,
+				FIXTURE_DATA(fo) *self, enum priv_op op)
+{
+	static const char *const names[] = { "lower", "upper" };
+	struct priv_arg a = { .op = op };
+	struct stat st;
+	int i;
+
+	ASSERT_EQ(0, write_file(L("src"), "data"));
+	ASSERT_EQ(0, write_file(L("lower"), "old data"));
+	ASSERT_EQ(0, chmod(L("lower"), 06777));
+	do_mount(_metadata, self);
+	ASSERT_EQ(0, write_file(M("upper"), "old data"));
+	ASSERT_EQ(0, chmod(M("upper"), 06777));
+	for (i = 0; i < 2; i++) {
+		snprintf(a.path, PATH_LEN, "%s", M(names[i]));
+		snprintf(a.src, PATH_LEN, "%s", M("src"));
+		ASSERT_EQ(0, as_user(1000, modify_as_user, &a)) TH_LOG("%s", names[i]);
+		ASSERT_EQ(0, stat(M(names[i]), &st));
+		EXPECT_EQ(S_IFREG | 0777, st.st_mode) TH_LOG("%s: union mode %o", names[i], st.st_mode);
+		ASSERT_EQ(0, stat(U(names[i]), &st));
+		EXPECT_EQ(S_IFREG | 0777, st.st_mode) TH_LOG("%s: upper mode %o", names[i], st.st_mode);
+	}
+}
+
+TEST_F(fo, write_drops_setuid_of_unprivileged_writer)
+{
+	check_privs_dropped(_metadata, self, PRIV_WRITE);
+}
+
+TEST_F(fo, truncate_drops_setuid_of_unprivileged_writer)
+{
+	check_privs_dropped(_metadata, self, PRIV_TRUNCATE);
+}
+
+TEST_F(fo, copy_file_range_drops_setuid_of_unprivileged_writer)
+{
+	check_privs_dropped(_metadata, self, PRIV_COPY_RANGE);
+}
+
+TEST_F(fo, fallocate_drops_setuid_of_unprivileged_writer)
+{
+	check_privs_dropped(_metadata, self, PRIV_FALLOCATE);
 }
 
 TEST_HARNESS_MAIN

@@ -1381,9 +1381,16 @@ unsafe extern "C" fn file_write_iter(
     iocb: *mut bindings::kiocb,
     iter: *mut bindings::iov_iter,
 ) -> isize {
+    // SAFETY: Valid for the call: an open union file, so its inode is valid.
+    let (file, inode) = unsafe {
+        let file = (*iocb).ki_filp;
+        (file, Inode::from_raw(sys::union_file_inode(file)))
+    };
+    // Under the union inode's lock, as overlayfs writes: `backing_file_write_iter`
+    // removes the setuid bits of the union file (`notify_change` needs the lock).
+    let _lock = inode.lock();
     // SAFETY: Valid for the call.
     unsafe {
-        let file = (*iocb).ki_filp;
         let real = RealFile::of(file);
         let mut ctx = backing_ctx(file);
         sys::backing_file_write_iter(real.file().as_ptr(), iter, iocb, (*iocb).ki_flags, &mut ctx)
@@ -1400,6 +1407,10 @@ unsafe extern "C" fn file_splice_write(
     len: usize,
     flags: c_uint,
 ) -> isize {
+    // SAFETY: Valid for the call: an open union file, so its inode is valid.
+    let inode = unsafe { Inode::from_raw(sys::union_file_inode(file)) };
+    // As for `file_write_iter`.
+    let _lock = inode.lock();
     // SAFETY: Valid for the call: an open union file (opened for write, so on upper).
     unsafe {
         let real = RealFile::of(file).file().as_ptr();
@@ -1438,13 +1449,11 @@ unsafe extern "C" fn file_fallocate(
     offset: i64,
     len: i64,
 ) -> kernel::ffi::c_long {
-    // SAFETY: Valid for the call.
-    unsafe {
-        let r = bindings::vfs_fallocate(RealFile::of(file).file().as_ptr(), mode, offset, len)
-            as kernel::ffi::c_long;
-        file_accessed(file);
-        r
-    }
+    // SAFETY: Valid for the call: an open union file with the private data `file_open`
+    // set.
+    let (real, f) = unsafe { (RealFile::of(file), File::from_raw_file(file)) };
+    let r = crate::file::fallocate(real, f, mode, offset, len);
+    r.map_or_else(|e| e.to_errno() as kernel::ffi::c_long, |()| 0)
 }
 
 // ---------------------------------------------------------------------------------------------
