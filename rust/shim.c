@@ -362,17 +362,29 @@ static int union_tmpfile_open(struct inode *inode, struct file *file)
 }
 
 /*
- * Finishes an O_TMPFILE open of a union file whose real file is already open:
- * @inode (a reference the dentry takes over) becomes the inode of the file's
- * unhashed dentry, as ovl_tmpfile() does; the union's open is not run again.
+ * Finishes an O_TMPFILE open of a union file whose real file @real is already
+ * open: @inode (a reference the dentry takes over) becomes the inode of the
+ * file's unhashed dentry, as ovl_tmpfile() does; the union's open is not run
+ * again.  @private becomes the file's private data and O_DIRECT is allowed
+ * where @real allows it, both before finish_open() checks O_DIRECT.  *@owned
+ * says whether the file took @private (it is then released with the file,
+ * also on an error after the file was opened); if not, the caller keeps it.
  */
-int union_finish_open_tmpfile(struct file *file, struct inode *inode)
+int union_finish_open_tmpfile(struct file *file, struct inode *inode,
+			      const struct file *real, void *private, bool *owned)
 {
 	struct dentry *dentry = file->f_path.dentry;
+	int err;
 
 	d_mark_tmpfile(file, inode);
 	d_instantiate(dentry, inode);
-	return finish_open(file, dentry, union_tmpfile_open);
+	file->private_data = private;
+	union_file_inherit_odirect(file, real);
+	err = finish_open(file, dentry, union_tmpfile_open);
+	*owned = file->f_mode & FMODE_OPENED;
+	if (!*owned)
+		file->private_data = NULL;
+	return err;
 }
 
 void union_inode_init(struct inode *inode, umode_t mode, dev_t rdev, u64 ino,

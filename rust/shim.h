@@ -94,7 +94,8 @@ bool union_fa_inherit(struct file_kattr *to, const struct file_kattr *parent);
 bool union_fa_has_inherited_flags(const struct file_kattr *fa);
 unsigned int union_inode_prot(const struct inode *inode);
 int union_real_fiemap(struct inode *real, struct fiemap_extent_info *fi, u64 start, u64 len);
-int union_finish_open_tmpfile(struct file *file, struct inode *inode);
+int union_finish_open_tmpfile(struct file *file, struct inode *inode,
+			      const struct file *real, void *private, bool *owned);
 void union_inode_init(struct inode *inode, umode_t mode, dev_t rdev, u64 ino,
 		      const struct inode_operations *iop,
 		      const struct file_operations *fop, void *private);

@@ -318,6 +318,45 @@ TEST_F(fo, tmpfile_linked_over_whiteout_and_not_over_a_file)
 
 static const char *tmp_dir;
 
+/*
+ * O_TMPFILE | O_DIRECT opens where the upper filesystem's files take O_DIRECT
+ * (tmpfs does), as a plain O_DIRECT open of a union file does; an O_DIRECT
+ * write and read go through.
+ */
+TEST_F(fo, tmpfile_odirect_as_upper_allows)
+{
+	int fd, ufd, uerr, r;
+	void *buf;
+
+	ASSERT_EQ(0, mkdir(L("d"), 0755));
+	do_mount(_metadata, self);
+	ASSERT_EQ(0, mkdir(U("native"), 0755));
+	ufd = open(U("native"), O_TMPFILE | O_RDWR | O_DIRECT, 0600);
+	uerr = ufd < 0 ? errno : 0;
+	if (ufd >= 0)
+		close(ufd);
+	fd = open(M("d"), O_TMPFILE | O_RDWR | O_DIRECT, 0600);
+	r = fd < 0 ? errno : 0;
+	EXPECT_EQ(uerr, r) TH_LOG("union %s, upper %s", strerror(r), strerror(uerr));
+	ASSERT_EQ(0, posix_memalign(&buf, 4096, 4096));
+	memset(buf, 'd', 4096);
+	if (fd >= 0) {
+		EXPECT_EQ(4096, pwrite(fd, buf, 4096, 0)) TH_LOG("%s", strerror(errno));
+		memset(buf, 0, 4096);
+		EXPECT_EQ(4096, pread(fd, buf, 4096, 0)) TH_LOG("%s", strerror(errno));
+		EXPECT_EQ('d', ((char *)buf)[4095]);
+		close(fd);
+	}
+	free(buf);
+	/* A plain O_DIRECT open answers the same. */
+	ASSERT_EQ(0, write_file(M("d/f"), "x"));
+	fd = open(M("d/f"), O_RDWR | O_DIRECT);
+	EXPECT_EQ(uerr, fd < 0 ? errno : 0);
+	if (fd >= 0)
+		close(fd);
+	EXPECT_EQ(0, regular_files(U(".union-work")));
+}
+
 static int make_tmpfile_as_user(void *arg)
 {
 	const char *name = arg;

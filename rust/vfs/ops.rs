@@ -1638,17 +1638,28 @@ unsafe extern "C" fn iop_tmpfile(
         };
         let (inode, real) = crate::dir::tmpfile(d, de, f, u32::from(mode))?;
         let real_ptr = real.file().as_ptr();
+        let private = KBox::into_raw(real);
+        let mut owned = false;
         // SAFETY: `file` is the union file being opened at its unhashed negative dentry;
-        // the helper hands our inode reference to the dentry and opens the file without
-        // running `file_open` (the real file is open already).
-        to_result(unsafe {
-            sys::union_finish_open_tmpfile(file, ARef::into_raw(inode).as_ptr().cast())
-        })?;
-        // SAFETY: Both files are valid; the union file is open and ours until release.
-        unsafe {
-            sys::union_file_inherit_odirect(file, real_ptr);
-            sys::union_file_set_private(file, KBox::into_raw(real).cast());
+        // the helper hands our inode reference to the dentry, makes `private` (a
+        // `RealFile` box, what `file_release` frees) the file's private data and opens
+        // the file without running `file_open` (the real file `real_ptr`, which the box
+        // holds, is open already).
+        let r = unsafe {
+            sys::union_finish_open_tmpfile(
+                file,
+                ARef::into_raw(inode).as_ptr().cast(),
+                real_ptr,
+                private.cast(),
+                &mut owned,
+            )
+        };
+        if !owned {
+            // SAFETY: The file did not take `private` (the helper says so and cleared
+            // it), so the box made by `into_raw` above is ours again.
+            drop(unsafe { KBox::from_raw(private) });
         }
+        to_result(r)?;
         Ok(0)
     })
 }
