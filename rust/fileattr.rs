@@ -88,15 +88,18 @@ fn flags_of(d: &Dentry) -> Result<Option<FileAttr>> {
 pub(crate) fn get(d: &Dentry, fa: &mut FileAttr) -> Result {
     let inode = d.inode().ok_or(ENOENT)?;
     let fs = inode.sb().union_fs();
-    let (real, _) = inode.union_info().real();
+    let info = inode.union_info();
+    let (real, _) = info.real();
     let prot = inode.prot_flags();
     let r = {
         let _creds = fs.override_creds();
         vfs::fileattr_get_real(real, fa)
     };
     match r {
-        // The upper filesystem keeps no attributes but the union recorded a protection.
-        Err(e) if e == ENOTTY && prot != 0 => {}
+        // The upper filesystem keeps no attributes but the union recorded a protection,
+        // or a lower object's filesystem keeps none (squashfs): none are set, and a
+        // change is made on the copy-up.
+        Err(e) if e == ENOTTY && (prot != 0 || info.upper().is_none()) => {}
         r => r?,
     }
     fa.add_prot(prot);
@@ -105,15 +108,25 @@ pub(crate) fn get(d: &Dentry, fa: &mut FileAttr) -> Result {
 
 /// `fileattr_set` (the VFS checked the caller's rights and holds the inode lock): copy
 /// the object up, set the attributes on the upper object, record the protection flags.
+///
+/// The change is what `fa` changes of the attributes the union reported (`get`, what the
+/// VFS and chattr start from), applied to the upper object's: a lower object's flags
+/// its copy does not have (ext4's extents flag on a tmpfs upper) are not asked for.
 pub(crate) fn set(d: &Dentry, fa: &mut FileAttr) -> Result {
     let inode = d.inode().ok_or(ENOENT)?;
     let fs = inode.sb().union_fs();
     let info = inode.union_info();
+    let mut seen = FileAttr::flags_only();
+    get(d, &mut seen)?;
+    seen.take_prot();
     let upper = copy_up::copy_up_meta(d)?;
     // Not while a data copy-up of a metadata-only copy runs: it puts back what it saw.
     let _guard = info.copy_up_lock.lock_killable()?;
     let _creds = fs.override_creds();
     let prot = fa.take_prot();
+    if let Some(cur) = flags_of(&upper)? {
+        fa.rebase(&seen, &cur);
+    }
     match vfs::fileattr_set_real(fs.upper().mnt(), &upper, fa) {
         // Only protection flags asked for, which the union records itself.
         Err(e) if e == ENOTTY && !fa.has_flags() => {}

@@ -306,6 +306,24 @@ bool union_fa_has_flags(const struct file_kattr *fa)
 				  fa->fsx_projid || fa->fsx_cowextsize));
 }
 
+/*
+ * Rebases a change of attributes onto the upper object: @fa asks for the
+ * attributes @seen (the union's answer to fileattr_get, which the VFS and
+ * chattr start from) with some flags changed; @fa gets the flags of @cur (the
+ * upper object) with just those changes, so that flags of a lower object that
+ * its copy does not have (ext4's extents flag on a tmpfs copy) are not asked
+ * for.  Both the flags and the fsxattr flags are rebased.
+ */
+void union_fa_rebase(struct file_kattr *fa, const struct file_kattr *seen,
+		     const struct file_kattr *cur)
+{
+	u32 changed = fa->flags ^ seen->flags;
+
+	fa->flags = (cur->flags & ~changed) | (fa->flags & changed);
+	changed = fa->fsx_xflags ^ seen->fsx_xflags;
+	fa->fsx_xflags = (cur->fsx_xflags & ~changed) | (fa->fsx_xflags & changed);
+}
+
 /* The flags a copy-up carries over to the upper inode (as ovl_copy_fileattr). */
 #define UNION_COPY_FS_FLAGS (FS_SYNC_FL | FS_NOATIME_FL | FS_NODUMP_FL)
 

@@ -89,6 +89,8 @@ void union_fa_init_flags(struct file_kattr *fa);
 unsigned int union_fa_take_prot(struct file_kattr *fa);
 void union_fa_add_prot(struct file_kattr *fa, unsigned int iflags);
 bool union_fa_has_flags(const struct file_kattr *fa);
+void union_fa_rebase(struct file_kattr *fa, const struct file_kattr *seen,
+		     const struct file_kattr *cur);
 bool union_fa_copy_flags(struct file_kattr *to, const struct file_kattr *from);
 bool union_fa_inherit(struct file_kattr *to, const struct file_kattr *parent);
 bool union_fa_has_inherited_flags(const struct file_kattr *fa);

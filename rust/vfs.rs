@@ -900,6 +900,13 @@ impl FileAttr {
         unsafe { sys::union_fa_has_flags(&self.0) }
     }
 
+    /// Rebases a change onto another object's attributes: these attributes ask for
+    /// `seen` with some flags changed; they get `cur`'s flags with just those changes.
+    pub(crate) fn rebase(&mut self, seen: &FileAttr, cur: &FileAttr) {
+        // SAFETY: All three are valid `file_kattr`s.
+        unsafe { sys::union_fa_rebase(self.as_ptr(), &seen.0, &cur.0) };
+    }
+
     /// Gives these attributes the flags a copy-up carries (`FS_SYNC_FL`, `FS_NOATIME_FL`,
     /// `FS_NODUMP_FL`) as `from` has them, keeping the others; selects the flags only.
     /// Returns whether anything changed.

@@ -12,7 +12,8 @@
  *   immutable are kept in trusted.union.protattr, not on the upper inode,
  *   and enforced on the union inode, across remounts, also for a lower
  *   directory that readdir copied up; a copy-up carries the lower flags;
- *   unprivileged callers get EPERM without a copy-up.
+ *   unprivileged callers get EPERM without a copy-up; chattr of a lower file
+ *   whose flags its tmpfs copy cannot have (ext4 extents) applies its change.
  * - FS_IOC_FIEMAP (filefrag) reports the real file's extents.
  * - Writes, truncates, fallocate and copy_file_range by a caller without
  *   CAP_FSETID drop setuid/setgid (the real operation runs with the
@@ -628,6 +629,48 @@ TEST_F_TIMEOUT(fo, fiemap_reports_the_real_extents, 120)
 	un = fiemap_of(U("f"), NULL);
 	EXPECT_GT(0, un);
 	EXPECT_EQ(un, fiemap_of(M("f"), NULL));
+	umount2(self->mnt, MNT_DETACH);
+	self->mounted = false;
+	umount2(self->lower, MNT_DETACH);
+}
+
+/*
+ * chattr of a lower-only file whose lower filesystem reports flags the upper
+ * one cannot have (ext4's extents flag, tmpfs upper): chattr reads the flags
+ * and sets them back with its change; the union applies the change to the
+ * copy, as on one filesystem.
+ */
+TEST_F_TIMEOUT(fo, setflags_of_lower_file_with_flags_upper_lacks, 120)
+{
+	char cmd[3 * PATH_LEN];
+	int lf, f;
+
+	snprintf(cmd, sizeof(cmd),
+		 "truncate -s 16M '%s/ext4.img' && mkfs.ext4 -q '%s/ext4.img' && "
+		 "mount -o loop '%s/ext4.img' '%s' && echo data > '%s/f' && "
+		 "mkdir '%s/d' && sync",
+		 self->base, self->base, self->base, self->lower, self->lower,
+		 self->lower);
+	ASSERT_EQ(0, system(cmd));
+	do_mount(_metadata, self);
+	lf = get_flags(L("f"));
+	ASSERT_LT(0, lf);
+	ASSERT_TRUE(lf & FS_EXTENT_FL);
+	ASSERT_EQ(lf, get_flags(M("f")));
+	/* What chattr +d does: the flags it read, with its change. */
+	EXPECT_EQ(0, set_flags(M("f"), lf | FS_NODUMP_FL));
+	f = get_flags(M("f"));
+	EXPECT_TRUE(f >= 0 && (f & FS_NODUMP_FL)) TH_LOG("flags %d", f);
+	EXPECT_EQ(FS_NODUMP_FL, get_flags(U("f")));
+	EXPECT_STREQ("data\n", read_str(M("f")));
+	/* And -d takes it away again. */
+	EXPECT_EQ(0, set_flags(M("f"), f & ~FS_NODUMP_FL));
+	EXPECT_EQ(0, get_flags(U("f")));
+	/* A lower directory (copied up whole). */
+	lf = get_flags(L("d"));
+	ASSERT_LT(0, lf);
+	EXPECT_EQ(0, set_flags(M("d"), lf | FS_NOATIME_FL));
+	EXPECT_EQ(FS_NOATIME_FL, get_flags(U("d")));
 	umount2(self->mnt, MNT_DETACH);
 	self->mounted = false;
 	umount2(self->lower, MNT_DETACH);

@@ -132,6 +132,11 @@ changes=(
 	'[ "$(cat "$M/dir/sub/deep.txt")" = changed ] &&
 	 [ "$(cat "$M/dir/one.txt")" = one ]'
 
+	lsattr_chattr_lower_file
+	'lsattr "$M/mut/chmod.txt" >/dev/null && chattr +d "$M/mut/chmod.txt"'
+	'lsattr "$M/mut/chmod.txt" | cut -d" " -f1 | grep -q d &&
+	 [ "$(cat "$M/mut/chmod.txt")" = c ]'
+
 	chmod_lower_file
 	'chmod 600 "$M/mut/chmod.txt"'
 	'[ "$(stat -c %a "$M/mut/chmod.txt")" = 600 ] &&
