@@ -71,6 +71,9 @@ impl RealFile {
     }
 }
 
+/// Inode flag of an immutable object (`S_IMMUTABLE`).
+const S_IMMUTABLE: u32 = bindings::S_IMMUTABLE;
+
 /// One side of a [`range_op`]: a union file, its real file and the position.
 pub(crate) struct RangeEnd<'a> {
     pub(crate) real: &'a RealFile,
@@ -109,6 +112,12 @@ pub(crate) fn range_op(
     }
     let (real_in, real_out) = (rin.current(src.file)?, rout.current(dst.file)?);
     let (pos_in, pos_out) = (src.pos, dst.pos);
+    // The union inode holds the protection flags, not the upper one the real
+    // filesystem checks (`generic_remap_file_range_prep`); copy_file_range was checked
+    // on the union inodes by the VFS.
+    if !matches!(op, vfs::RangeOp::Copy(_)) && rout.inode.prot_flags() & S_IMMUTABLE != 0 {
+        return Err(EPERM);
+    }
     if let vfs::RangeOp::Dedupe(_) = op {
         if !rin.inode.union_info().data_on_upper() || !rout.inode.union_info().data_on_upper() {
             return Err(EPERM);

@@ -735,6 +735,43 @@ TEST_F(fo, ficlone_answered_by_upper)
 }
 
 /*
+ * A clone or dedupe into a file made immutable after it was opened for write
+ * is refused (EPERM, as generic_remap_file_range_prep says on one
+ * filesystem): the union inode has the flag, not the upper one the upper
+ * filesystem would check.
+ */
+TEST_F(fo, clone_into_immutable_file_refused)
+{
+	struct file_dedupe_range *dr;
+	int a, b, flags;
+
+	do_mount(_metadata, self);
+	ASSERT_EQ(0, write_file(M("a"), "data"));
+	ASSERT_EQ(0, write_file(M("b"), "data"));
+	a = open(M("a"), O_RDONLY);
+	b = open(M("b"), O_RDWR);
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	ASSERT_EQ(0, set_flags(M("b"), FS_IMMUTABLE_FL));
+	EXPECT_EQ(-1, ioctl(b, FICLONE, a));
+	EXPECT_EQ(EPERM, errno);
+	dr = calloc(1, sizeof(*dr) + sizeof(struct file_dedupe_range_info));
+	ASSERT_NE(NULL, dr);
+	dr->src_length = 4;
+	dr->dest_count = 1;
+	dr->info[0].dest_fd = b;
+	ASSERT_EQ(0, ioctl(a, FIDEDUPERANGE, dr));
+	EXPECT_EQ(-EPERM, dr->info[0].status);
+	free(dr);
+	flags = get_flags(M("b"));
+	EXPECT_EQ(FS_IMMUTABLE_FL, flags & FS_IMMUTABLE_FL);
+	ASSERT_EQ(0, set_flags(M("b"), 0));
+	close(a);
+	close(b);
+	EXPECT_STREQ("data", read_str(M("b")));
+}
+
+/*
  * Changing a setuid/setgid file's data as a caller without CAP_FSETID drops
  * the bits, on the union inode and on upper, by every way of changing it:
  * the union passes the operation to the real file with the mounter's
