@@ -331,7 +331,7 @@ fn copy_up_data(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Den
     )?;
     // Writing removes file capabilities (`file_remove_privs`): keep them to put back.
     let mut cap = [0u8; 64];
-    let cap_len = match vfs::getxattr_real(fs.upper().mnt(), &upper, CAPABILITY, &mut cap) {
+    let cap_len = match vfs::getxattr_real(fs.upper().mnt(), &upper, xattr::CAPABILITY, &mut cap) {
         Ok(n) => Some(n),
         Err(e) if e == ENODATA || e == EOPNOTSUPP => None,
         Err(e) => return Err(e),
@@ -350,7 +350,7 @@ fn copy_up_data(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Den
         ..Default::default()
     };
     let restored = upper::setattr(fs.upper().mnt(), &upper, &attr).and_then(|()| match cap_len {
-        Some(n) => upper::setxattr(fs.upper().mnt(), &upper, CAPABILITY, &cap[..n], 0),
+        Some(n) => upper::setxattr(fs.upper().mnt(), &upper, xattr::CAPABILITY, &cap[..n], 0),
         None => Ok(()),
     });
     copied?;
@@ -363,9 +363,6 @@ fn copy_up_data(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Den
     inode.copy_attr_from(upper.inode().ok_or(EIO)?);
     Ok(upper)
 }
-
-/// File capabilities.
-const CAPABILITY: &core::ffi::CStr = c"security.capability";
 
 /// Links the upper object `target` at `name` in `pupper`: directly where the name is free
 /// (`create` checks that under the parent's lock), else as a link built in the work

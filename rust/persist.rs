@@ -171,6 +171,39 @@ fn lower_child(lower: &Layer, lodir: Option<&Dentry>, name: &[u8]) -> Result<Opt
     Ok((l.inode().is_some() && !namei::is_lower_marker(&l)).then_some(l))
 }
 
+/// Gives the metadata-only copy `child` the data of the new lower file `lo`: its size;
+/// setuid/setgid only where `lo` has them too, and `lo`'s file capabilities (the new data
+/// under the old file's privileges would be a setuid or capable program the new image
+/// does not ship); the times it had (the size change would set them to now).
+fn repoint(upper: &Layer, lower: &Layer, child: &Dentry, lo: &Dentry) -> Result {
+    const PRIV: u32 = 0o6000;
+    let mnt = upper.mnt();
+    let mut st = vfs::Kstat::default();
+    vfs::getattr_real(mnt, child, &mut st, vfs::STATX_BASIC, 0)?;
+    let lmode = lo.inode().ok_or(EIO)?.mode();
+    upper::set_size(mnt, child, 0)?;
+    upper::set_size(mnt, child, upper::size_of(lo))?;
+    let mode = u32::from(st.mode) & 0o7777;
+    let attr = upper::SetAttr {
+        mode: Some((mode & !PRIV) | (mode & lmode & PRIV)),
+        atime: Some((st.atime.tv_sec, st.atime.tv_nsec as i64)),
+        mtime: Some((st.mtime.tv_sec, st.mtime.tv_nsec as i64)),
+        ..Default::default()
+    };
+    upper::setattr(mnt, child, &attr)?;
+    let mut cap = [0u8; 64];
+    match vfs::getxattr_real(lower.mnt(), lo, xattr::CAPABILITY, &mut cap) {
+        Ok(n) => upper::setxattr(mnt, child, xattr::CAPABILITY, &cap[..n], 0),
+        Err(e) if e == ENODATA || e == EOPNOTSUPP => {
+            match upper::removexattr(mnt, child, xattr::CAPABILITY) {
+                Err(e) if e == ENODATA || e == EOPNOTSUPP => Ok(()),
+                r => r,
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Re-merges the upper layer with the lower layer (see the module documentation).
 pub(crate) fn remerge(upper: &Layer, lower: &Layer, cred: &Credential) -> Result<Remerged> {
     let _creds = CredGuard::new(cred);
@@ -236,9 +269,7 @@ pub(crate) fn remerge(upper: &Layer, lower: &Layer, cred: &Credential) -> Result
                     {
                         let ino = li.ino();
                         upper::setxattr(upper.mnt(), &child, xattr::ORIGIN, &ino.to_le_bytes(), 0)?;
-                        let size = upper::size_of(lo.as_deref().ok_or(EIO)?);
-                        upper::set_size(upper.mnt(), &child, 0)?;
-                        upper::set_size(upper.mnt(), &child, size)?;
+                        repoint(upper, lower, &child, lo.as_deref().ok_or(EIO)?)?;
                         done.metacopies += 1;
                     }
                     _ => {

@@ -33,6 +33,8 @@ pub(crate) const PROTATTR: &CStr = c"trusted.union.protattr";
 pub(crate) const LOWER_ID: &CStr = c"trusted.union.lower";
 /// Directory holding copied-up non-directories (`y`): readdir reads their origin.
 pub(crate) const IMPURE: &CStr = c"trusted.union.impure";
+/// File capabilities (`security.capability`): removed by a write, kept by a copy.
+pub(crate) const CAPABILITY: &CStr = c"security.capability";
 
 /// The origin recorded on an upper non-directory, if any.
 pub(crate) fn origin(fs: &crate::superblock::UnionFs, upper: &Dentry) -> Option<u64> {

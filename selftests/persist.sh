@@ -14,7 +14,8 @@
 #   (opaque from directory copy-up is dropped), the user's changes stay:
 #   written files, removals (whiteouts), a directory made over a removed one
 #   (opaque of the user's), chmod of a file (a metadata-only copy: B's data,
-#   the user's mode), a metadata-only copy whose file B removed is gone; the
+#   the user's mode; setuid and file capabilities only where B's file has
+#   them; its times), a metadata-only copy whose file B removed is gone; the
 #   upper layer passes union-fsck against B; later mounts need no option;
 # - an upper layer of an earlier version (no record) mounts and is recorded;
 # - a different tmpfs lower (another UUID) is another lower layer too.
@@ -48,12 +49,22 @@ echo dropped >"$w/src/d/dropped"
 echo meta-dropped >"$w/src/d/metadropped"
 echo old >"$w/src/e/old"
 echo conf-a >"$w/src/etc/conf"
+# d/priv: setuid with a file capability (cap_net_raw) in A, neither in B;
+# d/suid: setuid in both.
+cap=0x0100000200200000000000000000000000000000
+echo priv-a >"$w/src/d/priv" && chmod 4755 "$w/src/d/priv" &&
+	setfattr -n security.capability -v $cap "$w/src/d/priv"
+echo suid-a >"$w/src/d/suid" && chmod 4755 "$w/src/d/suid"
+touch -m -d @1000000000 "$w/src/d/priv" "$w/src/d/meta"	# times a remerge must keep
 mksquashfs "$w/src" "$A" -quiet -noappend -all-root >/dev/null
 # Image B: A plus d/new and etc/new, minus d/dropped and d/metadropped, d/meta changed.
 rm "$w/src/d/dropped" "$w/src/d/metadropped"
 echo new >"$w/src/d/new"
 echo new >"$w/src/etc/new"
 echo meta-b-longer >"$w/src/d/meta"
+setfattr -x security.capability "$w/src/d/priv" && chmod 0755 "$w/src/d/priv" &&
+	echo priv-b-new >"$w/src/d/priv"
+echo suid-b-new >"$w/src/d/suid"
 mksquashfs "$w/src" "$B" -quiet -noappend -all-root >/dev/null
 mount -o loop,ro "$A" "$LA" && mount -o loop,ro "$B" "$LB"
 result $? "setup: images A and B"
@@ -73,12 +84,14 @@ recorded: $id"
 	echo new-content >"$M/d/changed"
 	rm "$M/d/gone"
 	chmod 600 "$M/d/meta" "$M/d/metadropped"	# metadata-only copies
+	setfattr -n user.tag -v 1 "$M/d/priv" "$M/d/suid"
 	rm -r "$M/e" && mkdir "$M/e" && echo mine >"$M/e/mine"
 )
 result $? "changes_through_the_union_on_A"
 getfattr --absolute-names -n trusted.union.metacopy "$U/d/meta" >/dev/null 2>&1 &&
 	getfattr --absolute-names -n trusted.union.opaque "$U/d" >/dev/null 2>&1
 result $? "d_is_opaque_and_d_meta_a_metadata_only_copy"
+priv_mtime=$(stat -c %Y "$M/d/priv") meta_mtime=$(stat -c %Y "$M/d/meta")
 umount "$M"
 out=$(um "lower=$LA,upper=$U")
 result $? "the_same_image_mounts_again" "$out"
@@ -111,7 +124,7 @@ r=$?
 result $r "remerge_mounts_B" "$out"
 if [ $r -eq 0 ]; then
 	got=$(cd "$M" && ls d etc e | tr '\n' ' ')
-	[ "$(ls "$M/d" | tr '\n' ' ')" = "changed keep meta new " ]
+	[ "$(ls "$M/d" | tr '\n' ' ')" = "changed keep meta new priv suid " ]
 	result $? "d_shows_B_s_new_file_and_the_user_s_removals" "$(ls -la "$M/d")"
 	[ "$(ls "$M/etc" | tr '\n' ' ')" = "conf new " ]
 	result $? "etc_shows_B_s_new_file" "$got"
@@ -124,12 +137,25 @@ if [ $r -eq 0 ]; then
 	result $? "a_chmod_keeps_its_mode_over_B_s_data" "$(stat "$M/d/meta"; cat "$M/d/meta")"
 	[ ! -e "$M/d/metadropped" ] && [ ! -e "$U/d/metadropped" ]
 	result $? "a_metadata_only_copy_of_a_file_B_removed_is_gone"
+	# B's data under A's privileges would be a setuid or capable binary that B
+	# does not ship: a re-pointed copy keeps setuid/setgid only where B's file
+	# has them, and B's file capabilities.  Its times stay what they were.
+	[ "$(cat "$M/d/priv")" = priv-b-new ] && [ "$(stat -c %a "$M/d/priv")" = 755 ] &&
+		[ "$(stat -c %a "$U/d/priv")" = 755 ] &&
+		! getfattr --absolute-names -n security.capability "$M/d/priv" >/dev/null 2>&1 &&
+		! getfattr --absolute-names -n security.capability "$U/d/priv" >/dev/null 2>&1 &&
+		[ "$(getfattr --absolute-names --only-values -n user.tag "$M/d/priv")" = 1 ] &&
+		[ "$(cat "$M/d/suid")" = suid-b-new ] && [ "$(stat -c %a "$M/d/suid")" = 4755 ]
+	result $? "a_re_pointed_copy_has_no_privileges_B_s_file_lacks" "$(stat "$M/d/priv" "$M/d/suid"
+		getfattr -d -m - "$U/d/priv" 2>&1)"
+	[ "$(stat -c %Y "$M/d/priv")" = "$priv_mtime" ] && [ "$(stat -c %Y "$M/d/meta")" = "$meta_mtime" ]
+	result $? "a_re_pointed_copy_keeps_its_times" "$(stat "$M/d/priv" "$M/d/meta"; echo "want $priv_mtime $meta_mtime")"
 	umount "$M"
 	out=$("$fsck" "$LB" "$U" 2>&1)
 	result $? "upper_passes_union_fsck_against_B" "$out"
 	out=$(um "lower=$LB,upper=$U")
 	result $? "B_mounts_without_the_option_afterwards" "$out"
-	[ "$(cat "$M/d/meta")" = meta-b-longer ] && [ "$(ls "$M/d" | tr '\n' ' ')" = "changed keep meta new " ]
+	[ "$(cat "$M/d/meta")" = meta-b-longer ] && [ "$(ls "$M/d" | tr '\n' ' ')" = "changed keep meta new priv suid " ]
 	result $? "and_shows_the_same"
 	out=$(mount -o remount,remerge "$M" 2>&1)
 	r=$?
