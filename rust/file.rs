@@ -99,29 +99,32 @@ pub(crate) fn range_op(
         // Another union mount: as before this operation existed here.
         return Err(EXDEV);
     }
+    // Checks that need no change first, so that a refused or impossible operation
+    // removes no privileges.  The union inode holds the protection flags, not the upper
+    // one the real filesystem checks (`generic_remap_file_range_prep`); copy_file_range
+    // was checked on the union inodes by the VFS.
+    if !matches!(op, vfs::RangeOp::Copy(_)) && rout.inode.prot_flags() & S_IMMUTABLE != 0 {
+        return Err(EPERM);
+    }
+    let (real_in, real_out) = (rin.current(src.file)?, rout.current(dst.file)?);
+    let (pos_in, pos_out) = (src.pos, dst.pos);
+    match op {
+        vfs::RangeOp::Clone(_) => vfs::can_remap(real_in, real_out)?,
+        vfs::RangeOp::Dedupe(_) => {
+            if !rin.inode.union_info().data_on_upper() || !rout.inode.union_info().data_on_upper() {
+                return Err(EPERM);
+            }
+        }
+        vfs::RangeOp::Copy(_) => {}
+    }
     // The destination changes as by a write, under its inode lock: the caller's
     // credentials decide whether its setuid/setgid bits and file capabilities survive
     // (the real operation runs with the mounter's, which would keep them).  A dedupe
     // changes no data.
     let lock = rout.inode.lock();
     if !matches!(op, vfs::RangeOp::Dedupe(_)) {
-        if let Some(real) = rout.inode.union_info().real_inode() {
-            rout.inode.copy_attr_from(real);
-        }
+        crate::inode::refresh_attr(&rout.inode);
         vfs::remove_privs(dst.file, &lock)?;
-    }
-    let (real_in, real_out) = (rin.current(src.file)?, rout.current(dst.file)?);
-    let (pos_in, pos_out) = (src.pos, dst.pos);
-    // The union inode holds the protection flags, not the upper one the real
-    // filesystem checks (`generic_remap_file_range_prep`); copy_file_range was checked
-    // on the union inodes by the VFS.
-    if !matches!(op, vfs::RangeOp::Copy(_)) && rout.inode.prot_flags() & S_IMMUTABLE != 0 {
-        return Err(EPERM);
-    }
-    if let vfs::RangeOp::Dedupe(_) = op {
-        if !rin.inode.union_info().data_on_upper() || !rout.inode.union_info().data_on_upper() {
-            return Err(EPERM);
-        }
     }
     let fs = rout.inode.sb().union_fs();
     let r = {
@@ -137,9 +140,7 @@ pub(crate) fn range_op(
             r => r,
         }
     };
-    if let Some(real) = rout.inode.union_info().real_inode() {
-        rout.inode.copy_attr_from(real);
-    }
+    crate::inode::refresh_attr(&rout.inode);
     drop(lock);
     r
 }
@@ -150,18 +151,14 @@ pub(crate) fn range_op(
 pub(crate) fn fallocate(real: &RealFile, file: &File, mode: i32, offset: i64, len: i64) -> Result {
     let inode = &real.inode;
     let lock = inode.lock();
-    if let Some(r) = inode.union_info().real_inode() {
-        inode.copy_attr_from(r);
-    }
+    crate::inode::refresh_attr(inode);
     vfs::remove_privs(file, &lock)?;
     let fs = inode.sb().union_fs();
     let r = {
         let _creds = fs.override_creds();
         vfs::fallocate(real.file(), mode, offset, len)
     };
-    if let Some(r) = inode.union_info().real_inode() {
-        inode.copy_attr_from(r);
-    }
+    crate::inode::refresh_attr(inode);
     r
 }
 

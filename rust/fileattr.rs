@@ -109,9 +109,10 @@ pub(crate) fn get(d: &Dentry, fa: &mut FileAttr) -> Result {
 /// `fileattr_set` (the VFS checked the caller's rights and holds the inode lock): copy
 /// the object up, set the attributes on the upper object, record the protection flags.
 ///
-/// The change is what `fa` changes of the attributes the union reported (`get`, what the
-/// VFS and chattr start from), applied to the upper object's: a lower object's flags
-/// its copy does not have (ext4's extents flag on a tmpfs upper) are not asked for.
+/// The attributes are set as asked; where the upper filesystem refuses them, the change
+/// `fa` makes to the attributes the union reported (`get`, what the VFS and chattr start
+/// from) is applied to the upper object's: a lower object's flags its copy cannot have
+/// (ext4's extents flag on a tmpfs upper) are not asked for again.
 pub(crate) fn set(d: &Dentry, fa: &mut FileAttr) -> Result {
     let inode = d.inode().ok_or(ENOENT)?;
     let fs = inode.sb().union_fs();
@@ -124,10 +125,21 @@ pub(crate) fn set(d: &Dentry, fa: &mut FileAttr) -> Result {
     let _guard = info.copy_up_lock.lock_killable()?;
     let _creds = fs.override_creds();
     let prot = fa.take_prot();
-    if let Some(cur) = flags_of(&upper)? {
-        fa.rebase(&seen, &cur);
-    }
-    match vfs::fileattr_set_real(fs.upper().mnt(), &upper, fa) {
+    let mut cur = flags_of(&upper)?.unwrap_or_else(FileAttr::flags_only);
+    cur.take_prot();
+    let mut rebased = fa.duplicate();
+    rebased.rebase(&seen, &cur);
+    // As asked first (`chattr +X` of a flag the lower object has but its copy lost sets
+    // it); else just the change, applied to the copy's attributes.
+    let mnt = fs.upper().mnt();
+    let r = match vfs::fileattr_set_real(mnt, &upper, fa) {
+        Err(e) if e == EOPNOTSUPP || e == EINVAL || e == ENOTTY => {
+            *fa = rebased;
+            vfs::fileattr_set_real(mnt, &upper, fa)
+        }
+        r => r,
+    };
+    match r {
         // Only protection flags asked for, which the union records itself.
         Err(e) if e == ENOTTY && !fa.has_flags() => {}
         r => r?,

@@ -465,3 +465,11 @@ pub(crate) fn setattr(d: &Dentry, attr: &mut bindings::iattr) -> Result {
     }
     Ok(())
 }
+
+/// Copies owner, mode, times and size of the real object (upper once copied up) to the
+/// union inode (`ovl_copyattr`).
+pub(crate) fn refresh_attr(inode: &Inode) {
+    if let Some(real) = inode.union_info().real_inode() {
+        inode.copy_attr_from(real);
+    }
+}

@@ -312,7 +312,7 @@ bool union_fa_has_flags(const struct file_kattr *fa)
  * chattr start from) with some flags changed; @fa gets the flags of @cur (the
  * upper object) with just those changes, so that flags of a lower object that
  * its copy does not have (ext4's extents flag on a tmpfs copy) are not asked
- * for.  Both the flags and the fsxattr flags are rebased.
+ * for.  The flags, the fsxattr flags and the fsxattr numbers are rebased.
  */
 void union_fa_rebase(struct file_kattr *fa, const struct file_kattr *seen,
 		     const struct file_kattr *cur)
@@ -322,6 +322,13 @@ void union_fa_rebase(struct file_kattr *fa, const struct file_kattr *seen,
 	fa->flags = (cur->flags & ~changed) | (fa->flags & changed);
 	changed = fa->fsx_xflags ^ seen->fsx_xflags;
 	fa->fsx_xflags = (cur->fsx_xflags & ~changed) | (fa->fsx_xflags & changed);
+	/* Numbers sent back as they were read are the copy's. */
+	if (fa->fsx_extsize == seen->fsx_extsize)
+		fa->fsx_extsize = cur->fsx_extsize;
+	if (fa->fsx_cowextsize == seen->fsx_cowextsize)
+		fa->fsx_cowextsize = cur->fsx_cowextsize;
+	if (fa->fsx_projid == seen->fsx_projid)
+		fa->fsx_projid = cur->fsx_projid;
 }
 
 /* The flags a copy-up carries over to the upper inode (as ovl_copy_fileattr). */

@@ -900,6 +900,13 @@ impl FileAttr {
         unsafe { sys::union_fa_has_flags(&self.0) }
     }
 
+    /// A copy of these attributes.
+    pub(crate) fn duplicate(&self) -> Self {
+        // SAFETY: `file_kattr` is plain data (integers and booleans), valid to copy
+        // bitwise.
+        Self(unsafe { core::ptr::read(&self.0) })
+    }
+
     /// Rebases a change onto another object's attributes: these attributes ask for
     /// `seen` with some flags changed; they get `cur`'s flags with just those changes.
     pub(crate) fn rebase(&mut self, seen: &FileAttr, cur: &FileAttr) {
@@ -1015,6 +1022,27 @@ pub(crate) fn range_op_real(
     } else {
         Ok(r)
     }
+}
+
+/// Whether a clone from `src` to `dst` can be tried (as `vfs_clone_file_range` checks
+/// before anything): `EXDEV` across filesystems, `EOPNOTSUPP` where the filesystem has no
+/// `remap_file_range`.
+pub(crate) fn can_remap(src: &File, dst: &File) -> Result {
+    // SAFETY: Two valid open files: their inodes, superblocks and operations are valid
+    // while they are open.
+    unsafe {
+        let (si, di) = (
+            sys::union_file_inode(src.as_ptr()),
+            sys::union_file_inode(dst.as_ptr()),
+        );
+        if (*si).i_sb != (*di).i_sb {
+            return Err(EXDEV);
+        }
+        if (*(*src.as_ptr()).f_op).remap_file_range.is_none() {
+            return Err(EOPNOTSUPP);
+        }
+    }
+    Ok(())
 }
 
 /// `vfs_fallocate` on a real file.

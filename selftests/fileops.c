@@ -771,6 +771,104 @@ TEST_F(fo, clone_into_immutable_file_refused)
 	EXPECT_STREQ("data", read_str(M("b")));
 }
 
+/* FICLONE of @src into @dst as uid 1000 (a child, inheriting the descriptors): errno. */
+static int clone_as_user(int dst, int src)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000))
+			_exit(100);
+		_exit(ioctl(dst, FICLONE, src) ? errno : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * A clone that is refused (immutable destination) or cannot be made (tmpfs
+ * has no reflink, or across the layers' filesystems) changes nothing: the
+ * destination keeps setuid/setgid and its file capabilities, as on one
+ * filesystem, which checks before removing anything.
+ */
+TEST_F(fo, failed_clone_keeps_setuid_and_capabilities)
+{
+	/* struct vfs_cap_data, revision 2, effective, cap_net_raw permitted. */
+	const uint32_t cap[5] = { 0x02000001, 1u << 13, 0, 0, 0 };
+	uint32_t got[8];
+	struct stat st;
+	int a, la, b, r;
+
+	ASSERT_EQ(0, write_file(L("la"), "data"));
+	do_mount(_metadata, self);
+	ASSERT_EQ(0, write_file(M("a"), "data"));
+	ASSERT_EQ(0, write_file(M("b"), "data"));
+	ASSERT_EQ(0, chmod(M("b"), 06777));
+	ASSERT_EQ(0, setxattr(M("b"), "security.capability", cap, sizeof(cap), 0));
+	a = open(M("a"), O_RDONLY);
+	la = open(M("la"), O_RDONLY);
+	b = open(M("b"), O_RDWR);
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, la);
+	ASSERT_LE(0, b);
+	/* tmpfs cannot clone; a lower file is on another filesystem. */
+	EXPECT_EQ(EOPNOTSUPP, clone_as_user(b, a));
+	EXPECT_EQ(EXDEV, clone_as_user(b, la));
+	ASSERT_EQ(0, set_flags(M("b"), FS_IMMUTABLE_FL));
+	EXPECT_EQ(EPERM, clone_as_user(b, a));
+	r = ioctl(b, FICLONE, a) ? errno : 0;
+	EXPECT_EQ(EPERM, r);
+	ASSERT_EQ(0, set_flags(M("b"), 0));
+	ASSERT_EQ(0, stat(M("b"), &st));
+	EXPECT_EQ(S_IFREG | 06777, st.st_mode);
+	ASSERT_EQ(0, stat(U("b"), &st));
+	EXPECT_EQ(S_IFREG | 06777, st.st_mode);
+	EXPECT_EQ((ssize_t)sizeof(cap), getxattr(U("b"), "security.capability", got, sizeof(got)));
+	close(a);
+	close(la);
+	close(b);
+}
+
+/*
+ * chattr +X of a flag the lower file has but its copy-up does not carry
+ * (ext4's secure deletion flag 's', both layers ext4): the flag is set, as
+ * the caller asked, not dropped as "no change".
+ */
+TEST_F_TIMEOUT(fo, setflags_sets_a_lower_flag_the_copy_lost, 120)
+{
+	char cmd[4 * PATH_LEN];
+	int lf, f;
+
+	snprintf(cmd, sizeof(cmd),
+		 "truncate -s 16M '%s/l.img' '%s/u.img' && mkfs.ext4 -q '%s/l.img' && "
+		 "mkfs.ext4 -q '%s/u.img' && mount -o loop '%s/l.img' '%s' && "
+		 "umount '%s' && mount -o loop '%s/u.img' '%s' && mkdir '%s' && "
+		 "echo data > '%s/f' && chattr +s '%s/f' && sync",
+		 self->base, self->base, self->base, self->base, self->base,
+		 self->lower, self->upperfs, self->base, self->upperfs, self->upper,
+		 self->lower, self->lower);
+	ASSERT_EQ(0, system(cmd));
+	do_mount(_metadata, self);
+	lf = get_flags(L("f"));
+	ASSERT_LT(0, lf);
+	ASSERT_TRUE(lf & FS_SECRM_FL);
+	ASSERT_EQ(lf, get_flags(M("f")));
+	/*
+	 * chattr +s of the lower-only file: it read s (the lower flags) and asks
+	 * for s; the copy-up made for the change does not carry s.
+	 */
+	EXPECT_EQ(0, set_flags(M("f"), lf));
+	f = get_flags(U("f"));
+	EXPECT_TRUE(f >= 0 && (f & FS_SECRM_FL)) TH_LOG("upper flags %#x", f);
+	EXPECT_STREQ("data\n", read_str(M("f")));
+	umount2(self->mnt, MNT_DETACH);
+	self->mounted = false;
+	umount2(self->lower, MNT_DETACH);
+	umount2(self->upperfs, MNT_DETACH);
+}
+
 /*
  * Changing a setuid/setgid file's data as a caller without CAP_FSETID drops
  * the bits, on the union inode and on upper, by every way of changing it:

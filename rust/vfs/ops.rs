@@ -1387,8 +1387,10 @@ unsafe extern "C" fn file_write_iter(
         (file, Inode::from_raw(sys::union_file_inode(file)))
     };
     // Under the union inode's lock, as overlayfs writes: `backing_file_write_iter`
-    // removes the setuid bits of the union file (`notify_change` needs the lock).
+    // removes the setuid bits of the union file (`notify_change` needs the lock), by
+    // the mode of the real file.
     let _lock = inode.lock();
+    crate::inode::refresh_attr(inode);
     // SAFETY: Valid for the call.
     unsafe {
         let real = RealFile::of(file);
@@ -1411,6 +1413,7 @@ unsafe extern "C" fn file_splice_write(
     let inode = unsafe { Inode::from_raw(sys::union_file_inode(file)) };
     // As for `file_write_iter`.
     let _lock = inode.lock();
+    crate::inode::refresh_attr(inode);
     // SAFETY: Valid for the call: an open union file (opened for write, so on upper).
     unsafe {
         let real = RealFile::of(file).file().as_ptr();
