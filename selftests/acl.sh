@@ -15,12 +15,10 @@ set -u
 
 # shellcheck source=selftests/lib/tap.sh
 . "$(dirname "$0")/lib/tap.sh"
+# shellcheck source=selftests/lib/union.sh
+. "$(dirname "$0")/lib/union.sh"
 
-w=$(mktemp -d /tmp/union-acl.XXXXXX)
-mount -t tmpfs -o size=64m tmpfs "$w" || { echo "1..0 # cannot mount tmpfs"; exit 1; }
-trap 'umount "$w/mnt" 2>/dev/null; umount "$w" 2>/dev/null; rmdir "$w"' EXIT
-L=$w/lower U=$w/upper M=$w/mnt C=$w/copy
-mkdir -p "$L" "$U" "$M"
+oracle_layers acl
 
 # The lower tree: files and directories with access and default ACLs.
 mkdir -p "$L/d" "$L/shared" "$L/priv"
@@ -46,43 +44,32 @@ acls()	# the ACLs of a tree, relative names, numeric ids, in name order
 		while IFS= read -r f; do getfacl -n -p "$f" 2>&1; done)
 }
 
+check_both "getfacl of lower objects is what the copy has" 'getfacl -n -p "$T/f" "$T/priv" "$T/shared"'
 
-out=$(both 'getfacl -n -p "$T/f" "$T/priv" "$T/shared"')
-result $? "getfacl of lower objects is what the copy has" "$out"
-
-out=$(both 'for u in 1000 1001 1000:2000 1001:2000; do
+check_both "access decisions (ACL entries, groups) are the copy's" 'for u in 1000 1001 1000:2000 1001:2000; do
 	as $u "cat \"\$T/f\" >/dev/null" && echo "$u read f";
 	as $u "cat \"\$T/priv/s\" >/dev/null" && echo "$u read priv/s";
 	as $u "ls \"\$T/priv\" >/dev/null" && echo "$u list priv";
 	as $u "touch \"\$T/shared/t-$u\"" && echo "$u create in shared";
-done')
-result $? "access decisions (ACL entries, groups) are the copy's" "$out"
+done'
 
-out=$(both 'echo more >> "$T/f" && cat "$T/f"')
-result $? "appending to a lower file with an ACL (copy-up) works"  "$out"
+check_both "appending to a lower file with an ACL (copy-up) works" 'echo more >> "$T/f" && cat "$T/f"'
 out=$(getfacl -n -p "$U/f" 2>&1 | grep -c 'user:1000:rw-')
 result $(( out == 1 ? 0 : 1 )) "the copied-up file carries the ACL on upper" "$(getfacl -n -p "$U/f" 2>&1)"
 
-out=$(both 'as 1000 "echo byuser >> \"\$T/f\"" && cat "$T/f"')
-result $? "the ACL entry grants write after the copy-up too" "$out"
+check_both "the ACL entry grants write after the copy-up too" 'as 1000 "echo byuser >> \"\$T/f\"" && cat "$T/f"'
 
-out=$(both 'setfacl -m u:1001:r "$T/priv/s" && getfacl -n -p "$T/priv/s" && as 1001 "cat \"\$T/priv/s\"" ; as 1001 "cat \"\$T/priv/s\""')
-result $? "setfacl through the union changes access as on the copy" "$out"
+check_both "setfacl through the union changes access as on the copy" 'setfacl -m u:1001:r "$T/priv/s" && getfacl -n -p "$T/priv/s" && as 1001 "cat \"\$T/priv/s\"" ; as 1001 "cat \"\$T/priv/s\""'
 
-out=$(both 'setfacl -x u:1000 "$T/priv" && getfacl -n -p "$T/priv" && as 1000 "ls \"\$T/priv\""')
-result $? "setfacl -x removes the entry as on the copy" "$out"
+check_both "setfacl -x removes the entry as on the copy" 'setfacl -x u:1000 "$T/priv" && getfacl -n -p "$T/priv" && as 1000 "ls \"\$T/priv\""'
 
-out=$(both 'touch "$T/shared/new" && mkdir "$T/shared/sub" && getfacl -n -p "$T/shared/new" "$T/shared/sub"')
-result $? "default ACLs are applied on create" "$out"
+check_both "default ACLs are applied on create" 'touch "$T/shared/new" && mkdir "$T/shared/sub" && getfacl -n -p "$T/shared/new" "$T/shared/sub"'
 
-out=$(both 'rm "$T/shared/old" && touch "$T/shared/old" && mkdir "$T/shared/old2" && getfacl -n -p "$T/shared/old"')
-result $? "default ACLs are applied on create over a whiteout" "$out"
+check_both "default ACLs are applied on create over a whiteout" 'rm "$T/shared/old" && touch "$T/shared/old" && mkdir "$T/shared/old2" && getfacl -n -p "$T/shared/old"'
 
-out=$(both 'umask 077; touch "$T/shared/masked" "$T/d/masked"; stat -c "%n %a" "$T/shared/masked" "$T/d/masked"')
-result $? "umask applies where there is no default ACL only" "$out"
+check_both "umask applies where there is no default ACL only" 'umask 077; touch "$T/shared/masked" "$T/d/masked"; stat -c "%n %a" "$T/shared/masked" "$T/d/masked"'
 
-out=$(both 'chmod 0640 "$T/f" && getfacl -n -p "$T/f"')
-result $? "chmod of a file with an ACL updates its mask as on the copy" "$out"
+check_both "chmod of a file with an ACL updates its mask as on the copy" 'chmod 0640 "$T/f" && getfacl -n -p "$T/f"'
 
 m_acls=$(acls "$M")
 c_acls=$(acls "$C")
@@ -100,5 +87,4 @@ lower_after=$(cd "$L" && getfacl -R -n -p . 2>&1; find . -printf '%p %m %U %G %s
 result $([ "$lower_before" = "$lower_after" ]; echo $?) "lower is unchanged" \
 	"$(diff <(echo "$lower_before") <(echo "$lower_after") | head -20)"
 
-echo "1..$n"
-exit $failed
+finish

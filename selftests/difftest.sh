@@ -20,21 +20,13 @@ seeds=${DIFFTEST_SEEDS:-$(seq 1 6)}
 ops=${DIFFTEST_OPS:-1000}
 check_every=${DIFFTEST_CHECK_EVERY:-100}
 
-diag()
-{
-	local line
-
-	while IFS= read -r line; do
-		echo "# $line"
-	done <<<"$*"
-}
+# shellcheck source=selftests/lib/tap.sh
+. "$here/lib/tap.sh"
 
 set -- $seeds
 echo "TAP version 13"
 echo "1..$#"
-n=0
 for seed in "$@"; do
-	n=$((n + 1))
 	start=$(date +%s.%N)
 	out=$("$tool" --seed "$seed" --ops "$ops" --check-every "$check_every" \
 		--no-shrink 2>&1)
@@ -42,11 +34,12 @@ for seed in "$@"; do
 	secs=$(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo "?")
 	if [ $rc -eq 0 ]; then
 		diag "$out"
-		echo "ok $n seed_$seed ($ops ops, ${secs%%.*} s)"
+		result 0 "seed_$seed ($ops ops, ${secs%%.*} s)"
 	else
 		diag "$(echo "$out" | head -60)"
 		[ $rc -eq 1 ] &&
 			diag "reproduce and shrink: make fuzz SEEDS=$seed..$seed OPS=$ops"
-		echo "not ok $n seed_$seed (exit status $rc)"
+		result $rc "seed_$seed (exit status $rc)"
 	fi
 done
+finish $#

@@ -17,44 +17,12 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 fsck=$here/build/tools/union-fsck
-work=""
-mnt=""
-failed=0
-n=0
-planned=0
+# shellcheck source=selftests/lib/tap.sh
+. "$here/lib/tap.sh"
+# shellcheck source=selftests/lib/union.sh
+. "$here/lib/union.sh"
 
-diag()
-{
-	local line
-
-	while IFS= read -r line; do
-		echo "# $line"
-	done <<<"$*"
-}
-
-result()	# result STATUS NAME
-{
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		failed=1
-	fi
-}
-
-cleanup()
-{
-	cd /
-	if [ -n "$mnt" ]; then
-		umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null
-	fi
-	if [ -n "$work" ]; then
-		umount -l "$work" 2>/dev/null
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
+trap cleanup_work EXIT
 trap 'exit 1' INT TERM
 
 work=$(mktemp -d /tmp/union-fsck.XXXXXX) && mount -t tmpfs tmpfs "$work" || {
@@ -290,8 +258,7 @@ result $(( rc != 2 )) "unknown_option_exits_2"
 
 # ---- an upper written by real union usage is clean
 if [ "${FSCK_NO_UNION:-0}" = 1 ]; then
-	echo "1..$n"
-	exit $failed
+	finish
 fi
 rm -rf "$L" "$U" && mkdir -p "$L" "$U" && mnt=$work/mnt && mkdir -p "$mnt" &&
 	mkdir -p "$L/etc/sub" "$L/usr/bin" "$L/var/lib/x" "$L/d2" "$L/gone/deep" &&
@@ -346,5 +313,4 @@ if [ $r -eq 0 ]; then
 	chattr -a "$mnt/etc/f5" && chattr -i "$mnt/usr"
 	umount "$mnt" && mnt=""
 fi
-echo "1..$n"
-exit $failed
+finish

@@ -14,69 +14,15 @@ set -u
 KO="${UNION_REPO:-}/union.ko"
 NTESTS=13
 
-work=""
-mnt=""
-lower=""
-upper=""
-failed=0
-n=0
-
-diag()
-{
-	local line
-
-	while IFS= read -r line; do
-		echo "# $line"
-	done <<<"$*"
-}
-
-result()	# result STATUS NAME
-{
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		failed=1
-	fi
-}
-
-registered()
-{
-	awk '$NF == "union" { found = 1 } END { exit !found }' /proc/filesystems
-}
-
-mounted()	# is a union mounted on $mnt?
-{
-	awk -v m="$mnt" '$2 == m && $3 == "union" { found = 1 }
-			 END { exit !found }' /proc/self/mounts
-}
-
-# mount_union: mount $lower/$upper on $mnt; mount(8)'s output goes to $mount_out
-mount_out=""
-mount_union()
-{
-	local rc
-
-	mount_out=$(LC_ALL=C mount -t union -o "lower=$lower,upper=$upper" \
-		    none "$mnt" 2>&1)
-	rc=$?
-	[ -n "$mount_out" ] && diag "mount: $mount_out"
-	return $rc
-}
+# shellcheck source=selftests/lib/tap.sh
+. "$(dirname "$0")/lib/tap.sh"
+# shellcheck source=selftests/lib/union.sh
+. "$(dirname "$0")/lib/union.sh"
 
 # Unmount whatever we left behind and make sure the module ends up loaded.
 cleanup()
 {
-	if [ -n "$mnt" ]; then
-		while mounted; do
-			umount "$mnt" 2>/dev/null || umount -l "$mnt" || break
-		done
-	fi
-	if [ -n "$work" ]; then
-		umount -l "$work" 2>/dev/null
-		rmdir "$work" 2>/dev/null
-	fi
+	cleanup_work
 	if ! registered; then
 		out=$(insmod "$KO" 2>&1) || diag "cleanup: insmod $KO: $out"
 	fi
@@ -106,7 +52,7 @@ registered
 result $? "union_registered_on_entry"
 
 # 2: mount a union
-mount_union && mounted
+mount_union && mounted "$mnt"
 result $? "mount_union"
 
 # 3: busy module cannot be removed
@@ -117,7 +63,7 @@ diag "rmmod union: exit $rc${out:+: $out}"
 result $? "rmmod_fails_while_mounted"
 
 # 4: ... and the union is still mounted
-mounted
+mounted "$mnt"
 result $? "still_mounted_after_failed_rmmod"
 
 # 5: ... and the mount still works
@@ -128,10 +74,7 @@ rc=$?
 result $? "mount_usable_after_failed_rmmod"
 
 # 6: unmount
-out=$(umount "$mnt" 2>&1)
-rc=$?
-[ $rc -eq 0 ] || diag "umount: $out"
-[ $rc -eq 0 ] && ! mounted
+umount_union && ! mounted "$mnt"
 result $? "umount"
 
 # 7: idle module can be removed
@@ -169,18 +112,11 @@ registered
 result $? "registered_after_insmod"
 
 # 12: mounting works again
-mount_union && mounted && ls "$mnt" >/dev/null
+mount_union && mounted "$mnt" && ls "$mnt" >/dev/null
 result $? "mount_after_insmod"
 
 # 13: and unmounts cleanly
-out=$(umount "$mnt" 2>&1)
-rc=$?
-[ $rc -eq 0 ] || diag "umount: $out"
-[ $rc -eq 0 ] && ! mounted
+umount_union && ! mounted "$mnt"
 result $? "umount_after_insmod"
 
-if [ $n -ne $NTESTS ]; then
-	diag "ran $n tests, planned $NTESTS"
-	failed=1
-fi
-exit $failed
+finish $NTESTS

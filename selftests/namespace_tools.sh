@@ -16,58 +16,10 @@ set -u
 NTESTS=21
 RM_TIMEOUT=${RM_TIMEOUT:-600}
 
-work=""
-mnt=""
-lower=""
-upper=""
-failed=0
-n=0
-
-diag()
-{
-	local line
-
-	while IFS= read -r line; do
-		echo "# $line"
-	done <<<"$*"
-}
-
-result()	# result STATUS NAME
-{
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		failed=1
-	fi
-}
-
-mounted()
-{
-	awk -v m="$mnt" '$2 == m && $3 == "union" { found = 1 }
-			 END { exit !found }' /proc/self/mounts
-}
-
-mount_union()
-{
-	local out
-
-	out=$(mount -t union -o "lower=$lower,upper=$upper" none "$mnt" 2>&1)
-	local rc=$?
-	[ -n "$out" ] && diag "mount: $out"
-	return $rc
-}
-
-umount_union()
-{
-	local out
-
-	out=$(umount "$mnt" 2>&1)
-	local rc=$?
-	[ $rc -eq 0 ] || diag "umount: $out"
-	return $rc
-}
+# shellcheck source=selftests/lib/tap.sh
+. "$(dirname "$0")/lib/tap.sh"
+# shellcheck source=selftests/lib/union.sh
+. "$(dirname "$0")/lib/union.sh"
 
 # Everything about a tree that must survive a copy: relative names, types,
 # modes, owners, file sizes, mtimes, symlink targets, file contents, user.*
@@ -112,20 +64,7 @@ same()	# same NAME SIG1 SIG2
 	return 1
 }
 
-cleanup()
-{
-	cd /
-	if [ -n "$mnt" ]; then
-		while mounted; do
-			umount "$mnt" 2>/dev/null || umount -l "$mnt" || break
-		done
-	fi
-	if [ -n "$work" ]; then
-		umount -l "$work" 2>/dev/null
-		rmdir "$work" 2>/dev/null
-	fi
-}
-trap cleanup EXIT
+trap cleanup_work EXIT
 trap 'exit 1' INT TERM
 
 echo "TAP version 13"
@@ -170,7 +109,7 @@ lower_before=$(lower_sig)
 tree_before=$(tree_sig "$lower/tree")
 
 # 2
-mount_union && mounted
+mount_union && mounted "$mnt"
 result $? "mount"
 
 # 2b: tar c of the fresh union, its first traversal (every directory is copied up by
@@ -238,7 +177,7 @@ result $rc "rm_rf_big_leaves_whiteout_on_upper"
 view_before=$(ls -la --time-style=+ "$mnt" | tail -n +2; tree_sig "$mnt")
 
 # 11
-umount_union && mount_union && mounted
+umount_union && mount_union && mounted "$mnt"
 result $? "remount"
 
 # 12
@@ -278,7 +217,7 @@ mkdir "$mnt/big" "$mnt/tree" && touch "$mnt/big/new" &&
 result $? "recreated_dirs_are_opaque"
 
 # 19
-umount_union && ! mounted
+umount_union && ! mounted "$mnt"
 result $? "umount"
 
 # 20
@@ -286,8 +225,4 @@ lower_after=$(lower_sig)
 [ "$lower_before" = "$lower_after" ]
 result $? "lower_unchanged"
 
-if [ $n -ne $NTESTS ]; then
-	diag "ran $n tests, planned $NTESTS"
-	failed=1
-fi
-exit $failed
+finish $NTESTS

@@ -17,12 +17,10 @@ set -u
 
 # shellcheck source=selftests/lib/tap.sh
 . "$(dirname "$0")/lib/tap.sh"
+# shellcheck source=selftests/lib/union.sh
+. "$(dirname "$0")/lib/union.sh"
 
-w=$(mktemp -d /tmp/union-perm.XXXXXX)
-mount -t tmpfs -o size=64m tmpfs "$w" || { echo "1..0 # cannot mount tmpfs"; exit 1; }
-trap 'umount "$w/mnt" 2>/dev/null; umount "$w" 2>/dev/null; rmdir "$w"' EXIT
-L=$w/lower U=$w/upper M=$w/mnt C=$w/copy
-mkdir -p "$L" "$U" "$M"
+oracle_layers perm
 
 # The lower tree.
 mkdir -p "$L/tmp" "$L/sgid" "$L/ro" "$L/noexec" "$L/own"
@@ -50,28 +48,18 @@ result $([ "$(stat -c '%u %a' "$U/.union-work")" = "0 700" ] && [ ! -e "$U/.unio
 	"a work directory left by another user is taken over (mounter's, 0700, emptied)" \
 	"$(stat -c '%u %a' "$U/.union-work"; ls -la "$U/.union-work")"
 
-acls()	# the ACLs of a tree, relative names, numeric ids, in name order
-{
-	(cd "$1" && find . -path ./.union-work -prune -o -print | sort |
-		while IFS= read -r f; do getfacl -n -p "$f" 2>&1; done)
-}
-
-
-
-out=$(both 'for u in 1000 1001 1002; do
+check_both "sticky directory: who may unlink and rename what" 'for u in 1000 1001 1002; do
 	for f in by1000 by1001 byroot; do as $u "rm -f \"\$T/tmp/$f\"" 2>/dev/null && echo "$u rm $f"; done;
 	as $u "echo m > \"\$T/tmp/mine$u\"" && echo "$u create";
 	as $u "mv \"\$T/tmp/mine$u\" \"\$T/tmp/moved$u\"" && echo "$u mv own";
-done; ls "$T/tmp"')
-result $? "sticky directory: who may unlink and rename what" "$out"
+done; ls "$T/tmp"'
 
-out=$(both 'as 1000:2000 "touch \"\$T/sgid/new\"; mkdir \"\$T/sgid/newdir\"";
+check_both "setgid directories: group and setgid inheritance (also over whiteouts)" 'as 1000:2000 "touch \"\$T/sgid/new\"; mkdir \"\$T/sgid/newdir\"";
 	stat -c "%n %U %G %a" "$T/sgid/new" "$T/sgid/newdir";
 	rm "$T/sgid/f" && as 1000:2000 "touch \"\$T/sgid/f\"" && stat -c "%n %U %G %a" "$T/sgid/f";
-	rmdir "$T/sgid/sub" && as 1000:2000 "mkdir \"\$T/sgid/sub\"" && stat -c "%n %U %G %a" "$T/sgid/sub"')
-result $? "setgid directories: group and setgid inheritance (also over whiteouts)" "$out"
+	rmdir "$T/sgid/sub" && as 1000:2000 "mkdir \"\$T/sgid/sub\"" && stat -c "%n %U %G %a" "$T/sgid/sub"'
 
-out=$(both 'for u in 1000 1001; do
+check_both "mode bits on files and directories" 'for u in 1000 1001; do
 	as $u "cat \"\$T/ro/f\"" >/dev/null && echo "$u read ro/f";
 	as $u "echo z >> \"\$T/ro/f\"" 2>/dev/null && echo "$u write ro/f";
 	as $u "touch \"\$T/ro/new\"" 2>/dev/null && echo "$u create in ro";
@@ -80,17 +68,14 @@ out=$(both 'for u in 1000 1001; do
 	as $u "cat \"\$T/own/f\"" 2>/dev/null && echo "$u read own/f";
 	as $u "echo w >> \"\$T/own/f\"" 2>/dev/null && echo "$u write own/f";
 	as $u "rm \"\$T/own/f\"" 2>/dev/null && echo "$u rm own/f";
-done')
-result $? "mode bits on files and directories" "$out"
+done'
 
-out=$(both 'as 1001 "chmod 0666 \"\$T/tmp/by1000\"" 2>/dev/null && echo chmod-by-other;
+check_both "chmod/chown/chgrp by owner, non-owner, group member" 'as 1001 "chmod 0666 \"\$T/tmp/by1000\"" 2>/dev/null && echo chmod-by-other;
 	as 1000 "chmod 0600 \"\$T/tmp/by1000\"" && echo chmod-by-owner;
 	as 1000 "chown 1001 \"\$T/tmp/by1000\"" 2>/dev/null && echo chown-by-owner;
 	as 1000 "chgrp 2000 \"\$T/tmp/by1000\"" 2>/dev/null && echo chgrp-not-member;
 	as 1000:2000 "chgrp 2000 \"\$T/tmp/by1000\"" && echo chgrp-member;
-	stat -c "%U %G %a" "$T/tmp/by1000"')
-result $? "chmod/chown/chgrp by owner, non-owner, group member" "$out"
+	stat -c "%U %G %a" "$T/tmp/by1000"'
 
 umount "$M"
-echo "1..$n"
-exit $failed
+finish

@@ -22,48 +22,14 @@
 set -u
 export LC_ALL=C
 
-work=""
+# shellcheck source=selftests/lib/tap.sh
+. "$(dirname "$0")/lib/tap.sh"
+# shellcheck source=selftests/lib/union.sh
+. "$(dirname "$0")/lib/union.sh"
+
 src=""
 img=""
 sq=""
-upper=""
-mnt=""
-failed=0
-n=0
-
-diag()		# diag LINE...: each argument on its own "# " line(s)
-{
-	local arg line
-
-	for arg in "$@"; do
-		while IFS= read -r line; do
-			echo "# $line"
-		done <<<"$arg"
-	done
-}
-
-# result STATUS NAME (NAME without spaces)
-result()
-{
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		failed=1
-	fi
-}
-
-registered()
-{
-	awk '$NF == "union" { found = 1 } END { exit !found }' /proc/filesystems
-}
-
-mounted()	# mounted DIR FSTYPE
-{
-	awk -v m="$1" -v t="$2" '$2 == m && $3 == t { found = 1 }
-				 END { exit !found }' /proc/self/mounts
-}
 
 loops_of_image()
 {
@@ -75,23 +41,12 @@ cleanup()
 	local dev
 
 	cd / || true
-	if [ -n "$mnt" ]; then
-		while mounted "$mnt" union; do
-			umount "$mnt" 2>/dev/null || umount -l "$mnt" || break
-		done
-	fi
-	if [ -n "$sq" ]; then
-		while mounted "$sq" squashfs; do
-			umount "$sq" 2>/dev/null || umount -l "$sq" || break
-		done
-	fi
+	umount_all "$mnt"
+	umount_all "$sq" squashfs
 	for dev in $(loops_of_image); do
 		losetup -d "$dev" || diag "cleanup: cannot detach $dev"
 	done
-	if [ -n "$work" ]; then
-		umount -l "$work" 2>/dev/null
-		rmdir "$work" 2>/dev/null
-	fi
+	remove_work
 	registered || diag "cleanup: the union fs type is not registered"
 }
 trap cleanup EXIT
@@ -656,8 +611,4 @@ result $? "image_unchanged"
 registered
 result $? "union_still_registered"
 
-if [ $n -ne $NTESTS ]; then
-	diag "ran $n tests, planned $NTESTS"
-	failed=1
-fi
-exit $failed
+finish $NTESTS

@@ -19,6 +19,8 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=selftests/lib/tap.sh
+. "$here/lib/tap.sh"
 # shellcheck source=selftests/lib/klog.sh
 . "$here/lib/klog.sh"
 stress=$here/build/tools/union-stress
@@ -42,14 +44,12 @@ ns_weights=link=15,rename=15,rename_exchange=15,unlink=10,create=10
 echo "TAP version 13"
 echo "1..4"
 if [ ! -x "$stress" ]; then
-	echo "not ok 1 union-stress is built ($stress)"
+	result 1 "union-stress is built ($stress)"
 	exit 1
 fi
 
 klog_before=$(dmesg | wc -l)
-status=0
 unexpected=0
-n=0
 phase()	# phase NAME ARGS...
 {
 	local name=$1 out rc start end
@@ -61,33 +61,21 @@ phase()	# phase NAME ARGS...
 	sed 's/^/# /' <<<"$out"
 	echo "# union-stress: exit $rc after $((end - start)) s"
 	grep -q '^FAIL: .*unexpected errno' <<<"$out" && unexpected=1
-	n=$((n + 1))
-	if [ $rc -eq 0 ]; then
-		echo "ok $n $name"
-	else
-		echo "not ok $n $name"
-		status=1
-	fi
+	result $rc "$name"
 }
 
 phase mixed_load_and_checks --seconds "$mixed_seconds" --big-files "$big_files" \
 	--big-mb "$big_mb"
 phase namespace_load_and_checks --seconds "$ns_seconds" --big-files 2 --big-mb 8 \
 	--race-rounds 0 --dirs 2 --weights "$ns_weights"
-if [ $unexpected = 0 ]; then
-	echo "ok 3 no_unexpected_errno"
-else
-	echo "not ok 3 no_unexpected_errno"
-	status=1
-fi
+result $unexpected no_unexpected_errno
 
 new=$(dmesg | tail -n +"$((klog_before + 1))")
 if grep -qE "$klog_bad_re" <<<"$new"; then
 	echo "# kernel log during the run:"
 	grep -nE -B5 -A40 "$klog_bad_re" <<<"$new" | head -150 | sed 's/^/# /'
-	echo "not ok 4 kernel_log_clean_during_stress"
-	status=1
+	result 1 kernel_log_clean_during_stress
 else
-	echo "ok 4 kernel_log_clean_during_stress"
+	result 0 kernel_log_clean_during_stress
 fi
-exit $status
+finish 4

@@ -1,13 +1,28 @@
 # SPDX-License-Identifier: GPL-2.0
-# Shell helpers shared by the selftests/*.sh scripts (source it):
-#   result STATUS NAME [DIAG]   one TAP result; DIAG lines become comments on failure
-#   both CMD                    CMD on the union ($M) and on the plain copy ($C), with
-#                               $T set to the tree: same output and status, or fail
-#   as UID[:GROUPS] CMD         CMD as UID (gid UID), with supplementary GROUPS or none
+# TAP output of the selftests/*.sh scripts (source it first; lib/union.sh has the
+# mount and layer helpers):
+#   diag LINE...                each argument's lines as "# " comment lines
+#   result STATUS NAME [DIAG]   one TAP result, numbered in order ($n); a failure
+#                               (STATUS != 0) sets $failed and prints DIAG as comments
+#   finish [PLANNED]            end the script: with PLANNED (the plan "1..PLANNED" was
+#                               printed first) a different number of results fails;
+#                               without, print the plan "1..$n" now; exit 1 if
+#                               anything failed, else 0
 # shellcheck shell=bash
 
 n=0
 failed=0
+
+diag()
+{
+	local arg line
+
+	for arg in "$@"; do
+		while IFS= read -r line; do
+			echo "# $line"
+		done <<<"$arg"
+	done
+}
 
 result()
 {
@@ -16,40 +31,22 @@ result()
 		echo "ok $n $2"
 	else
 		echo "not ok $n $2"
-		[ -n "${3:-}" ] && sed 's/^/# /' <<<"$3"
+		[ -n "${3:-}" ] && diag "$3"
 		failed=1
 	fi
 	return 0
 }
 
-both()
+# shellcheck disable=SC2120 # (PLANNED is optional)
+finish()
 {
-	local out_m out_c
-	out_m=$(T=$M bash -c "$*" 2>&1; echo "rc=$?")
-	out_c=$(T=$C bash -c "$*" 2>&1; echo "rc=$?")
-	out_m=${out_m//$M/TREE}
-	out_c=${out_c//$C/TREE}
-	if [ "$out_m" = "$out_c" ]; then
-		# What both said, for the log (the test's evidence).
-		sed 's/^/#   /' <<<"$out_m" >&2
-		return 0
-	fi
-	echo "union: $out_m"
-	echo "copy:  $out_c"
-	return 1
-}
-
-as()
-{
-	local who=$1 uid groups
-	shift
-	uid=${who%%:*}
-	groups=${who#*:}
-	[ "$groups" = "$who" ] && groups=
-	if [ -n "$groups" ]; then
-		setpriv --reuid="$uid" --regid="$uid" --groups="$groups" -- bash -c "$*"
+	if [ $# -gt 0 ]; then
+		if [ "$n" -ne "$1" ]; then
+			diag "ran $n tests, planned $1"
+			failed=1
+		fi
 	else
-		setpriv --reuid="$uid" --regid="$uid" --clear-groups -- bash -c "$*"
+		echo "1..$n"
 	fi
+	exit "$failed"
 }
-export -f as
