@@ -22,37 +22,18 @@
  * Must run as root with union.ko loaded. Each test works in its own mount
  * namespace on a private tmpfs and unmounts everything it mounted.
  */
-#define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <limits.h>
-#include <sched.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <linux/falloc.h>
-#include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/sysmacros.h>
-#include <sys/types.h>
-#include <sys/uio.h>
-#include <sys/wait.h>
-#include <sys/xattr.h>
-
-#include "kselftest_harness.h"
-
 #define PATH_LEN	256
 #define KiB		1024LL
 #define MiB		(1024 * KiB)
 #define GiB		(1024 * MiB)
+#include "union_test.h"
+
+#include <limits.h>
+#include <time.h>
+#include <linux/falloc.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/xattr.h>
 
 #define WORK_DIR	".union-work"
 #define ORIGIN_XATTR	"trusted.union.origin"
@@ -69,87 +50,38 @@
 #define MTIME_SEC	1100000000
 #define MTIME_NSEC	987654321
 
-/* ---- paths ---- */
-
-/* "@dir/@name" in one of a ring of static buffers (tests are single threaded). */
-static const char *P(const char *dir, const char *name)
-{
-	static char bufs[32][PATH_LEN];
-	static unsigned int next;
-	char *b = bufs[next++ % 32];
-
-	if (snprintf(b, PATH_LEN, "%s/%s", dir, name) >= PATH_LEN)
-		abort();
-	return b;
-}
-
 /* ---- the test environment ---- */
 
 struct env {
-	char work[PATH_LEN];	/* private tmpfs holding everything below */
-	char lower[PATH_LEN];
-	char upper[PATH_LEN];	/* upper layer in use */
-	char mnt[PATH_LEN];
+	struct union_layers l;	/* lower, upper (in use) and mnt on a private tmpfs */
 	char small[PATH_LEN];	/* mount point for a tiny tmpfs */
 	bool std_xattr;		/* lower "f" has user.keep */
 };
 
 static void env_setup(struct __test_metadata *_metadata, struct env *e)
 {
-	ASSERT_EQ(0, unshare(CLONE_NEWNS));
-	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL));
-
-	strcpy(e->work, "/tmp/union-cu.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(e->work));
-	ASSERT_EQ(0, mount("tmpfs", e->work, "tmpfs", 0, "mode=0755"));
-	snprintf(e->lower, PATH_LEN, "%s/lower", e->work);
-	snprintf(e->upper, PATH_LEN, "%s/upper", e->work);
-	snprintf(e->mnt, PATH_LEN, "%s/mnt", e->work);
-	snprintf(e->small, PATH_LEN, "%s/small", e->work);
-	ASSERT_EQ(0, mkdir(e->lower, 0755));
-	ASSERT_EQ(0, mkdir(e->upper, 0755));
-	ASSERT_EQ(0, mkdir(e->mnt, 0755));
+	union_layers_setup(_metadata, &e->l, &(struct union_layers_cfg){
+		.name = "cu", .propagation = MS_SLAVE, .base_fs = "mode=0755" });
+	snprintf(e->small, PATH_LEN, "%s/small", e->l.base);
 	ASSERT_EQ(0, mkdir(e->small, 0755));
 }
 
 static void env_teardown(struct env *e)
 {
-	if (chdir("/"))
-		perror("chdir /");
-	if (e->mnt[0])
-		while (!umount2(e->mnt, MNT_DETACH))
-			;
 	if (e->small[0])
 		while (!umount2(e->small, MNT_DETACH))
 			;
-	if (e->work[0]) {
-		umount2(e->work, MNT_DETACH);
-		rmdir(e->work);
-	}
+	union_layers_teardown(&e->l);
 }
 
-static int mount_union(struct env *e)
-{
-	char data[3 * PATH_LEN];
-
-	snprintf(data, sizeof(data), "lower=%s,upper=%s", e->lower, e->upper);
-	return mount("none", e->mnt, "union", 0, data) ? -errno : 0;
-}
-
-#define MOUNT_UNION(e) do {						\
-	int __r = mount_union(e);					\
-	ASSERT_EQ(0, __r) TH_LOG("mount union lower=%s upper=%s: %s",	\
-				 (e)->lower, (e)->upper, strerror(-__r)); \
-} while (0)
-
-#define UMOUNT_UNION(e) ASSERT_EQ(0, umount2((e)->mnt, 0))		\
-	TH_LOG("umount %s: %s", (e)->mnt, strerror(errno))
+#define MOUNT_UNION(e)		union_mount_ok(_metadata, &(e)->l)
+#define UMOUNT_UNION(e)		union_umount_ok(_metadata, &(e)->l)
 
 /* Mount a @size tmpfs on e->small and use it as the upper layer. */
 #define SMALL_UPPER(e, size) do {					\
 	ASSERT_EQ(0, mount("tmpfs", (e)->small, "tmpfs", 0,		\
 			   "size=" size ",mode=0755"));			\
-	strcpy((e)->upper, (e)->small);					\
+	strcpy((e)->l.upper, (e)->small);					\
 } while (0)
 
 /* ---- data ---- */
@@ -271,7 +203,7 @@ static void write_str(struct __test_metadata *_metadata, const char *path,
 }
 
 /* Read up to @size - 1 bytes of @path into @buf, NUL terminated. */
-static ssize_t read_str(const char *path, char *buf, size_t size)
+static ssize_t read_buf(const char *path, char *buf, size_t size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n, total = 0;
@@ -407,7 +339,7 @@ static int count_work_leftovers(const char *dir, char *names, size_t size)
 
 #define ASSERT_WORK_EMPTY(upper) do {					\
 	char __names[512];						\
-	const char *__w = P(upper, WORK_DIR);				\
+	const char *__w = jp(upper, WORK_DIR);				\
 	ASSERT_EQ(0, count_work_leftovers(__w, __names, sizeof(__names))) \
 		TH_LOG("%s holds:%s", __w, __names);			\
 } while (0)
@@ -463,7 +395,7 @@ static int meta_only(const char *path)
 static void make_std_file(struct __test_metadata *_metadata, struct env *e,
 			  bool xattr)
 {
-	const char *l = P(e->lower, "f");
+	const char *l = jp(e->l.lower, "f");
 	struct timespec ts[2] = {
 		{ ATIME_SEC, ATIME_NSEC }, { MTIME_SEC, MTIME_NSEC },
 	};
@@ -481,7 +413,7 @@ static void make_std_file(struct __test_metadata *_metadata, struct env *e,
 /* Lower "f" is exactly as make_std_file() left it. */
 static void check_std_lower(struct __test_metadata *_metadata, struct env *e)
 {
-	const char *l = P(e->lower, "f");
+	const char *l = jp(e->l.lower, "f");
 	struct stat st;
 	char v[16];
 
@@ -548,43 +480,43 @@ static int open_close(const char *path, int flags)
 
 static int op_open_wronly(struct env *e)
 {
-	return open_close(P(e->mnt, "f"), O_WRONLY);
+	return open_close(jp(e->l.mnt, "f"), O_WRONLY);
 }
 
 static int op_open_rdwr(struct env *e)
 {
-	return open_close(P(e->mnt, "f"), O_RDWR);
+	return open_close(jp(e->l.mnt, "f"), O_RDWR);
 }
 
 static int op_open_append(struct env *e)
 {
-	return open_close(P(e->mnt, "f"), O_WRONLY | O_APPEND);
+	return open_close(jp(e->l.mnt, "f"), O_WRONLY | O_APPEND);
 }
 
 /* O_APPEND without write access asks for no write: no copy-up. */
 static int op_open_rdonly_append(struct env *e)
 {
-	return open_close(P(e->mnt, "f"), O_RDONLY | O_APPEND);
+	return open_close(jp(e->l.mnt, "f"), O_RDONLY | O_APPEND);
 }
 
 static int op_open_trunc(struct env *e)
 {
-	return open_close(P(e->mnt, "f"), O_RDONLY | O_TRUNC);
+	return open_close(jp(e->l.mnt, "f"), O_RDONLY | O_TRUNC);
 }
 
 static int op_truncate_shrink(struct env *e)
 {
-	return R(truncate(P(e->mnt, "f"), 1000));
+	return R(truncate(jp(e->l.mnt, "f"), 1000));
 }
 
 static int op_truncate_grow(struct env *e)
 {
-	return R(truncate(P(e->mnt, "f"), FLEN + 5000));
+	return R(truncate(jp(e->l.mnt, "f"), FLEN + 5000));
 }
 
 static int op_ftruncate(struct env *e)
 {
-	int fd = open(P(e->mnt, "f"), O_RDWR | O_CLOEXEC);
+	int fd = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
 	int r;
 
 	if (fd < 0)
@@ -596,12 +528,12 @@ static int op_ftruncate(struct env *e)
 
 static int op_chmod(struct env *e)
 {
-	return R(chmod(P(e->mnt, "f"), 0600));
+	return R(chmod(jp(e->l.mnt, "f"), 0600));
 }
 
 static int op_chown(struct env *e)
 {
-	return R(chown(P(e->mnt, "f"), 1001, 1002));
+	return R(chown(jp(e->l.mnt, "f"), 1001, 1002));
 }
 
 #define NEW_MTIME_SEC	1600000000
@@ -613,39 +545,39 @@ static int op_utimensat(struct env *e)
 		{ NEW_MTIME_SEC, NEW_MTIME_NSEC },
 	};
 
-	return R(utimensat(AT_FDCWD, P(e->mnt, "f"), ts, 0));
+	return R(utimensat(AT_FDCWD, jp(e->l.mnt, "f"), ts, 0));
 }
 
 static void verify_utimensat(struct __test_metadata *_metadata, struct env *e)
 {
 	struct stat st;
 
-	ASSERT_EQ(0, lstat(P(e->upper, "f"), &st));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "f"), &st));
 	EXPECT_EQ(NEW_MTIME_SEC, st.st_mtim.tv_sec);
 	EXPECT_EQ(NEW_MTIME_NSEC, st.st_mtim.tv_nsec);
-	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "f"), &st));
 	EXPECT_EQ(NEW_MTIME_SEC, st.st_mtim.tv_sec);
 	EXPECT_EQ(NEW_MTIME_NSEC, st.st_mtim.tv_nsec);
 }
 
 static int op_setxattr(struct env *e)
 {
-	return R(setxattr(P(e->mnt, "f"), "user.new", "new", 3, 0));
+	return R(setxattr(jp(e->l.mnt, "f"), "user.new", "new", 3, 0));
 }
 
 static void verify_setxattr(struct __test_metadata *_metadata, struct env *e)
 {
 	char v[16];
 
-	EXPECT_EQ(3, getxattr(P(e->upper, "f"), "user.new", v, sizeof(v)));
-	EXPECT_EQ(4, getxattr(P(e->upper, "f"), "user.keep", v, sizeof(v)));
-	EXPECT_EQ(3, getxattr(P(e->mnt, "f"), "user.new", v, sizeof(v)));
-	EXPECT_EQ(-1, getxattr(P(e->lower, "f"), "user.new", v, sizeof(v)));
+	EXPECT_EQ(3, getxattr(jp(e->l.upper, "f"), "user.new", v, sizeof(v)));
+	EXPECT_EQ(4, getxattr(jp(e->l.upper, "f"), "user.keep", v, sizeof(v)));
+	EXPECT_EQ(3, getxattr(jp(e->l.mnt, "f"), "user.new", v, sizeof(v)));
+	EXPECT_EQ(-1, getxattr(jp(e->l.lower, "f"), "user.new", v, sizeof(v)));
 }
 
 static int op_removexattr(struct env *e)
 {
-	return R(removexattr(P(e->mnt, "f"), "user.keep"));
+	return R(removexattr(jp(e->l.mnt, "f"), "user.keep"));
 }
 
 static void verify_removexattr(struct __test_metadata *_metadata,
@@ -653,46 +585,46 @@ static void verify_removexattr(struct __test_metadata *_metadata,
 {
 	char v[16];
 
-	EXPECT_EQ(-1, getxattr(P(e->upper, "f"), "user.keep", v, sizeof(v)));
+	EXPECT_EQ(-1, getxattr(jp(e->l.upper, "f"), "user.keep", v, sizeof(v)));
 	EXPECT_EQ(ENODATA, errno);
-	EXPECT_EQ(-1, getxattr(P(e->mnt, "f"), "user.keep", v, sizeof(v)));
+	EXPECT_EQ(-1, getxattr(jp(e->l.mnt, "f"), "user.keep", v, sizeof(v)));
 	EXPECT_EQ(ENODATA, errno);
 }
 
 static int op_link(struct env *e)
 {
-	return R(link(P(e->mnt, "f"), P(e->mnt, "f2")));
+	return R(link(jp(e->l.mnt, "f"), jp(e->l.mnt, "f2")));
 }
 
 static void verify_link(struct __test_metadata *_metadata, struct env *e)
 {
 	struct stat a, b;
 
-	ASSERT_EQ(0, lstat(P(e->upper, "f"), &a));
-	ASSERT_EQ(0, lstat(P(e->upper, "f2"), &b));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "f"), &a));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "f2"), &b));
 	EXPECT_EQ(a.st_ino, b.st_ino);
 	EXPECT_EQ(2, a.st_nlink);
-	ASSERT_EQ(0, stat(P(e->mnt, "f"), &a));
-	ASSERT_EQ(0, stat(P(e->mnt, "f2"), &b));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "f"), &a));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "f2"), &b));
 	EXPECT_EQ(a.st_ino, b.st_ino);
 	EXPECT_EQ(2, b.st_nlink);
-	ASSERT_PAT(P(e->mnt, "f2"), FLEN, FSEED);
-	EXPECT_EQ('n', layer_kind(P(e->lower, "f2")));
+	ASSERT_PAT(jp(e->l.mnt, "f2"), FLEN, FSEED);
+	EXPECT_EQ('n', layer_kind(jp(e->l.lower, "f2")));
 }
 
 static int op_rename(struct env *e)
 {
-	return R(rename(P(e->mnt, "f"), P(e->mnt, "g")));
+	return R(rename(jp(e->l.mnt, "f"), jp(e->l.mnt, "g")));
 }
 
 static void verify_rename(struct __test_metadata *_metadata, struct env *e)
 {
 	struct stat st;
 
-	EXPECT_EQ(-1, stat(P(e->mnt, "f"), &st));
+	EXPECT_EQ(-1, stat(jp(e->l.mnt, "f"), &st));
 	EXPECT_EQ(ENOENT, errno);
-	ASSERT_NOT_COPIED_UP(P(e->upper, "f"));
-	EXPECT_EQ('n', layer_kind(P(e->lower, "g")));
+	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "f"));
+	EXPECT_EQ('n', layer_kind(jp(e->l.lower, "g")));
 }
 
 FIXTURE_VARIANT_ADD(trigger, open_wronly) {
@@ -750,13 +682,13 @@ TEST_F(trigger, copies_up)
 {
 	struct env *e = &self->e;
 	const char *name = variant->name ?: "f";
-	const char *u = P(e->upper, name), *m = P(e->mnt, name);
+	const char *u = jp(e->l.upper, name), *m = jp(e->l.mnt, name);
 	off_t size = variant->resized ? variant->size : FLEN;
 	off_t data = size < FLEN ? size : FLEN;
 	struct stat ust, mst;
 	int r;
 
-	ASSERT_NOT_COPIED_UP(P(e->upper, "f"));
+	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "f"));
 	r = variant->op(e);
 	ASSERT_EQ(0, r) TH_LOG("operation failed: %s", strerror(-r));
 
@@ -783,7 +715,7 @@ TEST_F(trigger, copies_up)
 		EXPECT_EQ(MTIME_SEC, ust.st_mtim.tv_sec);
 		EXPECT_EQ(MTIME_NSEC, ust.st_mtim.tv_nsec);
 	}
-	ASSERT_ORIGIN(u, P(e->lower, "f"));
+	ASSERT_ORIGIN(u, jp(e->l.lower, "f"));
 
 	/* The union shows the upper file. */
 	ASSERT_EQ(0, stat(m, &mst));
@@ -797,7 +729,7 @@ TEST_F(trigger, copies_up)
 	if (variant->verify)
 		variant->verify(_metadata, e);
 	check_std_lower(_metadata, e);
-	ASSERT_WORK_EMPTY(e->upper);
+	ASSERT_WORK_EMPTY(e->l.upper);
 }
 
 /* ======================================================================
@@ -828,7 +760,7 @@ FIXTURE_TEARDOWN(no_trigger)
 static int op_read(struct env *e)
 {
 	static char buf[64 * 1024];
-	int fd = open(P(e->mnt, "f"), O_RDONLY | O_CLOEXEC);
+	int fd = open(jp(e->l.mnt, "f"), O_RDONLY | O_CLOEXEC);
 	ssize_t n, total = 0;
 
 	if (fd < 0)
@@ -843,7 +775,7 @@ static int op_read(struct env *e)
 
 static int op_mmap_read(struct env *e)
 {
-	int fd = open(P(e->mnt, "f"), O_RDONLY | O_CLOEXEC);
+	int fd = open(jp(e->l.mnt, "f"), O_RDONLY | O_CLOEXEC);
 	unsigned char *p;
 	int r = 0;
 
@@ -863,7 +795,7 @@ static int op_mmap_read(struct env *e)
 
 static int op_stat_access(struct env *e)
 {
-	const char *m = P(e->mnt, "f");
+	const char *m = jp(e->l.mnt, "f");
 	struct statx stx;
 	struct stat st;
 
@@ -877,7 +809,7 @@ static int op_stat_access(struct env *e)
 
 static int op_getxattr(struct env *e)
 {
-	const char *m = P(e->mnt, "f");
+	const char *m = jp(e->l.mnt, "f");
 	char v[64], list[256];
 
 	if (getxattr(m, "user.keep", v, sizeof(v)) != 4 ||
@@ -889,7 +821,7 @@ static int op_getxattr(struct env *e)
 
 static int op_readdir(struct env *e)
 {
-	DIR *d = opendir(e->mnt);
+	DIR *d = opendir(e->l.mnt);
 	struct dirent *de;
 	bool found = false;
 
@@ -914,7 +846,7 @@ FIXTURE_VARIANT_ADD(no_trigger, readdir) {
 TEST_F(no_trigger, stays_on_lower)
 {
 	struct env *e = &self->e;
-	const char *u = P(e->upper, "f");
+	const char *u = jp(e->l.upper, "f");
 	struct stat st;
 	int r;
 
@@ -928,8 +860,8 @@ TEST_F(no_trigger, stays_on_lower)
 		EXPECT_EQ(DT_REG, minor(st.st_rdev));
 	}
 	/* The union still shows the lower file. */
-	ASSERT_PAT(P(e->mnt, "f"), FLEN, FSEED);
-	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
+	ASSERT_PAT(jp(e->l.mnt, "f"), FLEN, FSEED);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "f"), &st));
 	EXPECT_EQ(S_IFREG | FMODE, st.st_mode);
 	EXPECT_EQ(MTIME_NSEC, st.st_mtim.tv_nsec);
 	ASSERT_NOT_COPIED_UP(u);
@@ -968,29 +900,29 @@ TEST_F(cu, truncate_syscall_updates_mtime)
 	struct stat st;
 	time_t t0 = time(NULL);
 
-	make_file(_metadata, P(e->lower, "f"), 1010, 3, 0640);
-	make_file(_metadata, P(e->lower, "g"), 1010, 3, 0640);
-	make_file(_metadata, P(e->lower, "h"), 1010, 3, 0640);
-	ASSERT_EQ(0, utimensat(AT_FDCWD, P(e->lower, "f"), t, 0));
-	ASSERT_EQ(0, utimensat(AT_FDCWD, P(e->lower, "g"), t, 0));
-	ASSERT_EQ(0, utimensat(AT_FDCWD, P(e->lower, "h"), t, 0));
+	make_file(_metadata, jp(e->l.lower, "f"), 1010, 3, 0640);
+	make_file(_metadata, jp(e->l.lower, "g"), 1010, 3, 0640);
+	make_file(_metadata, jp(e->l.lower, "h"), 1010, 3, 0640);
+	ASSERT_EQ(0, utimensat(AT_FDCWD, jp(e->l.lower, "f"), t, 0));
+	ASSERT_EQ(0, utimensat(AT_FDCWD, jp(e->l.lower, "g"), t, 0));
+	ASSERT_EQ(0, utimensat(AT_FDCWD, jp(e->l.lower, "h"), t, 0));
 	MOUNT_UNION(e);
-	ASSERT_EQ(0, truncate(P(e->mnt, "f"), 0));
-	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
+	ASSERT_EQ(0, truncate(jp(e->l.mnt, "f"), 0));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "f"), &st));
 	EXPECT_EQ(0, st.st_size);
 	EXPECT_LE(t0, st.st_mtime);
 	EXPECT_LE(t0, st.st_ctime);
-	ASSERT_EQ(0, truncate(P(e->mnt, "g"), 5000));
-	ASSERT_EQ(0, stat(P(e->mnt, "g"), &st));
+	ASSERT_EQ(0, truncate(jp(e->l.mnt, "g"), 5000));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "g"), &st));
 	EXPECT_EQ(5000, st.st_size);
 	EXPECT_LE(t0, st.st_mtime);
 	/* The same through a metadata-only copy. */
-	ASSERT_EQ(0, chmod(P(e->mnt, "h"), 0600));
-	ASSERT_EQ(0, truncate(P(e->mnt, "h"), 10));
-	ASSERT_EQ(0, stat(P(e->mnt, "h"), &st));
+	ASSERT_EQ(0, chmod(jp(e->l.mnt, "h"), 0600));
+	ASSERT_EQ(0, truncate(jp(e->l.mnt, "h"), 10));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "h"), &st));
 	EXPECT_EQ(10, st.st_size);
 	EXPECT_LE(t0, st.st_mtime);
-	ASSERT_EQ(0, stat(P(e->upper, "f"), &st));
+	ASSERT_EQ(0, stat(jp(e->l.upper, "f"), &st));
 	EXPECT_LE(t0, st.st_mtime);
 }
 
@@ -1003,21 +935,21 @@ TEST_F(cu, data_byte_exact)
 	static unsigned char zeros[70000];
 	int fd;
 
-	make_file(_metadata, P(e->lower, "f"), len, 7, 0644);
-	fd = open(P(e->lower, "f"), O_WRONLY | O_CLOEXEC);
+	make_file(_metadata, jp(e->l.lower, "f"), len, 7, 0644);
+	fd = open(jp(e->l.lower, "f"), O_WRONLY | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(sizeof(zeros), pwrite(fd, zeros, sizeof(zeros), MiB + 3));
 	close(fd);
 	MOUNT_UNION(e);
-	ASSERT_EQ(0, chmod(P(e->mnt, "f"), 0640));
-	EXPECT_TRUE(same_content(P(e->lower, "f"), P(e->mnt, "f")));
+	ASSERT_EQ(0, chmod(jp(e->l.mnt, "f"), 0640));
+	EXPECT_TRUE(same_content(jp(e->l.lower, "f"), jp(e->l.mnt, "f")));
 	/* The data, into the metadata-only copy. */
-	ASSERT_EQ(0, open_close(P(e->mnt, "f"), O_WRONLY));
-	ASSERT_COPIED_UP(P(e->upper, "f"));
-	ASSERT_NOT_META_ONLY(P(e->upper, "f"));
-	EXPECT_TRUE(same_content(P(e->lower, "f"), P(e->upper, "f")));
-	EXPECT_TRUE(same_content(P(e->lower, "f"), P(e->mnt, "f")));
-	ASSERT_EQ(-1, cmp_pat_path(P(e->upper, "f"), MiB + 3, sizeof(zeros),
+	ASSERT_EQ(0, open_close(jp(e->l.mnt, "f"), O_WRONLY));
+	ASSERT_COPIED_UP(jp(e->l.upper, "f"));
+	ASSERT_NOT_META_ONLY(jp(e->l.upper, "f"));
+	EXPECT_TRUE(same_content(jp(e->l.lower, "f"), jp(e->l.upper, "f")));
+	EXPECT_TRUE(same_content(jp(e->l.lower, "f"), jp(e->l.mnt, "f")));
+	ASSERT_EQ(-1, cmp_pat_path(jp(e->l.upper, "f"), MiB + 3, sizeof(zeros),
 				   ZEROS));
 }
 
@@ -1088,8 +1020,8 @@ TEST_F_TIMEOUT(cu, sparse_5g, 120)
 {
 	struct env *e = &self->e;
 	const off_t size = 5 * GiB, mid = 5 * GiB / 2;
-	const char *l = P(e->lower, "sparse"), *u = P(e->upper, "sparse");
-	const char *m = P(e->mnt, "sparse");
+	const char *l = jp(e->l.lower, "sparse"), *u = jp(e->l.upper, "sparse");
+	const char *m = jp(e->l.mnt, "sparse");
 	struct seg ls[MAX_SEGS], us[MAX_SEGS], ms[MAX_SEGS];
 	int nl, nu, nm, fd;
 	struct stat lst, ust;
@@ -1137,23 +1069,23 @@ TEST_F(cu, setuid_setgid_mode)
 	int i, fd;
 
 	for (i = 0; i < 2; i++) {
-		make_file(_metadata, P(e->lower, names[i]), 5000, 2, 0755);
-		ASSERT_EQ(0, chown(P(e->lower, names[i]), 1234, 1235));
-		ASSERT_EQ(0, chmod(P(e->lower, names[i]), 06751));
+		make_file(_metadata, jp(e->l.lower, names[i]), 5000, 2, 0755);
+		ASSERT_EQ(0, chown(jp(e->l.lower, names[i]), 1234, 1235));
+		ASSERT_EQ(0, chmod(jp(e->l.lower, names[i]), 06751));
 	}
 	MOUNT_UNION(e);
-	ASSERT_EQ(0, setxattr(P(e->mnt, names[0]), "user.t", "1", 1, 0));
-	fd = open(P(e->mnt, names[1]), O_WRONLY | O_CLOEXEC);
+	ASSERT_EQ(0, setxattr(jp(e->l.mnt, names[0]), "user.t", "1", 1, 0));
+	fd = open(jp(e->l.mnt, names[1]), O_WRONLY | O_CLOEXEC);
 	ASSERT_GE(fd, 0) TH_LOG("open: %s", strerror(errno));
 	close(fd);
 	for (i = 0; i < 2; i++) {
-		ASSERT_COPIED_UP(P(e->upper, names[i]));
-		ASSERT_EQ(0, lstat(P(e->upper, names[i]), &st));
+		ASSERT_COPIED_UP(jp(e->l.upper, names[i]));
+		ASSERT_EQ(0, lstat(jp(e->l.upper, names[i]), &st));
 		EXPECT_EQ(S_IFREG | 06751, st.st_mode) TH_LOG("%s: mode %o",
 			names[i], st.st_mode);
 		EXPECT_EQ(1234, st.st_uid);
 		EXPECT_EQ(1235, st.st_gid);
-		ASSERT_EQ(0, stat(P(e->mnt, names[i]), &st));
+		ASSERT_EQ(0, stat(jp(e->l.mnt, names[i]), &st));
 		EXPECT_EQ(S_IFREG | 06751, st.st_mode);
 	}
 }
@@ -1163,16 +1095,16 @@ TEST_F(cu, owner_preserved)
 	struct env *e = &self->e;
 	struct stat st;
 
-	make_file(_metadata, P(e->lower, "f"), 100, 2, 0640);
-	ASSERT_EQ(0, chown(P(e->lower, "f"), 65534, 4242));
+	make_file(_metadata, jp(e->l.lower, "f"), 100, 2, 0640);
+	ASSERT_EQ(0, chown(jp(e->l.lower, "f"), 65534, 4242));
 	MOUNT_UNION(e);
-	ASSERT_EQ(0, chmod(P(e->mnt, "f"), 0600));
-	ASSERT_COPIED_UP(P(e->upper, "f"));
-	ASSERT_EQ(0, lstat(P(e->upper, "f"), &st));
+	ASSERT_EQ(0, chmod(jp(e->l.mnt, "f"), 0600));
+	ASSERT_COPIED_UP(jp(e->l.upper, "f"));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "f"), &st));
 	EXPECT_EQ(65534, st.st_uid);
 	EXPECT_EQ(4242, st.st_gid);
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
-	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "f"), &st));
 	EXPECT_EQ(65534, st.st_uid);
 	EXPECT_EQ(4242, st.st_gid);
 }
@@ -1181,7 +1113,7 @@ TEST_F(cu, owner_preserved)
 TEST_F(cu, times_nsec_preserved)
 {
 	struct env *e = &self->e;
-	const char *l = P(e->lower, "f");
+	const char *l = jp(e->l.lower, "f");
 	struct timespec ts[2] = { { 1234567890, 111111111 },
 				  { 1234567999, 999999999 } };
 	struct stat st;
@@ -1189,16 +1121,16 @@ TEST_F(cu, times_nsec_preserved)
 	make_file(_metadata, l, 256 * KiB, 4, 0644);
 	ASSERT_EQ(0, utimensat(AT_FDCWD, l, ts, 0));
 	MOUNT_UNION(e);
-	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "f"), &st));
 	EXPECT_EQ(ts[1].tv_nsec, st.st_mtim.tv_nsec);
-	ASSERT_EQ(0, setxattr(P(e->mnt, "f"), "user.trigger", "x", 1, 0));
-	ASSERT_COPIED_UP(P(e->upper, "f"));
-	ASSERT_EQ(0, lstat(P(e->upper, "f"), &st));
+	ASSERT_EQ(0, setxattr(jp(e->l.mnt, "f"), "user.trigger", "x", 1, 0));
+	ASSERT_COPIED_UP(jp(e->l.upper, "f"));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "f"), &st));
 	EXPECT_EQ(ts[0].tv_sec, st.st_atim.tv_sec);
 	EXPECT_EQ(ts[0].tv_nsec, st.st_atim.tv_nsec);
 	EXPECT_EQ(ts[1].tv_sec, st.st_mtim.tv_sec);
 	EXPECT_EQ(ts[1].tv_nsec, st.st_mtim.tv_nsec);
-	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "f"), &st));
 	EXPECT_EQ(ts[0].tv_sec, st.st_atim.tv_sec);
 	EXPECT_EQ(ts[0].tv_nsec, st.st_atim.tv_nsec);
 	EXPECT_EQ(ts[1].tv_sec, st.st_mtim.tv_sec);
@@ -1213,8 +1145,8 @@ TEST_F(cu, times_nsec_preserved)
 TEST_F(cu, user_xattrs_copied)
 {
 	struct env *e = &self->e;
-	const char *l = P(e->lower, "f"), *u = P(e->upper, "f");
-	const char *m = P(e->mnt, "f");
+	const char *l = jp(e->l.lower, "f"), *u = jp(e->l.upper, "f");
+	const char *m = jp(e->l.mnt, "f");
 	unsigned char bin[256], big[3000], v[4096];
 	char list[1024];
 	ssize_t n;
@@ -1261,7 +1193,7 @@ TEST_F(cu, symlink_copy_up)
 {
 	struct env *e = &self->e;
 	const char *target = "some/where/../over the rainbow";
-	const char *l = P(e->lower, "ln"), *u = P(e->upper, "ln");
+	const char *l = jp(e->l.lower, "ln"), *u = jp(e->l.upper, "ln");
 	struct timespec ts[2] = { { 1300000000, 5 }, { 1300000001, 6 } };
 	struct stat st, mst;
 	char buf[PATH_LEN];
@@ -1270,8 +1202,8 @@ TEST_F(cu, symlink_copy_up)
 	ASSERT_EQ(0, symlink(target, l));
 	ASSERT_EQ(0, utimensat(AT_FDCWD, l, ts, AT_SYMLINK_NOFOLLOW));
 	MOUNT_UNION(e);
-	ASSERT_EQ(0, lstat(P(e->mnt, "ln"), &mst));
-	ASSERT_EQ(0, fchownat(AT_FDCWD, P(e->mnt, "ln"), 777, 778,
+	ASSERT_EQ(0, lstat(jp(e->l.mnt, "ln"), &mst));
+	ASSERT_EQ(0, fchownat(AT_FDCWD, jp(e->l.mnt, "ln"), 777, 778,
 			      AT_SYMLINK_NOFOLLOW))
 		TH_LOG("fchownat: %s", strerror(errno));
 	ASSERT_EQ(0, lstat(u, &st)) TH_LOG("no symlink on upper");
@@ -1283,29 +1215,29 @@ TEST_F(cu, symlink_copy_up)
 	n = readlink(u, buf, sizeof(buf));
 	ASSERT_EQ(strlen(target), n);
 	EXPECT_EQ(0, memcmp(buf, target, n));
-	n = readlink(P(e->mnt, "ln"), buf, sizeof(buf));
+	n = readlink(jp(e->l.mnt, "ln"), buf, sizeof(buf));
 	ASSERT_EQ(strlen(target), n);
 	EXPECT_EQ(0, memcmp(buf, target, n));
 	ASSERT_ORIGIN(u, l);
-	ASSERT_EQ(0, lstat(P(e->mnt, "ln"), &st));
+	ASSERT_EQ(0, lstat(jp(e->l.mnt, "ln"), &st));
 	EXPECT_EQ(777, st.st_uid);
 	EXPECT_EQ(mst.st_ino, st.st_ino);
 	/* Lower untouched. */
 	ASSERT_EQ(0, lstat(l, &st));
 	EXPECT_EQ(0, st.st_uid);
-	ASSERT_WORK_EMPTY(e->upper);
+	ASSERT_WORK_EMPTY(e->l.upper);
 }
 
 TEST_F(cu, device_copy_up)
 {
 	struct env *e = &self->e;
-	const char *l = P(e->lower, "null"), *u = P(e->upper, "null");
+	const char *l = jp(e->l.lower, "null"), *u = jp(e->l.upper, "null");
 	struct stat st;
 
 	ASSERT_EQ(0, mknod(l, S_IFCHR | 0640, makedev(1, 3)));
 	ASSERT_EQ(0, chmod(l, 0640));
 	MOUNT_UNION(e);
-	ASSERT_EQ(0, chown(P(e->mnt, "null"), 55, 66))
+	ASSERT_EQ(0, chown(jp(e->l.mnt, "null"), 55, 66))
 		TH_LOG("chown: %s", strerror(errno));
 	ASSERT_EQ(0, lstat(u, &st)) TH_LOG("no device on upper");
 	ASSERT_TRUE(S_ISCHR(st.st_mode));
@@ -1314,12 +1246,12 @@ TEST_F(cu, device_copy_up)
 	EXPECT_EQ(55, st.st_uid);
 	EXPECT_EQ(66, st.st_gid);
 	ASSERT_ORIGIN(u, l);
-	ASSERT_EQ(0, stat(P(e->mnt, "null"), &st));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "null"), &st));
 	EXPECT_EQ(makedev(1, 3), st.st_rdev);
 	EXPECT_EQ(55, st.st_uid);
 	ASSERT_EQ(0, lstat(l, &st));
 	EXPECT_EQ(0, st.st_uid);
-	ASSERT_WORK_EMPTY(e->upper);
+	ASSERT_WORK_EMPTY(e->l.upper);
 }
 
 TEST_F(cu, fifo_copy_up)
@@ -1327,13 +1259,13 @@ TEST_F(cu, fifo_copy_up)
 	struct env *e = &self->e;
 	struct stat st;
 
-	ASSERT_EQ(0, mkfifo(P(e->lower, "fifo"), 0644));
+	ASSERT_EQ(0, mkfifo(jp(e->l.lower, "fifo"), 0644));
 	MOUNT_UNION(e);
-	ASSERT_EQ(0, chmod(P(e->mnt, "fifo"), 0600));
-	ASSERT_EQ(0, lstat(P(e->upper, "fifo"), &st));
+	ASSERT_EQ(0, chmod(jp(e->l.mnt, "fifo"), 0600));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "fifo"), &st));
 	EXPECT_TRUE(S_ISFIFO(st.st_mode));
 	EXPECT_EQ(S_IFIFO | 0600, st.st_mode);
-	ASSERT_EQ(0, lstat(P(e->lower, "fifo"), &st));
+	ASSERT_EQ(0, lstat(jp(e->l.lower, "fifo"), &st));
 	EXPECT_EQ(S_IFIFO | 0644, st.st_mode);
 }
 
@@ -1343,20 +1275,20 @@ TEST_F(cu, nested_parents_copied_up)
 	struct env *e = &self->e;
 	struct stat st;
 
-	ASSERT_EQ(0, mkdir(P(e->lower, "d1"), 0750));
-	ASSERT_EQ(0, mkdir(P(e->lower, "d1/d2"), 0705));
-	make_file(_metadata, P(e->lower, "d1/d2/f"), 20000, 5, 0644);
+	ASSERT_EQ(0, mkdir(jp(e->l.lower, "d1"), 0750));
+	ASSERT_EQ(0, mkdir(jp(e->l.lower, "d1/d2"), 0705));
+	make_file(_metadata, jp(e->l.lower, "d1/d2/f"), 20000, 5, 0644);
 	MOUNT_UNION(e);
-	ASSERT_EQ(0, truncate(P(e->mnt, "d1/d2/f"), 10000));
-	ASSERT_EQ(0, lstat(P(e->upper, "d1"), &st));
+	ASSERT_EQ(0, truncate(jp(e->l.mnt, "d1/d2/f"), 10000));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "d1"), &st));
 	EXPECT_EQ(S_IFDIR | 0750, st.st_mode);
-	ASSERT_EQ(0, lstat(P(e->upper, "d1/d2"), &st));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "d1/d2"), &st));
 	EXPECT_EQ(S_IFDIR | 0705, st.st_mode);
-	ASSERT_COPIED_UP(P(e->upper, "d1/d2/f"));
-	ASSERT_PAT(P(e->upper, "d1/d2/f"), 10000, 5);
-	ASSERT_PAT(P(e->mnt, "d1/d2/f"), 10000, 5);
-	ASSERT_PAT(P(e->lower, "d1/d2/f"), 20000, 5);
-	ASSERT_WORK_EMPTY(e->upper);
+	ASSERT_COPIED_UP(jp(e->l.upper, "d1/d2/f"));
+	ASSERT_PAT(jp(e->l.upper, "d1/d2/f"), 10000, 5);
+	ASSERT_PAT(jp(e->l.mnt, "d1/d2/f"), 10000, 5);
+	ASSERT_PAT(jp(e->l.lower, "d1/d2/f"), 20000, 5);
+	ASSERT_WORK_EMPTY(e->l.upper);
 }
 
 /* ---- origin and inode numbers ---- */
@@ -1364,16 +1296,16 @@ TEST_F(cu, nested_parents_copied_up)
 TEST_F(cu, ino_stable_across_copy_up_and_remount)
 {
 	struct env *e = &self->e;
-	const char *m = P(e->mnt, "f");
+	const char *m = jp(e->l.mnt, "f");
 	struct stat before, after, remounted, lst;
 
-	make_file(_metadata, P(e->lower, "f"), 3000, 6, 0644);
-	ASSERT_EQ(0, lstat(P(e->lower, "f"), &lst));
+	make_file(_metadata, jp(e->l.lower, "f"), 3000, 6, 0644);
+	ASSERT_EQ(0, lstat(jp(e->l.lower, "f"), &lst));
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, stat(m, &before));
 	ASSERT_EQ(0, chmod(m, 0600));
-	ASSERT_COPIED_UP(P(e->upper, "f"));
-	ASSERT_ORIGIN(P(e->upper, "f"), P(e->lower, "f"));
+	ASSERT_COPIED_UP(jp(e->l.upper, "f"));
+	ASSERT_ORIGIN(jp(e->l.upper, "f"), jp(e->l.lower, "f"));
 	ASSERT_EQ(0, stat(m, &after));
 	EXPECT_EQ(before.st_ino, after.st_ino);
 	EXPECT_EQ(before.st_dev, after.st_dev);
@@ -1399,18 +1331,18 @@ TEST_F(cu, d_ino_after_copy_up)
 	ino_t d_ino = 0;
 	DIR *d;
 
-	make_file(_metadata, P(e->lower, "f"), 10, 6, 0644);
+	make_file(_metadata, jp(e->l.lower, "f"), 10, 6, 0644);
 	MOUNT_UNION(e);
-	ASSERT_EQ(0, chmod(P(e->mnt, "f"), 0600));
+	ASSERT_EQ(0, chmod(jp(e->l.mnt, "f"), 0600));
 	UMOUNT_UNION(e);
 	MOUNT_UNION(e);
-	d = opendir(e->mnt);
+	d = opendir(e->l.mnt);
 	ASSERT_NE(NULL, d);
 	while ((de = readdir(d)))
 		if (!strcmp(de->d_name, "f"))
 			d_ino = de->d_ino;
 	closedir(d);
-	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "f"), &st));
 	EXPECT_EQ(st.st_ino, d_ino);
 }
 
@@ -1420,7 +1352,7 @@ TEST_F(cu, d_ino_after_copy_up)
 
 static void enospc_setup(struct __test_metadata *_metadata, struct env *e)
 {
-	make_file(_metadata, P(e->lower, "big"), BIG, 11, 0644);
+	make_file(_metadata, jp(e->l.lower, "big"), BIG, 11, 0644);
 	SMALL_UPPER(e, "1M");
 	MOUNT_UNION(e);
 }
@@ -1429,12 +1361,12 @@ static void check_intact(struct __test_metadata *_metadata, struct env *e)
 {
 	struct statfs sfs;
 
-	ASSERT_PAT(P(e->mnt, "big"), BIG, 11);
-	ASSERT_NOT_COPIED_UP(P(e->upper, "big"));
-	ASSERT_WORK_EMPTY(e->upper);
-	ASSERT_PAT(P(e->lower, "big"), BIG, 11);
+	ASSERT_PAT(jp(e->l.mnt, "big"), BIG, 11);
+	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "big"));
+	ASSERT_WORK_EMPTY(e->l.upper);
+	ASSERT_PAT(jp(e->l.lower, "big"), BIG, 11);
 	/* The space of the partial copy was given back. */
-	ASSERT_EQ(0, statfs(e->upper, &sfs));
+	ASSERT_EQ(0, statfs(e->l.upper, &sfs));
 	EXPECT_GE((long long)sfs.f_bfree * sfs.f_bsize, 768 * KiB)
 		TH_LOG("only %lld bytes free on upper",
 		       (long long)sfs.f_bfree * sfs.f_bsize);
@@ -1446,14 +1378,14 @@ TEST_F(cu, enospc_open_leaves_nothing)
 	int fd;
 
 	enospc_setup(_metadata, e);
-	fd = open(P(e->mnt, "big"), O_WRONLY | O_CLOEXEC);
+	fd = open(jp(e->l.mnt, "big"), O_WRONLY | O_CLOEXEC);
 	if (fd >= 0)
 		close(fd);
 	ASSERT_EQ(-1, fd);
 	ASSERT_EQ(ENOSPC, errno) TH_LOG("open: %s", strerror(errno));
 	check_intact(_metadata, e);
 	/* And again, now that the name may be cached. */
-	fd = open(P(e->mnt, "big"), O_RDWR | O_CLOEXEC);
+	fd = open(jp(e->l.mnt, "big"), O_RDWR | O_CLOEXEC);
 	if (fd >= 0)
 		close(fd);
 	ASSERT_EQ(-1, fd);
@@ -1468,17 +1400,17 @@ TEST_F(cu, enospc_chmod_then_write_keeps_lower_data)
 
 	enospc_setup(_metadata, e);
 	/* chmod copies the metadata only: it fits. */
-	ASSERT_EQ(0, chmod(P(e->mnt, "big"), 0600)) TH_LOG("chmod: %s", strerror(errno));
-	ASSERT_META_ONLY(P(e->upper, "big"));
+	ASSERT_EQ(0, chmod(jp(e->l.mnt, "big"), 0600)) TH_LOG("chmod: %s", strerror(errno));
+	ASSERT_META_ONLY(jp(e->l.upper, "big"));
 	/* The data does not. */
-	ASSERT_EQ(-1, open(P(e->mnt, "big"), O_RDWR | O_CLOEXEC));
+	ASSERT_EQ(-1, open(jp(e->l.mnt, "big"), O_RDWR | O_CLOEXEC));
 	ASSERT_EQ(ENOSPC, errno);
-	ASSERT_META_ONLY(P(e->upper, "big"));
-	ASSERT_PAT(P(e->mnt, "big"), BIG, 11);
-	ASSERT_WORK_EMPTY(e->upper);
-	ASSERT_EQ(0, stat(P(e->mnt, "big"), &st));
+	ASSERT_META_ONLY(jp(e->l.upper, "big"));
+	ASSERT_PAT(jp(e->l.mnt, "big"), BIG, 11);
+	ASSERT_WORK_EMPTY(e->l.upper);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "big"), &st));
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
-	ASSERT_EQ(0, lstat(P(e->upper, "big"), &st));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "big"), &st));
 	EXPECT_EQ(0, st.st_blocks) TH_LOG("the partial copy's space was not given back");
 	EXPECT_EQ(BIG, st.st_size);
 }
@@ -1491,20 +1423,20 @@ TEST_F(cu, enospc_then_truncate_small)
 	int fd;
 
 	enospc_setup(_metadata, e);
-	fd = open(P(e->mnt, "big"), O_WRONLY | O_CLOEXEC);
+	fd = open(jp(e->l.mnt, "big"), O_WRONLY | O_CLOEXEC);
 	if (fd >= 0)
 		close(fd);
 	ASSERT_EQ(-1, fd);
 	ASSERT_EQ(ENOSPC, errno);
-	ASSERT_EQ(0, truncate(P(e->mnt, "big"), 4096))
+	ASSERT_EQ(0, truncate(jp(e->l.mnt, "big"), 4096))
 		TH_LOG("truncate: %s", strerror(errno));
-	ASSERT_COPIED_UP(P(e->upper, "big"));
-	ASSERT_PAT(P(e->upper, "big"), 4096, 11);
-	ASSERT_PAT(P(e->mnt, "big"), 4096, 11);
-	ASSERT_EQ(0, lstat(P(e->upper, "big"), &st));
+	ASSERT_COPIED_UP(jp(e->l.upper, "big"));
+	ASSERT_PAT(jp(e->l.upper, "big"), 4096, 11);
+	ASSERT_PAT(jp(e->l.mnt, "big"), 4096, 11);
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "big"), &st));
 	EXPECT_LE(st.st_blocks, 8);
-	ASSERT_WORK_EMPTY(e->upper);
-	ASSERT_PAT(P(e->lower, "big"), BIG, 11);
+	ASSERT_WORK_EMPTY(e->l.upper);
+	ASSERT_PAT(jp(e->l.lower, "big"), BIG, 11);
 }
 
 /* truncate and O_TRUNC copy only the data that remains. */
@@ -1514,18 +1446,18 @@ TEST_F(cu, truncate_copies_only_remaining)
 	struct stat st;
 	int fd;
 
-	make_file(_metadata, P(e->lower, "a"), 8 * MiB, 12, 0644);
-	make_file(_metadata, P(e->lower, "b"), 8 * MiB, 12, 0644);
+	make_file(_metadata, jp(e->l.lower, "a"), 8 * MiB, 12, 0644);
+	make_file(_metadata, jp(e->l.lower, "b"), 8 * MiB, 12, 0644);
 	MOUNT_UNION(e);
-	ASSERT_EQ(0, truncate(P(e->mnt, "a"), 4096));
-	ASSERT_EQ(0, lstat(P(e->upper, "a"), &st));
+	ASSERT_EQ(0, truncate(jp(e->l.mnt, "a"), 4096));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "a"), &st));
 	EXPECT_EQ(4096, st.st_size);
 	EXPECT_LE(st.st_blocks, 8);
-	ASSERT_PAT(P(e->mnt, "a"), 4096, 12);
-	fd = open(P(e->mnt, "b"), O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ASSERT_PAT(jp(e->l.mnt, "a"), 4096, 12);
+	fd = open(jp(e->l.mnt, "b"), O_WRONLY | O_TRUNC | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
 	close(fd);
-	ASSERT_EQ(0, lstat(P(e->upper, "b"), &st));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "b"), &st));
 	EXPECT_EQ(0, st.st_size);
 	EXPECT_EQ(0, st.st_blocks);
 }
@@ -1538,10 +1470,10 @@ static int open_rdonly_std(struct __test_metadata *_metadata, struct env *e)
 	int fd;
 
 	make_std_file(_metadata, e, false);
-	if (mount_union(e))
+	if (union_mount(&e->l))
 		return -1;
-	fd = open(P(e->mnt, "f"), O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && layer_kind(P(e->upper, "f")) == 'r') {
+	fd = open(jp(e->l.mnt, "f"), O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && layer_kind(jp(e->l.upper, "f")) == 'r') {
 		close(fd);
 		return -1;
 	}
@@ -1556,15 +1488,15 @@ TEST_F(cu, fchmod_rdonly_fd)
 
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(0, fchmod(fd, 0600)) TH_LOG("fchmod: %s", strerror(errno));
-	ASSERT_COPIED_UP(P(e->upper, "f"));
-	ASSERT_EQ(0, lstat(P(e->upper, "f"), &st));
+	ASSERT_COPIED_UP(jp(e->l.upper, "f"));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "f"), &st));
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
 	ASSERT_EQ(0, fstat(fd, &st));
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
-	ASSERT_EQ(0, stat(P(e->mnt, "f"), &st));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "f"), &st));
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
-	ASSERT_META_ONLY(P(e->upper, "f"));
-	ASSERT_PAT(P(e->mnt, "f"), FLEN, FSEED);
+	ASSERT_META_ONLY(jp(e->l.upper, "f"));
+	ASSERT_PAT(jp(e->l.mnt, "f"), FLEN, FSEED);
 	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
 	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
 	close(fd);
@@ -1579,14 +1511,14 @@ TEST_F(cu, fchown_rdonly_fd)
 
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(0, fchown(fd, 321, 654)) TH_LOG("fchown: %s", strerror(errno));
-	ASSERT_COPIED_UP(P(e->upper, "f"));
-	ASSERT_EQ(0, lstat(P(e->upper, "f"), &st));
+	ASSERT_COPIED_UP(jp(e->l.upper, "f"));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "f"), &st));
 	EXPECT_EQ(321, st.st_uid);
 	EXPECT_EQ(654, st.st_gid);
 	ASSERT_EQ(0, fstat(fd, &st));
 	EXPECT_EQ(321, st.st_uid);
-	ASSERT_META_ONLY(P(e->upper, "f"));
-	ASSERT_PAT(P(e->mnt, "f"), FLEN, FSEED);
+	ASSERT_META_ONLY(jp(e->l.upper, "f"));
+	ASSERT_PAT(jp(e->l.mnt, "f"), FLEN, FSEED);
 	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
 	close(fd);
 	check_std_lower(_metadata, e);
@@ -1601,16 +1533,16 @@ TEST_F(cu, futimens_rdonly_fd)
 
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(0, futimens(fd, ts)) TH_LOG("futimens: %s", strerror(errno));
-	ASSERT_COPIED_UP(P(e->upper, "f"));
-	ASSERT_EQ(0, lstat(P(e->upper, "f"), &st));
+	ASSERT_COPIED_UP(jp(e->l.upper, "f"));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "f"), &st));
 	EXPECT_EQ(111, st.st_atim.tv_sec);
 	EXPECT_EQ(222, st.st_atim.tv_nsec);
 	EXPECT_EQ(333, st.st_mtim.tv_sec);
 	EXPECT_EQ(444, st.st_mtim.tv_nsec);
 	ASSERT_EQ(0, fstat(fd, &st));
 	EXPECT_EQ(444, st.st_mtim.tv_nsec);
-	ASSERT_META_ONLY(P(e->upper, "f"));
-	ASSERT_PAT(P(e->mnt, "f"), FLEN, FSEED);
+	ASSERT_META_ONLY(jp(e->l.upper, "f"));
+	ASSERT_PAT(jp(e->l.mnt, "f"), FLEN, FSEED);
 	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
 	close(fd);
 	check_std_lower(_metadata, e);
@@ -1625,13 +1557,13 @@ TEST_F(cu, fsetxattr_rdonly_fd)
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(0, fsetxattr(fd, "user.fd", "val", 3, 0))
 		TH_LOG("fsetxattr: %s", strerror(errno));
-	ASSERT_COPIED_UP(P(e->upper, "f"));
-	EXPECT_EQ(3, getxattr(P(e->upper, "f"), "user.fd", v, sizeof(v)));
+	ASSERT_COPIED_UP(jp(e->l.upper, "f"));
+	EXPECT_EQ(3, getxattr(jp(e->l.upper, "f"), "user.fd", v, sizeof(v)));
 	EXPECT_EQ(3, fgetxattr(fd, "user.fd", v, sizeof(v)));
 	ASSERT_EQ(0, fremovexattr(fd, "user.fd"));
-	EXPECT_EQ(-1, getxattr(P(e->upper, "f"), "user.fd", v, sizeof(v)));
-	ASSERT_META_ONLY(P(e->upper, "f"));
-	ASSERT_PAT(P(e->mnt, "f"), FLEN, FSEED);
+	EXPECT_EQ(-1, getxattr(jp(e->l.upper, "f"), "user.fd", v, sizeof(v)));
+	ASSERT_META_ONLY(jp(e->l.upper, "f"));
+	ASSERT_PAT(jp(e->l.mnt, "f"), FLEN, FSEED);
 	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
 	close(fd);
 	check_std_lower(_metadata, e);
@@ -1650,9 +1582,9 @@ TEST_F(cu, rdonly_fd_sees_new_data)
 	fill_pat(want, 0, 100, FSEED);
 	ASSERT_EQ(0, memcmp(buf, want, 100));
 
-	rw = open(P(e->mnt, "f"), O_RDWR | O_CLOEXEC);
+	rw = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
 	ASSERT_GE(rw, 0);
-	ASSERT_COPIED_UP(P(e->upper, "f"));
+	ASSERT_COPIED_UP(jp(e->l.upper, "f"));
 	ASSERT_EQ(9, pwrite(rw, "NEWNEWNEW", 9, 0));
 	ASSERT_EQ(3, pwrite(rw, "XYZ", 3, 100));
 	ASSERT_EQ(4, pwrite(rw, "tail", 4, FLEN - 4));
@@ -1683,10 +1615,10 @@ TEST_F(cu, write_pwrite_writev)
 	};
 	int fd, ufd;
 
-	make_file(_metadata, P(e->lower, "f"), len, 13, 0644);
+	make_file(_metadata, jp(e->l.lower, "f"), len, 13, 0644);
 	MOUNT_UNION(e);
 	fill_pat(want, 0, len, 13);
-	fd = open(P(e->mnt, "f"), O_RDWR | O_CLOEXEC);
+	fd = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(4, write(fd, "AAAA", 4));
 	memcpy(want, "AAAA", 4);
@@ -1699,17 +1631,17 @@ TEST_F(cu, write_pwrite_writev)
 	ASSERT_EQ(17, lseek(fd, 0, SEEK_CUR));
 	close(fd);
 
-	ufd = open(P(e->upper, "f"), O_RDONLY | O_CLOEXEC);
+	ufd = open(jp(e->l.upper, "f"), O_RDONLY | O_CLOEXEC);
 	ASSERT_GE(ufd, 0);
 	ASSERT_EQ(sizeof(want), pread(ufd, got, sizeof(got), 0));
 	EXPECT_EQ(0, memcmp(got, want, sizeof(want)));
 	close(ufd);
-	ufd = open(P(e->mnt, "f"), O_RDONLY | O_CLOEXEC);
+	ufd = open(jp(e->l.mnt, "f"), O_RDONLY | O_CLOEXEC);
 	ASSERT_GE(ufd, 0);
 	ASSERT_EQ(sizeof(want), pread(ufd, got, sizeof(got), 0));
 	EXPECT_EQ(0, memcmp(got, want, sizeof(want)));
 	close(ufd);
-	ASSERT_PAT(P(e->lower, "f"), len, 13);
+	ASSERT_PAT(jp(e->l.lower, "f"), len, 13);
 }
 
 TEST_F(cu, o_append)
@@ -1718,19 +1650,19 @@ TEST_F(cu, o_append)
 	char buf[64];
 	int fd;
 
-	write_str(_metadata, P(e->lower, "f"), "hello");
+	write_str(_metadata, jp(e->l.lower, "f"), "hello");
 	MOUNT_UNION(e);
-	fd = open(P(e->mnt, "f"), O_WRONLY | O_APPEND | O_CLOEXEC);
+	fd = open(jp(e->l.mnt, "f"), O_WRONLY | O_APPEND | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(6, write(fd, " world", 6));
 	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
 	ASSERT_EQ(1, write(fd, "!", 1));
 	close(fd);
-	ASSERT_EQ(12, read_str(P(e->upper, "f"), buf, sizeof(buf)));
+	ASSERT_EQ(12, read_buf(jp(e->l.upper, "f"), buf, sizeof(buf)));
 	EXPECT_STREQ("hello world!", buf);
-	ASSERT_EQ(12, read_str(P(e->mnt, "f"), buf, sizeof(buf)));
+	ASSERT_EQ(12, read_buf(jp(e->l.mnt, "f"), buf, sizeof(buf)));
 	EXPECT_STREQ("hello world!", buf);
-	ASSERT_EQ(5, read_str(P(e->lower, "f"), buf, sizeof(buf)));
+	ASSERT_EQ(5, read_buf(jp(e->l.lower, "f"), buf, sizeof(buf)));
 	EXPECT_STREQ("hello", buf);
 }
 
@@ -1741,14 +1673,14 @@ TEST_F(cu, mmap_shared_write)
 	unsigned char *p, *want, *got;
 	int fd, ufd;
 
-	make_file(_metadata, P(e->lower, "f"), 3 * pg, 14, 0644);
+	make_file(_metadata, jp(e->l.lower, "f"), 3 * pg, 14, 0644);
 	MOUNT_UNION(e);
 	want = malloc(3 * pg);
 	got = malloc(3 * pg);
 	ASSERT_NE(NULL, want);
 	ASSERT_NE(NULL, got);
 	fill_pat(want, 0, 3 * pg, 14);
-	fd = open(P(e->mnt, "f"), O_RDWR | O_CLOEXEC);
+	fd = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
 	p = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap: %s", strerror(errno));
@@ -1760,14 +1692,14 @@ TEST_F(cu, mmap_shared_write)
 	ASSERT_EQ(0, msync(p, 3 * pg, MS_SYNC));
 
 	/* Visible on the upper file while still mapped. */
-	ufd = open(P(e->upper, "f"), O_RDONLY | O_CLOEXEC);
+	ufd = open(jp(e->l.upper, "f"), O_RDONLY | O_CLOEXEC);
 	ASSERT_GE(ufd, 0);
 	ASSERT_EQ(3 * pg, pread(ufd, got, 3 * pg, 0));
 	EXPECT_EQ(0, memcmp(got, want, 3 * pg));
 	close(ufd);
 	ASSERT_EQ(0, munmap(p, 3 * pg));
 	close(fd);
-	ASSERT_PAT(P(e->lower, "f"), 3 * pg, 14);
+	ASSERT_PAT(jp(e->l.lower, "f"), 3 * pg, 14);
 	free(want);
 	free(got);
 }
@@ -1777,14 +1709,14 @@ TEST_F(cu, fsync_fdatasync)
 	struct env *e = &self->e;
 	int fd;
 
-	make_file(_metadata, P(e->lower, "f"), 5000, 15, 0644);
+	make_file(_metadata, jp(e->l.lower, "f"), 5000, 15, 0644);
 	MOUNT_UNION(e);
-	fd = open(P(e->mnt, "f"), O_RDONLY | O_CLOEXEC);
+	fd = open(jp(e->l.mnt, "f"), O_RDONLY | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
 	EXPECT_EQ(0, fsync(fd)) TH_LOG("fsync (lower): %s", strerror(errno));
 	close(fd);
-	ASSERT_NOT_COPIED_UP(P(e->upper, "f"));
-	fd = open(P(e->mnt, "f"), O_RDWR | O_CLOEXEC);
+	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "f"));
+	fd = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(5, pwrite(fd, "synced", 5, 100));
 	EXPECT_EQ(0, fsync(fd)) TH_LOG("fsync: %s", strerror(errno));
@@ -1793,21 +1725,21 @@ TEST_F(cu, fsync_fdatasync)
 	EXPECT_EQ(0, sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE));
 	EXPECT_EQ(0, syncfs(fd));
 	close(fd);
-	ASSERT_COPIED_UP(P(e->upper, "f"));
-	EXPECT_EQ(-1, cmp_pat_path(P(e->upper, "f"), 0, 100, 15));
-	EXPECT_EQ(-1, cmp_pat_path(P(e->upper, "f"), 205, 5000 - 205, 15));
+	ASSERT_COPIED_UP(jp(e->l.upper, "f"));
+	EXPECT_EQ(-1, cmp_pat_path(jp(e->l.upper, "f"), 0, 100, 15));
+	EXPECT_EQ(-1, cmp_pat_path(jp(e->l.upper, "f"), 205, 5000 - 205, 15));
 }
 
 TEST_F(cu, fallocate_and_punch_hole)
 {
 	struct env *e = &self->e;
-	const char *u = P(e->upper, "f");
+	const char *u = jp(e->l.upper, "f");
 	struct stat st, st2;
 	int fd;
 
-	make_file(_metadata, P(e->lower, "f"), MiB, 16, 0644);
+	make_file(_metadata, jp(e->l.lower, "f"), MiB, 16, 0644);
 	MOUNT_UNION(e);
-	fd = open(P(e->mnt, "f"), O_RDWR | O_CLOEXEC);
+	fd = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
 
 	ASSERT_EQ(0, fallocate(fd, 0, MiB, MiB))
@@ -1838,7 +1770,7 @@ TEST_F(cu, fallocate_and_punch_hole)
 	EXPECT_EQ(256 * KiB, lseek(fd, 0, SEEK_HOLE));
 	EXPECT_EQ(-1, cmp_pat(fd, 256 * KiB, 256 * KiB, ZEROS));
 	close(fd);
-	ASSERT_PAT(P(e->lower, "f"), MiB, 16);
+	ASSERT_PAT(jp(e->l.lower, "f"), MiB, 16);
 }
 
 static ssize_t copy_all(int in, loff_t *off_in, int out, loff_t *off_out,
@@ -1866,22 +1798,22 @@ TEST_F(cu, copy_file_range_between_union_files)
 	int in, out;
 	ssize_t n;
 
-	make_file(_metadata, P(e->lower, "src"), len, 17, 0644);
-	write_str(_metadata, P(e->lower, "dst"), "old content");
+	make_file(_metadata, jp(e->l.lower, "src"), len, 17, 0644);
+	write_str(_metadata, jp(e->l.lower, "dst"), "old content");
 	MOUNT_UNION(e);
-	in = open(P(e->mnt, "src"), O_RDONLY | O_CLOEXEC);
+	in = open(jp(e->l.mnt, "src"), O_RDONLY | O_CLOEXEC);
 	ASSERT_GE(in, 0);
-	out = open(P(e->mnt, "dst"), O_WRONLY | O_TRUNC | O_CLOEXEC);
+	out = open(jp(e->l.mnt, "dst"), O_WRONLY | O_TRUNC | O_CLOEXEC);
 	ASSERT_GE(out, 0);
 	n = copy_all(in, NULL, out, NULL, len);
 	ASSERT_EQ(len, n) TH_LOG("copy_file_range: %s", strerror(-n));
 	close(out);
-	ASSERT_PAT(P(e->upper, "dst"), len, 17);
-	ASSERT_PAT(P(e->mnt, "dst"), len, 17);
-	ASSERT_NOT_COPIED_UP(P(e->upper, "src"));
+	ASSERT_PAT(jp(e->l.upper, "dst"), len, 17);
+	ASSERT_PAT(jp(e->l.mnt, "dst"), len, 17);
+	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "src"));
 
 	/* With offsets, into a file that is on upper already. */
-	out = open(P(e->mnt, "dst"), O_RDWR | O_CLOEXEC);
+	out = open(jp(e->l.mnt, "dst"), O_RDWR | O_CLOEXEC);
 	ASSERT_GE(out, 0);
 	n = copy_all(in, &in_off, out, &out_off, 70000);
 	ASSERT_EQ(70000, n) TH_LOG("copy_file_range: %s", strerror(-n));
@@ -1891,7 +1823,7 @@ TEST_F(cu, copy_file_range_between_union_files)
 	close(in);
 	{
 		static unsigned char got[70000], want[70000];
-		int fd = open(P(e->upper, "dst"), O_RDONLY | O_CLOEXEC);
+		int fd = open(jp(e->l.upper, "dst"), O_RDONLY | O_CLOEXEC);
 
 		ASSERT_GE(fd, 0);
 		ASSERT_EQ(sizeof(got), pread(fd, got, sizeof(got), 5000));
@@ -1904,7 +1836,7 @@ TEST_F(cu, copy_file_range_between_union_files)
 	{
 		char buf[32];
 
-		ASSERT_EQ(11, read_str(P(e->lower, "dst"), buf, sizeof(buf)));
+		ASSERT_EQ(11, read_buf(jp(e->l.lower, "dst"), buf, sizeof(buf)));
 		EXPECT_STREQ("old content", buf);
 	}
 }
@@ -1912,7 +1844,7 @@ TEST_F(cu, copy_file_range_between_union_files)
 TEST_F(cu, seek_data_hole)
 {
 	struct env *e = &self->e;
-	const char *l = P(e->lower, "f"), *u = P(e->upper, "f");
+	const char *l = jp(e->l.lower, "f"), *u = jp(e->l.upper, "f");
 	struct seg ls[MAX_SEGS], ms[MAX_SEGS], us[MAX_SEGS];
 	int nl, nm, nu, fd;
 
@@ -1928,7 +1860,7 @@ TEST_F(cu, seek_data_hole)
 	MOUNT_UNION(e);
 
 	/* Read-only, on lower. */
-	fd = open(P(e->mnt, "f"), O_RDONLY | O_CLOEXEC);
+	fd = open(jp(e->l.mnt, "f"), O_RDONLY | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
 	nm = layout(fd, ms);
 	ASSERT_SAME_LAYOUT(ls, nl, ms, nm);
@@ -1937,7 +1869,7 @@ TEST_F(cu, seek_data_hole)
 	close(fd);
 
 	/* Read-write, on upper, with one more data range. */
-	fd = open(P(e->mnt, "f"), O_RDWR | O_CLOEXEC);
+	fd = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(0, write_pat(fd, 2 * MiB, 8 * KiB, 18));
 	nm = layout(fd, ms);
@@ -1962,14 +1894,14 @@ TEST_F(cu, o_direct)
 	unsigned char *buf, *want;
 	int plain, fd, plain_errno;
 
-	make_file(_metadata, P(e->lower, "f"), 4 * blk, 19, 0644);
-	plain = open(P(e->work, "plain"), O_CREAT | O_RDWR | O_DIRECT | O_CLOEXEC,
+	make_file(_metadata, jp(e->l.lower, "f"), 4 * blk, 19, 0644);
+	plain = open(jp(e->l.base, "plain"), O_CREAT | O_RDWR | O_DIRECT | O_CLOEXEC,
 		     0644);
 	plain_errno = plain < 0 ? errno : 0;
 	if (plain >= 0)
 		close(plain);
 	MOUNT_UNION(e);
-	fd = open(P(e->mnt, "f"), O_RDWR | O_DIRECT | O_CLOEXEC);
+	fd = open(jp(e->l.mnt, "f"), O_RDWR | O_DIRECT | O_CLOEXEC);
 	if (plain_errno) {
 		ASSERT_EQ(-1, fd);
 		ASSERT_EQ(plain_errno, errno);
@@ -1992,7 +1924,7 @@ TEST_F(cu, o_direct)
 	close(fd);
 	{
 		unsigned char *got = malloc(4 * blk + 1);
-		int ufd = open(P(e->upper, "f"), O_RDONLY | O_CLOEXEC);
+		int ufd = open(jp(e->l.upper, "f"), O_RDONLY | O_CLOEXEC);
 
 		ASSERT_NE(NULL, got);
 		ASSERT_GE(ufd, 0);
@@ -2001,7 +1933,7 @@ TEST_F(cu, o_direct)
 		close(ufd);
 		free(got);
 	}
-	ASSERT_PAT(P(e->lower, "f"), 4 * blk, 19);
+	ASSERT_PAT(jp(e->l.lower, "f"), 4 * blk, 19);
 	free(buf);
 	free(want);
 }
@@ -2026,7 +1958,7 @@ TEST_F_TIMEOUT(cu, concurrent_open_write, 120)
 	char names[512], markers[NPROC];
 	struct stat st;
 
-	make_file(_metadata, P(e->lower, "f"), CLEN, 20, 0644);
+	make_file(_metadata, jp(e->l.lower, "f"), CLEN, 20, 0644);
 	MOUNT_UNION(e);
 	res = mmap(NULL, sizeof(*res) * NPROC, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -2044,7 +1976,7 @@ TEST_F_TIMEOUT(cu, concurrent_open_write, 120)
 			if (read(barrier[0], &c, 1) != 0)
 				_exit(3);
 			res[i].bad_off = -2;
-			fd = open(P(e->mnt, "f"), O_RDWR);
+			fd = open(jp(e->l.mnt, "f"), O_RDWR);
 			if (fd < 0) {
 				res[i].open_errno = errno;
 				_exit(1);
@@ -2072,12 +2004,12 @@ TEST_F_TIMEOUT(cu, concurrent_open_write, 120)
 	}
 
 	/* One regular file on upper with the data and every marker. */
-	ASSERT_COPIED_UP(P(e->upper, "f"));
-	ASSERT_EQ(0, lstat(P(e->upper, "f"), &st));
+	ASSERT_COPIED_UP(jp(e->l.upper, "f"));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "f"), &st));
 	EXPECT_EQ(CLEN + NPROC, st.st_size);
 	EXPECT_EQ(1, st.st_nlink);
-	EXPECT_EQ(-1, cmp_pat_path(P(e->upper, "f"), 0, CLEN, 20));
-	fd = open(P(e->mnt, "f"), O_RDONLY | O_CLOEXEC);
+	EXPECT_EQ(-1, cmp_pat_path(jp(e->l.upper, "f"), 0, CLEN, 20));
+	fd = open(jp(e->l.mnt, "f"), O_RDONLY | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(NPROC, pread(fd, markers, NPROC, CLEN));
 	for (i = 0; i < NPROC; i++) {
@@ -2085,10 +2017,10 @@ TEST_F_TIMEOUT(cu, concurrent_open_write, 120)
 	}
 	close(fd);
 	/* Nothing else was left on upper. */
-	EXPECT_EQ(2, count_entries(e->upper, names, sizeof(names)))
+	EXPECT_EQ(2, count_entries(e->l.upper, names, sizeof(names)))
 		TH_LOG("upper holds:%s", names);
-	ASSERT_WORK_EMPTY(e->upper);
-	ASSERT_PAT(P(e->lower, "f"), CLEN, 20);
+	ASSERT_WORK_EMPTY(e->l.upper);
+	ASSERT_PAT(jp(e->l.lower, "f"), CLEN, 20);
 	munmap(res, sizeof(*res) * NPROC);
 }
 
@@ -2100,28 +2032,28 @@ TEST_F(cu, lower_hardlink_broken_by_copy_up)
 	struct stat st;
 	int fd;
 
-	make_file(_metadata, P(e->lower, "a"), 9000, 21, 0644);
-	ASSERT_EQ(0, link(P(e->lower, "a"), P(e->lower, "b")));
+	make_file(_metadata, jp(e->l.lower, "a"), 9000, 21, 0644);
+	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "b")));
 	MOUNT_UNION(e);
-	ASSERT_PAT(P(e->mnt, "b"), 9000, 21);
-	fd = open(P(e->mnt, "a"), O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ASSERT_PAT(jp(e->l.mnt, "b"), 9000, 21);
+	fd = open(jp(e->l.mnt, "a"), O_WRONLY | O_TRUNC | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(0, write_pat(fd, 0, 5000, 22));
 	close(fd);
-	ASSERT_COPIED_UP(P(e->upper, "a"));
-	ASSERT_NOT_COPIED_UP(P(e->upper, "b"));
-	ASSERT_PAT(P(e->upper, "a"), 5000, 22);
-	ASSERT_PAT(P(e->mnt, "a"), 5000, 22);
+	ASSERT_COPIED_UP(jp(e->l.upper, "a"));
+	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "b"));
+	ASSERT_PAT(jp(e->l.upper, "a"), 5000, 22);
+	ASSERT_PAT(jp(e->l.mnt, "a"), 5000, 22);
 	/* The other name still shows the lower file. */
-	ASSERT_PAT(P(e->mnt, "b"), 9000, 21);
-	ASSERT_EQ(0, stat(P(e->mnt, "a"), &st));
+	ASSERT_PAT(jp(e->l.mnt, "b"), 9000, 21);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "a"), &st));
 	EXPECT_EQ(1, st.st_nlink);
-	ASSERT_PAT(P(e->lower, "a"), 9000, 21);
+	ASSERT_PAT(jp(e->l.lower, "a"), 9000, 21);
 	/* Also after remount. */
 	UMOUNT_UNION(e);
 	MOUNT_UNION(e);
-	ASSERT_PAT(P(e->mnt, "b"), 9000, 21);
-	ASSERT_PAT(P(e->mnt, "a"), 5000, 22);
+	ASSERT_PAT(jp(e->l.mnt, "b"), 9000, 21);
+	ASSERT_PAT(jp(e->l.mnt, "a"), 5000, 22);
 }
 
 /*
@@ -2138,24 +2070,24 @@ TEST_F(cu, dir_copy_up_shares_fallthru_markers)
 	DIR *d;
 	int i, n = 0;
 
-	ASSERT_EQ(0, mkdir(P(e->lower, "d"), 0755));
+	ASSERT_EQ(0, mkdir(jp(e->l.lower, "d"), 0755));
 	for (i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "d/f%d", i);
-		make_file(_metadata, P(e->lower, name), 100 + i, i, 0644);
+		make_file(_metadata, jp(e->l.lower, name), 100 + i, i, 0644);
 	}
-	ASSERT_EQ(0, mkdir(P(e->lower, "d/sub"), 0755));
+	ASSERT_EQ(0, mkdir(jp(e->l.lower, "d/sub"), 0755));
 	MOUNT_UNION(e);
-	d = opendir(P(e->mnt, "d"));
+	d = opendir(jp(e->l.mnt, "d"));
 	ASSERT_NE(NULL, d);
 	while (readdir(d))
 		n++;
 	closedir(d);
 	EXPECT_EQ(6, n);
-	ASSERT_EQ(0, lstat(P(e->upper, "d/f0"), &a));
-	ASSERT_EQ(0, lstat(P(e->upper, "d/f1"), &b));
-	ASSERT_EQ(0, lstat(P(e->upper, "d/f2"), &c));
-	ASSERT_EQ(0, lstat(P(e->upper, "d/sub"), &s));
-	ASSERT_EQ(0, lstat(P(e->upper, WORK_DIR "/fallthru.8"), &w))
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "d/f0"), &a));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "d/f1"), &b));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "d/f2"), &c));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "d/sub"), &s));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, WORK_DIR "/fallthru.8"), &w))
 		TH_LOG("no shared DT_REG marker in the work directory");
 	EXPECT_TRUE(S_ISCHR(a.st_mode));
 	EXPECT_EQ(makedev(0, DT_REG), a.st_rdev);
@@ -2170,33 +2102,33 @@ TEST_F(cu, dir_copy_up_shares_fallthru_markers)
 	/* The view: lower's files, inode numbers and contents. */
 	for (i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "d/f%d", i);
-		ASSERT_PAT(P(e->mnt, name), 100 + i, i);
-		ASSERT_EQ(0, stat(P(e->mnt, name), &st));
+		ASSERT_PAT(jp(e->l.mnt, name), 100 + i, i);
+		ASSERT_EQ(0, stat(jp(e->l.mnt, name), &st));
 		EXPECT_EQ(1, st.st_nlink);
 	}
 	/* Removing one name whites it out; the others stay. */
-	ASSERT_EQ(0, unlink(P(e->mnt, "d/f1")));
-	ASSERT_EQ(0, lstat(P(e->upper, "d/f1"), &b));
+	ASSERT_EQ(0, unlink(jp(e->l.mnt, "d/f1")));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "d/f1"), &b));
 	EXPECT_EQ(makedev(0, 0), b.st_rdev);
-	ASSERT_EQ(0, lstat(P(e->upper, "d/f0"), &a));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "d/f0"), &a));
 	EXPECT_EQ(3, a.st_nlink);
-	ASSERT_PAT(P(e->mnt, "d/f0"), 100, 0);
+	ASSERT_PAT(jp(e->l.mnt, "d/f0"), 100, 0);
 	/* Copy-up over a shared marker replaces only that name. */
-	ASSERT_EQ(0, chmod(P(e->mnt, "d/f2"), 0600));
-	ASSERT_COPIED_UP(P(e->upper, "d/f2"));
-	ASSERT_EQ(0, lstat(P(e->upper, "d/f0"), &a));
+	ASSERT_EQ(0, chmod(jp(e->l.mnt, "d/f2"), 0600));
+	ASSERT_COPIED_UP(jp(e->l.upper, "d/f2"));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "d/f0"), &a));
 	EXPECT_EQ(2, a.st_nlink);
-	ASSERT_WORK_EMPTY(e->upper);
+	ASSERT_WORK_EMPTY(e->l.upper);
 	UMOUNT_UNION(e);
 	MOUNT_UNION(e);
-	ASSERT_PAT(P(e->mnt, "d/f0"), 100, 0);
-	ASSERT_PAT(P(e->mnt, "d/f2"), 102, 2);
-	EXPECT_EQ(-1, lstat(P(e->mnt, "d/f1"), &st));
+	ASSERT_PAT(jp(e->l.mnt, "d/f0"), 100, 0);
+	ASSERT_PAT(jp(e->l.mnt, "d/f2"), 102, 2);
+	EXPECT_EQ(-1, lstat(jp(e->l.mnt, "d/f1"), &st));
 	EXPECT_EQ(ENOENT, errno);
-	ASSERT_EQ(0, lstat(P(e->mnt, "d/sub"), &st));
+	ASSERT_EQ(0, lstat(jp(e->l.mnt, "d/sub"), &st));
 	EXPECT_TRUE(S_ISDIR(st.st_mode));
 	/* The mount cleaned the work directory: the marker survives as the link. */
-	ASSERT_EQ(0, lstat(P(e->upper, "d/f0"), &a));
+	ASSERT_EQ(0, lstat(jp(e->l.upper, "d/f0"), &a));
 	EXPECT_EQ(1, a.st_nlink);
 }
 
@@ -2208,7 +2140,7 @@ TEST_F(cu, dir_copy_up_shares_fallthru_markers)
 TEST_F(cu, meta_chmod_keeps_data_on_lower)
 {
 	struct env *e = &self->e;
-	const char *u = P(e->upper, "f"), *m = P(e->mnt, "f");
+	const char *u = jp(e->l.upper, "f"), *m = jp(e->l.mnt, "f");
 	struct stat before, ust, mst, lst;
 
 	make_std_file(_metadata, e, true);
@@ -2217,7 +2149,7 @@ TEST_F(cu, meta_chmod_keeps_data_on_lower)
 	ASSERT_EQ(0, chmod(m, 0604));
 	ASSERT_COPIED_UP(u);
 	ASSERT_META_ONLY(u);
-	ASSERT_ORIGIN(u, P(e->lower, "f"));
+	ASSERT_ORIGIN(u, jp(e->l.lower, "f"));
 	ASSERT_EQ(0, lstat(u, &ust));
 	EXPECT_EQ(FLEN, ust.st_size);
 	EXPECT_EQ(0, ust.st_blocks);
@@ -2225,7 +2157,7 @@ TEST_F(cu, meta_chmod_keeps_data_on_lower)
 	EXPECT_EQ(FUID, ust.st_uid);
 	EXPECT_EQ(MTIME_NSEC, ust.st_mtim.tv_nsec);
 	ASSERT_EQ(0, stat(m, &mst));
-	ASSERT_EQ(0, lstat(P(e->lower, "f"), &lst));
+	ASSERT_EQ(0, lstat(jp(e->l.lower, "f"), &lst));
 	EXPECT_EQ(before.st_ino, mst.st_ino);
 	EXPECT_EQ(S_IFREG | 0604, mst.st_mode);
 	EXPECT_EQ(lst.st_blocks, mst.st_blocks);
@@ -2246,7 +2178,7 @@ TEST_F(cu, meta_chmod_keeps_data_on_lower)
 	}
 	ASSERT_META_ONLY(u);
 	check_std_lower(_metadata, e);
-	ASSERT_WORK_EMPTY(e->upper);
+	ASSERT_WORK_EMPTY(e->l.upper);
 }
 
 /*
@@ -2256,7 +2188,7 @@ TEST_F(cu, meta_chmod_keeps_data_on_lower)
 TEST_F(cu, meta_then_open_for_write_copies_data)
 {
 	struct env *e = &self->e;
-	const char *u = P(e->upper, "f"), *m = P(e->mnt, "f");
+	const char *u = jp(e->l.upper, "f"), *m = jp(e->l.mnt, "f");
 	struct timespec ts[2] = { { 1300000000, 5 }, { 1300000001, 6 } };
 	struct stat a, b, mst;
 	int fd;
@@ -2285,14 +2217,14 @@ TEST_F(cu, meta_then_open_for_write_copies_data)
 	EXPECT_EQ(-1, cmp_pat_path(u, 14, FLEN - 14, FSEED));
 	EXPECT_TRUE(same_content(u, m));
 	check_std_lower(_metadata, e);
-	ASSERT_WORK_EMPTY(e->upper);
+	ASSERT_WORK_EMPTY(e->l.upper);
 }
 
 /* A metadata-only copy reads the same after umount + mount, with its st_ino. */
 TEST_F(cu, meta_survives_remount)
 {
 	struct env *e = &self->e;
-	const char *u = P(e->upper, "f"), *m = P(e->mnt, "f");
+	const char *u = jp(e->l.upper, "f"), *m = jp(e->l.mnt, "f");
 	struct stat a, b;
 	int fd;
 
@@ -2329,7 +2261,7 @@ TEST_F(cu, meta_survives_remount)
 TEST_F(cu, meta_reader_sees_writes_after_data_copy_up)
 {
 	struct env *e = &self->e;
-	const char *m = P(e->mnt, "f");
+	const char *m = jp(e->l.mnt, "f");
 	char buf[8];
 	int r, w;
 
@@ -2356,30 +2288,30 @@ TEST_F(cu, meta_truncate_and_o_trunc)
 	struct stat st;
 	int fd;
 
-	make_file(_metadata, P(e->lower, "t"), FLEN, 5, 0644);
-	make_file(_metadata, P(e->lower, "o"), FLEN, 6, 0644);
-	make_file(_metadata, P(e->lower, "g"), 5000, 7, 0644);
+	make_file(_metadata, jp(e->l.lower, "t"), FLEN, 5, 0644);
+	make_file(_metadata, jp(e->l.lower, "o"), FLEN, 6, 0644);
+	make_file(_metadata, jp(e->l.lower, "g"), 5000, 7, 0644);
 	MOUNT_UNION(e);
-	ASSERT_EQ(0, chmod(P(e->mnt, "t"), 0600));
-	ASSERT_EQ(0, chmod(P(e->mnt, "o"), 0600));
-	ASSERT_EQ(0, chmod(P(e->mnt, "g"), 0600));
-	ASSERT_EQ(0, truncate(P(e->mnt, "t"), 1000));
-	ASSERT_NOT_META_ONLY(P(e->upper, "t"));
-	ASSERT_PAT(P(e->upper, "t"), 1000, 5);
-	ASSERT_PAT(P(e->mnt, "t"), 1000, 5);
-	fd = open(P(e->mnt, "o"), O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ASSERT_EQ(0, chmod(jp(e->l.mnt, "t"), 0600));
+	ASSERT_EQ(0, chmod(jp(e->l.mnt, "o"), 0600));
+	ASSERT_EQ(0, chmod(jp(e->l.mnt, "g"), 0600));
+	ASSERT_EQ(0, truncate(jp(e->l.mnt, "t"), 1000));
+	ASSERT_NOT_META_ONLY(jp(e->l.upper, "t"));
+	ASSERT_PAT(jp(e->l.upper, "t"), 1000, 5);
+	ASSERT_PAT(jp(e->l.mnt, "t"), 1000, 5);
+	fd = open(jp(e->l.mnt, "o"), O_WRONLY | O_TRUNC | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
 	close(fd);
-	ASSERT_NOT_META_ONLY(P(e->upper, "o"));
-	ASSERT_EQ(0, stat(P(e->mnt, "o"), &st));
+	ASSERT_NOT_META_ONLY(jp(e->l.upper, "o"));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "o"), &st));
 	EXPECT_EQ(0, st.st_size);
-	ASSERT_EQ(0, truncate(P(e->mnt, "g"), 9000));
-	ASSERT_NOT_META_ONLY(P(e->upper, "g"));
-	EXPECT_EQ(-1, cmp_pat_path(P(e->mnt, "g"), 0, 5000, 7));
-	EXPECT_EQ(-1, cmp_pat_path(P(e->mnt, "g"), 5000, 4000, ZEROS));
-	ASSERT_EQ(0, stat(P(e->mnt, "g"), &st));
+	ASSERT_EQ(0, truncate(jp(e->l.mnt, "g"), 9000));
+	ASSERT_NOT_META_ONLY(jp(e->l.upper, "g"));
+	EXPECT_EQ(-1, cmp_pat_path(jp(e->l.mnt, "g"), 0, 5000, 7));
+	EXPECT_EQ(-1, cmp_pat_path(jp(e->l.mnt, "g"), 5000, 4000, ZEROS));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "g"), &st));
 	EXPECT_EQ(9000, st.st_size);
-	ASSERT_WORK_EMPTY(e->upper);
+	ASSERT_WORK_EMPTY(e->l.upper);
 }
 
 /*
@@ -2391,27 +2323,27 @@ TEST_F(cu, meta_rename_and_link_copy_data)
 	struct env *e = &self->e;
 	struct stat a, b;
 
-	make_file(_metadata, P(e->lower, "r"), FLEN, 8, 0644);
-	make_file(_metadata, P(e->lower, "l"), FLEN, 9, 0644);
+	make_file(_metadata, jp(e->l.lower, "r"), FLEN, 8, 0644);
+	make_file(_metadata, jp(e->l.lower, "l"), FLEN, 9, 0644);
 	MOUNT_UNION(e);
-	ASSERT_EQ(0, chmod(P(e->mnt, "r"), 0600));
-	ASSERT_EQ(0, chmod(P(e->mnt, "l"), 0600));
-	ASSERT_EQ(0, rename(P(e->mnt, "r"), P(e->mnt, "r2")));
-	ASSERT_EQ(0, link(P(e->mnt, "l"), P(e->mnt, "l2")));
-	ASSERT_NOT_META_ONLY(P(e->upper, "r2"));
-	ASSERT_NOT_META_ONLY(P(e->upper, "l"));
-	ASSERT_PAT(P(e->upper, "r2"), FLEN, 8);
-	ASSERT_PAT(P(e->upper, "l2"), FLEN, 9);
+	ASSERT_EQ(0, chmod(jp(e->l.mnt, "r"), 0600));
+	ASSERT_EQ(0, chmod(jp(e->l.mnt, "l"), 0600));
+	ASSERT_EQ(0, rename(jp(e->l.mnt, "r"), jp(e->l.mnt, "r2")));
+	ASSERT_EQ(0, link(jp(e->l.mnt, "l"), jp(e->l.mnt, "l2")));
+	ASSERT_NOT_META_ONLY(jp(e->l.upper, "r2"));
+	ASSERT_NOT_META_ONLY(jp(e->l.upper, "l"));
+	ASSERT_PAT(jp(e->l.upper, "r2"), FLEN, 8);
+	ASSERT_PAT(jp(e->l.upper, "l2"), FLEN, 9);
 	UMOUNT_UNION(e);
 	MOUNT_UNION(e);
-	ASSERT_PAT(P(e->mnt, "r2"), FLEN, 8);
-	ASSERT_PAT(P(e->mnt, "l"), FLEN, 9);
-	ASSERT_PAT(P(e->mnt, "l2"), FLEN, 9);
-	ASSERT_EQ(0, stat(P(e->mnt, "l"), &a));
-	ASSERT_EQ(0, stat(P(e->mnt, "l2"), &b));
+	ASSERT_PAT(jp(e->l.mnt, "r2"), FLEN, 8);
+	ASSERT_PAT(jp(e->l.mnt, "l"), FLEN, 9);
+	ASSERT_PAT(jp(e->l.mnt, "l2"), FLEN, 9);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "l"), &a));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "l2"), &b));
 	EXPECT_EQ(a.st_ino, b.st_ino);
 	EXPECT_EQ(2, b.st_nlink);
-	EXPECT_EQ(-1, stat(P(e->mnt, "r"), &a));
+	EXPECT_EQ(-1, stat(jp(e->l.mnt, "r"), &a));
 	EXPECT_EQ(ENOENT, errno);
 }
 
@@ -2422,21 +2354,21 @@ TEST_F(cu, meta_rename_and_link_copy_data)
 TEST_F(cu, meta_data_copy_up_enospc_keeps_lower_data)
 {
 	struct env *e = &self->e;
-	const char *m = P(e->mnt, "big");
+	const char *m = jp(e->l.mnt, "big");
 	struct stat st;
 
 	SMALL_UPPER(e, "1m");
-	make_file(_metadata, P(e->lower, "big"), 4 * MiB, 10, 0644);
+	make_file(_metadata, jp(e->l.lower, "big"), 4 * MiB, 10, 0644);
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, chmod(m, 0600)) TH_LOG("chmod: %s", strerror(errno));
-	ASSERT_META_ONLY(P(e->upper, "big"));
+	ASSERT_META_ONLY(jp(e->l.upper, "big"));
 	ASSERT_EQ(-1, open(m, O_WRONLY | O_CLOEXEC));
 	EXPECT_EQ(ENOSPC, errno);
-	ASSERT_META_ONLY(P(e->upper, "big"));
+	ASSERT_META_ONLY(jp(e->l.upper, "big"));
 	ASSERT_PAT(m, 4 * MiB, 10);
 	ASSERT_EQ(0, stat(m, &st));
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
-	ASSERT_WORK_EMPTY(e->upper);
+	ASSERT_WORK_EMPTY(e->l.upper);
 	UMOUNT_UNION(e);
 	MOUNT_UNION(e);
 	ASSERT_PAT(m, 4 * MiB, 10);
@@ -2450,17 +2382,17 @@ TEST_F(cu, meta_data_copy_up_enospc_keeps_lower_data)
 TEST_F(cu, meta_lower_replaced_reads_eio)
 {
 	struct env *e = &self->e;
-	const char *m = P(e->mnt, "f");
+	const char *m = jp(e->l.mnt, "f");
 	struct stat st;
 
-	make_file(_metadata, P(e->lower, "f"), 5000, 11, 0644);
-	make_file(_metadata, P(e->lower, "keep"), 100, 11, 0644);
+	make_file(_metadata, jp(e->l.lower, "f"), 5000, 11, 0644);
+	make_file(_metadata, jp(e->l.lower, "keep"), 100, 11, 0644);
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, chmod(m, 0600));
 	UMOUNT_UNION(e);
 	/* Created first, so that the replacement cannot reuse the inode number. */
-	make_file(_metadata, P(e->lower, "f.new"), 5000, 12, 0644);
-	ASSERT_EQ(0, rename(P(e->lower, "f.new"), P(e->lower, "f")));
+	make_file(_metadata, jp(e->l.lower, "f.new"), 5000, 12, 0644);
+	ASSERT_EQ(0, rename(jp(e->l.lower, "f.new"), jp(e->l.lower, "f")));
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, stat(m, &st));
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
@@ -2471,7 +2403,7 @@ TEST_F(cu, meta_lower_replaced_reads_eio)
 	ASSERT_EQ(0, unlink(m));
 	EXPECT_EQ(-1, stat(m, &st));
 	EXPECT_EQ(ENOENT, errno);
-	EXPECT_EQ(-1, cmp_pat_path(P(e->mnt, "keep"), 0, 100, 11));
+	EXPECT_EQ(-1, cmp_pat_path(jp(e->l.mnt, "keep"), 0, 100, 11));
 }
 
 /* A lower file with several links is copied whole, as before. */
@@ -2479,45 +2411,41 @@ TEST_F(cu, meta_not_for_lower_hard_links)
 {
 	struct env *e = &self->e;
 
-	make_file(_metadata, P(e->lower, "f"), 5000, 13, 0644);
-	ASSERT_EQ(0, link(P(e->lower, "f"), P(e->lower, "f.link")));
+	make_file(_metadata, jp(e->l.lower, "f"), 5000, 13, 0644);
+	ASSERT_EQ(0, link(jp(e->l.lower, "f"), jp(e->l.lower, "f.link")));
 	MOUNT_UNION(e);
-	ASSERT_EQ(0, chmod(P(e->mnt, "f"), 0600));
-	ASSERT_COPIED_UP(P(e->upper, "f"));
-	ASSERT_NOT_META_ONLY(P(e->upper, "f"));
-	ASSERT_PAT(P(e->upper, "f"), 5000, 13);
-	ASSERT_PAT(P(e->mnt, "f.link"), 5000, 13);
+	ASSERT_EQ(0, chmod(jp(e->l.mnt, "f"), 0600));
+	ASSERT_COPIED_UP(jp(e->l.upper, "f"));
+	ASSERT_NOT_META_ONLY(jp(e->l.upper, "f"));
+	ASSERT_PAT(jp(e->l.upper, "f"), 5000, 13);
+	ASSERT_PAT(jp(e->l.mnt, "f.link"), 5000, 13);
+}
+
+/* As the owner of @arg (a path): chmod, setxattr, then the data is intact. */
+static int owner_changes_meta(void *arg)
+{
+	const char *m = arg;
+
+	if (chmod(m, 0600))
+		return 11;
+	if (setxattr(m, "user.mine", "1", 1, 0))
+		return 12;
+	if (cmp_pat_path(m, 0, 70000, 14) != -1)
+		return 13;
+	return 0;
 }
 
 /* An unprivileged owner's chmod and setxattr copy the metadata only. */
 TEST_F(cu, meta_unprivileged_owner)
 {
 	struct env *e = &self->e;
-	const char *m = P(e->mnt, "f");
-	int status;
-	pid_t pid;
+	const char *m = jp(e->l.mnt, "f");
 
-	make_file(_metadata, P(e->lower, "f"), 70000, 14, 0644);
-	ASSERT_EQ(0, chown(P(e->lower, "f"), 1000, 1000));
+	make_file(_metadata, jp(e->l.lower, "f"), 70000, 14, 0644);
+	ASSERT_EQ(0, chown(jp(e->l.lower, "f"), 1000, 1000));
 	MOUNT_UNION(e);
-	pid = fork();
-	ASSERT_GE(pid, 0);
-	if (pid == 0) {
-		if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) ||
-		    setresuid(1000, 1000, 1000))
-			_exit(10);
-		if (chmod(m, 0600))
-			_exit(11);
-		if (setxattr(m, "user.mine", "1", 1, 0))
-			_exit(12);
-		if (cmp_pat_path(m, 0, 70000, 14) != -1)
-			_exit(13);
-		_exit(0);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	ASSERT_EQ(0, WEXITSTATUS(status));
-	ASSERT_META_ONLY(P(e->upper, "f"));
+	ASSERT_EQ(0, as_user(1000, owner_changes_meta, (void *)m));
+	ASSERT_META_ONLY(jp(e->l.upper, "f"));
 	ASSERT_PAT(m, 70000, 14);
 }
 
@@ -2531,12 +2459,12 @@ TEST_F(cu, meta_data_copy_up_keeps_file_capabilities)
 	struct env *e = &self->e;
 	/* struct vfs_cap_data, revision 2, effective, cap_net_raw permitted. */
 	const uint32_t cap[5] = { 0x02000001, 1u << 13, 0, 0, 0 };
-	const char *m = P(e->mnt, "ping"), *u = P(e->upper, "ping");
+	const char *m = jp(e->l.mnt, "ping"), *u = jp(e->l.upper, "ping");
 	uint32_t got[8];
 	ssize_t n;
 
-	make_file(_metadata, P(e->lower, "ping"), 5000, 15, 0755);
-	ASSERT_EQ(0, setxattr(P(e->lower, "ping"), "security.capability", cap,
+	make_file(_metadata, jp(e->l.lower, "ping"), 5000, 15, 0755);
+	ASSERT_EQ(0, setxattr(jp(e->l.lower, "ping"), "security.capability", cap,
 			      sizeof(cap), 0)) TH_LOG("setxattr: %s", strerror(errno));
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, chmod(m, 0750));
@@ -2562,13 +2490,13 @@ TEST_F(cu, meta_data_copy_up_keeps_file_capabilities)
 TEST_F_TIMEOUT(cu, meta_chmod_during_data_copy_up_is_kept, 120)
 {
 	struct env *e = &self->e;
-	const char *m = P(e->mnt, "big"), *u = P(e->upper, "big");
+	const char *m = jp(e->l.mnt, "big"), *u = jp(e->l.upper, "big");
 	bool in_copy = false;
 	struct stat st;
 	int status, i;
 	pid_t pid;
 
-	make_file(_metadata, P(e->lower, "big"), 256 * MiB, 16, 0644);
+	make_file(_metadata, jp(e->l.lower, "big"), 256 * MiB, 16, 0644);
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, chmod(m, 0640));
 	ASSERT_META_ONLY(u);
@@ -2602,10 +2530,10 @@ TEST_F_TIMEOUT(cu, meta_chmod_during_data_copy_up_is_kept, 120)
 TEST_F(cu, rdonly_fd_lseek_follows_copy_up)
 {
 	struct env *e = &self->e;
-	const char *m = P(e->mnt, "f");
+	const char *m = jp(e->l.mnt, "f");
 	int r, w;
 
-	make_file(_metadata, P(e->lower, "f"), MiB, 17, 0644);
+	make_file(_metadata, jp(e->l.lower, "f"), MiB, 17, 0644);
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, chmod(m, 0640));
 	r = open(m, O_RDONLY | O_CLOEXEC);

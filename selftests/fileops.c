@@ -34,34 +34,14 @@
 #define PROTATTR	"trusted.union.protattr"
 
 FIXTURE(fo) {
-	char base[PATH_LEN];
-	char lower[PATH_LEN];
-	char upperfs[PATH_LEN];
-	char upper[PATH_LEN];
-	char mnt[PATH_LEN];
-	char opts[3 * PATH_LEN];
-	bool mounted;
+	struct union_layers l;
 };
 
 FIXTURE_SETUP(fo)
 {
-	ASSERT_EQ(0, unshare(CLONE_NEWNS));
-	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
-	strcpy(self->base, "/tmp/union-fo.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->base));
-	ASSERT_EQ(0, mount("tmpfs", self->base, "tmpfs", 0, "size=128m"));
-	snprintf(self->lower, PATH_LEN, "%s/lower", self->base);
-	snprintf(self->upperfs, PATH_LEN, "%s/up", self->base);
-	snprintf(self->upper, PATH_LEN, "%s/up/u", self->base);
-	snprintf(self->mnt, PATH_LEN, "%s/mnt", self->base);
-	ASSERT_EQ(0, mkdir(self->lower, 0755));
-	ASSERT_EQ(0, mkdir(self->upperfs, 0755));
-	ASSERT_EQ(0, mount("tmpfs", self->upperfs, "tmpfs", 0, "size=64m"));
-	ASSERT_EQ(0, mkdir(self->upper, 0755));
-	ASSERT_EQ(0, mkdir(self->mnt, 0755));
-	snprintf(self->opts, sizeof(self->opts), "lower=%s,upper=%s",
-		 self->lower, self->upper);
-	self->mounted = false;
+	union_layers_setup(_metadata, &self->l, &(struct union_layers_cfg){
+		.name = "fo", .propagation = MS_PRIVATE,
+		.base_fs = "size=128m", .upper_fs = "size=64m" });
 }
 
 static int get_flags(const char *path);
@@ -69,29 +49,10 @@ static int set_flags(const char *path, int flags);
 
 FIXTURE_TEARDOWN(fo)
 {
-	if (self->mounted)
-		umount2(self->mnt, MNT_DETACH);
 	/* Protection flags on lower would keep the tmpfs busy: drop them. */
 	set_flags(L("f"), 0);
 	set_flags(L("d"), 0);
-	umount2(self->upperfs, MNT_DETACH);
-	umount2(self->base, MNT_DETACH);
-	rmdir(self->base);
-}
-
-static void do_mount(struct __test_metadata *_metadata, FIXTURE_DATA(fo) *self)
-{
-	ASSERT_EQ(0, mount("none", self->mnt, "union", 0, self->opts)) {
-		TH_LOG("mount union: %s", strerror(errno));
-	}
-	self->mounted = true;
-}
-
-static void remount(struct __test_metadata *_metadata, FIXTURE_DATA(fo) *self)
-{
-	ASSERT_EQ(0, umount(self->mnt));
-	self->mounted = false;
-	do_mount(_metadata, self);
+	union_layers_teardown(&self->l);
 }
 
 /* FS_IOC_GETFLAGS of @path (opened O_RDONLY), or -errno. */
@@ -176,22 +137,6 @@ static int regular_files(const char *dir)
 	return n;
 }
 
-/* Runs @fn(@arg) in a child as @uid:@uid; its exit status (0: passed). */
-static int as_user(uid_t uid, int (*fn)(void *), void *arg)
-{
-	int status;
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		if (setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
-			_exit(100);
-		_exit(fn(arg));
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
 /* ---- O_TMPFILE ---- */
 
 TEST_F(fo, tmpfile_linkat_names_it)
@@ -202,7 +147,7 @@ TEST_F(fo, tmpfile_linkat_names_it)
 
 	ASSERT_EQ(0, mkdir(L("d"), 0755));
 	ASSERT_EQ(0, write_file(L("d/old"), "old"));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	fd = open(M("d"), O_TMPFILE | O_RDWR, 0640);
 	ASSERT_LE(0, fd) TH_LOG("O_TMPFILE: %s", strerror(errno));
 	ASSERT_EQ(7, write(fd, "tmpdata", 7));
@@ -227,7 +172,7 @@ TEST_F(fo, tmpfile_linkat_names_it)
 	close(fd);
 	EXPECT_STREQ("old t", names(M("d")));
 	EXPECT_EQ(0, regular_files(U(".union-work")));
-	remount(_metadata, self);
+	union_remount_ok(_metadata, &self->l);
 	EXPECT_STREQ("TEMPata", read_str(M("d/t")));
 	ASSERT_EQ(0, stat(M("d/t"), &st));
 	EXPECT_EQ(fst.st_ino, st.st_ino);
@@ -240,7 +185,7 @@ TEST_F(fo, tmpfile_linkat_through_proc_and_twice)
 	int fd;
 
 	ASSERT_EQ(0, mkdir(L("d"), 0755));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	fd = open(M("d"), O_TMPFILE | O_WRONLY, 0600);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(2, write(fd, "xy", 2));
@@ -267,7 +212,7 @@ TEST_F(fo, tmpfile_never_linked_leaves_nothing)
 
 	ASSERT_EQ(0, mkdir(L("d"), 0755));
 	ASSERT_EQ(0, write_file(L("d/x"), "x"));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	fd = open(M("d"), O_TMPFILE | O_RDWR, 0600);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(5, write(fd, "hello", 5));
@@ -283,8 +228,8 @@ TEST_F(fo, tmpfile_excl_cannot_be_linked)
 {
 	int fd;
 
-	do_mount(_metadata, self);
-	fd = open(self->mnt, O_TMPFILE | O_RDWR | O_EXCL, 0600);
+	union_mount_ok(_metadata, &self->l);
+	fd = open(self->l.mnt, O_TMPFILE | O_RDWR | O_EXCL, 0600);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-1, linkat(fd, "", AT_FDCWD, M("t"), AT_EMPTY_PATH));
 	EXPECT_EQ(ENOENT, errno);
@@ -299,10 +244,10 @@ TEST_F(fo, tmpfile_linked_over_whiteout_and_not_over_a_file)
 
 	ASSERT_EQ(0, write_file(L("x"), "lower"));
 	ASSERT_EQ(0, write_file(L("y"), "lower y"));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, unlink(M("x")));
 	EXPECT_STREQ("wh", kind(U("x")));
-	fd = open(self->mnt, O_TMPFILE | O_RDWR, 0644);
+	fd = open(self->l.mnt, O_TMPFILE | O_RDWR, 0644);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(3, write(fd, "new", 3));
 	EXPECT_EQ(-1, linkat(fd, "", AT_FDCWD, M("y"), AT_EMPTY_PATH));
@@ -313,7 +258,7 @@ TEST_F(fo, tmpfile_linked_over_whiteout_and_not_over_a_file)
 	EXPECT_STREQ("new", read_str(M("x")));
 	EXPECT_STREQ("reg", kind(U("x")));
 	EXPECT_STREQ("lower y", read_str(M("y")));
-	remount(_metadata, self);
+	union_remount_ok(_metadata, &self->l);
 	EXPECT_STREQ("new", read_str(M("x")));
 }
 
@@ -330,7 +275,7 @@ TEST_F(fo, tmpfile_odirect_as_upper_allows)
 	void *buf;
 
 	ASSERT_EQ(0, mkdir(L("d"), 0755));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, mkdir(U("native"), 0755));
 	ufd = open(U("native"), O_TMPFILE | O_RDWR | O_DIRECT, 0600);
 	uerr = ufd < 0 ? errno : 0;
@@ -383,7 +328,7 @@ TEST_F(fo, tmpfile_unprivileged_owner_and_setgid_group)
 	ASSERT_EQ(0, mkdir(L("d"), 0777));
 	ASSERT_EQ(0, chown(L("d"), 0, 4001));
 	ASSERT_EQ(0, chmod(L("d"), 02777));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	tmp_dir = M("d");
 	ASSERT_EQ(0, as_user(1000, make_tmpfile_as_user, (void *)M("d/t")));
 	ASSERT_EQ(0, stat(U("d/t"), &st));
@@ -399,7 +344,7 @@ TEST_F(fo, linkat_of_open_file_whose_name_was_unlinked)
 	int fd;
 
 	ASSERT_EQ(0, write_file(L("a"), "data"));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, link(M("a"), M("b")));
 	fd = open(M("a"), O_RDONLY);
 	ASSERT_LE(0, fd);
@@ -420,7 +365,7 @@ TEST_F(fo, getflags_reads_the_lower_object)
 {
 	ASSERT_EQ(0, write_file(L("f"), "data"));
 	ASSERT_EQ(0, set_flags(L("f"), FS_NODUMP_FL));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	EXPECT_EQ(FS_NODUMP_FL, get_flags(M("f")));
 	EXPECT_STREQ("none", kind(U("f")));
 }
@@ -430,7 +375,7 @@ TEST_F(fo, setflags_append_only_kept_in_protattr)
 	int fd;
 
 	ASSERT_EQ(0, write_file(L("f"), "data"));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, set_flags(M("f"), FS_APPEND_FL));
 	EXPECT_EQ(FS_APPEND_FL, get_flags(M("f")));
 	/* On upper: the record, not the flag (the union still writes there). */
@@ -445,7 +390,7 @@ TEST_F(fo, setflags_append_only_kept_in_protattr)
 	/* Appending works: the data is copied up below the flag. */
 	ASSERT_EQ(0, append_file(M("f"), "+more"));
 	EXPECT_STREQ("data+more", read_str(M("f")));
-	remount(_metadata, self);
+	union_remount_ok(_metadata, &self->l);
 	EXPECT_EQ(FS_APPEND_FL, get_flags(M("f")));
 	EXPECT_EQ(-1, open(M("f"), O_WRONLY));
 	EXPECT_EQ(EPERM, errno);
@@ -466,7 +411,7 @@ TEST_F(fo, setflags_immutable_dir_still_copies_up_below)
 	ASSERT_EQ(0, mkdir(L("d"), 0755));
 	ASSERT_EQ(0, write_file(L("d/f"), "data"));
 	ASSERT_EQ(0, write_file(L("d/g"), "gg"));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, set_flags(M("d"), FS_IMMUTABLE_FL));
 	EXPECT_EQ(FS_IMMUTABLE_FL, get_flags(M("d")));
 	EXPECT_EQ(0, get_flags(U("d")));
@@ -484,7 +429,7 @@ TEST_F(fo, setflags_immutable_dir_still_copies_up_below)
 	EXPECT_STREQ("data+more", read_str(M("d/f")));
 	EXPECT_EQ(0, chmod(M("d/g"), 0600));
 	EXPECT_STREQ("data+more", read_str(U("d/f")));
-	remount(_metadata, self);
+	union_remount_ok(_metadata, &self->l);
 	EXPECT_EQ(FS_IMMUTABLE_FL, get_flags(M("d")));
 	EXPECT_EQ(-1, mkdir(M("d/sub"), 0755));
 	EXPECT_EQ(EPERM, errno);
@@ -498,7 +443,7 @@ TEST_F(fo, immutable_lower_dir_stays_immutable_after_readdir)
 	ASSERT_EQ(0, mkdir(L("d"), 0755));
 	ASSERT_EQ(0, write_file(L("d/x"), "x"));
 	ASSERT_EQ(0, set_flags(L("d"), FS_IMMUTABLE_FL));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	EXPECT_STREQ("x", names(M("d")));
 	EXPECT_STREQ("dir", kind(U("d")));
 	EXPECT_STREQ("i", protattr(U("d")));
@@ -506,7 +451,7 @@ TEST_F(fo, immutable_lower_dir_stays_immutable_after_readdir)
 	EXPECT_EQ(-1, open(M("d/new"), O_WRONLY | O_CREAT, 0644));
 	EXPECT_EQ(EPERM, errno);
 	EXPECT_STREQ("none", kind(U("d/new")));
-	remount(_metadata, self);
+	union_remount_ok(_metadata, &self->l);
 	EXPECT_EQ(-1, mkdir(M("d/new"), 0755));
 	EXPECT_EQ(EPERM, errno);
 }
@@ -515,7 +460,7 @@ TEST_F(fo, copy_up_carries_nodump)
 {
 	ASSERT_EQ(0, write_file(L("f"), "data"));
 	ASSERT_EQ(0, set_flags(L("f"), FS_NODUMP_FL));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, chmod(M("f"), 0600));
 	EXPECT_EQ(FS_NODUMP_FL, get_flags(U("f")));
 	EXPECT_EQ(FS_NODUMP_FL, get_flags(M("f")));
@@ -548,7 +493,7 @@ TEST_F(fo, setflags_unprivileged)
 {
 	ASSERT_EQ(0, write_file(L("f"), "data"));
 	ASSERT_EQ(0, chown(L("f"), 1000, 1000));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	flag_path = M("f");
 	/* Not the owner: EPERM, nothing copied up. */
 	ASSERT_EQ(0, as_user(1001, setflags_nodump_refused, NULL));
@@ -567,7 +512,7 @@ TEST_F(fo, protattr_is_private)
 	char buf[64];
 
 	ASSERT_EQ(0, write_file(L("f"), "data"));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, set_flags(M("f"), FS_APPEND_FL));
 	EXPECT_EQ(-1, lgetxattr(M("f"), PROTATTR, buf, sizeof(buf)));
 	EXPECT_EQ(ENODATA, errno);
@@ -612,9 +557,9 @@ TEST_F_TIMEOUT(fo, fiemap_reports_the_real_extents, 120)
 		 "truncate -s 16M '%s/ext4.img' && mkfs.ext4 -q '%s/ext4.img' && "
 		 "mount -o loop '%s/ext4.img' '%s' && "
 		 "dd if=/dev/urandom of='%s/f' bs=64k count=4 status=none && sync",
-		 self->base, self->base, self->base, self->lower, self->lower);
+		 self->l.base, self->l.base, self->l.base, self->l.lower, self->l.lower);
 	ASSERT_EQ(0, system(cmd));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	ln = fiemap_of(L("f"), &lp);
 	ASSERT_LT(0, ln);
 	mn = fiemap_of(M("f"), &mp);
@@ -629,9 +574,8 @@ TEST_F_TIMEOUT(fo, fiemap_reports_the_real_extents, 120)
 	un = fiemap_of(U("f"), NULL);
 	EXPECT_GT(0, un);
 	EXPECT_EQ(un, fiemap_of(M("f"), NULL));
-	umount2(self->mnt, MNT_DETACH);
-	self->mounted = false;
-	umount2(self->lower, MNT_DETACH);
+	umount2(self->l.mnt, MNT_DETACH);
+	umount2(self->l.lower, MNT_DETACH);
 }
 
 /*
@@ -649,10 +593,10 @@ TEST_F_TIMEOUT(fo, setflags_of_lower_file_with_flags_upper_lacks, 120)
 		 "truncate -s 16M '%s/ext4.img' && mkfs.ext4 -q '%s/ext4.img' && "
 		 "mount -o loop '%s/ext4.img' '%s' && echo data > '%s/f' && "
 		 "mkdir '%s/d' && sync",
-		 self->base, self->base, self->base, self->lower, self->lower,
-		 self->lower);
+		 self->l.base, self->l.base, self->l.base, self->l.lower, self->l.lower,
+		 self->l.lower);
 	ASSERT_EQ(0, system(cmd));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	lf = get_flags(L("f"));
 	ASSERT_LT(0, lf);
 	ASSERT_TRUE(lf & FS_EXTENT_FL);
@@ -671,9 +615,8 @@ TEST_F_TIMEOUT(fo, setflags_of_lower_file_with_flags_upper_lacks, 120)
 	ASSERT_LT(0, lf);
 	EXPECT_EQ(0, set_flags(M("d"), lf | FS_NOATIME_FL));
 	EXPECT_EQ(FS_NOATIME_FL, get_flags(U("d")));
-	umount2(self->mnt, MNT_DETACH);
-	self->mounted = false;
-	umount2(self->lower, MNT_DETACH);
+	umount2(self->l.mnt, MNT_DETACH);
+	umount2(self->l.lower, MNT_DETACH);
 }
 
 TEST_F(fo, copy_file_range_across_the_layers)
@@ -688,7 +631,7 @@ TEST_F(fo, copy_file_range_across_the_layers)
 	ASSERT_LE(0, src);
 	ASSERT_EQ(sizeof(big), write(src, big, sizeof(big)));
 	close(src);
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	/* From a lower file (lower tmpfs) to an upper one (upper tmpfs). */
 	src = open(M("src"), O_RDONLY);
 	dst = open(M("dst"), O_WRONLY | O_CREAT, 0644);
@@ -715,7 +658,7 @@ TEST_F(fo, ficlone_answered_by_upper)
 {
 	int a, b, ua, ub, uerr, r;
 
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, write_file(M("a"), "data"));
 	ua = open(U("a"), O_RDONLY);
 	ub = open(U("native"), O_WRONLY | O_CREAT, 0644);
@@ -745,7 +688,7 @@ TEST_F(fo, clone_into_immutable_file_refused)
 	struct file_dedupe_range *dr;
 	int a, b, flags;
 
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, write_file(M("a"), "data"));
 	ASSERT_EQ(0, write_file(M("b"), "data"));
 	a = open(M("a"), O_RDONLY);
@@ -771,20 +714,19 @@ TEST_F(fo, clone_into_immutable_file_refused)
 	EXPECT_STREQ("data", read_str(M("b")));
 }
 
+static int clone_fds(void *arg)
+{
+	const int *fds = arg;
+
+	return ioctl(fds[0], FICLONE, fds[1]) ? errno : 0;
+}
+
 /* FICLONE of @src into @dst as uid 1000 (a child, inheriting the descriptors): errno. */
 static int clone_as_user(int dst, int src)
 {
-	int status;
-	pid_t pid = fork();
+	int fds[2] = { dst, src };
 
-	if (pid == 0) {
-		if (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000))
-			_exit(100);
-		_exit(ioctl(dst, FICLONE, src) ? errno : 0);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
+	return as_user(1000, clone_fds, fds);
 }
 
 /*
@@ -802,7 +744,7 @@ TEST_F(fo, failed_clone_keeps_setuid_and_capabilities)
 	int a, la, b, r;
 
 	ASSERT_EQ(0, write_file(L("la"), "data"));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, write_file(M("a"), "data"));
 	ASSERT_EQ(0, write_file(M("b"), "data"));
 	ASSERT_EQ(0, chmod(M("b"), 06777));
@@ -846,11 +788,11 @@ TEST_F_TIMEOUT(fo, setflags_sets_a_lower_flag_the_copy_lost, 120)
 		 "mkfs.ext4 -q '%s/u.img' && mount -o loop '%s/l.img' '%s' && "
 		 "umount '%s' && mount -o loop '%s/u.img' '%s' && mkdir '%s' && "
 		 "echo data > '%s/f' && chattr +s '%s/f' && sync",
-		 self->base, self->base, self->base, self->base, self->base,
-		 self->lower, self->upperfs, self->base, self->upperfs, self->upper,
-		 self->lower, self->lower);
+		 self->l.base, self->l.base, self->l.base, self->l.base, self->l.base,
+		 self->l.lower, self->l.upperfs, self->l.base, self->l.upperfs, self->l.upper,
+		 self->l.lower, self->l.lower);
 	ASSERT_EQ(0, system(cmd));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	lf = get_flags(L("f"));
 	ASSERT_LT(0, lf);
 	ASSERT_TRUE(lf & FS_SECRM_FL);
@@ -863,10 +805,9 @@ TEST_F_TIMEOUT(fo, setflags_sets_a_lower_flag_the_copy_lost, 120)
 	f = get_flags(U("f"));
 	EXPECT_TRUE(f >= 0 && (f & FS_SECRM_FL)) TH_LOG("upper flags %#x", f);
 	EXPECT_STREQ("data\n", read_str(M("f")));
-	umount2(self->mnt, MNT_DETACH);
-	self->mounted = false;
-	umount2(self->lower, MNT_DETACH);
-	umount2(self->upperfs, MNT_DETACH);
+	umount2(self->l.mnt, MNT_DETACH);
+	umount2(self->l.lower, MNT_DETACH);
+	umount2(self->l.upperfs, MNT_DETACH);
 }
 
 /*
@@ -926,7 +867,7 @@ static void check_privs_dropped(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, write_file(L("src"), "data"));
 	ASSERT_EQ(0, write_file(L("lower"), "old data"));
 	ASSERT_EQ(0, chmod(L("lower"), 06777));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, write_file(M("upper"), "old data"));
 	ASSERT_EQ(0, chmod(M("upper"), 06777));
 	for (i = 0; i < 2; i++) {

@@ -25,58 +25,15 @@
  * directory. Must run as root with union.ko loaded. Each test works in its
  * own mount namespace and unmounts everything it mounted.
  */
-#define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
+#include "union_test.h"
+
 #include <limits.h>
-#include <sched.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
-#include <sys/sysmacros.h>
-#include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
-
-#include "kselftest_harness.h"
-
-#ifndef FSOPEN_CLOEXEC
-#define FSOPEN_CLOEXEC		0x00000001
-#endif
-#ifndef FSMOUNT_CLOEXEC
-#define FSMOUNT_CLOEXEC		0x00000001
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH	0x00000004
-#endif
-#ifndef FSCONFIG_SET_STRING
-#define FSCONFIG_SET_STRING	1
-#endif
-#ifndef FSCONFIG_CMD_CREATE
-#define FSCONFIG_CMD_CREATE	6
-#endif
-#ifndef RENAME_NOREPLACE
-#define RENAME_NOREPLACE	(1 << 0)
-#endif
-#ifndef RENAME_EXCHANGE
-#define RENAME_EXCHANGE		(1 << 1)
-#endif
-#ifndef RENAME_WHITEOUT
-#define RENAME_WHITEOUT		(1 << 2)
-#endif
 
 #define UNION_MAGIC	0x554e494fL
 #define LOWER_INO_BIT	(1ULL << 63)
@@ -84,47 +41,15 @@
 #define OPAQUE_XATTR	"trusted.union.opaque"
 #define FALLTHRU_XATTR	"trusted.union.fallthru"
 
-#define PATH_LEN	512
-#define MiB		(1024L * 1024)
 #define MAX_LOGGED	20	/* problems logged in detail per check */
 
 /* ---- paths ---- */
 
-/* fmt() that aborts the test process on truncation. */
-static void __attribute__((format(printf, 3, 4)))
-fmt(char *buf, size_t size, const char *f, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, f);
-	n = vsnprintf(buf, size, f, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= size)
-		abort();
-}
-
-
-/*
- * @dir/@rel in one of a ring of static buffers (only ever used by one
- * thread; a test never holds more than a handful at once).
- */
-static const char *pj(const char *dir, const char *rel)
-{
-	static char bufs[64][PATH_LEN];
-	static unsigned int next;
-	char *buf = bufs[next++ % 64];
-
-	if (!rel || !*rel)
-		fmt(buf, PATH_LEN, "%s", dir);
-	else
-		fmt(buf, PATH_LEN, "%s/%s", dir, rel);
-	return buf;
-}
-
-#define L(rel)	pj(self->lower, rel)
-#define U(rel)	pj(self->upper, rel)
-#define M(rel)	pj(self->mnt, rel)
+/* snprintf() that aborts the test process on truncation. */
+#define fmt(buf, size, ...) do {					\
+	if (!fmt_fits(buf, size, __VA_ARGS__))				\
+		abort();						\
+} while (0)
 
 /* ---- building layers (each asserts success) ---- */
 
@@ -229,63 +154,23 @@ static void fill_pattern(unsigned char *buf, size_t len, uint64_t seed)
 /* ---- fixture ---- */
 
 FIXTURE(view) {
-	char work[PATH_LEN];	/* private tmpfs holding everything below */
-	char lfs[PATH_LEN];	/* tmpfs of the lower layer */
-	char ufs[PATH_LEN];	/* tmpfs of the upper layer */
-	char lower[PATH_LEN];
-	char upper[PATH_LEN];
-	char mnt[PATH_LEN];
+	struct union_layers l;	/* lower and upper on tmpfs instances of their own */
 	char scratch[PATH_LEN];	/* a file outside the union */
 };
 
 FIXTURE_SETUP(view)
 {
-	ASSERT_EQ(0, unshare(CLONE_NEWNS));
-	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL));
-
-	strcpy(self->work, "/tmp/union-view.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->work));
-	ASSERT_EQ(0, mount("tmpfs", self->work, "tmpfs", 0, "mode=0755"));
-
-	fmt(self->lfs, PATH_LEN, "%s/lfs", self->work);
-	fmt(self->ufs, PATH_LEN, "%s/ufs", self->work);
-	fmt(self->lower, PATH_LEN, "%s/lower", self->lfs);
-	fmt(self->upper, PATH_LEN, "%s/upper", self->ufs);
-	fmt(self->mnt, PATH_LEN, "%s/mnt", self->work);
-	fmt(self->scratch, PATH_LEN, "%s/scratch", self->work);
-	ASSERT_EQ(0, mkdir(self->lfs, 0755));
-	ASSERT_EQ(0, mkdir(self->ufs, 0755));
-	ASSERT_EQ(0, mkdir(self->mnt, 0755));
 	/* Different sizes, so that statfs tells the layers apart. */
-	ASSERT_EQ(0, mount("tmpfs", self->lfs, "tmpfs", 0,
-			   "mode=0755,size=384m,nr_inodes=40000"));
-	ASSERT_EQ(0, mount("tmpfs", self->ufs, "tmpfs", 0,
-			   "mode=0755,size=192m,nr_inodes=20000"));
-	ASSERT_EQ(0, mkdir(self->lower, 0755));
-	ASSERT_EQ(0, mkdir(self->upper, 0755));
+	union_layers_setup(_metadata, &self->l, &(struct union_layers_cfg){
+		.name = "view", .propagation = MS_SLAVE, .base_fs = "mode=0755",
+		.lower_fs = "mode=0755,size=384m,nr_inodes=40000",
+		.upper_fs = "mode=0755,size=192m,nr_inodes=20000" });
+	fmt(self->scratch, PATH_LEN, "%s/scratch", self->l.base);
 }
 
 FIXTURE_TEARDOWN(view)
 {
-	const char *mnts[] = { self->mnt, self->ufs, self->lfs, self->work };
-	unsigned int i;
-
-	if (chdir("/"))
-		TH_LOG("chdir /: %s", strerror(errno));
-	for (i = 0; i < sizeof(mnts) / sizeof(mnts[0]); i++)
-		while (mnts[i][0] && !umount2(mnts[i], MNT_DETACH))
-			;
-	if (self->work[0])
-		rmdir(self->work);
-}
-
-static int mount_union(FIXTURE_DATA(view) *self)
-{
-	char data[3 * PATH_LEN];
-
-	fmt(data, sizeof(data), "lower=%s,upper=%s", self->lower,
-		 self->upper);
-	return mount("none", self->mnt, "union", 0, data) ? -errno : 0;
+	union_layers_teardown(&self->l);
 }
 
 /* The same with fsopen()/fsconfig()/fsmount()/move_mount(). */
@@ -296,8 +181,8 @@ static int fsmount_union(FIXTURE_DATA(view) *self)
 	fsfd = fsopen("union", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
 		return -errno;
-	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lower", self->lower, 0) ||
-	    fsconfig(fsfd, FSCONFIG_SET_STRING, "upper", self->upper, 0) ||
+	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lower", self->l.lower, 0) ||
+	    fsconfig(fsfd, FSCONFIG_SET_STRING, "upper", self->l.upper, 0) ||
 	    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
 		ret = -errno;
 	if (!ret) {
@@ -305,7 +190,7 @@ static int fsmount_union(FIXTURE_DATA(view) *self)
 		if (mfd < 0) {
 			ret = -errno;
 		} else {
-			if (move_mount(mfd, "", AT_FDCWD, self->mnt,
+			if (move_mount(mfd, "", AT_FDCWD, self->l.mnt,
 				       MOVE_MOUNT_F_EMPTY_PATH))
 				ret = -errno;
 			close(mfd);
@@ -315,15 +200,8 @@ static int fsmount_union(FIXTURE_DATA(view) *self)
 	return ret;
 }
 
-#define MOUNT() do {							\
-	int __r = mount_union(self);					\
-	ASSERT_EQ(0, __r) TH_LOG("mount union: %s", strerror(-__r));	\
-} while (0)
-
-#define UMOUNT() do {							\
-	int __r = umount2(self->mnt, 0) ? -errno : 0;			\
-	ASSERT_EQ(0, __r) TH_LOG("umount union: %s", strerror(-__r));	\
-} while (0)
+#define MOUNT()		union_mount_ok(_metadata, &self->l)
+#define UMOUNT()	union_umount_ok(_metadata, &self->l)
 
 /* ---- stat helpers ---- */
 
@@ -994,7 +872,7 @@ TEST_F(view, whiteout_hides_lower_file)
 	/* A cached negative dentry must not change the listing. */
 	EXPECT_ENOENT(M("gone"));
 	CHECK_LIST(M(""), "kept");
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 TEST_F(view, whiteout_hides_lower_dir)
@@ -1011,7 +889,7 @@ TEST_F(view, whiteout_hides_lower_dir)
 	EXPECT_ENOENT(M("d/x"));
 	EXPECT_ENOENT(M("d/sub/y"));
 	CHECK_LIST(M(""), "e");
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 TEST_F(view, whiteout_itself_invisible)
@@ -1032,7 +910,7 @@ TEST_F(view, whiteout_itself_invisible)
 	CHECK_LIST(M(""), "m", "ud");
 	CHECK_EMPTY(M("m"));
 	CHECK_LIST(M("ud"), "real");
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 TEST_F(view, lower_whiteout_hidden)
@@ -1053,7 +931,7 @@ TEST_F(view, lower_whiteout_hidden)
 	CHECK_LIST(M(""), "ld", "md");
 	CHECK_LIST(M("ld"), "f");
 	CHECK_LIST(M("md"), "g");
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 /* ---- merged directories ---- */
@@ -1079,7 +957,7 @@ TEST_F(view, merged_dir_union_of_entries)
 	EXPECT_CONTENT(M("d/both"), "upper both");
 	EXPECT_INO(LINO(L("d")), M("d"));
 	EXPECT_INO(LINO(L("")), M(""));
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 static const char *const deep_dirs[] = { "a", "a/b", "a/b/c", "a/b/c/d" };
@@ -1122,7 +1000,7 @@ TEST_F(view, merged_deep_path)
 	EXPECT_CONTENT(M("a/b/c/d/lower3"), "lower");
 	EXPECT_CONTENT(M("a/b/c/d/upper3"), "upper");
 	EXPECT_CONTENT(M("a/b/lower1"), "lower");
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 TEST_F(view, dotdot_of_subdirs)
@@ -1186,14 +1064,14 @@ TEST_F(view, opaque_dir_hides_lower)
 	EXPECT_ENOENT(M("d/sub"));
 	EXPECT_ENOENT(M("d/sub/x"));
 	EXPECT_CONTENT(M("d/c"), "c");
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 TEST_F(view, opaque_root)
 {
 	MKFILE(L("hidden"), "h");
 	MKFILE(L("shown"), "s");
-	OPAQUE(self->upper);
+	OPAQUE(self->l.upper);
 	FALLTHRU(U("shown"), DT_REG);
 	MKFILE(U("mine"), "m");
 	MOUNT();
@@ -1201,7 +1079,7 @@ TEST_F(view, opaque_root)
 	CHECK_LIST(M(""), "shown", "mine");
 	EXPECT_ENOENT(M("hidden"));
 	EXPECT_CONTENT(M("shown"), "s");
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 TEST_F(view, fallthru_in_opaque_dir)
@@ -1243,7 +1121,7 @@ TEST_F(view, fallthru_in_opaque_dir)
 	EXPECT_INO(LINO(L("d/f")), M("d/f"));
 	EXPECT_INO(LINO(L("d/sd")), M("d/sd"));
 	EXPECT_INO(LINO(L("d/ln")), M("d/ln"));
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 /* A fallthru in a non-opaque directory: the lower entry, listed once. */
@@ -1263,7 +1141,7 @@ TEST_F(view, fallthru_in_merged_dir)
 	EXPECT_CONTENT(M("d/f"), "lower f");
 	EXPECT_CONTENT(M("f2"), "root f2");
 	EXPECT_INO(LINO(L("d/f")), M("d/f"));
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 TEST_F(view, dangling_fallthru_enoent)
@@ -1287,7 +1165,7 @@ TEST_F(view, dangling_fallthru_enoent)
 	CHECK_LIST(M("d"), "real");
 	CHECK_LIST(M(""), "d", "ud");
 	CHECK_EMPTY(M("ud"));
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 TEST_F(view, dir_fallthru_marker_merges)
@@ -1309,7 +1187,7 @@ TEST_F(view, dir_fallthru_marker_merges)
 	EXPECT_CONTENT(M("op/sub/u1"), "u1");
 	EXPECT_INO(LINO(L("op/sub")), M("op/sub"));
 	EXPECT_EQ(1, LSTAT(M("op/sub")).st_nlink);
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 TEST_F(view, unmarked_dir_in_opaque_not_merged)
@@ -1327,7 +1205,7 @@ TEST_F(view, unmarked_dir_in_opaque_not_merged)
 	EXPECT_ENOENT(M("op/sub/l1"));
 	EXPECT_INO(INO(U("op/sub")), M("op/sub"));
 	EXPECT_EQ(LSTAT(U("op/sub")).st_nlink, LSTAT(M("op/sub")).st_nlink);
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 /* ---- non-directory over directory and vice versa ---- */
@@ -1345,7 +1223,7 @@ TEST_F(view, upper_file_over_lower_dir)
 	EXPECT_INO(INO(U("x")), M("x"));
 	EXPECT_DTYPE(M(""), "x", DT_REG);
 	CHECK_LIST(M(""), "x");
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 TEST_F(view, upper_dir_over_lower_file)
@@ -1361,7 +1239,7 @@ TEST_F(view, upper_dir_over_lower_file)
 	EXPECT_EQ(LSTAT(U("x")).st_nlink, LSTAT(M("x")).st_nlink);
 	EXPECT_DTYPE(M(""), "x", DT_DIR);
 	CHECK_LIST(M(""), "x");
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 /* ---- exact listings ---- */
@@ -1394,7 +1272,7 @@ TEST_F(view, readdir_empty_dirs)
 	CHECK_EMPTY(M("e4"));
 	CHECK_EMPTY(M("e5"));
 	CHECK_EMPTY(M("e6"));
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 TEST_F(view, readdir_one_entry)
@@ -1434,7 +1312,7 @@ TEST_F(view, readdir_one_entry)
 	CHECK_LIST(M("o6"), "a");
 	CHECK_LIST(M("o7"), "a");
 	EXPECT_CONTENT(M("o3/a"), "u");
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 /*
@@ -1551,22 +1429,22 @@ TEST_F(view, d_type_every_type)
 	MKDIR(U("op"));
 	OPAQUE(U("op"));
 	for (d = 0; d < 2; d++) {
-		const char *layer = d == 0 ? self->lower : self->upper;
+		const char *layer = d == 0 ? self->l.lower : self->l.upper;
 
 		fmt(rel, sizeof(rel), "%s/reg", dirs[d]);
-		MKFILE(pj(layer, rel), "r");
+		MKFILE(jp(layer, rel), "r");
 		fmt(rel, sizeof(rel), "%s/dir", dirs[d]);
-		MKDIR(pj(layer, rel));
+		MKDIR(jp(layer, rel));
 		fmt(rel, sizeof(rel), "%s/lnk", dirs[d]);
-		MKSYM("reg", pj(layer, rel));
+		MKSYM("reg", jp(layer, rel));
 		fmt(rel, sizeof(rel), "%s/fifo", dirs[d]);
-		MKFIFO(pj(layer, rel));
+		MKFIFO(jp(layer, rel));
 		fmt(rel, sizeof(rel), "%s/chr", dirs[d]);
-		MKCHR(pj(layer, rel), 1, 3);
+		MKCHR(jp(layer, rel), 1, 3);
 		fmt(rel, sizeof(rel), "%s/blk", dirs[d]);
-		MKBLK(pj(layer, rel), 7, 0);
+		MKBLK(jp(layer, rel), 7, 0);
 		fmt(rel, sizeof(rel), "%s/sock", dirs[d]);
-		MKSOCK(pj(layer, rel));
+		MKSOCK(jp(layer, rel));
 	}
 	/* op/: every type on lower, shown through fallthrus. */
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -1601,7 +1479,7 @@ TEST_F(view, d_type_every_type)
 		CHECK_LIST(M(dirs[d]), "reg", "dir", "lnk", "fifo", "chr",
 			   "blk", "sock");
 	}
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 TEST_F(view, special_files)
@@ -1658,7 +1536,7 @@ TEST_F(view, special_files)
 	ASSERT_GE(fd, 0) TH_LOG("open fifo: %s", strerror(errno));
 	EXPECT_EQ(0, read(fd, buf, sizeof(buf)));
 	close(fd);
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 /* ---- st_dev, st_ino, d_ino ---- */
@@ -1740,7 +1618,7 @@ TEST_F(view, st_dev_uniform)
 	EXPECT_NE(up.st_dev, root.st_dev);
 	EXPECT_NE(lo.st_dev, up.st_dev);
 	/* check_tree() compares every object's st_dev with the root's. */
-	n = check_tree(_metadata, self->mnt, NULL);
+	n = check_tree(_metadata, self->l.mnt, NULL);
 	EXPECT_EQ(32, n) TH_LOG("objects in the union");
 }
 
@@ -1821,7 +1699,7 @@ TEST_F(view, st_ino_rule)
 		for (j = i + 1; j < N_MIXED_INOS; j++)
 			if (strcmp(mixed_inos[j].rel, "lhard"))
 				expect_distinct_ino(_metadata, i, j, got);
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 TEST_F(view, d_ino_equals_st_ino)
@@ -1833,9 +1711,9 @@ TEST_F(view, d_ino_equals_st_ino)
 	MOUNT();
 
 	/* readdir before any lookup ... */
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 	/* ... and after, with everything in the dcache. */
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 
 	/* The opaque dir, entry by entry against the layer inodes. */
 	list_ok(_metadata, M("op"), &ls);
@@ -1875,7 +1753,7 @@ TEST_F(view, st_ino_stable_across_remount)
 	MOUNT();
 	f = open_memstream(&before, &len);
 	ASSERT_NE(NULL, f);
-	check_tree(_metadata, self->mnt, f);
+	check_tree(_metadata, self->l.mnt, f);
 	fclose(f);
 	UMOUNT();
 
@@ -1884,7 +1762,7 @@ TEST_F(view, st_ino_stable_across_remount)
 	ASSERT_EQ(0, r) TH_LOG("fsmount union: %s", strerror(-r));
 	f = open_memstream(&after, &len);
 	ASSERT_NE(NULL, f);
-	check_tree(_metadata, self->mnt, f);
+	check_tree(_metadata, self->l.mnt, f);
 	fclose(f);
 	expect_same_snapshot(_metadata, "inode numbers after remount",
 			     before, after);
@@ -1898,7 +1776,7 @@ TEST_F(view, st_ino_stable_across_remount)
 	EXPECT_INO(LINO(L("mdir/sub")), M("mdir/sub"));
 	f = open_memstream(&after, &len);
 	ASSERT_NE(NULL, f);
-	check_tree(_metadata, self->mnt, f);
+	check_tree(_metadata, self->l.mnt, f);
 	fclose(f);
 	expect_same_snapshot(_metadata, "inode numbers after 2nd remount",
 			     before, after);
@@ -2687,7 +2565,7 @@ TEST_F(view, work_dir_name_reserved_at_root)
 	MKFILE(L("d/.union-work"), "visible");
 	MKDIR(U("ud"));
 	MKDIR(U("ud/.union-work"));
-	lower_before = snapshot(_metadata, self->lower);
+	lower_before = snapshot(_metadata, self->l.lower);
 	MOUNT();
 
 	/* The module made its work directory on upper. */
@@ -2705,7 +2583,7 @@ TEST_F(view, work_dir_name_reserved_at_root)
 	EXPECT_INO(LINO(L("d/.union-work")), M("d/.union-work"));
 	CHECK_LIST(M("ud"), ".union-work");
 	EXPECT_TYPE(S_IFDIR, M("ud/.union-work"));
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 
 	/* The root's readdir copy-up left the work directory alone. */
 	st = LSTAT(U(".union-work"));
@@ -2718,7 +2596,7 @@ TEST_F(view, work_dir_name_reserved_at_root)
 	EXPECT_ENOENT(M(".union-work"));
 	CHECK_LIST(M(""), "lf", "d", "ud");
 	CHECK_LIST(M("d"), ".union-work");
-	lower_after = snapshot(_metadata, self->lower);
+	lower_after = snapshot(_metadata, self->l.lower);
 	expect_same_snapshot(_metadata, "lower layer", lower_before,
 			     lower_after);
 	free(lower_before);
@@ -2832,7 +2710,7 @@ TEST_F(view, readdir_copy_up_keeps_view)
 	/* The first readdir of every directory copies it up ... */
 	f = open_memstream(&list1, &len);
 	ASSERT_NE(NULL, f);
-	EXPECT_EQ(32, check_tree(_metadata, self->mnt, f));
+	EXPECT_EQ(32, check_tree(_metadata, self->l.mnt, f));
 	fclose(f);
 	/* ... which changes nothing in the view, looked up ... */
 	after = view_lookup(_metadata, self);
@@ -2842,7 +2720,7 @@ TEST_F(view, readdir_copy_up_keeps_view)
 	/* ... or listed: a second walk lists from upper alone. */
 	f = open_memstream(&list2, &len);
 	ASSERT_NE(NULL, f);
-	check_tree(_metadata, self->mnt, f);
+	check_tree(_metadata, self->l.mnt, f);
 	fclose(f);
 	expect_same_snapshot(_metadata, "listing after the first readdirs",
 			     list1, list2);
@@ -2856,7 +2734,7 @@ TEST_F(view, readdir_copy_up_keeps_view)
 	free(after);
 	f = open_memstream(&list2, &len);
 	ASSERT_NE(NULL, f);
-	check_tree(_metadata, self->mnt, f);
+	check_tree(_metadata, self->l.mnt, f);
 	fclose(f);
 	expect_same_snapshot(_metadata, "listing after remount", list1, list2);
 	free(list2);
@@ -2910,7 +2788,7 @@ TEST_F(view, readdir_keeps_dir_mtime)
 	}
 	for (pass = 0; pass < 2; pass++) {
 		if (pass == 0) {
-			check_tree(_metadata, self->mnt, NULL);
+			check_tree(_metadata, self->l.mnt, NULL);
 		} else {
 			UMOUNT();
 			MOUNT();
@@ -2957,7 +2835,7 @@ TEST_F(view, readdir_keeps_lower_dir_ctime)
 	}
 	for (pass = 0; pass < 2; pass++) {
 		if (pass == 0) {
-			check_tree(_metadata, self->mnt, NULL);
+			check_tree(_metadata, self->l.mnt, NULL);
 		} else {
 			UMOUNT();
 			MOUNT();
@@ -3007,7 +2885,7 @@ TEST_F(view, readdir_keeps_root_ctime)
 	MKFILE(U("u"), "u");
 	MOUNT();
 	before = LSTAT(M("")).st_ctim;
-	check_tree(_metadata, self->mnt, NULL);
+	check_tree(_metadata, self->l.mnt, NULL);
 	ASSERT_EQ(0, lstat_errno(U("f"))) TH_LOG("the root was not copied up by readdir");
 	st = LSTAT(M(""));
 	EXPECT_TRUE(st.st_ctim.tv_sec == before.tv_sec && st.st_ctim.tv_nsec == before.tv_nsec)
@@ -3051,21 +2929,21 @@ static void collect(struct __test_metadata *_metadata, struct recs *rs,
 	}
 	r = &rs->r[rs->n++];
 	fmt(r->rel, sizeof(r->rel), "%s", rel);
-	r->st = lstat_ok(_metadata, pj(root, rel));
+	r->st = lstat_ok(_metadata, jp(root, rel));
 	r->xattrs = NULL;
 	f = open_memstream(&r->xattrs, &len);
 	ASSERT_NE(NULL, f);
-	snap_xattrs(f, pj(root, rel));
+	snap_xattrs(f, jp(root, rel));
 	ASSERT_EQ(0, fclose(f));
 	if (!S_ISDIR(r->st.st_mode))
 		return;
-	n = scandir(pj(root, rel), &names, NULL, alphasort);
+	n = scandir(jp(root, rel), &names, NULL, alphasort);
 	ASSERT_GE(n, 0) TH_LOG("scandir %s/%s: %s", root, rel, strerror(errno));
 	for (i = 0; i < n; i++) {
 		if (strcmp(names[i]->d_name, ".") &&
 		    strcmp(names[i]->d_name, ".."))
 			collect(_metadata, rs, root,
-				*rel ? pj(rel, names[i]->d_name)
+				*rel ? jp(rel, names[i]->d_name)
 				     : names[i]->d_name);
 		free(names[i]);
 	}
@@ -3260,12 +3138,12 @@ TEST_F(view, readdir_copy_up_is_the_only_change)
 	WHITEOUT(L("ldir/lwh"));		/* gets no fallthru */
 	ASSERT_EQ(0, chmod(L("ldir"), 0750));
 	ASSERT_EQ(0, chown(L("ldir"), 12, 34));
-	lower_before = snapshot(_metadata, self->lower);
+	lower_before = snapshot(_metadata, self->l.lower);
 	MOUNT();
-	collect(_metadata, &before, self->upper, "");
+	collect(_metadata, &before, self->l.upper, "");
 
-	check_tree(_metadata, self->mnt, NULL);
-	collect(_metadata, &after, self->upper, "");
+	check_tree(_metadata, self->l.mnt, NULL);
+	collect(_metadata, &after, self->l.upper, "");
 	expect_only_readdir_copy_up(_metadata, self, &before, &after);
 	/* The directories that were read have their lower part on upper. */
 	{
@@ -3291,7 +3169,7 @@ TEST_F(view, readdir_copy_up_is_the_only_change)
 
 	free_recs(&after);
 
-	lower_after = snapshot(_metadata, self->lower);
+	lower_after = snapshot(_metadata, self->l.lower);
 	expect_same_snapshot(_metadata, "lower layer", lower_before,
 			     lower_after);
 	free(lower_before);
@@ -3428,28 +3306,28 @@ TEST_F(view, reads_leave_layers_unchanged)
 	char *lower0, *upper1, *view1, *s;
 
 	build_read_tree(_metadata, self);
-	lower0 = snapshot(_metadata, self->lower);
+	lower0 = snapshot(_metadata, self->l.lower);
 	MOUNT();
 
 	/* The first pass makes the readdir copy-ups ... */
-	EXPECT_EQ(35, read_everything(_metadata, self->mnt, self->scratch));
-	s = snapshot(_metadata, self->lower);
+	EXPECT_EQ(35, read_everything(_metadata, self->l.mnt, self->scratch));
+	s = snapshot(_metadata, self->l.lower);
 	expect_same_snapshot(_metadata, "lower layer after reading", lower0, s);
 	free(s);
-	upper1 = snapshot(_metadata, self->upper);
-	view1 = snapshot(_metadata, self->mnt);
+	upper1 = snapshot(_metadata, self->l.upper);
+	view1 = snapshot(_metadata, self->l.mnt);
 
 	/* ... after that, reads change nothing on either layer. */
-	EXPECT_EQ(35, read_everything(_metadata, self->mnt, self->scratch));
-	s = snapshot(_metadata, self->upper);
+	EXPECT_EQ(35, read_everything(_metadata, self->l.mnt, self->scratch));
+	s = snapshot(_metadata, self->l.upper);
 	expect_same_snapshot(_metadata, "upper layer after reading again",
 			     upper1, s);
 	free(s);
-	s = snapshot(_metadata, self->mnt);
+	s = snapshot(_metadata, self->l.mnt);
 	expect_same_snapshot(_metadata, "union view after reading again",
 			     view1, s);
 	free(s);
-	s = snapshot(_metadata, self->lower);
+	s = snapshot(_metadata, self->l.lower);
 	expect_same_snapshot(_metadata, "lower layer after reading again",
 			     lower0, s);
 	free(s);
@@ -3460,10 +3338,10 @@ TEST_F(view, reads_leave_layers_unchanged)
 	 */
 	UMOUNT();
 	MOUNT();
-	s = snapshot(_metadata, self->mnt);
+	s = snapshot(_metadata, self->l.mnt);
 	expect_same_snapshot(_metadata, "union view after remount", view1, s);
 	free(s);
-	s = snapshot(_metadata, self->upper);
+	s = snapshot(_metadata, self->l.upper);
 	drop_lines(upper1, "/.union-work ");
 	drop_lines(s, "/.union-work ");
 	drop_lines(upper1, "/.union-work/fallthru.");
@@ -3488,7 +3366,7 @@ static void __attribute__((noinline))
 expect_atime(struct __test_metadata *_metadata, const char *layer,
 	     const char *root, const char *rel, time_t want)
 {
-	struct stat st = lstat_ok(_metadata, pj(root, rel));
+	struct stat st = lstat_ok(_metadata, jp(root, rel));
 
 	EXPECT_EQ(want, st.st_atime)
 		TH_LOG("%s %s: atime %lld, was %lld: updated by reading it through the union",
@@ -3550,10 +3428,10 @@ TEST_F(view, reads_do_not_update_layer_atime)
 	CHECK_LIST(M("ud"), "ux");
 
 	for (i = 0; i < sizeof(lower_objs) / sizeof(lower_objs[0]); i++)
-		expect_atime(_metadata, "lower", self->lower, lower_objs[i],
+		expect_atime(_metadata, "lower", self->l.lower, lower_objs[i],
 			     old);
 	for (i = 0; i < sizeof(upper_objs) / sizeof(upper_objs[0]); i++)
-		expect_atime(_metadata, "upper", self->upper, upper_objs[i],
+		expect_atime(_metadata, "upper", self->l.upper, upper_objs[i],
 			     old);
 	/* And the union shows the layers' atimes. */
 	EXPECT_EQ(old, LSTAT(M("lf")).st_atime);

@@ -12,40 +12,11 @@
  * Must run as root with union.ko loaded. Each test works in its own mount
  * namespace on a private tmpfs and unmounts everything it mounted.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <sched.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-
-#include "kselftest_harness.h"
-
-#ifndef FSOPEN_CLOEXEC
-#define FSOPEN_CLOEXEC		0x00000001
-#endif
-#ifndef FSMOUNT_CLOEXEC
-#define FSMOUNT_CLOEXEC		0x00000001
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH	0x00000004
-#endif
-#ifndef FSCONFIG_SET_STRING
-#define FSCONFIG_SET_STRING	1
-#endif
-#ifndef FSCONFIG_CMD_CREATE
-#define FSCONFIG_CMD_CREATE	6
-#endif
-
 #define PATH_LEN	256
+#include "union_test.h"
+
+#include <limits.h>
+
 #define LOG_LEN		8192
 #define DATA_LEN	(3 * PATH_LEN)
 
@@ -305,12 +276,9 @@ static bool has_option(const char *opts, const char *opt)
 /* ---- fixture ---- */
 
 FIXTURE(union_opts) {
-	char work[PATH_LEN];	/* private tmpfs holding everything below */
-	char lower[PATH_LEN];
-	char upper[PATH_LEN];
+	struct union_layers l;	/* lower, upper, mnt on a private tmpfs */
 	char lower2[PATH_LEN];
 	char upper2[PATH_LEN];
-	char mnt[PATH_LEN];
 	char mnt2[PATH_LEN];
 	char rodir[PATH_LEN];	/* for read-only mounts */
 	char file[PATH_LEN];	/* a regular file */
@@ -330,26 +298,16 @@ FIXTURE_SETUP(union_opts)
 	int fd;
 
 	self->kmsg_fd = -1;
-	ASSERT_EQ(0, unshare(CLONE_NEWNS));
-	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL));
+	union_layers_setup(_metadata, &self->l, &(struct union_layers_cfg){
+		.name = "opts", .propagation = MS_SLAVE, .base_fs = "mode=0755" });
 
-	strcpy(self->work, "/tmp/union-opts.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->work));
-	ASSERT_EQ(0, mount("tmpfs", self->work, "tmpfs", 0, "mode=0755"));
-
-	mkpath(_metadata, self->lower, self->work, "lower");
-	mkpath(_metadata, self->upper, self->work, "upper");
-	mkpath(_metadata, self->lower2, self->work, "lower2");
-	mkpath(_metadata, self->upper2, self->work, "upper2");
-	mkpath(_metadata, self->mnt, self->work, "mnt");
-	mkpath(_metadata, self->mnt2, self->work, "mnt2");
-	mkpath(_metadata, self->rodir, self->work, "ro");
-	mkpath(_metadata, self->file, self->work, "file");
-	ASSERT_EQ(0, mkdir(self->lower, 0755));
-	ASSERT_EQ(0, mkdir(self->upper, 0755));
+	mkpath(_metadata, self->lower2, self->l.base, "lower2");
+	mkpath(_metadata, self->upper2, self->l.base, "upper2");
+	mkpath(_metadata, self->mnt2, self->l.base, "mnt2");
+	mkpath(_metadata, self->rodir, self->l.base, "ro");
+	mkpath(_metadata, self->file, self->l.base, "file");
 	ASSERT_EQ(0, mkdir(self->lower2, 0755));
 	ASSERT_EQ(0, mkdir(self->upper2, 0755));
-	ASSERT_EQ(0, mkdir(self->mnt, 0755));
 	ASSERT_EQ(0, mkdir(self->mnt2, 0755));
 	ASSERT_EQ(0, mkdir(self->rodir, 0755));
 	fd = open(self->file, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
@@ -363,20 +321,15 @@ FIXTURE_SETUP(union_opts)
 
 FIXTURE_TEARDOWN(union_opts)
 {
-	const char *mnts[] = { self->mnt2, self->mnt, self->rodir };
+	const char *mnts[] = { self->mnt2, self->rodir };
 	unsigned int i;
 
-	if (chdir("/"))
-		TH_LOG("chdir /: %s", strerror(errno));
 	for (i = 0; i < sizeof(mnts) / sizeof(mnts[0]); i++)
 		while (mnts[i][0] && !umount2(mnts[i], MNT_DETACH))
 			;
 	if (self->kmsg_fd >= 0)
 		close(self->kmsg_fd);
-	if (self->work[0]) {
-		umount2(self->work, MNT_DETACH);
-		rmdir(self->work);
-	}
+	union_layers_teardown(&self->l);
 }
 
 /* Build "lower=@lower,upper=@upper" (either may be NULL) into self->data. */
@@ -419,15 +372,15 @@ static const char *layers(struct __test_metadata *_metadata, char *data,
 		       ERR_PREFIX, msg, tap_lines(self->log));		\
 } while (0)
 
-/* Mount self->lower/self->upper at self->mnt with mount(2). */
+/* Mount self->l.lower/self->l.upper at self->l.mnt with mount(2). */
 #define ASSERT_GOOD_MOUNT() do {					\
-	int __ret = mount_logged(self->kmsg_fd, self->mnt, 0,		\
-				 DATA(self->lower, self->upper),	\
+	int __ret = mount_logged(self->kmsg_fd, self->l.mnt, 0,		\
+				 DATA(self->l.lower, self->l.upper),	\
 				 self->log, sizeof(self->log));		\
 	ASSERT_EQ(0, __ret)						\
 		TH_LOG("mount(%s): %s\n%s", self->data,			\
 		       strerror(-__ret), tap_lines(self->log));		\
-	ASSERT_TRUE(union_mounted_at(self->mnt));			\
+	ASSERT_TRUE(union_mounted_at(self->l.mnt));			\
 } while (0)
 
 /* Set lower= and upper= (must succeed) and expect CMD_CREATE to fail. */
@@ -468,22 +421,22 @@ static void check_shown(struct __test_metadata *_metadata, const char *target,
 TEST_F(union_opts, mount_syscall)
 {
 	ASSERT_GOOD_MOUNT();
-	check_shown(_metadata, self->mnt, self->lower, self->upper);
-	ASSERT_EQ(0, do_umount(self->mnt));
-	ASSERT_FALSE(union_mounted_at(self->mnt));
+	check_shown(_metadata, self->l.mnt, self->l.lower, self->l.upper);
+	ASSERT_EQ(0, do_umount(self->l.mnt));
+	ASSERT_FALSE(union_mounted_at(self->l.mnt));
 }
 
 TEST_F(union_opts, fsmount)
 {
 	int ret;
 
-	ret = fsmount_union(self->lower, self->upper, self->mnt,
+	ret = fsmount_union(self->l.lower, self->l.upper, self->l.mnt,
 			    self->log, sizeof(self->log));
 	ASSERT_EQ(0, ret)
 		TH_LOG("%s\n%s", strerror(-ret), tap_lines(self->log));
-	check_shown(_metadata, self->mnt, self->lower, self->upper);
-	ASSERT_EQ(0, do_umount(self->mnt));
-	ASSERT_FALSE(union_mounted_at(self->mnt));
+	check_shown(_metadata, self->l.mnt, self->l.lower, self->l.upper);
+	ASSERT_EQ(0, do_umount(self->l.mnt));
+	ASSERT_FALSE(union_mounted_at(self->l.mnt));
 }
 
 /* Layer paths with ',' and ' ' must be shown octal-escaped. */
@@ -493,19 +446,19 @@ TEST_F(union_opts, escaped_paths)
 	char lower_esc[PATH_LEN], upper_esc[PATH_LEN];
 	int ret;
 
-	mkpath(_metadata, lower, self->work, "a,b c");
-	mkpath(_metadata, upper, self->work, "u p,q");
-	mkpath(_metadata, lower_esc, self->work, "a\\054b\\040c");
-	mkpath(_metadata, upper_esc, self->work, "u\\040p\\054q");
+	mkpath(_metadata, lower, self->l.base, "a,b c");
+	mkpath(_metadata, upper, self->l.base, "u p,q");
+	mkpath(_metadata, lower_esc, self->l.base, "a\\054b\\040c");
+	mkpath(_metadata, upper_esc, self->l.base, "u\\040p\\054q");
 	ASSERT_EQ(0, mkdir(lower, 0755));
 	ASSERT_EQ(0, mkdir(upper, 0755));
 
-	ret = fsmount_union(lower, upper, self->mnt, self->log,
+	ret = fsmount_union(lower, upper, self->l.mnt, self->log,
 			    sizeof(self->log));
 	ASSERT_EQ(0, ret)
 		TH_LOG("%s\n%s", strerror(-ret), tap_lines(self->log));
-	check_shown(_metadata, self->mnt, lower_esc, upper_esc);
-	ASSERT_EQ(0, do_umount(self->mnt));
+	check_shown(_metadata, self->l.mnt, lower_esc, upper_esc);
+	ASSERT_EQ(0, do_umount(self->l.mnt));
 }
 
 /* Relative layer paths are resolved; the absolute paths are shown. */
@@ -513,14 +466,14 @@ TEST_F(union_opts, relative_paths_shown_absolute)
 {
 	int ret;
 
-	ASSERT_EQ(0, chdir(self->work));
-	ret = fsmount_union("lower", "./upper", self->mnt, self->log,
+	ASSERT_EQ(0, chdir(self->l.base));
+	ret = fsmount_union("lower", "./upper", self->l.mnt, self->log,
 			    sizeof(self->log));
 	ASSERT_EQ(0, ret)
 		TH_LOG("%s\n%s", strerror(-ret), tap_lines(self->log));
 	ASSERT_EQ(0, chdir("/"));
-	check_shown(_metadata, self->mnt, self->lower, self->upper);
-	ASSERT_EQ(0, do_umount(self->mnt));
+	check_shown(_metadata, self->l.mnt, self->l.lower, self->l.upper);
+	ASSERT_EQ(0, do_umount(self->l.mnt));
 }
 
 /* ---- missing / malformed options ---- */
@@ -530,16 +483,16 @@ TEST_F(union_opts, missing_lower_fsconfig)
 	int fd = union_fsopen();
 
 	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	ASSERT_EQ(0, set_string(fd, "upper", self->upper));
+	ASSERT_EQ(0, set_string(fd, "upper", self->l.upper));
 	ASSERT_FSCONFIG_FAILS(fd, cmd_create(fd), EINVAL, "missing lower=");
 	close(fd);
 }
 
 TEST_F(union_opts, missing_lower_mount)
 {
-	ASSERT_MOUNT_FAILS(self->mnt, 0, DATA(NULL, self->upper),
+	ASSERT_MOUNT_FAILS(self->l.mnt, 0, DATA(NULL, self->l.upper),
 			   EINVAL, "missing lower=");
-	ASSERT_FALSE(union_mounted_at(self->mnt));
+	ASSERT_FALSE(union_mounted_at(self->l.mnt));
 }
 
 TEST_F(union_opts, missing_upper_fsconfig)
@@ -547,16 +500,16 @@ TEST_F(union_opts, missing_upper_fsconfig)
 	int fd = union_fsopen();
 
 	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	ASSERT_EQ(0, set_string(fd, "lower", self->lower));
+	ASSERT_EQ(0, set_string(fd, "lower", self->l.lower));
 	ASSERT_FSCONFIG_FAILS(fd, cmd_create(fd), EINVAL, "missing upper=");
 	close(fd);
 }
 
 TEST_F(union_opts, missing_upper_mount)
 {
-	ASSERT_MOUNT_FAILS(self->mnt, 0, DATA(self->lower, NULL),
+	ASSERT_MOUNT_FAILS(self->l.mnt, 0, DATA(self->l.lower, NULL),
 			   EINVAL, "missing upper=");
-	ASSERT_FALSE(union_mounted_at(self->mnt));
+	ASSERT_FALSE(union_mounted_at(self->l.mnt));
 }
 
 TEST_F(union_opts, unknown_option_fsconfig)
@@ -574,10 +527,10 @@ TEST_F(union_opts, unknown_option_mount)
 	char data[DATA_LEN];
 
 	snprintf(data, sizeof(data), "%s,foo=bar",
-		 DATA(self->lower, self->upper));
-	ASSERT_MOUNT_FAILS(self->mnt, 0, data, EINVAL,
+		 DATA(self->l.lower, self->l.upper));
+	ASSERT_MOUNT_FAILS(self->l.mnt, 0, data, EINVAL,
 			   "Unknown parameter 'foo'");
-	ASSERT_FALSE(union_mounted_at(self->mnt));
+	ASSERT_FALSE(union_mounted_at(self->l.mnt));
 }
 
 TEST_F(union_opts, lower_twice_fsconfig)
@@ -585,7 +538,7 @@ TEST_F(union_opts, lower_twice_fsconfig)
 	int fd = union_fsopen();
 
 	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	ASSERT_EQ(0, set_string(fd, "lower", self->lower));
+	ASSERT_EQ(0, set_string(fd, "lower", self->l.lower));
 	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, "lower", self->lower2),
 			      EINVAL, "lower= given more than once");
 	close(fd);
@@ -596,7 +549,7 @@ TEST_F(union_opts, upper_twice_fsconfig)
 	int fd = union_fsopen();
 
 	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	ASSERT_EQ(0, set_string(fd, "upper", self->upper));
+	ASSERT_EQ(0, set_string(fd, "upper", self->l.upper));
 	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, "upper", self->upper2),
 			      EINVAL, "upper= given more than once");
 	close(fd);
@@ -607,10 +560,10 @@ TEST_F(union_opts, lower_twice_mount)
 	char data[DATA_LEN];
 
 	snprintf(data, sizeof(data), "lower=%s,%s", self->lower2,
-		 DATA(self->lower, self->upper));
-	ASSERT_MOUNT_FAILS(self->mnt, 0, data, EINVAL,
+		 DATA(self->l.lower, self->l.upper));
+	ASSERT_MOUNT_FAILS(self->l.mnt, 0, data, EINVAL,
 			   "lower= given more than once");
-	ASSERT_FALSE(union_mounted_at(self->mnt));
+	ASSERT_FALSE(union_mounted_at(self->l.mnt));
 }
 
 /* An empty path must be rejected when it is set (errno not specified). */
@@ -639,7 +592,7 @@ TEST_F(union_opts, lower_enoent_fsconfig)
 	int fd = union_fsopen();
 
 	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	mkpath(_metadata, path, self->work, "nonexistent");
+	mkpath(_metadata, path, self->l.base, "nonexistent");
 	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, "lower", path), ENOENT,
 			      "failed to resolve lower=");
 	EXPECT_TRUE(log_has(self->log, path))
@@ -651,12 +604,12 @@ TEST_F(union_opts, lower_enoent_mount)
 {
 	char path[PATH_LEN];
 
-	mkpath(_metadata, path, self->work, "nonexistent");
-	ASSERT_MOUNT_FAILS(self->mnt, 0, DATA(path, self->upper), ENOENT,
+	mkpath(_metadata, path, self->l.base, "nonexistent");
+	ASSERT_MOUNT_FAILS(self->l.mnt, 0, DATA(path, self->l.upper), ENOENT,
 			   "failed to resolve lower=");
 	EXPECT_TRUE(log_has(self->log, path))
 		TH_LOG("path not in message:\n%s", tap_lines(self->log));
-	ASSERT_FALSE(union_mounted_at(self->mnt));
+	ASSERT_FALSE(union_mounted_at(self->l.mnt));
 }
 
 TEST_F(union_opts, upper_enoent_fsconfig)
@@ -665,7 +618,7 @@ TEST_F(union_opts, upper_enoent_fsconfig)
 	int fd = union_fsopen();
 
 	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	mkpath(_metadata, path, self->work, "nonexistent");
+	mkpath(_metadata, path, self->l.base, "nonexistent");
 	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, "upper", path), ENOENT,
 			      "failed to resolve upper=");
 	close(fd);
@@ -683,9 +636,9 @@ TEST_F(union_opts, lower_notdir_fsconfig)
 
 TEST_F(union_opts, upper_notdir_mount)
 {
-	ASSERT_MOUNT_FAILS(self->mnt, 0, DATA(self->lower, self->file),
+	ASSERT_MOUNT_FAILS(self->l.mnt, 0, DATA(self->l.lower, self->file),
 			   ENOTDIR, "is not a directory");
-	ASSERT_FALSE(union_mounted_at(self->mnt));
+	ASSERT_FALSE(union_mounted_at(self->l.mnt));
 }
 
 /* ---- upper filesystem requirements ---- */
@@ -707,23 +660,23 @@ static void make_ro_bind(struct __test_metadata *_metadata,
 TEST_F(union_opts, upper_ro_bind_fsconfig)
 {
 	make_ro_bind(_metadata, self);
-	ASSERT_CREATE_FAILS(self->lower, self->rodir, EROFS,
+	ASSERT_CREATE_FAILS(self->l.lower, self->rodir, EROFS,
 			    "is on a read-only mount");
 }
 
 TEST_F(union_opts, upper_ro_bind_mount)
 {
 	make_ro_bind(_metadata, self);
-	ASSERT_MOUNT_FAILS(self->mnt, 0, DATA(self->lower, self->rodir),
+	ASSERT_MOUNT_FAILS(self->l.mnt, 0, DATA(self->l.lower, self->rodir),
 			   EROFS, "is on a read-only mount");
-	ASSERT_FALSE(union_mounted_at(self->mnt));
+	ASSERT_FALSE(union_mounted_at(self->l.mnt));
 }
 
 /* Read-only superblock rather than read-only mount. */
 TEST_F(union_opts, upper_ro_superblock_fsconfig)
 {
 	ASSERT_EQ(0, mount("tmpfs", self->rodir, "tmpfs", MS_RDONLY, NULL));
-	ASSERT_CREATE_FAILS(self->lower, self->rodir, EROFS,
+	ASSERT_CREATE_FAILS(self->l.lower, self->rodir, EROFS,
 			    "is on a read-only mount");
 }
 
@@ -731,21 +684,21 @@ TEST_F(union_opts, upper_ro_superblock_fsconfig)
 TEST_F(union_opts, upper_no_trusted_xattr)
 {
 	ASSERT_EQ(0, mount("ramfs", self->rodir, "ramfs", 0, NULL));
-	ASSERT_CREATE_FAILS(self->lower, self->rodir, EOPNOTSUPP,
+	ASSERT_CREATE_FAILS(self->l.lower, self->rodir, EOPNOTSUPP,
 			    "does not support trusted.* xattrs");
 }
 
 /* procfs refuses to be stacked on (its s_stack_depth is the maximum). */
 TEST_F(union_opts, upper_too_deep)
 {
-	ASSERT_CREATE_FAILS(self->lower, "/proc", EINVAL,
+	ASSERT_CREATE_FAILS(self->l.lower, "/proc", EINVAL,
 			    "maximum filesystem stacking depth exceeded");
 }
 
 /* sysfs has trusted.* xattrs but no O_TMPFILE. */
 TEST_F(union_opts, upper_no_tmpfile)
 {
-	ASSERT_CREATE_FAILS(self->lower, "/sys/kernel", EOPNOTSUPP,
+	ASSERT_CREATE_FAILS(self->l.lower, "/sys/kernel", EOPNOTSUPP,
 			    "does not support O_TMPFILE");
 }
 
@@ -753,24 +706,24 @@ TEST_F(union_opts, upper_no_tmpfile)
 
 TEST_F(union_opts, same_dir_fsconfig)
 {
-	ASSERT_CREATE_FAILS(self->lower, self->lower, ELOOP,
+	ASSERT_CREATE_FAILS(self->l.lower, self->l.lower, ELOOP,
 			    "are the same directory");
 }
 
 TEST_F(union_opts, same_dir_mount)
 {
-	ASSERT_MOUNT_FAILS(self->mnt, 0, DATA(self->upper, self->upper),
+	ASSERT_MOUNT_FAILS(self->l.mnt, 0, DATA(self->l.upper, self->l.upper),
 			   ELOOP, "are the same directory");
-	ASSERT_FALSE(union_mounted_at(self->mnt));
+	ASSERT_FALSE(union_mounted_at(self->l.mnt));
 }
 
 TEST_F(union_opts, upper_inside_lower)
 {
 	char upper[PATH_LEN];
 
-	mkpath(_metadata, upper, self->lower, "up");
+	mkpath(_metadata, upper, self->l.lower, "up");
 	ASSERT_EQ(0, mkdir(upper, 0755));
-	ASSERT_CREATE_FAILS(self->lower, upper, ELOOP,
+	ASSERT_CREATE_FAILS(self->l.lower, upper, ELOOP,
 			    "upper= is inside lower=");
 }
 
@@ -778,9 +731,9 @@ TEST_F(union_opts, lower_inside_upper)
 {
 	char lower[PATH_LEN];
 
-	mkpath(_metadata, lower, self->upper, "low");
+	mkpath(_metadata, lower, self->l.upper, "low");
 	ASSERT_EQ(0, mkdir(lower, 0755));
-	ASSERT_CREATE_FAILS(lower, self->upper, ELOOP,
+	ASSERT_CREATE_FAILS(lower, self->l.upper, ELOOP,
 			    "lower= is inside upper=");
 }
 
@@ -789,18 +742,18 @@ TEST_F(union_opts, lower_inside_upper)
 TEST_F(union_opts, upper_in_use_fsconfig)
 {
 	ASSERT_GOOD_MOUNT();
-	ASSERT_CREATE_FAILS(self->lower2, self->upper, EBUSY,
+	ASSERT_CREATE_FAILS(self->lower2, self->l.upper, EBUSY,
 			    "is in use by another union mount");
-	ASSERT_EQ(0, do_umount(self->mnt));
+	ASSERT_EQ(0, do_umount(self->l.mnt));
 }
 
 TEST_F(union_opts, upper_in_use_mount)
 {
 	ASSERT_GOOD_MOUNT();
-	ASSERT_MOUNT_FAILS(self->mnt2, 0, DATA(self->lower2, self->upper),
+	ASSERT_MOUNT_FAILS(self->mnt2, 0, DATA(self->lower2, self->l.upper),
 			   EBUSY, "is in use by another union mount");
 	ASSERT_FALSE(union_mounted_at(self->mnt2));
-	ASSERT_EQ(0, do_umount(self->mnt));
+	ASSERT_EQ(0, do_umount(self->l.mnt));
 }
 
 /*
@@ -813,43 +766,43 @@ TEST_F(union_opts, upper_reusable_after_umount)
 	int ret;
 
 	ASSERT_GOOD_MOUNT();
-	ASSERT_EQ(0, do_umount(self->mnt));
-	ret = fsmount_union(self->lower2, self->upper, self->mnt2, self->log,
+	ASSERT_EQ(0, do_umount(self->l.mnt));
+	ret = fsmount_union(self->lower2, self->l.upper, self->mnt2, self->log,
 			    sizeof(self->log));
 	ASSERT_EQ(-ESTALE, ret);
 	EXPECT_NE(NULL, strstr(self->log, "was made over another lower layer"))
 		TH_LOG("log: %s", self->log);
 	EXPECT_NE(NULL, strstr(self->log, "-o remerge")) TH_LOG("log: %s", self->log);
-	ret = fsmount_union(self->lower, self->upper, self->mnt2, self->log,
+	ret = fsmount_union(self->l.lower, self->l.upper, self->mnt2, self->log,
 			    sizeof(self->log));
 	ASSERT_EQ(0, ret)
 		TH_LOG("%s\n%s", strerror(-ret), tap_lines(self->log));
-	check_shown(_metadata, self->mnt2, self->lower, self->upper);
+	check_shown(_metadata, self->mnt2, self->l.lower, self->l.upper);
 	ASSERT_EQ(0, do_umount(self->mnt2));
 }
 
 TEST_F(union_opts, union_as_lower)
 {
 	ASSERT_GOOD_MOUNT();
-	ASSERT_CREATE_FAILS(self->mnt, self->upper2, EINVAL,
+	ASSERT_CREATE_FAILS(self->l.mnt, self->upper2, EINVAL,
 			    "is a union mount");
-	ASSERT_MOUNT_FAILS(self->mnt2, 0, DATA(self->mnt, self->upper2),
+	ASSERT_MOUNT_FAILS(self->mnt2, 0, DATA(self->l.mnt, self->upper2),
 			   EINVAL, "is a union mount");
 	ASSERT_FALSE(union_mounted_at(self->mnt2));
-	ASSERT_EQ(0, do_umount(self->mnt));
+	ASSERT_EQ(0, do_umount(self->l.mnt));
 }
 
 TEST_F(union_opts, union_subdir_as_lower)
 {
 	char sub[PATH_LEN], via_union[PATH_LEN];
 
-	mkpath(_metadata, sub, self->lower, "sub");
+	mkpath(_metadata, sub, self->l.lower, "sub");
 	ASSERT_EQ(0, mkdir(sub, 0755));
 	ASSERT_GOOD_MOUNT();
-	mkpath(_metadata, via_union, self->mnt, "sub");
+	mkpath(_metadata, via_union, self->l.mnt, "sub");
 	ASSERT_CREATE_FAILS(via_union, self->upper2, EINVAL,
 			    "is a union mount");
-	ASSERT_EQ(0, do_umount(self->mnt));
+	ASSERT_EQ(0, do_umount(self->l.mnt));
 }
 
 TEST_F(union_opts, remount_change_lower)
@@ -858,10 +811,10 @@ TEST_F(union_opts, remount_change_lower)
 
 	ASSERT_GOOD_MOUNT();
 	snprintf(data, sizeof(data), "lower=%s", self->lower2);
-	ASSERT_MOUNT_FAILS(self->mnt, MS_REMOUNT, data, EINVAL,
+	ASSERT_MOUNT_FAILS(self->l.mnt, MS_REMOUNT, data, EINVAL,
 			   "cannot change");
-	check_shown(_metadata, self->mnt, self->lower, self->upper);
-	ASSERT_EQ(0, do_umount(self->mnt));
+	check_shown(_metadata, self->l.mnt, self->l.lower, self->l.upper);
+	ASSERT_EQ(0, do_umount(self->l.mnt));
 }
 
 TEST_F(union_opts, remount_change_upper)
@@ -870,10 +823,10 @@ TEST_F(union_opts, remount_change_upper)
 
 	ASSERT_GOOD_MOUNT();
 	snprintf(data, sizeof(data), "upper=%s", self->upper2);
-	ASSERT_MOUNT_FAILS(self->mnt, MS_REMOUNT, data, EINVAL,
+	ASSERT_MOUNT_FAILS(self->l.mnt, MS_REMOUNT, data, EINVAL,
 			   "cannot change");
-	check_shown(_metadata, self->mnt, self->lower, self->upper);
-	ASSERT_EQ(0, do_umount(self->mnt));
+	check_shown(_metadata, self->l.mnt, self->l.lower, self->l.upper);
+	ASSERT_EQ(0, do_umount(self->l.mnt));
 }
 
 TEST_HARNESS_MAIN

@@ -18,43 +18,13 @@
  * Must run as root with union.ko loaded. Each test works in its own mount
  * namespace on a private tmpfs and unmounts everything it mounted.
  */
-#define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
+#include "union_test.h"
+
 #include <limits.h>
-#include <sched.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/sysmacros.h>
-#include <sys/types.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <sys/xattr.h>
 
-#include "kselftest_harness.h"
-
-#ifndef RENAME_NOREPLACE
-#define RENAME_NOREPLACE	(1 << 0)
-#endif
-#ifndef RENAME_EXCHANGE
-#define RENAME_EXCHANGE		(1 << 1)
-#endif
-#ifndef RENAME_WHITEOUT
-#define RENAME_WHITEOUT		(1 << 2)
-#endif
-
-#define PATH_LEN	512
 #define STR_LEN		8192
 
 #define X_OPAQUE	"trusted.union.opaque"
@@ -66,19 +36,6 @@
 #define TEST_UID	1000
 #define TEST_GID	1000
 #define SGID_GROUP	500
-
-/* snprintf() without -Wformat-truncation noise: truncation is fine here. */
-__attribute__((format(printf, 3, 4)))
-static int xsnprintf(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	return n;
-}
 
 /* ---- growable strings ---- */
 
@@ -125,18 +82,6 @@ static char *ring(void)
 	return bufs[i++ % 48];
 }
 
-static const char *jpath(const char *base, const char *rel)
-{
-	char *p = ring();
-
-	xsnprintf(p, PATH_LEN, "%s%s%s", base, *rel ? "/" : "", rel);
-	return p;
-}
-
-#define M(rel)	jpath(self->mnt, rel)
-#define U(rel)	jpath(self->upper, rel)
-#define L(rel)	jpath(self->lower, rel)
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -149,13 +94,13 @@ static int cmp_str(const void *a, const void *b)
  * on upper also "wh" (char 0/0) and "ftN" (char 0/N, a fallthru), or
  * "<strerror>" if lstat fails otherwise.
  */
-static const char *kind(const char *path)
+static const char *node_kind(const char *path)
 {
 	char *k = ring();
 	struct stat st;
 
 	if (lstat(path, &st)) {
-		xsnprintf(k, STR_LEN, "%s", errno == ENOENT ? "none" :
+		snprintf(k, STR_LEN, "%s", errno == ENOENT ? "none" :
 			 strerror(errno));
 		return k;
 	}
@@ -166,16 +111,16 @@ static const char *kind(const char *path)
 	case S_IFIFO: return "fifo";
 	case S_IFSOCK: return "sock";
 	case S_IFBLK:
-		xsnprintf(k, STR_LEN, "blk%u:%u", major(st.st_rdev),
+		snprintf(k, STR_LEN, "blk%u:%u", major(st.st_rdev),
 			 minor(st.st_rdev));
 		return k;
 	case S_IFCHR:
 		if (major(st.st_rdev) == 0 && minor(st.st_rdev) == 0)
 			return "wh";
 		if (major(st.st_rdev) == 0)
-			xsnprintf(k, STR_LEN, "ft%u", minor(st.st_rdev));
+			snprintf(k, STR_LEN, "ft%u", minor(st.st_rdev));
 		else
-			xsnprintf(k, STR_LEN, "chr%u:%u", major(st.st_rdev),
+			snprintf(k, STR_LEN, "chr%u:%u", major(st.st_rdev),
 				 minor(st.st_rdev));
 		return k;
 	}
@@ -189,7 +134,7 @@ static const char *xattr_str(const char *path, const char *name)
 	ssize_t n = lgetxattr(path, name, v, STR_LEN - 1);
 
 	if (n < 0) {
-		xsnprintf(v, STR_LEN, "<%s>", errno == ENODATA ? "ENODATA" :
+		snprintf(v, STR_LEN, "<%s>", errno == ENODATA ? "ENODATA" :
 			 strerror(errno));
 		return v;
 	}
@@ -220,13 +165,13 @@ static const char *content(const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
-		xsnprintf(c, STR_LEN, "<%s>", strerror(errno));
+		snprintf(c, STR_LEN, "<%s>", strerror(errno));
 		return c;
 	}
 	while ((n = read(fd, c + total, STR_LEN - 1 - total)) > 0)
 		total += n;
 	if (n < 0)
-		xsnprintf(c, STR_LEN, "<read: %s>", strerror(errno));
+		snprintf(c, STR_LEN, "<read: %s>", strerror(errno));
 	else
 		c[total] = '\0';
 	close(fd);
@@ -239,7 +184,7 @@ static const char *link_target(const char *path)
 	ssize_t n = readlink(path, t, STR_LEN - 1);
 
 	if (n < 0)
-		xsnprintf(t, STR_LEN, "<%s>", strerror(errno));
+		snprintf(t, STR_LEN, "<%s>", strerror(errno));
 	else
 		t[n] = '\0';
 	return t;
@@ -291,7 +236,7 @@ static int getdents_once(int fd, struct ent *e, int max, size_t bufsize)
 	for (pos = 0; pos < n && cnt < max;) {
 		struct dirent64_raw *d = (struct dirent64_raw *)(buf + pos);
 
-		xsnprintf(e[cnt].name, sizeof(e[cnt].name), "%s", d->d_name);
+		snprintf(e[cnt].name, sizeof(e[cnt].name), "%s", d->d_name);
 		e[cnt].ino = d->d_ino;
 		e[cnt].off = d->d_off;
 		e[cnt].type = d->d_type;
@@ -331,13 +276,13 @@ static const char *listing(const char *path)
 
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		xsnprintf(out, STR_LEN, "<open: %s>", strerror(errno));
+		snprintf(out, STR_LEN, "<open: %s>", strerror(errno));
 		return out;
 	}
 	n = getdents_all(fd, e, 4096, 4096);
 	close(fd);
 	if (n < 0) {
-		xsnprintf(out, STR_LEN, "<getdents: %s>", strerror(-n));
+		snprintf(out, STR_LEN, "<getdents: %s>", strerror(-n));
 		return out;
 	}
 	for (i = 0; i < n; i++)
@@ -346,7 +291,7 @@ static const char *listing(const char *path)
 	qsort(names, cnt, sizeof(names[0]), cmp_str);
 	out[0] = '\0';
 	for (i = 0; i < cnt; i++)
-		len += xsnprintf(out + len, len < STR_LEN ? STR_LEN - len : 0,
+		len += snprintf(out + len, len < STR_LEN ? STR_LEN - len : 0,
 				"%s%s", i ? " " : "", names[i]);
 	for (i = 0; i < n; i++) {
 		const char *nm = e[i].name;
@@ -358,26 +303,26 @@ static const char *listing(const char *path)
 		for (j = 0; j < i; j++)
 			dups += !strcmp(e[j].name, nm);
 		if (dups)
-			len += xsnprintf(out + len, len < STR_LEN ?
+			len += snprintf(out + len, len < STR_LEN ?
 					STR_LEN - len : 0, " !dup:%s", nm);
-		if (lstat(jpath(path, nm), &st)) {
-			len += xsnprintf(out + len, len < STR_LEN ?
+		if (lstat(jp(path, nm), &st)) {
+			len += snprintf(out + len, len < STR_LEN ?
 					STR_LEN - len : 0, " !lstat:%s", nm);
 			continue;
 		}
 		if (e[i].type != IFTODT(st.st_mode))
-			len += xsnprintf(out + len, len < STR_LEN ?
+			len += snprintf(out + len, len < STR_LEN ?
 					STR_LEN - len : 0, " !dtype:%s(%u/%u)",
 					nm, e[i].type, IFTODT(st.st_mode));
 		if (e[i].ino != st.st_ino)
-			len += xsnprintf(out + len, len < STR_LEN ?
+			len += snprintf(out + len, len < STR_LEN ?
 					STR_LEN - len : 0, " !dino:%s", nm);
 	}
 	return out;
 }
 
 /*
- * The raw upper directory @path: sorted "NAME:KIND" (see kind()), without
+ * The raw upper directory @path: sorted "NAME:KIND" (see node_kind()), without
  * ".", ".." and the work directory.
  */
 static const char *upper_listing(const char *path)
@@ -389,7 +334,7 @@ static const char *upper_listing(const char *path)
 	DIR *dir = opendir(path);
 
 	if (!dir) {
-		xsnprintf(out, STR_LEN, "<opendir: %s>", strerror(errno));
+		snprintf(out, STR_LEN, "<opendir: %s>", strerror(errno));
 		return out;
 	}
 	while ((d = readdir(dir)) && cnt < 1024) {
@@ -402,9 +347,9 @@ static const char *upper_listing(const char *path)
 	qsort(names, cnt, sizeof(names[0]), cmp_str);
 	out[0] = '\0';
 	for (i = 0; i < cnt; i++) {
-		len += xsnprintf(out + len, len < STR_LEN ? STR_LEN - len : 0,
+		len += snprintf(out + len, len < STR_LEN ? STR_LEN - len : 0,
 				"%s%s:%s", i ? " " : "", names[i],
-				kind(jpath(path, names[i])));
+				node_kind(jp(path, names[i])));
 		free(names[i]);
 	}
 	return out;
@@ -472,7 +417,7 @@ static void snap_tree(struct sbuf *b, const char *root, const char *rel,
 	char **names;
 	int fd, n, i;
 
-	xsnprintf(path, sizeof(path), "%s%s%s", root, *rel ? "/" : "", rel);
+	snprintf(path, sizeof(path), "%s%s%s", root, *rel ? "/" : "", rel);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		sb_add(b, "!! open %s: %s\n", path, strerror(errno));
@@ -500,9 +445,9 @@ static void snap_tree(struct sbuf *b, const char *root, const char *rel,
 			sb_add(b, "!! %s/%s listed twice\n", rel, nm);
 		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
 			continue;
-		xsnprintf(child_rel, sizeof(child_rel), "%s%s%s", rel,
+		snprintf(child_rel, sizeof(child_rel), "%s%s%s", rel,
 			 *rel ? "/" : "", nm);
-		xsnprintf(cpath, sizeof(cpath), "%s/%s", root, child_rel);
+		snprintf(cpath, sizeof(cpath), "%s/%s", root, child_rel);
 		if (lstat(cpath, &st)) {
 			sb_add(b, "!! %s listed but lstat: %s\n", child_rel,
 			       strerror(errno));
@@ -569,7 +514,7 @@ static const char *first_diff(const char *a, const char *b)
 		a++;
 		b++;
 	}
-	xsnprintf(out, STR_LEN, "line %d:\n#   was: %.*s\n#   now: %.*s", line,
+	snprintf(out, STR_LEN, "line %d:\n#   was: %.*s\n#   now: %.*s", line,
 		 (int)strcspn(la, "\n"), la, (int)strcspn(lb, "\n"), lb);
 	return out;
 }
@@ -582,73 +527,33 @@ static bool has_problem(const char *snap)
 /* ---- fixture ---- */
 
 FIXTURE(ns) {
-	char work[PATH_LEN];
-	char lower[PATH_LEN];
-	char upper[PATH_LEN];
-	char mnt[PATH_LEN];
-	char data[3 * PATH_LEN];
+	struct union_layers l;
 	char *lower_snap;	/* lower tree before the first mount */
-	bool mounted;
 };
 
 FIXTURE_SETUP(ns)
 {
 	umask(022);
-	ASSERT_EQ(0, unshare(CLONE_NEWNS));
-	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL));
-
-	strcpy(self->work, "/tmp/union-ns.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->work));
-	ASSERT_EQ(0, mount("tmpfs", self->work, "tmpfs", 0, "mode=0755"));
-	xsnprintf(self->lower, PATH_LEN, "%s/lower", self->work);
-	xsnprintf(self->upper, PATH_LEN, "%s/upper", self->work);
-	xsnprintf(self->mnt, PATH_LEN, "%s/mnt", self->work);
-	ASSERT_EQ(0, mkdir(self->lower, 0755));
-	ASSERT_EQ(0, mkdir(self->upper, 0755));
-	ASSERT_EQ(0, mkdir(self->mnt, 0755));
-	xsnprintf(self->data, sizeof(self->data), "lower=%s,upper=%s",
-		 self->lower, self->upper);
+	union_layers_setup(_metadata, &self->l, &(struct union_layers_cfg){
+		.name = "ns", .propagation = MS_SLAVE, .base_fs = "mode=0755" });
 }
 
 FIXTURE_TEARDOWN(ns)
 {
-	if (chdir("/"))
-		TH_LOG("chdir /: %s", strerror(errno));
-	while (self->mnt[0] && !umount2(self->mnt, MNT_DETACH))
-		;
-	if (self->work[0]) {
-		umount2(self->work, MNT_DETACH);
-		rmdir(self->work);
-	}
-}
-
-static void do_mount(struct __test_metadata *_metadata,
-		     FIXTURE_DATA(ns) *self)
-{
-	ASSERT_EQ(0, mount("none", self->mnt, "union", 0, self->data))
-		TH_LOG("mount(%s): %s", self->data, strerror(errno));
-	self->mounted = true;
-}
-
-static void do_umount(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(ns) *self)
-{
-	ASSERT_EQ(0, umount2(self->mnt, 0))
-		TH_LOG("umount %s: %s", self->mnt, strerror(errno));
-	self->mounted = false;
+	union_layers_teardown(&self->l);
 }
 
 /* Snapshot the lower tree, then mount the union. */
 static void start(struct __test_metadata *_metadata, FIXTURE_DATA(ns) *self)
 {
-	self->lower_snap = snapshot(self->lower, true);
-	do_mount(_metadata, self);
+	self->lower_snap = snapshot(self->l.lower, true);
+	union_mount_ok(_metadata, &self->l);
 }
 
 static void remount(struct __test_metadata *_metadata, FIXTURE_DATA(ns) *self)
 {
-	do_umount(_metadata, self);
-	do_mount(_metadata, self);
+	union_umount_ok(_metadata, &self->l);
+	union_mount_ok(_metadata, &self->l);
 }
 
 #define START()		start(_metadata, self)
@@ -663,16 +568,16 @@ static void finish(struct __test_metadata *_metadata, FIXTURE_DATA(ns) *self)
 {
 	char *before, *after, *low;
 
-	before = snapshot(self->mnt, false);
+	before = snapshot(self->l.mnt, false);
 	EXPECT_FALSE(has_problem(before))
 		TH_LOG("union view:\n%s", before);
 	remount(_metadata, self);
-	after = snapshot(self->mnt, false);
+	after = snapshot(self->l.mnt, false);
 	EXPECT_STREQ(before, after)
 		TH_LOG("view changed across remount at %s",
 		       first_diff(before, after));
-	do_umount(_metadata, self);
-	low = snapshot(self->lower, true);
+	union_umount_ok(_metadata, &self->l);
+	low = snapshot(self->l.lower, true);
 	EXPECT_STREQ(self->lower_snap, low)
 		TH_LOG("lower layer modified at %s",
 		       first_diff(self->lower_snap, low));
@@ -743,24 +648,25 @@ static int rename2(const char *from, const char *to, unsigned int flags)
 	       errno : 0;
 }
 
-/* Run @fn(@a, @b) in a child with uid/gid @id, no supplementary groups. */
-static int as_user(unsigned int id, int (*fn)(const char *, const char *),
-		   const char *a, const char *b)
-{
-	int status;
-	pid_t pid = fork();
+struct user_op {
+	int (*fn)(const char *, const char *);
+	const char *a, *b;
+};
 
-	if (pid < 0)
-		return errno;
-	if (pid == 0) {
-		if (setgroups(0, NULL) || setresgid(id, id, id) ||
-		    setresuid(id, id, id))
-			_exit(250);
-		_exit(fn(a, b));
-	}
-	if (waitpid(pid, &status, 0) != pid)
-		return errno;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 251;
+static int run_user_op(void *arg)
+{
+	struct user_op *op = arg;
+
+	return op->fn(op->a, op->b);
+}
+
+/* Run @fn(@a, @b) as_user() @id: its errno value (0: success). */
+static int op_as_user(unsigned int id, int (*fn)(const char *, const char *),
+		      const char *a, const char *b)
+{
+	struct user_op op = { fn, a, b };
+
+	return as_user(id, run_user_op, &op);
 }
 
 static int op_create(const char *p, const char *unused)
@@ -811,7 +717,7 @@ TEST_F(ns, create_all_types)
 
 	EXPECT_STREQ("hello", content(M("f")));
 	EXPECT_STREQ("target", link_target(M("s")));
-	EXPECT_STREQ("chr1:3", kind(M("c")));
+	EXPECT_STREQ("chr1:3", node_kind(M("c")));
 	EXPECT_STREQ("c d f p s", listing(M("")));
 	EXPECT_STREQ("c:chr1:3 d:dir f:reg p:fifo s:lnk",
 		     upper_listing(U("")));
@@ -847,7 +753,7 @@ TEST_F(ns, create_deep_copies_up_parents)
 	START();
 	for (i = 0; i < 3; i++)
 		before[i] = ST(M(d[i].rel));
-	ASSERT_STREQ("none", kind(U("a")));
+	ASSERT_STREQ("none", node_kind(U("a")));
 
 	ASSERT_OK(create_file(M("a/b/c/new"), 0644, "n"));
 
@@ -867,7 +773,7 @@ TEST_F(ns, create_deep_copies_up_parents)
 		EXPECT_EQ(before[i].st_uid, un.st_uid);
 		EXPECT_EQ(before[i].st_gid, un.st_gid);
 	}
-	EXPECT_STREQ("reg", kind(U("a/b/c/new")));
+	EXPECT_STREQ("reg", node_kind(U("a/b/c/new")));
 	EXPECT_EQ(0u, ST(U("a/b/c/new")).st_uid);
 	EXPECT_STREQ("n", content(M("a/b/c/new")));
 	/* The untouched lower sibling still shows through. */
@@ -920,10 +826,10 @@ TEST_F(ns, create_owner_is_caller)
 
 	mk_dir(_metadata, L("pub"), 0777);
 	START();
-	ASSERT_OK(as_user(TEST_UID, op_create, M("pub/f"), NULL));
-	ASSERT_OK(as_user(TEST_UID, op_mkdir, M("pub/d"), NULL));
-	ASSERT_OK(as_user(TEST_UID, op_symlink, M("pub/s"), "f"));
-	ASSERT_OK(as_user(TEST_UID, op_mkfifo, M("pub/p"), NULL));
+	ASSERT_OK(op_as_user(TEST_UID, op_create, M("pub/f"), NULL));
+	ASSERT_OK(op_as_user(TEST_UID, op_mkdir, M("pub/d"), NULL));
+	ASSERT_OK(op_as_user(TEST_UID, op_symlink, M("pub/s"), "f"));
+	ASSERT_OK(op_as_user(TEST_UID, op_mkfifo, M("pub/p"), NULL));
 
 	for (i = 0; i < 4; i++) {
 		struct stat un = ST(M(names[i])), up = ST(U(names[i]));
@@ -937,7 +843,7 @@ TEST_F(ns, create_owner_is_caller)
 	EXPECT_EQ(0u, ST(U("pub")).st_gid);
 	EXPECT_EQ(S_IFDIR | 0777, ST(U("pub")).st_mode);
 	/* The new dir is usable by its owner. */
-	ASSERT_OK(as_user(TEST_UID, op_create, M("pub/d/g"), NULL));
+	ASSERT_OK(op_as_user(TEST_UID, op_create, M("pub/d/g"), NULL));
 	EXPECT_EQ(TEST_UID, ST(U("pub/d/g")).st_uid);
 	FINISH();
 }
@@ -947,13 +853,13 @@ TEST_F(ns, create_permission_denied)
 {
 	DIR_(L("priv"));
 	START();
-	ASSERT_ERR(EACCES, as_user(TEST_UID, op_create, M("priv/f"), NULL));
-	ASSERT_ERR(EACCES, as_user(TEST_UID, op_mkdir, M("priv/d"), NULL));
-	ASSERT_ERR(EACCES, as_user(TEST_UID, op_create, M("f"), NULL));
-	EXPECT_STREQ("none", kind(M("priv/f")));
-	EXPECT_STREQ("none", kind(U("priv/f")));
-	EXPECT_STREQ("none", kind(U("priv/d")));
-	EXPECT_STREQ("none", kind(U("f")));
+	ASSERT_ERR(EACCES, op_as_user(TEST_UID, op_create, M("priv/f"), NULL));
+	ASSERT_ERR(EACCES, op_as_user(TEST_UID, op_mkdir, M("priv/d"), NULL));
+	ASSERT_ERR(EACCES, op_as_user(TEST_UID, op_create, M("f"), NULL));
+	EXPECT_STREQ("none", node_kind(M("priv/f")));
+	EXPECT_STREQ("none", node_kind(U("priv/f")));
+	EXPECT_STREQ("none", node_kind(U("priv/d")));
+	EXPECT_STREQ("none", node_kind(U("f")));
 	FINISH();
 }
 
@@ -972,20 +878,20 @@ TEST_F(ns, create_honours_umask)
 	ASSERT_OK(E(unlink(M("wh/f"))));
 	ASSERT_OK(E(rmdir(M("wh/d"))));
 	ASSERT_OK(E(unlink(M("wh/p"))));
-	ASSERT_STREQ("wh", kind(U("wh/f")));
+	ASSERT_STREQ("wh", node_kind(U("wh/f")));
 	umask(027);
 	for (i = 0; i < 3; i++) {
 		char rel[64];
 
-		xsnprintf(rel, sizeof(rel), "%s%sf", dirs[i], i ? "/" : "");
+		snprintf(rel, sizeof(rel), "%s%sf", dirs[i], i ? "/" : "");
 		ASSERT_OK(create_file(M(rel), 0666, NULL));
 		EXPECT_EQ(S_IFREG | 0640, ST(M(rel)).st_mode) TH_LOG("%s", rel);
 		EXPECT_EQ(S_IFREG | 0640, ST(U(rel)).st_mode) TH_LOG("%s", rel);
-		xsnprintf(rel, sizeof(rel), "%s%sd", dirs[i], i ? "/" : "");
+		snprintf(rel, sizeof(rel), "%s%sd", dirs[i], i ? "/" : "");
 		ASSERT_OK(E(mkdir(M(rel), 0777)));
 		EXPECT_EQ(S_IFDIR | 0750, ST(M(rel)).st_mode) TH_LOG("%s", rel);
 		EXPECT_EQ(S_IFDIR | 0750, ST(U(rel)).st_mode) TH_LOG("%s", rel);
-		xsnprintf(rel, sizeof(rel), "%s%sp", dirs[i], i ? "/" : "");
+		snprintf(rel, sizeof(rel), "%s%sp", dirs[i], i ? "/" : "");
 		ASSERT_OK(E(mknod(M(rel), S_IFIFO | 0666, 0)));
 		EXPECT_EQ(S_IFIFO | 0640, ST(M(rel)).st_mode) TH_LOG("%s", rel);
 		EXPECT_EQ(S_IFIFO | 0640, ST(U(rel)).st_mode) TH_LOG("%s", rel);
@@ -1003,7 +909,7 @@ TEST_F(ns, create_in_setgid_dir)
 	START();
 	ASSERT_OK(create_file(M("sg/f"), 0644, NULL));
 	ASSERT_OK(E(mkdir(M("sg/d"), 0755)));
-	ASSERT_OK(as_user(TEST_UID, op_create, M("sg/uf"), NULL));
+	ASSERT_OK(op_as_user(TEST_UID, op_create, M("sg/uf"), NULL));
 
 	EXPECT_EQ(S_IFDIR | 02777, ST(U("sg")).st_mode);
 	EXPECT_EQ((gid_t)SGID_GROUP, ST(U("sg")).st_gid);
@@ -1029,13 +935,13 @@ TEST_F(ns, create_in_setgid_dir_over_whiteout)
 	START();
 	ASSERT_OK(E(unlink(M("sg/f"))));
 	ASSERT_OK(E(rmdir(M("sg/d"))));
-	ASSERT_STREQ("wh", kind(U("sg/f")));
-	ASSERT_STREQ("wh", kind(U("sg/d")));
+	ASSERT_STREQ("wh", node_kind(U("sg/f")));
+	ASSERT_STREQ("wh", node_kind(U("sg/d")));
 	ASSERT_OK(create_file(M("sg/f"), 0644, NULL));
 	ASSERT_OK(E(mkdir(M("sg/d"), 0755)));
 
-	EXPECT_STREQ("reg", kind(U("sg/f")));
-	EXPECT_STREQ("dir", kind(U("sg/d")));
+	EXPECT_STREQ("reg", node_kind(U("sg/f")));
+	EXPECT_STREQ("dir", node_kind(U("sg/d")));
 	EXPECT_EQ((gid_t)SGID_GROUP, ST(M("sg/f")).st_gid);
 	EXPECT_EQ((gid_t)SGID_GROUP, ST(U("sg/f")).st_gid);
 	EXPECT_EQ((gid_t)SGID_GROUP, ST(U("sg/d")).st_gid);
@@ -1053,9 +959,9 @@ TEST_F(ns, mknod_fifo_and_device)
 	ASSERT_OK(E(mknod(M("dev/fifo"), S_IFIFO | 0600, 0)));
 	ASSERT_OK(E(mknod(M("dev/loop"), S_IFBLK | 0600, makedev(7, 200))));
 
-	EXPECT_STREQ("chr1:3", kind(M("dev/null2")));
-	EXPECT_STREQ("fifo", kind(M("dev/fifo")));
-	EXPECT_STREQ("blk7:200", kind(M("dev/loop")));
+	EXPECT_STREQ("chr1:3", node_kind(M("dev/null2")));
+	EXPECT_STREQ("fifo", node_kind(M("dev/fifo")));
+	EXPECT_STREQ("blk7:200", node_kind(M("dev/loop")));
 	EXPECT_STREQ("fifo:fifo loop:blk7:200 null2:chr1:3",
 		     upper_listing(U("dev")));
 	EXPECT_STREQ("fifo loop null2", listing(M("dev")));
@@ -1072,11 +978,11 @@ TEST_F(ns, mknod_whiteout_eperm)
 	ASSERT_ERR(EPERM, E(mknod(M("w"), S_IFCHR | 0644, 0)));
 	ASSERT_ERR(EPERM, E(mknod(M("d/w"), S_IFCHR | 0644, 0)));
 	ASSERT_ERR(EPERM, E(mknod(M("gone"), S_IFCHR | 0644, 0)));
-	EXPECT_STREQ("none", kind(M("w")));
-	EXPECT_STREQ("none", kind(M("gone")));
-	EXPECT_STREQ("none", kind(U("w")));
-	EXPECT_STREQ("none", kind(U("d/w")));
-	EXPECT_STREQ("wh", kind(U("gone")));
+	EXPECT_STREQ("none", node_kind(M("w")));
+	EXPECT_STREQ("none", node_kind(M("gone")));
+	EXPECT_STREQ("none", node_kind(U("w")));
+	EXPECT_STREQ("none", node_kind(U("d/w")));
+	EXPECT_STREQ("wh", node_kind(U("gone")));
 	FINISH();
 }
 
@@ -1092,8 +998,8 @@ TEST_F(ns, create_existing_eexist)
 	ASSERT_ERR(EEXIST, E(symlink("x", M("d"))));
 	ASSERT_ERR(EEXIST, E(mknod(M("f"), S_IFIFO | 0644, 0)));
 	EXPECT_STREQ("lower", content(M("f")));
-	EXPECT_STREQ("none", kind(U("f")));
-	EXPECT_STREQ("none", kind(U("d")));
+	EXPECT_STREQ("none", node_kind(U("f")));
+	EXPECT_STREQ("none", node_kind(U("d")));
 	FINISH();
 }
 
@@ -1104,13 +1010,13 @@ TEST_F(ns, work_dir_hidden)
 	FILE_(L("f"), "x");
 	START();
 	EXPECT_EQ(S_IFDIR | 0700, ST(U(WORK_DIR)).st_mode);
-	EXPECT_STREQ("none", kind(M(WORK_DIR)));
+	EXPECT_STREQ("none", node_kind(M(WORK_DIR)));
 	EXPECT_STREQ("f", listing(M("")));
 	/* The first readdir copied the root up; still hidden after it. */
 	EXPECT_STREQ("f:ft8", upper_listing(U("")));
 	EXPECT_STREQ("f", listing(M("")));
-	EXPECT_STREQ("none", kind(M(WORK_DIR)));
-	EXPECT_STREQ("dir", kind(U(WORK_DIR)));
+	EXPECT_STREQ("none", node_kind(M(WORK_DIR)));
+	EXPECT_STREQ("dir", node_kind(U(WORK_DIR)));
 	FINISH();
 }
 
@@ -1124,7 +1030,7 @@ TEST_F(ns, unlink_upper_only)
 	ASSERT_OK(E(symlink("n", M("s"))));
 	ASSERT_OK(E(unlink(M("n"))));
 	ASSERT_OK(E(unlink(M("s"))));
-	EXPECT_STREQ("none", kind(M("n")));
+	EXPECT_STREQ("none", node_kind(M("n")));
 	EXPECT_STREQ("", listing(M("")));
 	EXPECT_STREQ("", upper_listing(U("")));
 	FINISH();
@@ -1138,13 +1044,13 @@ TEST_F(ns, unlink_lower_leaves_whiteout)
 	FILE_(L("d/keep"), "k");
 	START();
 	ASSERT_OK(E(unlink(M("d/f"))));
-	EXPECT_STREQ("none", kind(M("d/f")));
+	EXPECT_STREQ("none", node_kind(M("d/f")));
 	ASSERT_ERR(ENOENT, E(unlink(M("d/f"))));
-	EXPECT_STREQ("wh", kind(U("d/f")));
+	EXPECT_STREQ("wh", node_kind(U("d/f")));
 	EXPECT_STREQ("keep", listing(M("d")));
-	EXPECT_STREQ("reg", kind(L("d/f")));
+	EXPECT_STREQ("reg", node_kind(L("d/f")));
 	REMOUNT();
-	EXPECT_STREQ("none", kind(M("d/f")));
+	EXPECT_STREQ("none", node_kind(M("d/f")));
 	EXPECT_STREQ("keep", listing(M("d")));
 	FINISH();
 }
@@ -1160,11 +1066,11 @@ TEST_F(ns, unlink_copied_up_leaves_whiteout)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(1, write(fd, "+", 1));
 	close(fd);
-	ASSERT_STREQ("reg", kind(U("f")));
+	ASSERT_STREQ("reg", node_kind(U("f")));
 	ASSERT_STREQ("lower+", content(M("f")));
 	ASSERT_OK(E(unlink(M("f"))));
-	EXPECT_STREQ("none", kind(M("f")));
-	EXPECT_STREQ("wh", kind(U("f")));
+	EXPECT_STREQ("none", node_kind(M("f")));
+	EXPECT_STREQ("wh", node_kind(U("f")));
 	EXPECT_STREQ("", listing(M("")));
 	FINISH();
 }
@@ -1208,7 +1114,7 @@ TEST_F(ns, unlink_in_dir_made_over_whiteout)
 	ASSERT_OK(E(unlink(M("d/y"))));
 	EXPECT_STREQ("", listing(M("d")));
 	EXPECT_STREQ("", upper_listing(U("d")));
-	EXPECT_STREQ("none", kind(M("d/x")));
+	EXPECT_STREQ("none", node_kind(M("d/x")));
 	FINISH();
 }
 
@@ -1222,16 +1128,16 @@ TEST_F(ns, rmdir_not_empty)
 	START();
 	ASSERT_ERR(ENOTEMPTY, E(rmdir(M("d"))));
 	ASSERT_ERR(ENOTEMPTY, E(rmdir(M("e"))));
-	EXPECT_STREQ("dir", kind(M("d")));
+	EXPECT_STREQ("dir", node_kind(M("d")));
 	EXPECT_STREQ("f", listing(M("d")));
 	EXPECT_STREQ("sub", listing(M("e")));
-	EXPECT_STRNE("wh", kind(U("d")));
-	EXPECT_STRNE("wh", kind(U("e")));
+	EXPECT_STRNE("wh", node_kind(U("d")));
+	EXPECT_STRNE("wh", node_kind(U("e")));
 	/* An upper file in an upper-only dir counts too. */
 	ASSERT_OK(E(mkdir(M("n"), 0755)));
 	ASSERT_OK(create_file(M("n/f"), 0644, NULL));
 	ASSERT_ERR(ENOTEMPTY, E(rmdir(M("n"))));
-	EXPECT_STREQ("dir", kind(U("n")));
+	EXPECT_STREQ("dir", node_kind(U("n")));
 	FINISH();
 }
 
@@ -1258,12 +1164,12 @@ TEST_F(ns, rmdir_after_emptying)
 	ASSERT_STREQ("", listing(M("d")));
 	ASSERT_OK(E(rmdir(M("d"))));
 
-	EXPECT_STREQ("none", kind(M("d")));
+	EXPECT_STREQ("none", node_kind(M("d")));
 	EXPECT_STREQ("", listing(M("")));
-	EXPECT_STREQ("wh", kind(U("d")));
-	EXPECT_STREQ("reg", kind(L("d/s/g")));
+	EXPECT_STREQ("wh", node_kind(U("d")));
+	EXPECT_STREQ("reg", node_kind(L("d/s/g")));
 	REMOUNT();
-	EXPECT_STREQ("none", kind(M("d")));
+	EXPECT_STREQ("none", node_kind(M("d")));
 	EXPECT_STREQ("", listing(M("")));
 	FINISH();
 }
@@ -1277,10 +1183,10 @@ TEST_F(ns, rmdir_empty_lower_dir)
 	START();
 	ASSERT_OK(E(rmdir(M("e"))));
 	ASSERT_OK(E(rmdir(M("p/e"))));
-	EXPECT_STREQ("none", kind(M("e")));
-	EXPECT_STREQ("none", kind(M("p/e")));
-	EXPECT_STREQ("wh", kind(U("e")));
-	EXPECT_STREQ("wh", kind(U("p/e")));
+	EXPECT_STREQ("none", node_kind(M("e")));
+	EXPECT_STREQ("none", node_kind(M("p/e")));
+	EXPECT_STREQ("wh", node_kind(U("e")));
+	EXPECT_STREQ("wh", node_kind(U("p/e")));
 	EXPECT_STREQ("", listing(M("p")));
 	FINISH();
 }
@@ -1295,8 +1201,8 @@ TEST_F(ns, rmdir_upper_only)
 	ASSERT_OK(E(unlink(M("n/sub/f"))));
 	ASSERT_OK(E(rmdir(M("n/sub"))));
 	ASSERT_OK(E(rmdir(M("n"))));
-	EXPECT_STREQ("none", kind(M("n")));
-	EXPECT_STREQ("none", kind(U("n")));
+	EXPECT_STREQ("none", node_kind(M("n")));
+	EXPECT_STREQ("none", node_kind(U("n")));
 	EXPECT_STREQ("", upper_listing(U("")));
 	FINISH();
 }
@@ -1313,8 +1219,8 @@ TEST_F(ns, rmdir_opaque_dir)
 	ASSERT_OK(create_file(M("d/y"), 0644, NULL));
 	ASSERT_OK(E(unlink(M("d/y"))));
 	ASSERT_OK(E(rmdir(M("d"))));
-	EXPECT_STREQ("none", kind(M("d")));
-	EXPECT_STREQ("wh", kind(U("d")));
+	EXPECT_STREQ("none", node_kind(M("d")));
+	EXPECT_STREQ("wh", node_kind(U("d")));
 	FINISH();
 }
 
@@ -1333,21 +1239,21 @@ TEST_F(ns, mkdir_over_whiteout_is_opaque)
 	ASSERT_OK(E(unlink(M("d/sub/z"))));
 	ASSERT_OK(E(rmdir(M("d/sub"))));
 	ASSERT_OK(E(rmdir(M("d"))));
-	ASSERT_STREQ("wh", kind(U("d")));
+	ASSERT_STREQ("wh", node_kind(U("d")));
 	ASSERT_OK(E(mkdir(M("d"), 0700)));
 
-	EXPECT_STREQ("dir", kind(U("d")));
+	EXPECT_STREQ("dir", node_kind(U("d")));
 	EXPECT_STREQ("y", xattr_str(U("d"), X_OPAQUE));
 	EXPECT_STREQ("", upper_listing(U("d")));
 	EXPECT_STREQ("", listing(M("d")));
-	EXPECT_STREQ("none", kind(M("d/x")));
-	EXPECT_STREQ("none", kind(M("d/sub")));
+	EXPECT_STREQ("none", node_kind(M("d/x")));
+	EXPECT_STREQ("none", node_kind(M("d/sub")));
 	EXPECT_EQ(S_IFDIR | 0700, ST(M("d")).st_mode);
 	ASSERT_OK(create_file(M("d/new"), 0644, NULL));
 	EXPECT_STREQ("new", listing(M("d")));
 	REMOUNT();
 	EXPECT_STREQ("new", listing(M("d")));
-	EXPECT_STREQ("none", kind(M("d/x")));
+	EXPECT_STREQ("none", node_kind(M("d/x")));
 	FINISH();
 }
 
@@ -1408,8 +1314,8 @@ TEST_F(ns, readdir_makes_fallthrus)
 	EXPECT_STREQ("y", xattr_str(U("d"), X_OPAQUE));
 	/* Served from upper now: same answer, objects as on lower. */
 	EXPECT_STREQ("b c covered l p r sd so u", listing(M("d")));
-	EXPECT_STREQ("blk7:0", kind(M("d/b")));
-	EXPECT_STREQ("chr1:3", kind(M("d/c")));
+	EXPECT_STREQ("blk7:0", node_kind(M("d/b")));
+	EXPECT_STREQ("chr1:3", node_kind(M("d/c")));
 	EXPECT_STREQ("r", link_target(M("d/l")));
 	EXPECT_STREQ("r", content(M("d/r")));
 	EXPECT_STREQ("upper", content(M("d/covered")));
@@ -1434,7 +1340,7 @@ TEST_F(ns, readdir_copies_up_lower_dir)
 	START();
 	ASSERT_STREQ("a sub", listing(M("d")));
 
-	EXPECT_STREQ("dir", kind(U("d")));
+	EXPECT_STREQ("dir", node_kind(U("d")));
 	EXPECT_EQ(S_IFDIR | 0750, ST(U("d")).st_mode);
 	EXPECT_EQ(7u, ST(U("d")).st_uid);
 	EXPECT_EQ(8u, ST(U("d")).st_gid);
@@ -1462,7 +1368,7 @@ TEST_F(ns, readdir_hides_whiteouts)
 	EXPECT_STREQ("a c", listing(M("d")));
 	EXPECT_STREQ("a:ft8 b:wh c:ft8", upper_listing(U("d")));
 	EXPECT_STREQ("a c", listing(M("d")));
-	EXPECT_STREQ("none", kind(M("d/b")));
+	EXPECT_STREQ("none", node_kind(M("d/b")));
 	ASSERT_OK(create_file(M("d/b"), 0644, "new"));
 	EXPECT_STREQ("a b c", listing(M("d")));
 	ASSERT_OK(E(unlink(M("d/a"))));
@@ -1515,7 +1421,7 @@ TEST_F(ns, telldir_seekdir)
 	for (i = 0; i < NFILES; i++) {
 		char rel[32];
 
-		xsnprintf(rel, sizeof(rel), "d/f%02d", i);
+		snprintf(rel, sizeof(rel), "d/f%02d", i);
 		FILE_(L(rel), "x");
 	}
 	START();
@@ -1529,7 +1435,7 @@ TEST_F(ns, telldir_seekdir)
 			break;
 		ASSERT_LT(n, NFILES + 2);
 		pos[n] = p;
-		xsnprintf(names[n], sizeof(names[n]), "%s", d->d_name);
+		snprintf(names[n], sizeof(names[n]), "%s", d->d_name);
 		n++;
 	}
 	ASSERT_EQ(NFILES + 2, n);
@@ -1562,7 +1468,7 @@ TEST_F(ns, offsets_stable_across_reopen)
 	for (i = 0; i < NFILES; i++) {
 		char rel[32];
 
-		xsnprintf(rel, sizeof(rel), "d/f%02d", i);
+		snprintf(rel, sizeof(rel), "d/f%02d", i);
 		FILE_(L(rel), "x");
 	}
 	START();
@@ -1585,7 +1491,7 @@ TEST_F(ns, offsets_stable_across_reopen)
 	/* Remove the entries right before the probed ones. */
 	for (k = 2; k < n - 1; k += 6)
 		if (strcmp(all[k].name, ".") && strcmp(all[k].name, ".."))
-			ASSERT_OK(E(unlink(jpath(M("d"), all[k].name))));
+			ASSERT_OK(E(unlink(jp(M("d"), all[k].name))));
 	for (k = 2; k < n - 1; k += 6) {
 		fd = open(M("d"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		ASSERT_LE(0, fd);
@@ -1614,7 +1520,7 @@ TEST_F_TIMEOUT(ns, readdir_during_changes, 120)
 	for (i = 0; i < NCHURN; i++) {
 		char rel[32];
 
-		xsnprintf(rel, sizeof(rel), "d/f%03d", i);
+		snprintf(rel, sizeof(rel), "d/f%03d", i);
 		FILE_(L(rel), "x");
 	}
 	START();
@@ -1632,9 +1538,9 @@ TEST_F_TIMEOUT(ns, readdir_during_changes, 120)
 			for (i = 0; i < NCHURN; i += 3) {
 				char rel[32];
 
-				xsnprintf(rel, sizeof(rel), "d/f%03d", i);
+				snprintf(rel, sizeof(rel), "d/f%03d", i);
 				ASSERT_OK(E(unlink(M(rel))));
-				xsnprintf(rel, sizeof(rel), "d/n%03d", i);
+				snprintf(rel, sizeof(rel), "d/n%03d", i);
 				ASSERT_OK(create_file(M(rel), 0644, NULL));
 			}
 			churned = true;
@@ -1680,7 +1586,7 @@ TEST_F(ns, rename_lower_file)
 	after = ST(M("d/g"));
 
 	EXPECT_EQ(before.st_ino, after.st_ino);
-	EXPECT_STREQ("none", kind(M("d/f")));
+	EXPECT_STREQ("none", node_kind(M("d/f")));
 	EXPECT_STREQ("data", content(M("d/g")));
 	EXPECT_STREQ("f:wh g:reg", upper_listing(U("d")));
 	EXPECT_STREQ("data", content(U("d/g")));
@@ -1707,13 +1613,13 @@ TEST_F(ns, rename_onto_another_lower_link_of_itself_does_nothing)
 	ASSERT_OK(E(rename(M("f"), M("a/d"))));
 	ASSERT_OK(E(syscall(SYS_renameat2, AT_FDCWD, M("g"), AT_FDCWD, M("a/d"),
 			    RENAME_EXCHANGE)));
-	EXPECT_STREQ("reg", kind(M("f")));
-	EXPECT_STREQ("reg", kind(M("a/d")));
-	EXPECT_STREQ("reg", kind(M("g")));
+	EXPECT_STREQ("reg", node_kind(M("f")));
+	EXPECT_STREQ("reg", node_kind(M("a/d")));
+	EXPECT_STREQ("reg", node_kind(M("g")));
 	EXPECT_EQ(3, ST(M("f")).st_nlink);
 	EXPECT_EQ(ST(M("f")).st_ino, ST(M("a/d")).st_ino);
-	EXPECT_STREQ("none", kind(U("f")));
-	EXPECT_STREQ("none", kind(U("a/d")));
+	EXPECT_STREQ("none", node_kind(U("f")));
+	EXPECT_STREQ("none", node_kind(U("a/d")));
 	EXPECT_STREQ("x", content(M("f")));
 	FINISH();
 }
@@ -1732,9 +1638,9 @@ TEST_F(ns, rename_lower_file_across_dirs)
 	ASSERT_OK(E(rename(M("a/f"), M("b/f"))));
 	EXPECT_EQ(before.st_ino, ST(M("b/f")).st_ino);
 	EXPECT_STREQ("data", content(M("b/f")));
-	EXPECT_STREQ("none", kind(M("a/f")));
-	EXPECT_STREQ("wh", kind(U("a/f")));
-	EXPECT_STREQ("reg", kind(U("b/f")));
+	EXPECT_STREQ("none", node_kind(M("a/f")));
+	EXPECT_STREQ("wh", node_kind(U("a/f")));
+	EXPECT_STREQ("reg", node_kind(U("b/f")));
 	EXPECT_EQ(lo.st_ino, origin_of(U("b/f")));
 	EXPECT_STREQ("y", xattr_str(U("b"), X_IMPURE));
 	REMOUNT();
@@ -1904,7 +1810,7 @@ TEST_F(ns, rename_whiteout_einval)
 	ASSERT_ERR(EINVAL, rename2(M("a"), M("b"), RENAME_WHITEOUT));
 	ASSERT_ERR(EINVAL, rename2(M("u"), M("v"), RENAME_WHITEOUT));
 	EXPECT_STREQ("a", content(M("a")));
-	EXPECT_STREQ("none", kind(M("b")));
+	EXPECT_STREQ("none", node_kind(M("b")));
 	EXPECT_STREQ("u:reg", upper_listing(U("")));
 	FINISH();
 }
@@ -1927,10 +1833,10 @@ TEST_F(ns, rename_lower_dir_exdev)
 	ASSERT_ERR(EXDEV, E(rename(M("r"), M("r2"))));
 	ASSERT_ERR(EXDEV, E(rename(M("e"), M("e2"))));
 	ASSERT_ERR(EXDEV, rename2(M("d"), M("x"), RENAME_NOREPLACE));
-	EXPECT_STREQ("none", kind(U("d")));
-	EXPECT_STREQ("none", kind(U("e")));
-	EXPECT_STREQ("dir", kind(U("m")));
-	EXPECT_STREQ("dir", kind(U("r")));
+	EXPECT_STREQ("none", node_kind(U("d")));
+	EXPECT_STREQ("none", node_kind(U("e")));
+	EXPECT_STREQ("dir", node_kind(U("m")));
+	EXPECT_STREQ("dir", node_kind(U("r")));
 	EXPECT_STREQ("m:dir r:dir", upper_listing(U("")));
 	EXPECT_STREQ("d e m r", listing(M("")));
 	EXPECT_STREQ("f", listing(M("d")));
@@ -1956,15 +1862,15 @@ TEST_F(ns, rename_upper_only_dir)
 	EXPECT_EQ(n0.st_ino, ST(M("m")).st_ino);
 	EXPECT_STREQ("f sub", listing(M("m")));
 	EXPECT_STREQ("x", content(M("m/f")));
-	EXPECT_STREQ("none", kind(M("n")));
-	EXPECT_STREQ("none", kind(U("n")));
+	EXPECT_STREQ("none", node_kind(M("n")));
+	EXPECT_STREQ("none", node_kind(U("n")));
 	EXPECT_STREQ("f:reg sub:dir", upper_listing(U("m")));
 
 	ASSERT_OK(E(rename(M("m"), M("ld/m"))));
 	EXPECT_STREQ("keep m", listing(M("ld")));
 	EXPECT_STREQ("g", content(M("ld/m/sub/g")));
-	EXPECT_STREQ("none", kind(U("m")));
-	EXPECT_STREQ("dir", kind(U("ld/m")));
+	EXPECT_STREQ("none", node_kind(U("m")));
+	EXPECT_STREQ("dir", node_kind(U("ld/m")));
 	FINISH();
 }
 
@@ -1982,13 +1888,13 @@ TEST_F(ns, rename_upper_dir_over_lower_dir)
 	ASSERT_OK(E(unlink(M("e/x"))));
 	ASSERT_OK(E(rename(M("n"), M("e"))));
 	EXPECT_STREQ("f", listing(M("e")));
-	EXPECT_STREQ("none", kind(M("e/x")));
-	EXPECT_STREQ("none", kind(M("n")));
+	EXPECT_STREQ("none", node_kind(M("e/x")));
+	EXPECT_STREQ("none", node_kind(M("n")));
 	EXPECT_STREQ("y", xattr_str(U("e"), X_OPAQUE));
-	EXPECT_STREQ("none", kind(U("n")));
+	EXPECT_STREQ("none", node_kind(U("n")));
 	REMOUNT();
 	EXPECT_STREQ("f", listing(M("e")));
-	EXPECT_STREQ("none", kind(M("e/x")));
+	EXPECT_STREQ("none", node_kind(M("e/x")));
 	FINISH();
 }
 
@@ -2047,7 +1953,7 @@ TEST_F(ns, link_over_whiteout_and_unlink)
 	EXPECT_EQ(2u, ST(U("g")).st_nlink);
 	ASSERT_OK(E(unlink(M("f"))));
 	EXPECT_EQ(1u, ST(M("g")).st_nlink);
-	EXPECT_STREQ("wh", kind(U("f")));
+	EXPECT_STREQ("wh", node_kind(U("f")));
 	EXPECT_EQ(1u, ST(U("g")).st_nlink);
 	EXPECT_STREQ("g", listing(M("")));
 	FINISH();

@@ -23,50 +23,14 @@
 #include <sys/ioctl.h>
 #include <sys/xattr.h>
 
-FIXTURE(prot) {
-	char base[PATH_LEN];
-	char lower[PATH_LEN];
-	char upperfs[PATH_LEN];
-	char upper[PATH_LEN];
-	char mnt[PATH_LEN];
-	char opts[3 * PATH_LEN];
-	bool mounted;
-};
+UNION_LAYERS_FIXTURE(prot,
+		     .name = "prot", .propagation = MS_PRIVATE,
+		     .base_fs = "size=64m", .upper_fs = "size=64m");
 
-FIXTURE_SETUP(prot)
+/* 0 if opening @arg (a path) for reading is refused with EACCES. */
+static int open_refused(void *arg)
 {
-	ASSERT_EQ(0, unshare(CLONE_NEWNS));
-	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
-	strcpy(self->base, "/tmp/union-prot.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->base));
-	ASSERT_EQ(0, mount("tmpfs", self->base, "tmpfs", 0, "size=64m"));
-	snprintf(self->lower, PATH_LEN, "%s/lower", self->base);
-	snprintf(self->upperfs, PATH_LEN, "%s/up", self->base);
-	snprintf(self->upper, PATH_LEN, "%s/up/u", self->base);
-	snprintf(self->mnt, PATH_LEN, "%s/mnt", self->base);
-	ASSERT_EQ(0, mkdir(self->lower, 0755));
-	ASSERT_EQ(0, mkdir(self->upperfs, 0755));
-	ASSERT_EQ(0, mount("tmpfs", self->upperfs, "tmpfs", 0, "size=64m"));
-	ASSERT_EQ(0, mkdir(self->upper, 0755));
-	ASSERT_EQ(0, mkdir(self->mnt, 0755));
-	snprintf(self->opts, sizeof(self->opts), "lower=%s,upper=%s",
-		 self->lower, self->upper);
-	self->mounted = false;
-}
-
-FIXTURE_TEARDOWN(prot)
-{
-	if (self->mounted)
-		umount(self->mnt);
-	umount2(self->upperfs, MNT_DETACH);
-	umount2(self->base, MNT_DETACH);
-	rmdir(self->base);
-}
-
-static void do_mount(struct __test_metadata *_metadata, FIXTURE_DATA(prot) *self)
-{
-	ASSERT_EQ(0, mount("none", self->mnt, "union", 0, self->opts));
-	self->mounted = true;
+	return open(arg, O_RDONLY) < 0 && errno == EACCES ? 0 : 1;
 }
 
 static mode_t mode_of(const char *path)
@@ -83,7 +47,7 @@ TEST_F(prot, chmod_not_undone_by_read)
 
 	ASSERT_EQ(0, write_file(L("f"), "data"));
 	ASSERT_EQ(0, chmod(L("f"), 0644));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	fd = open(M("f"), O_RDONLY);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, chmod(M("f"), 0600));
@@ -94,16 +58,7 @@ TEST_F(prot, chmod_not_undone_by_read)
 	 * Another user cannot open it (checked before anything stats the file,
 	 * which would refresh the union inode from upper).
 	 */
-	if (fork() == 0) {
-		if (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000))
-			_exit(2);
-		_exit(open(M("f"), O_RDONLY) < 0 && errno == EACCES ? 0 : 1);
-	} else {
-		int status;
-
-		ASSERT_LT(0, wait(&status));
-		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	}
+	EXPECT_EQ(0, as_user(1000, open_refused, (void *)M("f")));
 	EXPECT_EQ(0600, mode_of(M("f")));
 	EXPECT_EQ(0600, mode_of(U("f")));
 }
@@ -114,7 +69,7 @@ TEST_F(prot, rdonly_append_no_copy_up)
 	int fd;
 
 	ASSERT_EQ(0, write_file(L("f"), "data"));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	fd = open(M("f"), O_RDONLY | O_APPEND);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(4, read(fd, buf, sizeof(buf)));
@@ -129,7 +84,7 @@ TEST_F(prot, marker_devices_cannot_be_made)
 	char name[32];
 	unsigned int minor;
 
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	for (minor = 0; minor <= 15; minor++) {
 		snprintf(name, sizeof(name), "c0-%u", minor);
 		EXPECT_EQ(-1, mknod(M(name), S_IFCHR | 0644, makedev(0, minor)));
@@ -147,7 +102,7 @@ TEST_F(prot, work_dir_name_is_reserved)
 	struct stat st, st2;
 
 	ASSERT_EQ(0, write_file(L("f"), "data"));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, lstat(U(".union-work"), &st));
 	ASSERT_EQ(0, mkdir(M("x"), 0755));
 	EXPECT_EQ(-1, rename(M("x"), M(".union-work")));
@@ -189,7 +144,7 @@ TEST_F(prot, immutable_lower_file)
 	ASSERT_EQ(0, write_file(L("f"), "data"));
 	if (set_flags(L("f"), FS_IMMUTABLE_FL))
 		SKIP(return, "lower fs cannot set the immutable flag: %s", strerror(errno));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	EXPECT_EQ(-1, open(M("f"), O_WRONLY));
 	EXPECT_EQ(EPERM, errno);
 	EXPECT_EQ(-1, chmod(M("f"), 0600));
@@ -210,7 +165,7 @@ TEST_F(prot, append_only_lower_file)
 	ASSERT_EQ(0, write_file(L("f"), "data"));
 	if (set_flags(L("f"), FS_APPEND_FL))
 		SKIP(return, "lower fs cannot set the append flag: %s", strerror(errno));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	EXPECT_EQ(-1, open(M("f"), O_WRONLY));
 	EXPECT_EQ(EPERM, errno);
 	EXPECT_EQ(-1, unlink(M("f")));
@@ -235,12 +190,12 @@ TEST_F_TIMEOUT(prot, frozen_upper_blocks_writers, 120)
 	snprintf(cmd, sizeof(cmd),
 		 "truncate -s 16M '%s/ext4.img' && mkfs.ext4 -q '%s/ext4.img' && "
 		 "umount '%s' && mount -o loop '%s/ext4.img' '%s' && mkdir '%s'",
-		 self->base, self->base, self->upperfs, self->base, self->upperfs,
-		 self->upper);
+		 self->l.base, self->l.base, self->l.upperfs, self->l.base, self->l.upperfs,
+		 self->l.upper);
 	ASSERT_EQ(0, system(cmd));
 	ASSERT_EQ(0, write_file(L("f"), "data"));
-	do_mount(_metadata, self);
-	snprintf(cmd, sizeof(cmd), "fsfreeze -f '%s'", self->upperfs);
+	union_mount_ok(_metadata, &self->l);
+	snprintf(cmd, sizeof(cmd), "fsfreeze -f '%s'", self->l.upperfs);
 	ASSERT_EQ(0, system(cmd));
 	pid = fork();
 	if (pid == 0)
@@ -250,7 +205,7 @@ TEST_F_TIMEOUT(prot, frozen_upper_blocks_writers, 120)
 		ASSERT_EQ(0, waitpid(pid, &status, WNOHANG));
 	EXPECT_EQ(0, waitpid(pid, &status, WNOHANG));
 	EXPECT_STREQ("none", kind(U("new")));
-	snprintf(cmd, sizeof(cmd), "fsfreeze -u '%s'", self->upperfs);
+	snprintf(cmd, sizeof(cmd), "fsfreeze -u '%s'", self->l.upperfs);
 	ASSERT_EQ(0, system(cmd));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -270,7 +225,7 @@ TEST_F(prot, work_dir_leftovers_of_any_depth_are_removed)
 	ASSERT_EQ(0, mkdir(U(".union-work/#1/sub/deeper"), 0755));
 	ASSERT_EQ(0, write_file(U(".union-work/#1/sub/deeper/f"), "x"));
 	ASSERT_EQ(0, write_file(U(".union-work/#2"), "y"));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	d = opendir(U(".union-work"));
 	ASSERT_NE(NULL, d);
 	while ((e = readdir(d)))
@@ -288,7 +243,7 @@ TEST_F(prot, lower_marker_devices_are_absent)
 	ASSERT_EQ(0, mknod(L("dev5"), S_IFCHR | 0644, makedev(0, 5)));
 	ASSERT_EQ(0, mknod(L("wh"), S_IFCHR | 0644, makedev(0, 0)));
 	ASSERT_EQ(0, mknod(L("dev16"), S_IFCHR | 0644, makedev(0, 16)));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	EXPECT_STREQ("none", kind(M("dev5")));
 	EXPECT_STREQ("none", kind(M("wh")));
 	EXPECT_STREQ("other", kind(M("dev16")));
@@ -297,9 +252,8 @@ TEST_F(prot, lower_marker_devices_are_absent)
 	EXPECT_EQ(0, chmod(M("dev16"), 0600));
 	EXPECT_STREQ("none", kind(U("dev5")));
 	EXPECT_EQ(0600, mode_of(M("dev16")));
-	EXPECT_EQ(0, umount(self->mnt));
-	self->mounted = false;
-	do_mount(_metadata, self);
+	EXPECT_EQ(0, umount(self->l.mnt));
+	union_mount_ok(_metadata, &self->l);
 	EXPECT_EQ(0600, mode_of(M("dev16")));
 	EXPECT_STREQ("none", kind(M("dev5")));
 }
@@ -310,7 +264,7 @@ TEST_F(prot, failing_xattr_change_does_not_copy_up)
 	ASSERT_EQ(0, write_file(L("f"), "data"));
 	ASSERT_EQ(0, link(L("f"), L("g")));
 	ASSERT_EQ(0, setxattr(L("f"), "user.a", "1", 1, 0));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	EXPECT_EQ(-1, removexattr(M("f"), "user.missing"));
 	EXPECT_EQ(ENODATA, errno);
 	EXPECT_EQ(-1, setxattr(M("f"), "user.missing", "1", 1, XATTR_REPLACE));
@@ -353,23 +307,22 @@ TEST_F_TIMEOUT(prot, reserved_blocks_apply_to_union_writes, 300)
 	char cmd[4 * PATH_LEN], img[PATH_LEN];
 	long through_union, direct;
 
-	snprintf(img, PATH_LEN, "%s/ext4.img", self->base);
+	snprintf(img, PATH_LEN, "%s/ext4.img", self->l.base);
 	snprintf(cmd, sizeof(cmd),
 		 "truncate -s 24M '%s' && mkfs.ext4 -q -O ^has_journal -m 40 '%s' && "
 		 "tune2fs -u 12345 -g 12345 '%s' >/dev/null && umount '%s' && "
 		 "mount -o loop '%s' '%s' && mkdir '%s'",
-		 img, img, img, self->upperfs, img, self->upperfs, self->upper);
+		 img, img, img, self->l.upperfs, img, self->l.upperfs, self->l.upper);
 	ASSERT_EQ(0, system(cmd));
-	do_mount(_metadata, self);
+	union_mount_ok(_metadata, &self->l);
 	through_union = fill(M("big"));
 	ASSERT_LT(0, through_union);
-	direct = fill(jp(self->upperfs, "direct"));
+	direct = fill(jp(self->l.upperfs, "direct"));
 	TH_LOG("union wrote %ld KiB, root then wrote %ld KiB directly",
 	       through_union / 1024, direct / 1024);
 	/* About 40% of 24 MiB is reserved: root (CAP_SYS_RESOURCE) still gets it. */
 	EXPECT_LT(4 * MiB, direct);
-	EXPECT_EQ(0, umount(self->mnt));
-	self->mounted = false;
+	EXPECT_EQ(0, umount(self->l.mnt));
 }
 
 TEST_HARNESS_MAIN

@@ -24,63 +24,9 @@
 /* Big enough that copying it up takes a while even when the VM is fast. */
 #define BIG_SIZE	(384 * MiB)
 
-FIXTURE(races) {
-	char base[PATH_LEN];
-	char lower[PATH_LEN];
-	char upper[PATH_LEN];
-	char mnt[PATH_LEN];
-	char opts[3 * PATH_LEN];
-	bool mounted;
-};
-
-static int do_mount(struct __test_metadata *_metadata,
-		    FIXTURE_DATA(races) *self)
-{
-	if (mount("none", self->mnt, "union", 0, self->opts)) {
-		TH_LOG("mount union: %s", strerror(errno));
-		return -1;
-	}
-	self->mounted = true;
-	return 0;
-}
-
-static int do_umount(FIXTURE_DATA(races) *self)
-{
-	if (!self->mounted)
-		return 0;
-	self->mounted = false;
-	return umount(self->mnt);
-}
-
-FIXTURE_SETUP(races)
-{
-	char up[PATH_LEN];
-
-	ASSERT_EQ(0, unshare(CLONE_NEWNS));
-	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
-	strcpy(self->base, "/tmp/union-races.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->base));
-	ASSERT_EQ(0, mount("tmpfs", self->base, "tmpfs", 0, "size=1200m"));
-	snprintf(self->lower, PATH_LEN, "%s/lower", self->base);
-	snprintf(up, PATH_LEN, "%s/up", self->base);
-	snprintf(self->upper, PATH_LEN, "%s/up/u", self->base);
-	snprintf(self->mnt, PATH_LEN, "%s/mnt", self->base);
-	ASSERT_EQ(0, mkdir(self->lower, 0755));
-	ASSERT_EQ(0, mkdir(up, 0755));
-	ASSERT_EQ(0, mount("tmpfs", up, "tmpfs", 0, "size=900m"));
-	ASSERT_EQ(0, mkdir(self->upper, 0755));
-	ASSERT_EQ(0, mkdir(self->mnt, 0755));
-	snprintf(self->opts, sizeof(self->opts), "lower=%s,upper=%s",
-		 self->lower, self->upper);
-	self->mounted = false;
-}
-
-FIXTURE_TEARDOWN(races)
-{
-	do_umount(self);
-	umount2(self->base, MNT_DETACH);
-	rmdir(self->base);
-}
+UNION_LAYERS_FIXTURE(races,
+		     .name = "races", .propagation = MS_PRIVATE,
+		     .base_fs = "size=1200m", .upper_fs = "size=900m");
 
 /*
  * link(lowerfile, a); rename(a, b): a is gone, b and lowerfile are the same
@@ -92,7 +38,7 @@ TEST_F(races, link_rename_moves_the_named_link)
 	struct stat s1, s2;
 
 	ASSERT_EQ(0, write_file(L("f"), "lower\n"));
-	ASSERT_EQ(0, do_mount(_metadata, self));
+	ASSERT_EQ(0, union_mount(&self->l));
 	ASSERT_EQ(0, link(M("f"), M("a")));
 	ASSERT_EQ(0, rename(M("a"), M("b")));
 	EXPECT_STREQ("none", kind(M("a")));
@@ -107,8 +53,8 @@ TEST_F(races, link_rename_moves_the_named_link)
 	ASSERT_EQ(0, stat(M("b"), &s2));
 	EXPECT_EQ(s1.st_ino, s2.st_ino);
 	EXPECT_EQ(2, s1.st_nlink);
-	ASSERT_EQ(0, do_umount(self));
-	ASSERT_EQ(0, do_mount(_metadata, self));
+	ASSERT_EQ(0, union_umount(&self->l));
+	ASSERT_EQ(0, union_mount(&self->l));
 	EXPECT_STREQ("none", kind(M("a")));
 	EXPECT_STREQ("lower\nmore\n", read_str(M("f")));
 	EXPECT_STREQ("lower\nmore\n", read_str(M("b")));
@@ -128,7 +74,7 @@ TEST_F(races, link_rename_burst)
 	char want[64];
 
 	ASSERT_EQ(0, write_file(L("f"), "x"));
-	ASSERT_EQ(0, do_mount(_metadata, self));
+	ASSERT_EQ(0, union_mount(&self->l));
 	for (step = 0; step < 300; step++) {
 		int a, b, op, nnames = 0;
 
@@ -177,8 +123,8 @@ TEST_F(races, link_rename_burst)
 			if (have[i])
 				EXPECT_STREQ(want, read_str(M(names[i])));
 		}
-		ASSERT_EQ(0, do_umount(self));
-		ASSERT_EQ(0, do_mount(_metadata, self));
+		ASSERT_EQ(0, union_umount(&self->l));
+		ASSERT_EQ(0, union_mount(&self->l));
 	}
 }
 
@@ -191,7 +137,7 @@ TEST_F(races, exchange_after_link_rename)
 {
 	ASSERT_EQ(0, write_file(L("f"), "lower"));
 	ASSERT_EQ(0, write_file(L("x"), "x"));
-	ASSERT_EQ(0, do_mount(_metadata, self));
+	ASSERT_EQ(0, union_mount(&self->l));
 	ASSERT_EQ(0, link(M("f"), M("a")));
 	ASSERT_EQ(0, rename(M("a"), M("b")));
 	ASSERT_EQ(0, syscall(SYS_renameat2, AT_FDCWD, M("x"), AT_FDCWD,
@@ -200,8 +146,8 @@ TEST_F(races, exchange_after_link_rename)
 	EXPECT_STREQ("lower", read_str(M("x")));
 	EXPECT_STREQ("lower", read_str(M("b")));
 	EXPECT_STREQ("none", kind(M("a")));
-	ASSERT_EQ(0, do_umount(self));
-	ASSERT_EQ(0, do_mount(_metadata, self));
+	ASSERT_EQ(0, union_umount(&self->l));
+	ASSERT_EQ(0, union_mount(&self->l));
 	EXPECT_STREQ("x", read_str(M("f")));
 	EXPECT_STREQ("lower", read_str(M("x")));
 	EXPECT_STREQ("lower", read_str(M("b")));
@@ -219,14 +165,12 @@ enum race { RACE_UNLINK, RACE_RENAME_OVER, RACE_UNLINK_CREATE };
 static bool race_copy_up(struct __test_metadata *_metadata,
 			 FIXTURE_DATA(races) *self, enum race what)
 {
-	char up[PATH_LEN];
 	long before, now;
 	pid_t pid;
 	int status, r;
 	bool in_window;
 
-	snprintf(up, PATH_LEN, "%s/up", self->base);
-	before = used_bytes(up);
+	before = used_bytes(self->l.upperfs);
 	pid = fork();
 	if (pid == 0) {
 		int fd = open(M("big"), O_WRONLY | O_APPEND);
@@ -237,7 +181,7 @@ static bool race_copy_up(struct __test_metadata *_metadata,
 		_exit(write(fd, "z", 1) == 1 ? 0 : 2);
 	}
 	do {
-		now = used_bytes(up);
+		now = used_bytes(self->l.upperfs);
 	} while (now - before < 8 * MiB && waitpid(pid, &status, WNOHANG) == 0);
 	in_window = now - before < BIG_SIZE / 2;
 	switch (what) {
@@ -275,7 +219,7 @@ static void copy_up_race(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, make_big(L("big"), BIG_SIZE));
 	for (attempt = 0; attempt < 3; attempt++) {
 		ASSERT_EQ(0, write_file(L("small"), "small"));
-		ASSERT_EQ(0, do_mount(_metadata, self));
+		ASSERT_EQ(0, union_mount(&self->l));
 		hits += race_copy_up(_metadata, self, what);
 		switch (what) {
 		case RACE_UNLINK:
@@ -293,18 +237,18 @@ static void copy_up_race(struct __test_metadata *_metadata,
 			break;
 		}
 		/* The same after a remount: what was seen is what is stored. */
-		ASSERT_EQ(0, do_umount(self));
-		ASSERT_EQ(0, do_mount(_metadata, self));
+		ASSERT_EQ(0, union_umount(&self->l));
+		ASSERT_EQ(0, union_mount(&self->l));
 		if (what == RACE_UNLINK) {
 			EXPECT_STREQ("none", kind(M("big")));
 		} else {
 			EXPECT_STREQ(what == RACE_RENAME_OVER ? "small" : "new",
 				     read_str(M("big")));
 		}
-		ASSERT_EQ(0, do_umount(self));
+		ASSERT_EQ(0, union_umount(&self->l));
 		/* A fresh upper for the next attempt. */
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir '%s'",
-			 self->upper, self->upper);
+			 self->l.upper, self->l.upper);
 		ASSERT_EQ(0, system(cmd));
 	}
 	TH_LOG("%d of 3 attempts changed the name during the copy-up", hits);
@@ -332,19 +276,17 @@ TEST_F_TIMEOUT(races, copyup_vs_unlink_create, 600)
  */
 TEST_F_TIMEOUT(races, copyup_wait_is_killable, 600)
 {
-	char up[PATH_LEN];
 	pid_t copier, waiter;
 	long before;
 	int status;
 
 	ASSERT_EQ(0, make_big(L("big"), BIG_SIZE));
-	ASSERT_EQ(0, do_mount(_metadata, self));
-	snprintf(up, PATH_LEN, "%s/up", self->base);
-	before = used_bytes(up);
+	ASSERT_EQ(0, union_mount(&self->l));
+	before = used_bytes(self->l.upperfs);
 	copier = fork();
 	if (copier == 0)
 		_exit(open(M("big"), O_WRONLY) < 0);
-	while (used_bytes(up) - before < 4 * MiB)
+	while (used_bytes(self->l.upperfs) - before < 4 * MiB)
 		ASSERT_EQ(0, waitpid(copier, &status, WNOHANG));
 	waiter = fork();
 	if (waiter == 0)
@@ -357,7 +299,7 @@ TEST_F_TIMEOUT(races, copyup_wait_is_killable, 600)
 	EXPECT_TRUE(WIFSIGNALED(status));
 	/* The copier was still copying when the waiter was gone. */
 	EXPECT_EQ(0, waitpid(copier, &status, WNOHANG));
-	EXPECT_LT(used_bytes(up) - before, BIG_SIZE);
+	EXPECT_LT(used_bytes(self->l.upperfs) - before, BIG_SIZE);
 	ASSERT_EQ(copier, waitpid(copier, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	EXPECT_STREQ("reg", kind(U("big")));
@@ -384,7 +326,7 @@ static void rmdir_mkdir_cwd(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, write_file(L("p/d/f1"), "1"));
 	ASSERT_EQ(0, mkdir(L("p/d/sub"), 0755));
 	ASSERT_EQ(0, write_file(L("p/d/sub/f2"), "2"));
-	ASSERT_EQ(0, do_mount(_metadata, self));
+	ASSERT_EQ(0, union_mount(&self->l));
 	if (list_parent) {
 		dir = opendir(M("p"));
 		ASSERT_NE(NULL, dir);
@@ -433,8 +375,8 @@ static void rmdir_mkdir_cwd(struct __test_metadata *_metadata,
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	EXPECT_STREQ("new", read_str(U("p/d/new")));
-	ASSERT_EQ(0, do_umount(self));
-	ASSERT_EQ(0, do_mount(_metadata, self));
+	ASSERT_EQ(0, union_umount(&self->l));
+	ASSERT_EQ(0, union_mount(&self->l));
 	EXPECT_STREQ("new", read_str(M("p/d/new")));
 	EXPECT_STREQ("none", kind(M("p/d/f1")));
 }

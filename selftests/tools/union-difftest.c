@@ -51,37 +51,16 @@
  * built next to this program).
  * Exit status: 0 all equal, 1 mismatch, 2 setup error.  Must run as root.
  */
-#define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
+#include "../common.h"
+
 #include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <sys/xattr.h>
-
-#ifndef RENAME_NOREPLACE
-#define RENAME_NOREPLACE (1 << 0)
-#define RENAME_EXCHANGE (1 << 1)
-#endif
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define LOWER_BIT (1ULL << 63)	/* st_ino bit of objects with a lower part */
@@ -168,18 +147,10 @@ static void mismatch(const char *fmt, ...)
 }
 
 /* snprintf for paths and names: a truncated one is a setup error. */
-__attribute__((format(printf, 3, 4)))
-static void fmt(char *buf, size_t n, const char *f, ...)
-{
-	va_list ap;
-	int len;
-
-	va_start(ap, f);
-	len = vsnprintf(buf, n, f, ap);
-	va_end(ap);
-	if (len < 0 || (size_t)len >= n)
-		die("name too long: %s...", buf);
-}
+#define fmt(buf, n, ...) do {						\
+	if (!fmt_fits(buf, n, __VA_ARGS__))				\
+		die("name too long: %s...", buf);			\
+} while (0)
 
 static void path_of(char *out, int side, const char *rel)
 {

@@ -24,22 +24,11 @@
  * The default is --expect-clean: exit 0 if there are no errors or warnings,
  * 1 if there are (the count is printed last), 2 on a usage or I/O error.
  */
-#define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
+#include "../common.h"
+
 #include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/types.h>
 #include <sys/xattr.h>
-#include <unistd.h>
 
 #define PFX "trusted.union."
 #define X_OPAQUE PFX "opaque"

@@ -30,40 +30,14 @@
  * Exit 0 if every check passed and no unexpected errno was seen, 1 otherwise,
  * 2 on a setup error.  The kernel log is not read here (the callers do).
  */
-#define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
+#include "../common.h"
+
 #include <getopt.h>
 #include <limits.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <sys/time.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
-#include <unistd.h>
-
-/* Paths here are short; a truncated one would only make an operation fail. */
-#pragma GCC diagnostic ignored "-Wformat-truncation"
-
-#ifndef RENAME_NOREPLACE
-#define RENAME_NOREPLACE (1 << 0)
-#endif
-#ifndef RENAME_EXCHANGE
-#define RENAME_EXCHANGE (1 << 1)
-#endif
 
 #define MAXPROCS 64
 #define MAXERRNO 140
