@@ -524,6 +524,27 @@ TEST_F(fo, protattr_is_private)
 
 /* ---- extents and range operations ---- */
 
+/*
+ * Puts a fresh 16 MiB ext4 image BASE/@name on @dir (the lower layer, or the
+ * upper layer's filesystem in place of its tmpfs, which is unmounted first);
+ * with @upper, makes the upper directory in it.  0 or the shell's status.
+ */
+static int ext4_on(FIXTURE_DATA(fo) *self, const char *name, const char *dir, bool upper)
+{
+	const char *base = self->l.base;
+	char cmd[5 * PATH_LEN];
+	int n;
+
+	n = snprintf(cmd, sizeof(cmd), "truncate -s 16M '%s/%s' && mkfs.ext4 -q '%s/%s' && ",
+		     base, name, base, name);
+	if (upper)
+		n += snprintf(cmd + n, sizeof(cmd) - n, "umount '%s' && ", dir);
+	n += snprintf(cmd + n, sizeof(cmd) - n, "mount -o loop '%s/%s' '%s'", base, name, dir);
+	if (upper)
+		snprintf(cmd + n, sizeof(cmd) - n, " && mkdir '%s'", self->l.upper);
+	return system(cmd);
+}
+
 /* Mapped extents of @path by FS_IOC_FIEMAP: count (first physical in *phys), or -errno. */
 static int fiemap_of(const char *path, unsigned long long *phys)
 {
@@ -549,15 +570,14 @@ static int fiemap_of(const char *path, unsigned long long *phys)
 TEST_F_TIMEOUT(fo, fiemap_reports_the_real_extents, 120)
 {
 	unsigned long long lp = 0, mp = 0;
-	char cmd[3 * PATH_LEN];
+	char cmd[2 * PATH_LEN];
 	int ln, mn, un;
 
 	/* tmpfs has no extent map: the lower is on ext4. */
+	ASSERT_EQ(0, ext4_on(self, "ext4.img", self->l.lower, false));
 	snprintf(cmd, sizeof(cmd),
-		 "truncate -s 16M '%s/ext4.img' && mkfs.ext4 -q '%s/ext4.img' && "
-		 "mount -o loop '%s/ext4.img' '%s' && "
 		 "dd if=/dev/urandom of='%s/f' bs=64k count=4 status=none && sync",
-		 self->l.base, self->l.base, self->l.base, self->l.lower, self->l.lower);
+		 self->l.lower);
 	ASSERT_EQ(0, system(cmd));
 	union_mount_ok(_metadata, &self->l);
 	ln = fiemap_of(L("f"), &lp);
@@ -586,16 +606,11 @@ TEST_F_TIMEOUT(fo, fiemap_reports_the_real_extents, 120)
  */
 TEST_F_TIMEOUT(fo, setflags_of_lower_file_with_flags_upper_lacks, 120)
 {
-	char cmd[3 * PATH_LEN];
 	int lf, f;
 
-	snprintf(cmd, sizeof(cmd),
-		 "truncate -s 16M '%s/ext4.img' && mkfs.ext4 -q '%s/ext4.img' && "
-		 "mount -o loop '%s/ext4.img' '%s' && echo data > '%s/f' && "
-		 "mkdir '%s/d' && sync",
-		 self->l.base, self->l.base, self->l.base, self->l.lower, self->l.lower,
-		 self->l.lower);
-	ASSERT_EQ(0, system(cmd));
+	ASSERT_EQ(0, ext4_on(self, "ext4.img", self->l.lower, false));
+	ASSERT_EQ(0, write_file(L("f"), "data\n"));
+	ASSERT_EQ(0, mkdir(L("d"), 0755));
 	union_mount_ok(_metadata, &self->l);
 	lf = get_flags(L("f"));
 	ASSERT_LT(0, lf);
@@ -780,17 +795,13 @@ TEST_F(fo, failed_clone_keeps_setuid_and_capabilities)
  */
 TEST_F_TIMEOUT(fo, setflags_sets_a_lower_flag_the_copy_lost, 120)
 {
-	char cmd[4 * PATH_LEN];
+	char cmd[2 * PATH_LEN];
 	int lf, f;
 
-	snprintf(cmd, sizeof(cmd),
-		 "truncate -s 16M '%s/l.img' '%s/u.img' && mkfs.ext4 -q '%s/l.img' && "
-		 "mkfs.ext4 -q '%s/u.img' && mount -o loop '%s/l.img' '%s' && "
-		 "umount '%s' && mount -o loop '%s/u.img' '%s' && mkdir '%s' && "
-		 "echo data > '%s/f' && chattr +s '%s/f' && sync",
-		 self->l.base, self->l.base, self->l.base, self->l.base, self->l.base,
-		 self->l.lower, self->l.upperfs, self->l.base, self->l.upperfs, self->l.upper,
-		 self->l.lower, self->l.lower);
+	ASSERT_EQ(0, ext4_on(self, "l.img", self->l.lower, false));
+	ASSERT_EQ(0, ext4_on(self, "u.img", self->l.upperfs, true));
+	ASSERT_EQ(0, write_file(L("f"), "data\n"));
+	snprintf(cmd, sizeof(cmd), "chattr +s '%s'", L("f"));
 	ASSERT_EQ(0, system(cmd));
 	union_mount_ok(_metadata, &self->l);
 	lf = get_flags(L("f"));
