@@ -525,6 +525,36 @@ unsigned int union_inode_gid(const struct inode *inode)
 	return __kgid_val(inode->i_gid);
 }
 
+#define UNION_SETFL_MASK (O_APPEND | O_NONBLOCK | O_NDELAY | O_DIRECT)
+
+/*
+ * Gives the real file @real the flags fcntl(F_SETFL) changed on the union file
+ * @file (they were set on @file only), before an I/O through it, with the
+ * checks setfl() makes, as ovl_change_flags() does.
+ */
+int union_sync_setfl(struct file *real, const struct file *file)
+{
+	unsigned int flags = READ_ONCE(file->f_flags) & UNION_SETFL_MASK;
+	int err;
+
+	if (!((flags ^ READ_ONCE(real->f_flags)) & UNION_SETFL_MASK))
+		return 0;
+	if (((flags ^ real->f_flags) & O_APPEND) && IS_APPEND(file_inode(real)))
+		return -EPERM;
+	if ((flags & O_DIRECT) && !(real->f_mode & FMODE_CAN_ODIRECT))
+		return -EINVAL;
+	if (real->f_op->check_flags) {
+		err = real->f_op->check_flags(flags);
+		if (err)
+			return err;
+	}
+	spin_lock(&real->f_lock);
+	real->f_flags = (real->f_flags & ~UNION_SETFL_MASK) | flags;
+	real->f_iocb_flags = iocb_flags(real);
+	spin_unlock(&real->f_lock);
+	return 0;
+}
+
 /* O_DIRECT on the union file is allowed where the real file allows it. */
 void union_file_inherit_odirect(struct file *file, const struct file *real)
 {

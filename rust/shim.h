@@ -121,6 +121,7 @@ const char *union_sb_type_name(const struct super_block *sb);
 unsigned int union_inode_gid(const struct inode *inode);
 
 void union_file_inherit_odirect(struct file *file, const struct file *real);
+int union_sync_setfl(struct file *real, const struct file *file);
 
 /* A mutex whose waiters can be killed (mutex_lock_killable is a macro). */
 void union_mutex_init(struct mutex *m, const char *name, struct lock_class_key *key);

@@ -912,4 +912,41 @@ TEST_F(fo, fallocate_drops_setuid_of_unprivileged_writer)
 	check_privs_dropped(_metadata, self, PRIV_FALLOCATE);
 }
 
+/* An unaligned 1-byte pwrite through @fd after F_SETFL @fl: 0 or errno. */
+static int setfl_then_write(int fd, int fl)
+{
+	if (fcntl(fd, F_SETFL, fl))
+		return -1;
+	return pwrite(fd, "x", 1, 1) == 1 ? 0 : errno;
+}
+
+/*
+ * fcntl(F_SETFL, O_DIRECT) on a union file takes effect on the real file, as
+ * on the upper filesystem itself: ext4 refuses a misaligned direct write
+ * (EINVAL) and takes it again once O_DIRECT is cleared.
+ */
+TEST_F_TIMEOUT(fo, setfl_odirect_reaches_the_real_file, 120)
+{
+	int fd, nfd, native;
+
+	ASSERT_EQ(0, ext4_on(self, "u.img", self->l.upperfs, true));
+	union_mount_ok(_metadata, &self->l);
+	ASSERT_EQ(0, write_file(M("f"), "0123456789"));
+	ASSERT_EQ(0, write_file(U("native"), "0123456789"));
+	nfd = open(U("native"), O_RDWR);
+	fd = open(M("f"), O_RDWR);
+	ASSERT_LE(0, nfd);
+	ASSERT_LE(0, fd);
+	native = setfl_then_write(nfd, O_DIRECT);
+	ASSERT_EQ(EINVAL, native);
+	EXPECT_EQ(native, setfl_then_write(fd, O_DIRECT));
+	EXPECT_EQ(0, setfl_then_write(nfd, 0));
+	EXPECT_EQ(0, setfl_then_write(fd, 0));
+	close(fd);
+	close(nfd);
+	EXPECT_STREQ("0x23456789", read_str(M("f")));
+	umount2(self->l.mnt, MNT_DETACH);
+	umount2(self->l.upperfs, MNT_DETACH);
+}
+
 TEST_HARNESS_MAIN

@@ -1186,6 +1186,10 @@ unsafe extern "C" fn file_read_iter(
             Ok(r) => r,
             Err(e) => return e.to_errno() as isize,
         };
+        let r = sys::union_sync_setfl(real.as_ptr(), file);
+        if r != 0 {
+            return r as isize;
+        }
         let mut ctx = backing_ctx(file);
         sys::backing_file_read_iter(real.as_ptr(), iter, iocb, (*iocb).ki_flags, &mut ctx)
     }
@@ -1394,6 +1398,11 @@ unsafe extern "C" fn file_write_iter(
     // SAFETY: Valid for the call.
     unsafe {
         let real = RealFile::of(file);
+        // fcntl(F_SETFL) changed the union file's flags only.
+        let r = sys::union_sync_setfl(real.file().as_ptr(), file);
+        if r != 0 {
+            return r as isize;
+        }
         let mut ctx = backing_ctx(file);
         sys::backing_file_write_iter(real.file().as_ptr(), iter, iocb, (*iocb).ki_flags, &mut ctx)
     }
