@@ -71,9 +71,6 @@ impl RealFile {
     }
 }
 
-/// Inode flag of an immutable object (`S_IMMUTABLE`).
-const S_IMMUTABLE: u32 = bindings::S_IMMUTABLE;
-
 /// One side of a [`range_op`]: a union file, its real file and the position.
 pub(crate) struct RangeEnd<'a> {
     pub(crate) real: &'a RealFile,
@@ -103,7 +100,9 @@ pub(crate) fn range_op(
     // removes no privileges.  The union inode holds the protection flags, not the upper
     // one the real filesystem checks (`generic_remap_file_range_prep`); copy_file_range
     // was checked on the union inodes by the VFS.
-    if !matches!(op, vfs::RangeOp::Copy(_)) && rout.inode.prot_flags() & S_IMMUTABLE != 0 {
+    if !matches!(op, vfs::RangeOp::Copy(_))
+        && rout.inode.prot_flags() & crate::fileattr::S_IMMUTABLE != 0
+    {
         return Err(EPERM);
     }
     let (real_in, real_out) = (rin.current(src.file)?, rout.current(dst.file)?);
@@ -117,15 +116,12 @@ pub(crate) fn range_op(
         }
         vfs::RangeOp::Copy(_) => {}
     }
-    // The destination changes as by a write, under its inode lock: the caller's
-    // credentials decide whether its setuid/setgid bits and file capabilities survive
-    // (the real operation runs with the mounter's, which would keep them).  A dedupe
-    // changes no data.
-    let lock = rout.inode.lock();
-    if !matches!(op, vfs::RangeOp::Dedupe(_)) {
-        crate::inode::refresh_attr(&rout.inode);
-        vfs::remove_privs(dst.file, &lock)?;
-    }
+    // The destination changes as by a write; a dedupe changes no data (and removes
+    // nothing), under the lock all the same.
+    let lock = match op {
+        vfs::RangeOp::Dedupe(_) => rout.inode.lock(),
+        _ => begin_data_change(&rout.inode, dst.file)?,
+    };
     let fs = rout.inode.sb().union_fs();
     let r = {
         let _creds = fs.override_creds();
@@ -145,14 +141,24 @@ pub(crate) fn range_op(
     r
 }
 
-/// `fallocate` of an open union file (opened for write, so on upper): as a write, under
-/// the union inode's lock, the caller's credentials decide whether the setuid bits
-/// survive; the real file is changed with the mounter's (as overlayfs does).
-pub(crate) fn fallocate(real: &RealFile, file: &File, mode: i32, offset: i64, len: i64) -> Result {
-    let inode = &real.inode;
+/// Starts a change of the data of the union file `file` (of `inode`) that a real file
+/// will make with the mounter's credentials: takes the union inode's lock (held until
+/// the returned guard drops) and removes setuid/setgid and file capabilities as the
+/// caller's credentials decide (the mounter's would keep them), by the real object's
+/// current mode.
+fn begin_data_change<'a>(inode: &'a Inode, file: &File) -> Result<vfs::InodeLock<'a>> {
     let lock = inode.lock();
     crate::inode::refresh_attr(inode);
     vfs::remove_privs(file, &lock)?;
+    Ok(lock)
+}
+
+/// `fallocate` of an open union file (opened for write, so on upper): as a write (see
+/// [`begin_data_change`]); the real file is changed with the mounter's credentials (as
+/// overlayfs does).
+pub(crate) fn fallocate(real: &RealFile, file: &File, mode: i32, offset: i64, len: i64) -> Result {
+    let inode = &real.inode;
+    let _lock = begin_data_change(inode, file)?;
     let fs = inode.sb().union_fs();
     let r = {
         let _creds = fs.override_creds();

@@ -30,7 +30,7 @@ use kernel::prelude::*;
 /// Inode flag of an append-only object (`S_APPEND`).
 const S_APPEND: u32 = kernel::bindings::S_APPEND;
 /// Inode flag of an immutable object (`S_IMMUTABLE`).
-const S_IMMUTABLE: u32 = kernel::bindings::S_IMMUTABLE;
+pub(crate) const S_IMMUTABLE: u32 = kernel::bindings::S_IMMUTABLE;
 
 /// The protection flags (`S_APPEND`, `S_IMMUTABLE`) recorded on an upper object.  An
 /// unreadable or malformed record reads as none (and says so in the kernel log).

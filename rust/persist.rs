@@ -195,8 +195,8 @@ fn repoint(upper: &Layer, lower: &Layer, child: &Dentry, lo: &Dentry) -> Result 
     match vfs::getxattr_real(lower.mnt(), lo, xattr::CAPABILITY, &mut cap) {
         Ok(n) => upper::setxattr(mnt, child, xattr::CAPABILITY, &cap[..n], 0),
         Err(e) if e == ENODATA || e == EOPNOTSUPP => {
-            match upper::removexattr(mnt, child, xattr::CAPABILITY) {
-                Err(e) if e == ENODATA || e == EOPNOTSUPP => Ok(()),
+            match drop_xattr(upper, child, xattr::CAPABILITY) {
+                Err(e) if e == EOPNOTSUPP => Ok(()),
                 r => r,
             }
         }

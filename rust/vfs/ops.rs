@@ -1167,9 +1167,7 @@ unsafe extern "C" fn file_accessed(file: *mut bindings::file) {
     // The attributes follow the object users see now (upper once copied up), never the
     // layer this descriptor happened to read from: a read through a descriptor opened on
     // the lower file before a chmod's copy-up must not bring the lower mode back.
-    if let Some(real) = inode.union_info().real_inode() {
-        inode.copy_attr_from(real);
-    }
+    crate::inode::refresh_attr(inode);
 }
 
 /// # Safety
