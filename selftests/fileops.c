@@ -945,6 +945,7 @@ TEST_F_TIMEOUT(fo, setfl_odirect_reaches_the_real_file, 120)
 	close(fd);
 	close(nfd);
 	EXPECT_STREQ("0x23456789", read_str(M("f")));
+	EXPECT_STREQ("0x23456789", read_str(U("f")));
 	umount2(self->l.mnt, MNT_DETACH);
 	umount2(self->l.upperfs, MNT_DETACH);
 }

@@ -1177,7 +1177,9 @@ unsafe extern "C" fn file_read_iter(
     iocb: *mut bindings::kiocb,
     iter: *mut bindings::iov_iter,
 ) -> isize {
-    // SAFETY: Valid for the call.
+    // SAFETY: The VFS passes a valid kiocb whose `ki_filp` is an open union regular file
+    // for the call; its private data is the `RealFile` `file_open` set, whose real files
+    // stay open while the union file is, so `real` is a valid open file for the helpers.
     unsafe {
         let file = (*iocb).ki_filp;
         let real = match RealFile::of(file).current(File::from_raw_file(file)) {
@@ -1393,7 +1395,9 @@ unsafe extern "C" fn file_write_iter(
     // the mode of the real file.
     let _lock = inode.lock();
     crate::inode::refresh_attr(inode);
-    // SAFETY: Valid for the call.
+    // SAFETY: `file` is the open union regular file of the VFS's kiocb (valid for the
+    // call); its private data is the `RealFile` `file_open` set, whose real file stays
+    // open while the union file is.
     unsafe {
         let real = RealFile::of(file);
         // fcntl(F_SETFL) changed the union file's flags only.
