@@ -51,6 +51,9 @@ pub(crate) fn copy_up_limited(d: &Dentry, limit: Option<i64>) -> Result<ARef<Den
         if info.is_metacopy() {
             return copy_up_data(inode.sb().union_fs(), d, limit);
         }
+        if info.is_indexed() {
+            return link_up_name(inode.sb().union_fs(), d);
+        }
         return Ok(u.clone());
     }
     copy_up_ancestors(d)?;
@@ -66,6 +69,9 @@ pub(crate) fn copy_up_meta(d: &Dentry) -> Result<ARef<Dentry>> {
     let inode = d.inode().ok_or(ENOENT)?;
     let info = inode.union_info();
     if let Some(u) = info.upper() {
+        if info.is_indexed() {
+            return link_up_name(inode.sb().union_fs(), d);
+        }
         return Ok(u.clone());
     }
     let meta = info
@@ -113,6 +119,11 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
             drop(guard);
             return copy_up_data(fs, d, limit);
         }
+        if info.is_indexed() {
+            // Another name of the file was copied up meanwhile: link this one.
+            drop(guard);
+            return link_up_name(fs, d);
+        }
         return Ok(u.clone());
     }
     if d.is_unhashed() {
@@ -130,7 +141,9 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
     let mode = lower.inode().ok_or(ENOENT)?.mode();
     // Copy-up changes nothing users can see in the parent: keep its times.
     let ptimes = Times::of(fs, &pupper);
+    let linked = mode & S_IFMT == S_IFREG && info.lower_is_linked_file();
     let new = match mode & S_IFMT {
+        S_IFREG if linked => copy_up_linked(fs, &lower, &pupper, &name, limit)?,
         S_IFREG if meta => copy_up_file_meta(fs, &lower, &pupper, &name)?,
         S_IFREG => copy_up_file(fs, &lower, &pupper, &name, limit)?,
         S_IFDIR => {
@@ -169,8 +182,11 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
     if let Some(pinfo) = pinfo {
         pinfo.forget_listing();
     }
-    if meta && mode & S_IFMT == S_IFREG {
+    if meta && mode & S_IFMT == S_IFREG && !linked {
         info.set_metacopy();
+    }
+    if linked {
+        info.set_indexed();
     }
     info.set_upper(new.clone());
     if !inode.is_dir() {
@@ -276,6 +292,140 @@ fn copy_up_file(
     set_origin(fs, lower, td, pupper)?;
     upper::fsync(&tmp)?;
     install_link(fs, pupper, name, td, Expect::Lower)
+}
+
+/// Copy-up of a lower regular file with several hard links (union.rst, "Hard links"):
+/// the copy is linked in the hard-link index under the lower inode number first, then at
+/// `name`; every other name of the file shows that copy from then on (`namei::lookup`)
+/// and gets a link of it before it is changed ([`link_up_name`]).  If the index already
+/// has the file (copied up through another name, whose union inode is gone), `name` gets
+/// a link of that copy.
+fn copy_up_linked(
+    fs: &UnionFs,
+    lower: &Dentry,
+    pupper: &Dentry,
+    name: &[u8],
+    limit: Option<i64>,
+) -> Result<ARef<Dentry>> {
+    let li = lower.inode().ok_or(ENOENT)?;
+    let ino = li.ino();
+    let nlink = vfs::nlink_of(li);
+    if let Some(entry) = fs.index_entry(ino)? {
+        return link_indexed(fs, &entry, pupper, name);
+    }
+    let index = fs.index_dir_made()?;
+    let key = UnionFs::index_name(ino)?;
+    let mnt = fs.upper().mnt();
+    let cred = fs.creator_cred();
+    let st = lower_attrs(fs, lower)?;
+    let flags = bindings::O_RDONLY | bindings::O_LARGEFILE | bindings::O_NOATIME;
+    let src = upper::open(fs.lower().mnt(), lower, flags, cred)?;
+    let tmp = upper::tmpfile(mnt, pupper, 0o600, cred)?;
+    let size = upper::size_of(lower);
+    let len = limit.map_or(size, |l| l.min(size));
+    copy_data(fs, &src, &tmp, len)?;
+    let td = upper::file_dentry(&tmp);
+    copy_meta_from(fs, lower, &st, td, true)?;
+    set_origin(fs, lower, td, pupper)?;
+    // `name` is about to get its own link: the other names still show it from lower.
+    xattr::set_lower_links(fs, td, nlink.saturating_sub(1))?;
+    upper::fsync(&tmp)?;
+    upper::create(mnt, index, key.to_bytes(), NewObject::Link(td))?;
+    match install_link(fs, pupper, name, td, Expect::Lower) {
+        Ok(d) => Ok(d),
+        Err(e) => {
+            // The index entry stays (every name shows it now); `name` has no link yet.
+            let _ = xattr::set_lower_links(fs, td, nlink);
+            Err(e)
+        }
+    }
+}
+
+/// Links the indexed copy `entry` at `name` in `pupper`, a name of the file that showed
+/// it from lower so far (see `xattr::LOWER_LINKS`).  Called with the union inode's
+/// `copy_up_lock` held, which serialises every change of the count.
+fn link_indexed(
+    fs: &UnionFs,
+    entry: &Dentry,
+    pupper: &Dentry,
+    name: &[u8],
+) -> Result<ARef<Dentry>> {
+    let n = xattr::lower_links(fs, entry).unwrap_or(0);
+    xattr::set_lower_links(fs, entry, n.saturating_sub(1))?;
+    let linked = install_link(fs, pupper, name, entry, Expect::Lower).and_then(|d| {
+        if !xattr::has_flag(fs, pupper, xattr::IMPURE) {
+            upper::setxattr(fs.upper().mnt(), pupper, xattr::IMPURE, b"y", 0)?;
+        }
+        Ok(d)
+    });
+    if linked.is_err() {
+        let _ = xattr::set_lower_links(fs, entry, n);
+    }
+    linked
+}
+
+/// Gives the name `d` of an indexed copy an upper entry of its own, a link of the copy,
+/// if it has none yet (it showed the copy from lower); returns the name's upper entry.
+fn link_up_name(fs: &UnionFs, d: &Dentry) -> Result<ARef<Dentry>> {
+    let inode = d.inode().ok_or(ENOENT)?;
+    let info = inode.union_info();
+    let upper = info.upper().cloned().ok_or(EIO)?;
+    if d.is_unhashed() {
+        // No name (unlinked while open): the copy itself.
+        return Ok(upper);
+    }
+    copy_up_ancestors(d)?;
+    let pupper = upper_parent(d)?;
+    let name = d.name_copy()?;
+    let _guard = info.copy_up_lock.lock_killable()?;
+    if d.is_unhashed() {
+        return Ok(upper);
+    }
+    let _creds = fs.override_creds();
+    let mnt = fs.upper().mnt();
+    let at = vfs::lookup_real(mnt, &pupper, &name)?;
+    if let Some(ai) = at.inode() {
+        if upper.inode().is_some_and(|ui| core::ptr::eq(ui, ai)) {
+            return Ok(at);
+        }
+        if !matches!(
+            crate::namei::classify_upper(&at),
+            crate::namei::UpperKind::Fallthru(_)
+        ) {
+            return Err(ESTALE);
+        }
+    }
+    let ptimes = Times::of(fs, &pupper);
+    let new = link_indexed(fs, &upper, &pupper, &name)?;
+    let parent = upper::parent(d);
+    let pinfo = parent.inode().map(|i| i.union_info());
+    ptimes.restore(fs, &pupper, pinfo);
+    if let Some(pinfo) = pinfo {
+        pinfo.forget_listing();
+    }
+    Ok(new)
+}
+
+/// After a name of the indexed copy `upper` was removed: once no name shows it (its only
+/// upper link is the index entry and no lower name shows it), the index entry goes too.
+/// Best effort: a leftover entry is harmless (nothing looks it up) and `union-fsck`
+/// reports it.  Called with the mounter's credentials.
+pub(crate) fn drop_unused_index(fs: &UnionFs, upper: &Dentry) {
+    let Some(ui) = upper.inode() else {
+        return;
+    };
+    if vfs::nlink_of(ui) != 1 || xattr::lower_links(fs, upper).unwrap_or(0) != 0 {
+        return;
+    }
+    let (Some(ino), Some(index)) = (xattr::origin(fs, upper), fs.index_dir()) else {
+        return;
+    };
+    let Ok(Some(entry)) = fs.index_entry(ino) else {
+        return;
+    };
+    if entry.inode().is_some_and(|ei| core::ptr::eq(ei, ui)) {
+        let _ = upper::remove(fs.upper().mnt(), index, &entry, false);
+    }
 }
 
 /// Makes a metadata-only copy of a regular file: an `O_TMPFILE` file with the lower
@@ -532,9 +682,10 @@ fn copy_xattrs(fs: &UnionFs, lower: &Dentry, new: &Dentry) -> Result {
 /// inode number across remounts, and marks the parent "impure" (it holds such entries).
 fn set_origin(fs: &UnionFs, lower: &Dentry, new: &Dentry, pupper: &Dentry) -> Result {
     let li = lower.inode().ok_or(ENOENT)?;
-    if vfs::nlink_of(li) > 1 {
-        // Copy-up breaks lower hard links: the copy is a file of its own, with its own
-        // inode number (see `UnionInode::shares_lower_links`).
+    if vfs::nlink_of(li) > 1 && li.mode() & S_IFMT != S_IFREG {
+        // Copy-up breaks the lower hard links of symlinks and special files: the copy is
+        // an object of its own, with its own inode number (see
+        // `UnionInode::shares_lower_links`).
         return Ok(());
     }
     let ino = li.ino();
@@ -754,6 +905,30 @@ pub(crate) fn remove_tree_with(
         let is_dir = i.is_dir();
         if is_dir {
             remove_tree_with(mnt, &d, cred, depth + 1)?;
+        }
+        upper::remove(mnt, dir, &d, is_dir)?;
+    }
+    Ok(())
+}
+
+/// [`remove_tree_with`] of everything in `dir` but the directory named `keep`.
+pub(crate) fn remove_tree_except(
+    mnt: &vfs::PrivateMount,
+    dir: &Dentry,
+    cred: &kernel::cred::Credential,
+    keep: &[u8],
+) -> Result {
+    for (name, _) in vfs::dir_entries(mnt, dir, cred)?.iter() {
+        let d = vfs::lookup_real(mnt, dir, name)?;
+        let Some(i) = d.inode() else {
+            continue;
+        };
+        let is_dir = i.is_dir();
+        if is_dir && name[..] == *keep {
+            continue;
+        }
+        if is_dir {
+            remove_tree_with(mnt, &d, cred, 1)?;
         }
         upper::remove(mnt, dir, &d, is_dir)?;
     }

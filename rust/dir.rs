@@ -225,7 +225,7 @@ pub(crate) fn tmpfile(
         )?
     };
     let udentry: ARef<Dentry> = vfs::file_dentry(&real).into();
-    let inode = crate::inode::make_inode(dir.sb(), Some(udentry), None, false, false, None)?;
+    let inode = crate::inode::make_inode(dir.sb(), Some(udentry), None, false, false, None, false)?;
     let rf = crate::file::tmpfile(real, &inode)?;
     Ok((inode, rf))
 }
@@ -316,6 +316,7 @@ pub(crate) fn remove(dir: &Inode, dentry: &Dentry, is_dir: bool) -> Result {
     if is_dir {
         check_empty_dir(dentry)?;
     }
+    copy_up_linked_name(dentry)?;
     let parent = upper::parent(dentry);
     let pupper = copy_up(&parent)?;
     let name = dentry.name_copy()?;
@@ -343,14 +344,39 @@ pub(crate) fn remove(dir: &Inode, dentry: &Dentry, is_dir: bool) -> Result {
             }
         }
     }
-    let nlink = match inode.union_info().upper() {
-        Some(u) if !is_dir => u.inode().map_or(0, vfs::nlink_of),
-        _ => 0,
-    };
-    inode.set_nlink(nlink);
+    inode.set_nlink(if is_dir { 0 } else { names_left(fs, inode) });
     forget_if_gone(inode, is_dir);
     dir.union_info().forget_listing();
     Ok(())
+}
+
+/// Before a name of a lower regular file with several hard links is removed or replaced:
+/// the file is copied up (into the hard-link index), so that the union counts its names
+/// from then on (as overlayfs does with `index=on`).
+fn copy_up_linked_name(d: &Dentry) -> Result {
+    let Some(inode) = d.inode() else {
+        return Ok(());
+    };
+    let info = inode.union_info();
+    if !inode.is_dir() && (info.is_indexed() || info.lower_is_linked_file()) {
+        copy_up(d)?;
+    }
+    Ok(())
+}
+
+/// The link count of a non-directory after it lost a name: its upper object's, counted
+/// as the union counts an indexed copy's names (whose index entry goes with the last
+/// one).  Called with the mounter's credentials.
+fn names_left(fs: &UnionFs, inode: &Inode) -> u32 {
+    let info = inode.union_info();
+    match info.upper() {
+        Some(u) if info.is_indexed() => {
+            copy_up::drop_unused_index(fs, u);
+            crate::inode::indexed_nlink(fs, u)
+        }
+        Some(u) => u.inode().map_or(0, vfs::nlink_of),
+        None => 0,
+    }
 }
 
 /// link: copy the source up, then link it on upper.
@@ -377,7 +403,12 @@ pub(crate) fn link(old: &Dentry, dir: &Inode, new: &Dentry) -> Result<ARef<Inode
     copy_up::install_link(fs, &pupper, &name, &oupper, Expect::Free)?;
     dir.union_info().forget_listing();
     mark_impure_for(fs, &pupper, &oupper)?;
-    inode.set_nlink(oupper.inode().map_or(1, vfs::nlink_of));
+    let info = inode.union_info();
+    inode.set_nlink(if info.is_indexed() {
+        crate::inode::indexed_nlink(fs, &oupper)
+    } else {
+        oupper.inode().map_or(1, vfs::nlink_of)
+    });
     Ok(inode.into())
 }
 
@@ -418,6 +449,8 @@ pub(crate) fn rename(
     copy_up(old)?;
     if exchange {
         copy_up(new)?;
+    } else {
+        copy_up_linked_name(new)?;
     }
     let opar = copy_up(&upper::parent(old))?;
     let npar = copy_up(&upper::parent(new))?;
@@ -477,11 +510,7 @@ pub(crate) fn rename(
     }
     mark_impure_for(fs, &npar, &oupper)?;
     if let Some(ni) = ninode {
-        let nlink = match ni.union_info().upper() {
-            Some(u) if !ni.is_dir() => u.inode().map_or(0, vfs::nlink_of),
-            _ => 0,
-        };
-        ni.set_nlink(nlink);
+        ni.set_nlink(if ni.is_dir() { 0 } else { names_left(fs, ni) });
         forget_if_gone(ni, ni.is_dir());
     }
     Ok(())

@@ -59,6 +59,13 @@ pub(crate) struct UnionInode {
     /// (so a reader that sees the upper object also sees this), cleared once the data is
     /// on upper; never set again.
     metacopy: Atomic<bool>,
+    /// Regular files: the upper object is an *indexed copy*, the copy of a lower file
+    /// with several hard links that all its names share (it is linked in the hard-link
+    /// index, see `copy_up::copy_up_linked`).  The union inode's upper dentry may then be
+    /// another name's or the index entry: a name of it without an upper entry of its own
+    /// gets one (a link) before any change of that name.  Set at lookup or copy-up,
+    /// before `upper` where both are set together; never cleared.
+    indexed: Atomic<bool>,
     /// Serialises copy-up of this object, directory copy-up of this directory, and the
     /// namespace changes that remove or replace the object (unlink, rmdir, rename over it),
     /// so that a copy-up never installs its copy over a name that changed meanwhile.
@@ -94,6 +101,7 @@ impl UnionInode {
             lower,
             opaque: Atomic::new(opaque),
             metacopy: Atomic::new(metacopy),
+            indexed: Atomic::new(false),
             copy_up_lock <- KillableMutex::new(c"union_copy_up", kernel::static_lock_class!()),
             listing <- new_mutex!(None),
             ctime_before_copy_up <- new_mutex!(None),
@@ -115,6 +123,16 @@ impl UnionInode {
     /// within one clock tick would not: every change made through the union also says so.
     pub(crate) fn forget_listing(&self) {
         *self.listing.lock() = None;
+    }
+
+    /// Whether the upper object is an indexed copy (see the field).
+    pub(crate) fn is_indexed(&self) -> bool {
+        self.indexed.load(Acquire)
+    }
+
+    /// Records that the upper object is (or is about to be) an indexed copy.
+    pub(crate) fn set_indexed(&self) {
+        self.indexed.store(true, Release);
     }
 
     /// Whether the upper object holds the metadata only (its data is on lower).
@@ -208,14 +226,26 @@ impl UnionInode {
         self.real().0.inode()
     }
 
-    /// Whether this is a lower non-directory with several hard links.  Copy-up breaks such
-    /// links (the copied name becomes a file of its own), so each name has its own union
-    /// inode, and the copied name reports the upper inode number.
+    /// Whether this is a lower symlink or special file with several hard links.  Copy-up
+    /// breaks such links (the copied name becomes an object of its own), so each name has
+    /// its own union inode, and the copied name reports the upper inode number.  (Lower
+    /// regular files keep their links across copy-up: see [`Self::is_indexed`].)
     pub(crate) fn shares_lower_links(&self) -> bool {
         self.lower
             .as_ref()
             .and_then(|l| l.inode())
-            .is_some_and(|i| !i.is_dir() && vfs::nlink_of(i) > 1)
+            .is_some_and(|i| {
+                !i.is_dir() && i.mode() & vfs::S_IFMT != vfs::S_IFREG && vfs::nlink_of(i) > 1
+            })
+    }
+
+    /// Whether this is a lower regular file with several hard links: its copy-up makes an
+    /// indexed copy that all its names share.
+    pub(crate) fn lower_is_linked_file(&self) -> bool {
+        self.lower
+            .as_ref()
+            .and_then(|l| l.inode())
+            .is_some_and(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG && vfs::nlink_of(i) > 1)
     }
 
     /// The inode number to report now (see [`Self::shares_lower_links`]).
@@ -252,8 +282,12 @@ pub(crate) fn make_inode(
     opaque: bool,
     metacopy: bool,
     origin: Option<u64>,
+    indexed: bool,
 ) -> Result<ARef<Inode>> {
     let info = KBox::pin_init(UnionInode::new(upper, lower, opaque, metacopy), GFP_KERNEL)?;
+    if indexed {
+        info.set_indexed();
+    }
     let real = info.real_inode().ok_or(ENOENT)?;
     let new = NewInode {
         mode: real.mode(),
@@ -282,7 +316,7 @@ pub(crate) fn root_inode(sb: &SuperBlock) -> Result<ARef<Inode>> {
         let _creds = fs.override_creds();
         crate::xattr::has_flag(fs, &upper, crate::xattr::OPAQUE)
     };
-    make_inode(sb, Some(upper), Some(lower), opaque, false, None)
+    make_inode(sb, Some(upper), Some(lower), opaque, false, None, false)
 }
 
 /// `fiemap` (`FS_IOC_FIEMAP`, `filefrag`): the extents of the real file holding the data
@@ -316,6 +350,12 @@ pub(crate) fn getattr(
     }
     stat.dev = sb.dev();
     stat.ino = info.ino_now(inode.ino());
+    if info.is_indexed() {
+        if let Some(u) = info.upper() {
+            let _creds = fs.override_creds();
+            stat.nlink = indexed_nlink(fs, u);
+        }
+    }
     if info.is_merged_dir() {
         // The number of subdirectories of a merged directory is not known without reading
         // both layers; 1 tells find(1) and friends not to rely on it (as overlayfs does).
@@ -335,6 +375,15 @@ pub(crate) fn getattr(
         }
     }
     Ok(())
+}
+
+/// The number of names of an indexed copy `upper` (see `xattr::LOWER_LINKS`): its upper
+/// links but the index entry, and the lower names that still show it.  Called with the
+/// mounter's credentials.
+pub(crate) fn indexed_nlink(fs: &crate::superblock::UnionFs, upper: &Dentry) -> u32 {
+    let links = upper.inode().map_or(0, vfs::nlink_of);
+    let lower = crate::xattr::lower_links(fs, upper).unwrap_or(0);
+    links.saturating_sub(1).saturating_add(lower)
 }
 
 /// The attributes of the lower part of `info`, if it has one.

@@ -157,11 +157,35 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
     let opaque = upper.as_ref().is_some_and(|u| {
         u.inode().is_some_and(|i| i.is_dir()) && xattr::has_flag(fs, u, xattr::OPAQUE)
     });
+    // A lower regular file with several hard links that was copied up through another of
+    // its names: this name shows the copy too (the hard-link index).
+    let mut indexed = false;
+    if let (None, Some(l)) = (&upper, &lower) {
+        if let Some(li) = l
+            .inode()
+            .filter(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG && vfs::nlink_of(i) > 1)
+        {
+            if let Some(entry) = fs.index_entry(li.ino())? {
+                if xattr::origin(fs, &entry) == Some(li.ino()) {
+                    indexed = true;
+                    upper = Some(entry);
+                    lower = None;
+                }
+            }
+        }
+    }
     // A copied-up non-directory keeps the inode number of its lower origin.
     let origin = match (&upper, &lower) {
         (Some(u), None) if !u.inode().is_some_and(|i| i.is_dir()) => xattr::origin(fs, u),
         _ => None,
     };
+    if let (false, Some(u), Some(_)) = (indexed, &upper, origin) {
+        // A name of an indexed copy that has its own upper entry.
+        indexed = u
+            .inode()
+            .is_some_and(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG && vfs::nlink_of(i) > 1)
+            && xattr::lower_links(fs, u).is_some();
+    }
     let mut metacopy = false;
     if let (Some(u), Some(ino)) = (&upper, origin) {
         if u.inode()
@@ -172,9 +196,12 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
             lower = metacopy_data(fs, parent, name, ino)?;
         }
     }
-    Ok(Some(make_inode(
-        sb, upper, lower, opaque, metacopy, origin,
-    )?))
+    let inode = make_inode(sb, upper, lower, opaque, metacopy, origin, indexed)?;
+    if indexed {
+        // Also a cached union inode made before its copy became an indexed one.
+        inode.union_info().set_indexed();
+    }
+    Ok(Some(inode))
 }
 
 /// The lower file holding the data of the metadata-only copy `name` (whose origin is

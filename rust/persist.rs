@@ -280,6 +280,17 @@ pub(crate) fn remerge(upper: &Layer, lower: &Layer, cred: &Credential) -> Result
                 continue;
             }
             drop_xattr(upper, &child, xattr::ORIGIN)?;
+            // An indexed copy of a file of the old lower layer: now a file of upper's own
+            // (its names on upper stay hard links of each other).
+            drop_xattr(upper, &child, xattr::LOWER_LINKS)?;
+        }
+    }
+    // The hard-link index is keyed by inode numbers of the old lower layer.
+    let work = vfs::lookup_real(upper.mnt(), upper.root(), crate::superblock::WORK_DIR_NAME)?;
+    if work.inode().is_some_and(|i| i.is_dir()) {
+        let index = vfs::lookup_real(upper.mnt(), &work, crate::superblock::INDEX_DIR_NAME)?;
+        if index.inode().is_some_and(|i| i.is_dir()) {
+            crate::copy_up::remove_tree_with(upper.mnt(), &index, cred, 1)?;
         }
     }
     Ok(done)

@@ -48,6 +48,8 @@ const MAX_STACK_DEPTH: i32 = 2;
 /// Name of the private work directory in the upper root.  Hidden from the union (the
 /// name is reserved at the union root).
 pub(crate) const WORK_DIR_NAME: &[u8] = b".union-work";
+/// The hard-link index in the work directory (see [`UnionFs::index_entry`]).
+pub(crate) const INDEX_DIR_NAME: &[u8] = b"index";
 
 /// Counter for temporary names in the work directory.
 static TEMP_ID: Atomic<u32> = Atomic::new(0);
@@ -94,6 +96,9 @@ pub(crate) struct UnionFs {
     /// Shared fallthru markers in the work directory, one per `d_type` (made on first
     /// need): directory copy-up links its fallthrus to them (see [`Self::shared_marker`]).
     markers: [SetOnce<ARef<Dentry>>; 16],
+    /// The hard-link index, `.union-work/index` (see [`Self::index_entry`]): set at a
+    /// read-write mount (made if missing), or at a read-only one if it exists.
+    index: SetOnce<ARef<Dentry>>,
     depth: i32,
     _claim: vfs::UpperClaim,
 }
@@ -203,9 +208,16 @@ impl UnionFs {
         let lower_layer = clone(&lower, Which::Lower)?;
         let upper_layer = clone(&upper, Which::Upper)?;
         let work = SetOnce::new();
+        let index = SetOnce::new();
         if !rdonly {
             check_upper_features(fc, &upper_layer, &creator_cred, u)?;
-            work.populate(setup_work_dir(fc, &upper_layer, &creator_cred, u)?);
+            let (w, i) = setup_work_dir(fc, &upper_layer, &creator_cred, u)?;
+            work.populate(w);
+            if let Some(i) = i {
+                index.populate(i);
+            }
+        } else if let Some(i) = find_index_dir(&upper_layer, &creator_cred) {
+            index.populate(i);
         }
         check_lower_identity(
             fc,
@@ -223,6 +235,7 @@ impl UnionFs {
                 creator_cred,
                 work,
                 markers: core::array::from_fn(|_| SetOnce::new()),
+                index,
                 depth,
                 _claim: claim,
             },
@@ -338,6 +351,54 @@ impl UnionFs {
                 .and_then(|d| d.inode())
                 .is_some_and(|i| i.ino() == ino)
         })
+    }
+
+    /// The hard-link index directory, if this upper layer has one.
+    pub(crate) fn index_dir(&self) -> Option<&Dentry> {
+        self.index.as_ref().map(|d| &**d)
+    }
+
+    /// The hard-link index directory, made on first need (the first copy-up of a lower
+    /// file with several hard links).  Called with the mounter's credentials.
+    pub(crate) fn index_dir_made(&self) -> Result<&Dentry> {
+        if let Some(d) = self.index_dir() {
+            return Ok(d);
+        }
+        let work = self.work()?;
+        let mnt = self.upper.mnt();
+        let d = match upper::create(mnt, work, INDEX_DIR_NAME, NewObject::Dir(0o700)) {
+            Ok(d) => d,
+            // Made by a concurrent copy-up.
+            Err(e) if e == EEXIST => vfs::lookup_real(mnt, work, INDEX_DIR_NAME)?,
+            Err(e) => return Err(e),
+        };
+        if !d.inode().is_some_and(|i| i.is_dir()) {
+            return Err(EIO);
+        }
+        // A concurrent caller may have set it first: both name the same directory.
+        self.index.populate(d);
+        self.index_dir().ok_or(EIO)
+    }
+
+    /// The name in the hard-link index of the copy of the lower file with inode number
+    /// `ino`: 16 lowercase hex digits.
+    pub(crate) fn index_name(ino: u64) -> Result<CString> {
+        vfs::cstring_fmt(fmt!("{:016x}", ino))
+    }
+
+    /// The index entry of the lower file with inode number `ino` (a regular file with
+    /// several hard links on lower, copied up through one of its names), if there is one:
+    /// the upper inode every name of that file shows.  Called with the mounter's
+    /// credentials.
+    pub(crate) fn index_entry(&self, ino: u64) -> Result<Option<ARef<Dentry>>> {
+        let Some(index) = self.index_dir() else {
+            return Ok(None);
+        };
+        let name = Self::index_name(ino)?;
+        let d = vfs::lookup_real(self.upper.mnt(), index, name.to_bytes())?;
+        Ok(d.inode()
+            .is_some_and(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG)
+            .then_some(d))
     }
 
     /// `s_stack_depth` of the union superblock.
@@ -487,8 +548,12 @@ pub(crate) fn reconfigure(fc: &FsContext) -> Result {
         ));
     }
     check_upper_features(fc, &fs.upper, &fs.creator_cred, u)?;
-    let work = setup_work_dir(fc, &fs.upper, &fs.creator_cred, u)?;
+    let (work, index) = setup_work_dir(fc, &fs.upper, &fs.creator_cred, u)?;
     fs.work.populate(work);
+    // A read-only mount found the index if it existed: the same directory.
+    if let Some(i) = index {
+        fs.index.populate(i);
+    }
     Ok(())
 }
 
@@ -500,7 +565,7 @@ fn setup_work_dir(
     upper_layer: &Layer,
     cred: &Credential,
     u: &BStr,
-) -> Result<ARef<Dentry>> {
+) -> Result<(ARef<Dentry>, Option<ARef<Dentry>>)> {
     let _creds = CredGuard::new(cred);
     let mnt = upper_layer.mnt();
     let root = upper_layer.root();
@@ -539,7 +604,13 @@ fn setup_work_dir(
     };
     // Leftovers of interrupted operations (temporary files, markers, directories with
     // whatever they held), or anything someone put there: all of it goes.
-    crate::copy_up::remove_tree_with(mnt, &work, cred, 0).map_err(|e| fail(e, "clean"))?;
+    // All of it but the hard-link index, which is persistent state.
+    crate::copy_up::remove_tree_except(mnt, &work, cred, INDEX_DIR_NAME)
+        .map_err(|e| fail(e, "clean"))?;
+    // (A non-directory of that name was removed like any leftover.)
+    let index = vfs::lookup_real(mnt, &work, INDEX_DIR_NAME)
+        .map_err(|e| fail(e, "look up the index in"))?;
+    let index = index.inode().is_some_and(|i| i.is_dir()).then_some(index);
     // Whiteouts are device nodes: probe that upper can make them.
     let probe = b"#probe";
     match upper::create(mnt, &work, probe, NewObject::Whiteout) {
@@ -555,7 +626,19 @@ fn setup_work_dir(
             ))
         }
     }
-    Ok(work)
+    Ok((work, index))
+}
+
+/// The hard-link index of an upper layer mounted read-only, if it has one.
+fn find_index_dir(upper_layer: &Layer, cred: &Credential) -> Option<ARef<Dentry>> {
+    let _creds = CredGuard::new(cred);
+    let mnt = upper_layer.mnt();
+    let work = vfs::lookup_real(mnt, upper_layer.root(), WORK_DIR_NAME).ok()?;
+    if !work.inode().is_some_and(|i| i.is_dir()) {
+        return None;
+    }
+    let index = vfs::lookup_real(mnt, &work, INDEX_DIR_NAME).ok()?;
+    index.inode().is_some_and(|i| i.is_dir()).then_some(index)
 }
 
 /// `sync_fs`: everything the union wrote is on the upper filesystem; sync it (only the

@@ -21,6 +21,11 @@ pub(crate) const FALLTHRU: &CStr = c"trusted.union.fallthru";
 /// Origin of a copied-up non-directory: the lower inode number (8 bytes, little endian),
 /// so that the object keeps its inode number across remounts.
 pub(crate) const ORIGIN: &CStr = c"trusted.union.origin";
+/// On an indexed copy (the upper file of a lower regular file with several hard links,
+/// linked in the hard-link index): how many names of the lower file still show it from
+/// lower, i.e. have no upper entry of their own yet (4 bytes, little endian).  The union
+/// reports `st_nlink` = upper links - 1 (the index entry) + this number.
+pub(crate) const LOWER_LINKS: &CStr = c"trusted.union.lowerlinks";
 /// Metadata-only copy of a regular file (`y`; the file also has an origin): the upper
 /// file has the lower file's size, owner, mode, times and xattrs but no data, which is
 /// read from the lower file of the same name until the first open for write or truncate.
@@ -43,6 +48,20 @@ pub(crate) fn origin(fs: &crate::superblock::UnionFs, upper: &Dentry) -> Option<
         Ok(8) => Some(u64::from_le_bytes(buf)),
         _ => None,
     }
+}
+
+/// The [`LOWER_LINKS`] count of an upper file, if it has one (an indexed copy).
+pub(crate) fn lower_links(fs: &crate::superblock::UnionFs, upper: &Dentry) -> Option<u32> {
+    let mut buf = [0u8; 4];
+    match vfs::getxattr_real(fs.upper().mnt(), upper, LOWER_LINKS, &mut buf) {
+        Ok(4) => Some(u32::from_le_bytes(buf)),
+        _ => None,
+    }
+}
+
+/// Records the [`LOWER_LINKS`] count of an indexed copy.
+pub(crate) fn set_lower_links(fs: &crate::superblock::UnionFs, upper: &Dentry, n: u32) -> Result {
+    vfs::upper::setxattr(fs.upper().mnt(), upper, LOWER_LINKS, &n.to_le_bytes(), 0)
 }
 
 /// Whether `name` is in the private namespace.

@@ -314,7 +314,8 @@ static int count_entries_but(const char *dir, char *names, size_t size, bool but
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (but_markers && is_shared_marker(dirfd(d), de->d_name))
+		if (but_markers && (is_shared_marker(dirfd(d), de->d_name) ||
+				    (!strcmp(de->d_name, "index") && de->d_type == DT_DIR)))
 			continue;
 		if (names && strlen(names) + strlen(de->d_name) + 2 < size) {
 			strcat(names, " ");
@@ -331,7 +332,8 @@ static int count_entries(const char *dir, char *names, size_t size)
 	return count_entries_but(dir, names, size, false);
 }
 
-/* What the work directory @dir holds but the shared fallthru markers. */
+/* What the work directory @dir holds but the shared fallthru markers and the
+ * hard-link index (persistent state, not leftovers). */
 static int count_work_leftovers(const char *dir, char *names, size_t size)
 {
 	return count_entries_but(dir, names, size, true);
@@ -2026,34 +2028,237 @@ TEST_F_TIMEOUT(cu, concurrent_open_write, 120)
 
 /* ---- lower hard links ---- */
 
-TEST_F(cu, lower_hardlink_broken_by_copy_up)
+/* The path of the hard-link index entry of the lower file at @lowerpath. */
+static const char *index_entry(struct env *e, const char *lowerpath)
+{
+	static char p[2][PATH_LEN];
+	static int n;
+	struct stat st;
+	char *r = p[n++ % 2];
+
+	if (lstat(lowerpath, &st))
+		st.st_ino = 0;
+	snprintf(r, PATH_LEN, "%s/.union-work/index/%016llx", e->l.upper,
+		 (unsigned long long)st.st_ino);
+	return r;
+}
+
+/* st_ino and st_nlink of @path through the union equal @ino and @nlink. */
+#define ASSERT_INO_NLINK(path, ino, nlink) do {				\
+	struct stat __st;						\
+	ASSERT_EQ(0, stat((path), &__st)) TH_LOG("stat %s: %m", (path)); \
+	EXPECT_EQ((ino), __st.st_ino) TH_LOG("%s: st_ino", (path));	\
+	EXPECT_EQ((nlink), __st.st_nlink) TH_LOG("%s: st_nlink", (path)); \
+} while (0)
+
+/* The upper inode of @a is the one of @b (both paths exist). */
+#define ASSERT_SAME_INODE(a, b) do {					\
+	struct stat __a, __b;						\
+	ASSERT_EQ(0, lstat((a), &__a)) TH_LOG("lstat %s: %m", (a));	\
+	ASSERT_EQ(0, lstat((b), &__b)) TH_LOG("lstat %s: %m", (b));	\
+	EXPECT_EQ(__a.st_ino, __b.st_ino) TH_LOG("%s and %s", (a), (b)); \
+} while (0)
+
+/*
+ * Copy-up keeps lower hard links: a write through one name of a lower file with
+ * several links shows through every name, all names report one st_ino and the
+ * file's st_nlink, also after remount.  On upper: the copy at the written name,
+ * linked in the index under the lower inode number; the other names have no
+ * upper entry until they are changed themselves.
+ */
+TEST_F(cu, lower_hardlink_kept_across_copy_up)
 {
 	struct env *e = &self->e;
-	struct stat st;
+	struct stat lst;
+	ino_t ino;
 	int fd;
 
 	make_file(_metadata, jp(e->l.lower, "a"), 9000, 21, 0644);
+	ASSERT_EQ(0, mkdir(jp(e->l.lower, "d"), 0755));
 	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "b")));
+	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "d/c")));
+	ASSERT_EQ(0, lstat(jp(e->l.lower, "a"), &lst));
+	ino = lst.st_ino | (1ull << 63);
 	MOUNT_UNION(e);
 	ASSERT_PAT(jp(e->l.mnt, "b"), 9000, 21);
+	ASSERT_INO_NLINK(jp(e->l.mnt, "a"), ino, 3);
 	fd = open(jp(e->l.mnt, "a"), O_WRONLY | O_TRUNC | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(0, write_pat(fd, 0, 5000, 22));
 	close(fd);
 	ASSERT_COPIED_UP(jp(e->l.upper, "a"));
 	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "b"));
-	ASSERT_PAT(jp(e->l.upper, "a"), 5000, 22);
+	ASSERT_EQ('n', layer_kind(jp(e->l.upper, "d")));
+	ASSERT_SAME_INODE(jp(e->l.upper, "a"), index_entry(e, jp(e->l.lower, "a")));
 	ASSERT_PAT(jp(e->l.mnt, "a"), 5000, 22);
-	/* The other name still shows the lower file. */
-	ASSERT_PAT(jp(e->l.mnt, "b"), 9000, 21);
-	ASSERT_EQ(0, stat(jp(e->l.mnt, "a"), &st));
-	EXPECT_EQ(1, st.st_nlink);
+	ASSERT_PAT(jp(e->l.mnt, "b"), 5000, 22);
+	ASSERT_PAT(jp(e->l.mnt, "d/c"), 5000, 22);
 	ASSERT_PAT(jp(e->l.lower, "a"), 9000, 21);
-	/* Also after remount. */
+	ASSERT_INO_NLINK(jp(e->l.mnt, "a"), ino, 3);
+	ASSERT_INO_NLINK(jp(e->l.mnt, "b"), ino, 3);
+	ASSERT_INO_NLINK(jp(e->l.mnt, "d/c"), ino, 3);
+	/* Also after remount, and a write through another name reaches them all. */
 	UMOUNT_UNION(e);
 	MOUNT_UNION(e);
-	ASSERT_PAT(jp(e->l.mnt, "b"), 9000, 21);
-	ASSERT_PAT(jp(e->l.mnt, "a"), 5000, 22);
+	ASSERT_PAT(jp(e->l.mnt, "b"), 5000, 22);
+	ASSERT_INO_NLINK(jp(e->l.mnt, "d/c"), ino, 3);
+	fd = open(jp(e->l.mnt, "d/c"), O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, write_pat(fd, 0, 7000, 23));
+	close(fd);
+	ASSERT_SAME_INODE(jp(e->l.upper, "d/c"), jp(e->l.upper, "a"));
+	ASSERT_PAT(jp(e->l.mnt, "a"), 7000, 23);
+	ASSERT_PAT(jp(e->l.mnt, "b"), 7000, 23);
+	ASSERT_INO_NLINK(jp(e->l.mnt, "b"), ino, 3);
+	/* A read-only mount shows the same. */
+	UMOUNT_UNION(e);
+	ASSERT_EQ(0, mount("none", e->l.mnt, "union", MS_RDONLY, e->l.opts));
+	ASSERT_PAT(jp(e->l.mnt, "b"), 7000, 23);
+	ASSERT_INO_NLINK(jp(e->l.mnt, "b"), ino, 3);
+}
+
+/*
+ * unlink, rename over and rename of the names of a lower file with several links
+ * (copied up or not) count down its st_nlink on every other name; the index
+ * entry goes with the last name, and nothing comes back after remount.
+ */
+TEST_F(cu, lower_hardlink_names_counted)
+{
+	struct env *e = &self->e;
+	struct stat lst;
+	const char *idx;
+	ino_t ino;
+
+	make_file(_metadata, jp(e->l.lower, "a"), 3000, 24, 0644);
+	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "b")));
+	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "c")));
+	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "d")));
+	make_file(_metadata, jp(e->l.lower, "other"), 100, 25, 0644);
+	ASSERT_EQ(0, lstat(jp(e->l.lower, "a"), &lst));
+	ino = lst.st_ino | (1ull << 63);
+	idx = index_entry(e, jp(e->l.lower, "a"));
+	MOUNT_UNION(e);
+	/* unlink of a name that was never copied up */
+	ASSERT_EQ(0, unlink(jp(e->l.mnt, "b")));
+	ASSERT_EQ(-1, access(jp(e->l.mnt, "b"), F_OK));
+	ASSERT_INO_NLINK(jp(e->l.mnt, "a"), ino, 3);
+	ASSERT_EQ('r', layer_kind(idx));
+	/* rename over another name of it: nothing happens (one file) */
+	ASSERT_EQ(0, rename(jp(e->l.mnt, "a"), jp(e->l.mnt, "c")));
+	ASSERT_INO_NLINK(jp(e->l.mnt, "c"), ino, 3);
+	ASSERT_INO_NLINK(jp(e->l.mnt, "a"), ino, 3);
+	/* rename of a name, then another file renamed over a name */
+	ASSERT_EQ(0, rename(jp(e->l.mnt, "a"), jp(e->l.mnt, "z")));
+	ASSERT_INO_NLINK(jp(e->l.mnt, "z"), ino, 3);
+	ASSERT_EQ(0, rename(jp(e->l.mnt, "other"), jp(e->l.mnt, "c")));
+	ASSERT_INO_NLINK(jp(e->l.mnt, "z"), ino, 2);
+	ASSERT_PAT(jp(e->l.mnt, "c"), 100, 25);
+	ASSERT_PAT(jp(e->l.mnt, "d"), 3000, 24);
+	/* a link made through the union counts too */
+	ASSERT_EQ(0, link(jp(e->l.mnt, "d"), jp(e->l.mnt, "n")));
+	ASSERT_INO_NLINK(jp(e->l.mnt, "z"), ino, 3);
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	ASSERT_INO_NLINK(jp(e->l.mnt, "d"), ino, 3);
+	ASSERT_EQ(0, unlink(jp(e->l.mnt, "z")));
+	ASSERT_EQ(0, unlink(jp(e->l.mnt, "n")));
+	ASSERT_INO_NLINK(jp(e->l.mnt, "d"), ino, 1);
+	ASSERT_EQ('r', layer_kind(idx));
+	ASSERT_EQ(0, unlink(jp(e->l.mnt, "d")));
+	EXPECT_EQ('n', layer_kind(idx));
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	static const char *const gone[] = { "a", "b", "d", "n", "z" };
+
+	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+		EXPECT_EQ(-1, access(jp(e->l.mnt, gone[i]), F_OK)) {
+			TH_LOG("%s exists", gone[i]);
+		}
+	}
+	ASSERT_PAT(jp(e->l.mnt, "c"), 100, 25);
+}
+
+/* As uid 1000: appends to @arg (a path), then reads it through @arg + "2". */
+static int owner_appends(void *arg)
+{
+	const char *m = arg;
+	char other[PATH_LEN], buf[64];
+	int fd = open(m, O_WRONLY | O_APPEND | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0 || write(fd, "more\n", 5) != 5)
+		return 11;
+	close(fd);
+	snprintf(other, sizeof(other), "%s2", m);
+	fd = open(other, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 12;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n != 10 || memcmp(buf, "data\nmore\n", 10))
+		return 13;
+	return 0;
+}
+
+/* An unprivileged owner's write through one name shows through the other. */
+TEST_F(cu, lower_hardlink_unprivileged_owner)
+{
+	struct env *e = &self->e;
+
+	ASSERT_EQ(0, put_file(jp(e->l.lower, "f"), "data\n", O_WRONLY | O_CREAT));
+	ASSERT_EQ(0, chown(jp(e->l.lower, "f"), 1000, 1000));
+	ASSERT_EQ(0, link(jp(e->l.lower, "f"), jp(e->l.lower, "f2")));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, as_user(1000, owner_appends, (void *)jp(e->l.mnt, "f")));
+	ASSERT_COPIED_UP(jp(e->l.upper, "f"));
+	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "f2"));
+}
+
+/*
+ * Crash cases.  An index entry whose names are gone from upper (a crash after the
+ * copy was indexed, or the names removed under the union): the lower names show
+ * the copy, nothing written is lost.  Names without an index entry (an upper made
+ * by an earlier version, or the index removed under the union): the copied name
+ * is a file of its own, the others show the lower file (the links are broken, as
+ * before the index existed), and nothing fails.
+ */
+TEST_F(cu, lower_hardlink_index_crash_cases)
+{
+	struct env *e = &self->e;
+	const char *idx;
+	struct stat a, b;
+
+	make_file(_metadata, jp(e->l.lower, "a"), 2000, 26, 0644);
+	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "b")));
+	make_file(_metadata, jp(e->l.lower, "x"), 2000, 28, 0644);
+	ASSERT_EQ(0, link(jp(e->l.lower, "x"), jp(e->l.lower, "y")));
+	idx = index_entry(e, jp(e->l.lower, "a"));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, truncate(jp(e->l.mnt, "a"), 1000));
+	ASSERT_EQ(0, truncate(jp(e->l.mnt, "x"), 500));
+	UMOUNT_UNION(e);
+	/* The index entry without names. */
+	ASSERT_EQ(0, unlink(jp(e->l.upper, "a")));
+	/* Names without the index entry. */
+	ASSERT_EQ(0, unlink(index_entry(e, jp(e->l.lower, "x"))));
+	MOUNT_UNION(e);
+	ASSERT_PAT(jp(e->l.mnt, "a"), 1000, 26);
+	ASSERT_PAT(jp(e->l.mnt, "b"), 1000, 26);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "a"), &a));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "b"), &b));
+	EXPECT_EQ(a.st_ino, b.st_ino);
+	ASSERT_EQ('r', layer_kind(idx));
+	ASSERT_PAT(jp(e->l.mnt, "x"), 500, 28);
+	ASSERT_PAT(jp(e->l.mnt, "y"), 2000, 28);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "x"), &a));
+	EXPECT_EQ(1, a.st_nlink);
+	/* Both keep working: writes, unlinks. */
+	ASSERT_EQ(0, truncate(jp(e->l.mnt, "b"), 800));
+	ASSERT_PAT(jp(e->l.mnt, "a"), 800, 26);
+	ASSERT_EQ(0, unlink(jp(e->l.mnt, "y")));
+	ASSERT_EQ(0, unlink(jp(e->l.mnt, "x")));
+	ASSERT_EQ(-1, access(jp(e->l.mnt, "x"), F_OK));
+	ASSERT_EQ(-1, access(jp(e->l.mnt, "y"), F_OK));
 }
 
 /*

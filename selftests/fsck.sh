@@ -233,6 +233,33 @@ fresh && touch "$U/.union-work/fallthru.8"
 expect "work_dir_shared_marker_not_a_device" 1 ERROR ".union-work/fallthru.8"
 fresh && rmdir "$U/.union-work" && touch "$U/.union-work"
 expect "work_dir_not_a_directory" 1 ERROR ".union-work"
+# ---- the hard-link index: an indexed copy of a lower file with two links
+indexed()	# indexed NAME LOWER-PATH COUNT: an indexed copy of LOWER-PATH at $U/NAME
+{
+	idx="$U/.union-work/index/$(printf '%016x' "$(stat -c %i "$2")")"
+	echo copy >"$U/$1" &&
+		setfattr -n trusted.union.origin -v "$(origin_of "$2")" "$U/$1" &&
+		setfattr -n trusted.union.lowerlinks -v "$3" "$U/$1" &&
+		setfattr -n trusted.union.impure -v y "$(dirname "$U/$1")" &&
+		mkdir -p "$U/.union-work/index" && chmod 0700 "$U/.union-work/index" &&
+		ln "$U/$1" "$idx"
+}
+hl() { fresh && ln "$L/file" "$L/file2"; }
+hl && indexed file "$L/file" 0x01000000
+expect "indexed_copy_is_allowed" 0 "" ""
+hl && indexed file "$L/file" 0x01000000 && rm "$idx"
+expect "indexed_copy_without_index_entry" 1 WARNING file
+hl && indexed file "$L/file" 0x0100
+expect "lowerlinks_not_4_bytes" 1 ERROR file
+hl && indexed file "$L/file" 0x01000000 && setfattr -x trusted.union.origin "$idx"
+expect "index_entry_without_origin" 1 ERROR "\\.union-work/index/[0-9a-f]{16}"
+hl && indexed file "$L/file" 0x00000000 && rm "$U/file"
+expect "index_entry_no_name_shows" 1 WARNING "\\.union-work/index/[0-9a-f]{16}"
+hl && indexed file "$L/file" 0x01000000 && rm "$U/file"
+expect "index_entry_for_lower_names_is_allowed" 0 "" ""
+hl && mkdir -p "$U/.union-work/index" && echo x >"$U/.union-work/index/junk"
+expect "index_entry_not_named_by_an_inode" 1 ERROR ".union-work/index/junk"
+
 fresh && chmod 0755 "$U/.union-work"
 expect "work_dir_mode_not_0700" 1 WARNING ".union-work"
 fresh && touch "$U/.union-work/#3"

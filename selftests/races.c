@@ -271,6 +271,59 @@ TEST_F_TIMEOUT(races, copyup_vs_unlink_create, 600)
 }
 
 /*
+ * Two names of one multiply-linked lower file copied up at once: a writer
+ * through each name (the second starts while the first one's copy-up runs),
+ * then an unlink of a third name during a copy-up.  One copy is made (the
+ * upper layer grows by one file's worth), both writes land in it, both names
+ * are one file with the right link count, and so after umount + mount.
+ */
+TEST_F_TIMEOUT(races, copyup_of_two_names_of_one_file, 600)
+{
+	struct stat a, b;
+	long before, now;
+	pid_t pid;
+	int status, fd;
+
+	ASSERT_EQ(0, make_big(L("big"), BIG_SIZE));
+	ASSERT_EQ(0, link(L("big"), L("big2")));
+	ASSERT_EQ(0, link(L("big"), L("big3")));
+	ASSERT_EQ(0, union_mount(&self->l));
+	before = used_bytes(self->l.upperfs);
+	pid = fork();
+	if (pid == 0) {
+		fd = open(M("big"), O_WRONLY | O_APPEND);
+		_exit(fd >= 0 && write(fd, "a", 1) == 1 ? 0 : 1);
+	}
+	do {
+		now = used_bytes(self->l.upperfs);
+	} while (now - before < 8 * MiB && waitpid(pid, &status, WNOHANG) == 0);
+	if (now - before >= BIG_SIZE / 2)
+		TH_LOG("the copy-up was over before the second writer started");
+	fd = open(M("big2"), O_WRONLY | O_APPEND);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(1, write(fd, "b", 1));
+	close(fd);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_LT(used_bytes(self->l.upperfs) - before, BIG_SIZE + BIG_SIZE / 4);
+	ASSERT_EQ(0, unlink(M("big3")));
+	for (int round = 0; round < 2; round++) {
+		ASSERT_EQ(0, stat(M("big"), &a));
+		ASSERT_EQ(0, stat(M("big2"), &b));
+		EXPECT_EQ(a.st_ino, b.st_ino);
+		EXPECT_EQ(2, a.st_nlink);
+		EXPECT_EQ(BIG_SIZE + 2, a.st_size);
+		EXPECT_EQ(BIG_SIZE + 2, b.st_size);
+		EXPECT_STREQ("none", kind(M("big3")));
+		ASSERT_EQ(0, lstat(U("big"), &a));
+		ASSERT_EQ(0, lstat(U("big2"), &b));
+		EXPECT_EQ(a.st_ino, b.st_ino);
+		ASSERT_EQ(0, union_umount(&self->l));
+		ASSERT_EQ(0, union_mount(&self->l));
+	}
+}
+
+/*
  * A task waiting for another task's copy-up of the same file can be killed
  * while the copy-up goes on.
  */

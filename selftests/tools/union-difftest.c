@@ -24,18 +24,23 @@
  *     removed"; a directory made where a lower one was removed is new and
  *     upper-only).  EXDEV for any other directory is a mismatch, and a
  *     successful rename of one is a mismatch too.
- *   - copy-up breaks lower hard links: when a lower file with several links
- *     is copied up through one name, the reference breaks the link at that
- *     moment (copies the file to a temporary name and renames it over the
- *     name).  The other names keep showing the lower file, with the lower
- *     st_nlink and inode number; the copied name gets a new inode number.
+ *   - lower hard links of regular files survive copy-up (the hard-link
+ *     index): the reference is plain POSIX for them, st_nlink and st_ino
+ *     included.  Copy-up breaks the hard links of lower symlinks and special
+ *     files: when such an object with several links is copied up through one
+ *     name, the reference breaks the link at that moment (copies the object
+ *     to a temporary name and renames it over the name); the other names keep
+ *     showing the lower object, with the lower st_nlink and inode number; the
+ *     copied name gets a new inode number.  (The generator makes hard links
+ *     of regular files only; the rule is kept for lowers that have others.)
  *   - st_nlink of directories, directory sizes and mtimes, atime, ctime and
  *     st_dev are not compared; nor the mtime of FIFOs (I/O on a FIFO through
  *     the union uses the union's own inode and does not change the real
  *     FIFO's times, union.rst "Known non-POSIX behaviour").
  *   - st_ino: a lower object reports the lower inode number with bit 63 set,
  *     also after a copy-up, except for the copied name of a multiply-linked
- *     lower file; objects made later report upper numbers (bit 63 clear).
+ *     lower symlink or special file; objects made later report upper numbers
+ *     (bit 63 clear).
  *
  * The operation sequence is generated up front from the seed (it does not
  * depend on the results), so any subset of it can be replayed: on the first
@@ -104,6 +109,7 @@ static bool quiet;		/* shrink trials: do not print mismatches */
 static long tamper_at = -1;	/* --tamper-at: change ref behind our back */
 static char fsck_path[PATH_MAX];	/* union-fsck, run after each umount ("" : not) */
 static unsigned long metacopies_seen;	/* metadata-only copies on upper at umounts */
+static unsigned long indexed_seen;	/* names of indexed copies on upper at umounts */
 static char workdir[PATH_MAX];
 static char lowerdir[PATH_MAX], trialdir[PATH_MAX], upperdir[PATH_MAX];
 static char base[2][PATH_MAX];	/* [0] the union mount, [1] the reference */
@@ -1279,8 +1285,16 @@ static bool canon(const char *rel, bool follow, char *out)
 	return true;
 }
 
+/* Does a copy-up break the links of a lower object with @nlink links and
+ * mode @mode?  Those of symlinks and special files (regular files keep theirs:
+ * the hard-link index). */
+static bool copy_up_breaks_links(mode_t mode, nlink_t nlink)
+{
+	return !plain && nlink > 1 && !S_ISREG(mode) && !S_ISDIR(mode);
+}
+
 /* Is the reference object at canonical path rel a multiply-linked lower
- * file that is still on lower (so a copy-up would break its links)? */
+ * object that is still on lower, whose links a copy-up would break? */
 static bool lower_hardlinked(const char *rel, struct stat *st)
 {
 	char p[PATH_MAX];
@@ -1290,7 +1304,7 @@ static bool lower_hardlinked(const char *rel, struct stat *st)
 	if (plain || lstat(p, st) || S_ISDIR(st->st_mode))
 		return false;
 	id = ident_get(st->st_ino, false);
-	return id && id->lower_nlink > 1;
+	return id && copy_up_breaks_links(st->st_mode, id->lower_nlink);
 }
 
 /*
@@ -1969,10 +1983,11 @@ static void compare_obj(const char *rel, const struct stat *us,
 	if (S_ISDIR(us->st_mode))
 		return;		/* no nlink, size or mtime for directories */
 
-	/* A lower name of a multiply-linked file shows the lower st_nlink. */
+	/* A lower name of a multiply-linked symlink or special file shows the
+	 * lower st_nlink (regular files: POSIX). */
 	struct ident *id = ident_get(rs->st_ino, false);
-	nlink_t want = id && id->lower_nlink > 1 && !plain ? id->lower_nlink :
-			rs->st_nlink;
+	nlink_t want = id && copy_up_breaks_links(rs->st_mode, id->lower_nlink) ?
+			id->lower_nlink : rs->st_nlink;
 
 	if (us->st_nlink != want)
 		mismatch("/%s: st_nlink %ju in the union, expected %ju (reference %ju)",
@@ -2255,8 +2270,9 @@ static bool do_umount(void)
 	return true;
 }
 
-/* Counts the metadata-only copies on the upper layer (coverage of the
- * metacopy transitions: the model does not see them, the data must not differ). */
+/* Counts the metadata-only copies and the names of indexed copies (copies of
+ * multiply-linked lower files) on the upper layer: coverage of the metacopy and
+ * hard-link transitions, which the model does not see (the data must not differ). */
 static void count_metacopies(const char *dir, int depth)
 {
 	DIR *d = opendir(dir);
@@ -2274,11 +2290,16 @@ static void count_metacopies(const char *dir, int depth)
 			continue;
 		if (snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) >= (int)sizeof(p))
 			continue;
-		if (e->d_type == DT_DIR)
-			count_metacopies(p, depth + 1);
-		else if (e->d_type == DT_REG &&
-			 lgetxattr(p, "trusted.union.metacopy", v, sizeof(v)) == 1)
+		if (e->d_type == DT_DIR) {
+			if (depth > 0 || strcmp(e->d_name, ".union-work"))
+				count_metacopies(p, depth + 1);
+		} else if (e->d_type == DT_REG &&
+			   lgetxattr(p, "trusted.union.metacopy", v, sizeof(v)) == 1) {
 			metacopies_seen++;
+		} else if (e->d_type == DT_REG &&
+			   lgetxattr(p, "trusted.union.lowerlinks", NULL, 0) == 4) {
+			indexed_seen++;
+		}
 	}
 	closedir(d);
 }
@@ -2603,7 +2624,7 @@ static void run_op(const struct op *o, long idx)
 			if (sl->fd[R] >= 0 && !fstat(sl->fd[R], &st)) {
 				sl->rino = st.st_ino;
 				id = ident_get(st.st_ino, false);
-				sl->hl = !plain && id && id->lower_nlink > 1;
+				sl->hl = id && copy_up_breaks_links(st.st_mode, id->lower_nlink);
 			}
 		}
 		break;
@@ -3019,14 +3040,15 @@ int main(int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		objects_checked = 0;
 		metacopies_seen = 0;
+		indexed_seen = 0;
 		bool f = trial(seed, ops, idx, n, check_every, &at);
 
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		double secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 
 		if (!f) {
-			printf("seed %" PRIu64 ": ok, %ld ops, %lu objects compared, %lu metadata-only copies at umounts%s, %.1f s\n",
-			       seed, n, objects_checked, metacopies_seen,
+			printf("seed %" PRIu64 ": ok, %ld ops, %lu objects compared, %lu metadata-only copies and %lu names of indexed copies at umounts%s, %.1f s\n",
+			       seed, n, objects_checked, metacopies_seen, indexed_seen,
 			       *fsck_path ? " (union-fsck clean)" : "", secs);
 		} else {
 			long k;

@@ -38,11 +38,15 @@
 #define X_METACOPY PFX "metacopy"
 #define X_PROTATTR PFX "protattr"
 #define X_LOWER PFX "lower"
+#define X_LOWERLINKS PFX "lowerlinks"
 #define WORK_DIR ".union-work"
+#define INDEX_DIR "index"
 
 static int verbose, strict, mounted;
+static int index_fd = -1;	/* the hard-link index directory, if any */
 static unsigned long n_err, n_warn, n_note, n_io;
 static unsigned long n_dirs, n_files, n_whiteouts, n_fallthrus, n_origins, n_metacopies;
+static unsigned long n_indexed;
 static const char *lower_root, *upper_root;
 
 /* ---- output ---- */
@@ -292,6 +296,8 @@ struct uxattrs {
 	int is_root;			/* the upper root */
 	int has_origin;			/* a valid 8-byte origin */
 	uint64_t origin;
+	int has_lower_links;		/* a valid 4-byte lowerlinks count */
+	uint32_t lower_links;
 };
 
 /* Value of a flag xattr: must be exactly "y". */
@@ -439,6 +445,25 @@ static void read_uxattrs(const char *path, const struct stat *st, int is_marker,
 				for (i = 7; i >= 0; i--)
 					x->origin = x->origin << 8 | v[i];
 			}
+		} else if (!strcmp(name, X_LOWERLINKS)) {
+			/* An indexed copy: how many lower names still show it. */
+			unsigned char v[8];
+			ssize_t n = lgetxattr(path, name, v, sizeof(v));
+
+			if (n < 0 && errno == ERANGE)
+				n = sizeof(v);
+			if (n < 0)
+				io_error(path, "cannot read xattr of");
+			else if (is_marker || !S_ISREG(st->st_mode))
+				ERR(path, "%s on a %s (only regular files carry it)", name,
+				    is_marker ? "marker" : dtype_name(dtype_of(st->st_mode)));
+			else if (n != 4)
+				ERR(path, "%s is %zd bytes, not 4 (the union counts 0 lower names)",
+				    name, n);
+			else {
+				x->has_lower_links = 1;
+				x->lower_links = v[0] | v[1] << 8 | v[2] << 16 | (uint32_t)v[3] << 24;
+			}
 		} else {
 			WARN(path, "unknown private xattr %s", name);
 		}
@@ -534,6 +559,26 @@ static void walk_upper(int ufd, const char *upath, int lfd, int opaque,
 					ERR(p, "origin %llu is also the origin of another upper file (same st_ino for two files)",
 					    (unsigned long long)x.origin);
 			}
+			if (x.has_lower_links) {
+				/*
+				 * An indexed copy (copy_up.rs, copy_up_linked): the copy of
+				 * a lower regular file with several links, linked in the
+				 * hard-link index under its origin.
+				 */
+				char iname[32];
+				struct stat ist;
+
+				snprintf(iname, sizeof(iname), "%016llx",
+					 (unsigned long long)x.origin);
+				if (!x.has_origin)
+					ERR(p, "%s without an origin (the union cannot find its index entry)",
+					    X_LOWERLINKS);
+				else if (index_fd < 0 ||
+					 fstatat(index_fd, iname, &ist, AT_SYMLINK_NOFOLLOW) ||
+					 ist.st_ino != st.st_ino)
+					WARN(p, "an indexed copy that is not in the hard-link index as %s/%s/%s (its other lower names show the lower file: the links are broken)",
+					     WORK_DIR, INDEX_DIR, iname);
+			}
 			if (x.metacopy) {
 				/*
 				 * A metadata-only copy: its data is the lower regular
@@ -610,8 +655,63 @@ static void walk_upper(int ufd, const char *upath, int lfd, int opaque,
 }
 
 /*
+ * .union-work/index, the hard-link index: an entry per lower regular file with
+ * several links that was copied up, named by the lower inode number (16 hex
+ * digits), a link of the copy, which has that origin and a lowerlinks count.
+ * Kept open (index_fd) for the upper walk, which checks that every indexed copy
+ * is in it.
+ */
+static void check_index_dir(int wfd, const char *p)
+{
+	DIR *d;
+	struct dirent *e;
+	int fd = openat(wfd, INDEX_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+
+	if (fd < 0 || (index_fd = dup(fd)) < 0 || !(d = fdopendir(fd))) {
+		io_error(p, "cannot read");
+		return;
+	}
+	while ((errno = 0, e = readdir(d))) {
+		unsigned long long ino;
+		struct uxattrs x;
+		struct stat st;
+		char *q, c;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		q = join(p, e->d_name);
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW)) {
+			io_error(q, "cannot stat");
+		} else if (strlen(e->d_name) != 16 ||
+			   sscanf(e->d_name, "%16llx%c", &ino, &c) != 1) {
+			ERR(q, "in the hard-link index but not named by an inode number (ignored)");
+		} else if (!S_ISREG(st.st_mode)) {
+			ERR(q, "a %s in the hard-link index (only regular files; ignored)",
+			    dtype_name(dtype_of(st.st_mode)));
+		} else {
+			read_uxattrs(q, &st, 0, &x);
+			if (!x.has_origin || x.origin != ino)
+				ERR(q, "index entry without the origin %llu its name says (ignored: the lower names show the lower file)",
+				    ino);
+			else if (!inoset_has(&lower_inos, ino))
+				WARN(q, "index entry of inode %llu, which lower does not have (a new lower layer? it is ignored)",
+				     ino);
+			if (!x.has_lower_links)
+				ERR(q, "index entry without %s", X_LOWERLINKS);
+			else if (st.st_nlink == 1 && x.lower_links == 0)
+				WARN(q, "index entry that no name shows (left by an interrupted unlink; harmless)");
+			n_indexed++;
+		}
+		free(q);
+	}
+	if (errno)
+		io_error(p, "cannot read");
+	closedir(d);
+}
+
+/*
  * .union-work: a directory, mode 0700, empty when the union is not mounted but for
- * the shared fallthru markers fallthru.1 .. fallthru.15.
+ * the shared fallthru markers fallthru.1 .. fallthru.15 and the hard-link index.
  */
 static void check_work_dir(int urfd)
 {
@@ -652,7 +752,9 @@ static void check_work_dir(int urfd)
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		q = join(p, e->d_name);
-		if (mounted) {
+		if (!strcmp(e->d_name, INDEX_DIR) && e->d_type == DT_DIR) {
+			check_index_dir(dirfd(d), q);
+		} else if (mounted) {
 			NOTE(q, "in the work directory (the union is mounted: may be in use)");
 		} else {
 			struct stat est;
