@@ -143,7 +143,7 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
     let ptimes = Times::of(fs, &pupper);
     let linked = mode & S_IFMT == S_IFREG && info.lower_is_linked_file();
     let new = match mode & S_IFMT {
-        S_IFREG if linked => copy_up_linked(fs, &lower, &pupper, &name, limit)?,
+        S_IFREG if linked => copy_up_linked(fs, inode, &lower, &pupper, &name, limit)?,
         S_IFREG if meta => copy_up_file_meta(fs, &lower, &pupper, &name)?,
         S_IFREG => copy_up_file(fs, &lower, &pupper, &name, limit)?,
         S_IFDIR => {
@@ -294,14 +294,21 @@ fn copy_up_file(
     install_link(fs, pupper, name, td, Expect::Lower)
 }
 
-/// Copy-up of a lower regular file with several hard links (union.rst, "Hard links"):
-/// the copy is linked in the hard-link index under the lower inode number first, then at
+/// Copy-up of a lower regular file with several hard links (union.rst, "hard-link
+/// index"): the copy is linked in the index under the lower inode number first, then at
 /// `name`; every other name of the file shows that copy from then on (`namei::lookup`)
-/// and gets a link of it before it is changed ([`link_up_name`]).  If the index already
-/// has the file (copied up through another name, whose union inode is gone), `name` gets
-/// a link of that copy.
+/// and gets a link of it before it is changed ([`link_up_name`]).  The union inode
+/// `inode` (all names share it) is made the copy's under the index lock, which lookups
+/// of the file's other names take too, so none of them can make a second union inode
+/// for the file in between.  The count of names that still show it from lower
+/// (`xattr::LOWER_LINKS`) is lowered only once a name has its link, so an error or a
+/// crash leaves it too high (the entry then outlives the names: harmless), never too
+/// low (which would remove the entry while a name still shows it).  Something else at
+/// the index entry's name (not made by the union) makes this a plain copy whose name is
+/// a file of its own, as copies of such files were before the index.
 fn copy_up_linked(
     fs: &UnionFs,
+    inode: &vfs::Inode,
     lower: &Dentry,
     pupper: &Dentry,
     name: &[u8],
@@ -310,8 +317,21 @@ fn copy_up_linked(
     let li = lower.inode().ok_or(ENOENT)?;
     let ino = li.ino();
     let nlink = vfs::nlink_of(li);
-    if let Some(entry) = fs.index_entry(ino)? {
-        return link_indexed(fs, &entry, pupper, name);
+    match fs.index_slot(ino)? {
+        crate::superblock::IndexSlot::Valid(entry) => {
+            let _index = fs.index_lock.lock();
+            adopt_indexed(inode, &entry);
+            return link_indexed(fs, &entry, pupper, name);
+        }
+        crate::superblock::IndexSlot::Bad => {
+            pr_warn!(
+                "union: the hard-link index entry of lower inode {ino} is not the union's; its names are copied up one by one\n"
+            );
+            let new = copy_up_file(fs, lower, pupper, name, limit)?;
+            upper::removexattr(fs.upper().mnt(), &new, xattr::ORIGIN)?;
+            return Ok(new);
+        }
+        crate::superblock::IndexSlot::Empty => {}
     }
     let index = fs.index_dir_made()?;
     let key = UnionFs::index_name(ino)?;
@@ -327,17 +347,40 @@ fn copy_up_linked(
     let td = upper::file_dentry(&tmp);
     copy_meta_from(fs, lower, &st, td, true)?;
     set_origin(fs, lower, td, pupper)?;
-    // `name` is about to get its own link: the other names still show it from lower.
-    xattr::set_lower_links(fs, td, nlink.saturating_sub(1))?;
+    // Every name shows it from lower until `name` has its link.
+    xattr::set_lower_links(fs, td, nlink)?;
     upper::fsync(&tmp)?;
-    upper::create(mnt, index, key.to_bytes(), NewObject::Link(td))?;
-    match install_link(fs, pupper, name, td, Expect::Lower) {
-        Ok(d) => Ok(d),
-        Err(e) => {
-            // The index entry stays (every name shows it now); `name` has no link yet.
-            let _ = xattr::set_lower_links(fs, td, nlink);
-            Err(e)
-        }
+    let _index = fs.index_lock.lock();
+    let entry = upper::create(mnt, index, key.to_bytes(), NewObject::Link(td))?;
+    // From here on the lower names show the copy: so does this union inode, also if
+    // `name` cannot get its link now.
+    adopt_indexed(inode, &entry);
+    let new = install_link(fs, pupper, name, td, Expect::Lower)?;
+    count_linked_name(fs, td, nlink);
+    Ok(new)
+}
+
+/// Makes the union inode `inode` of a lower file with several links the one of its
+/// indexed copy `entry` (if it is not yet): found by the copy from now on.  Called with
+/// the index lock and the inode's `copy_up_lock` held.
+fn adopt_indexed(inode: &vfs::Inode, entry: &Dentry) {
+    let info = inode.union_info();
+    info.set_indexed();
+    if info.upper().is_none() {
+        info.set_upper(entry.into());
+        inode.rehash(info.key());
+    }
+}
+
+/// One more name of the indexed copy `upper` has a link of its own: lowers the count of
+/// names that show it from lower (`n` before).  A failure leaves the count one too high
+/// (see [`copy_up_linked`]).
+fn count_linked_name(fs: &UnionFs, upper: &Dentry, n: u32) {
+    if let Err(e) = xattr::set_lower_links(fs, upper, n.saturating_sub(1)) {
+        pr_warn!(
+            "union: cannot update the link count of an indexed copy ({:?}): st_nlink is one too high\n",
+            e
+        );
     }
 }
 
@@ -351,17 +394,13 @@ fn link_indexed(
     name: &[u8],
 ) -> Result<ARef<Dentry>> {
     let n = xattr::lower_links(fs, entry).unwrap_or(0);
-    xattr::set_lower_links(fs, entry, n.saturating_sub(1))?;
-    let linked = install_link(fs, pupper, name, entry, Expect::Lower).and_then(|d| {
-        if !xattr::has_flag(fs, pupper, xattr::IMPURE) {
-            upper::setxattr(fs.upper().mnt(), pupper, xattr::IMPURE, b"y", 0)?;
-        }
-        Ok(d)
-    });
-    if linked.is_err() {
-        let _ = xattr::set_lower_links(fs, entry, n);
+    // The parent holds an entry with an origin (readdir reads it) before it has it.
+    if !xattr::has_flag(fs, pupper, xattr::IMPURE) {
+        upper::setxattr(fs.upper().mnt(), pupper, xattr::IMPURE, b"y", 0)?;
     }
-    linked
+    let new = install_link(fs, pupper, name, entry, Expect::Lower)?;
+    count_linked_name(fs, entry, n);
+    Ok(new)
 }
 
 /// Gives the name `d` of an indexed copy an upper entry of its own, a link of the copy,

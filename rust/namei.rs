@@ -158,33 +158,47 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
         u.inode().is_some_and(|i| i.is_dir()) && xattr::has_flag(fs, u, xattr::OPAQUE)
     });
     // A lower regular file with several hard links that was copied up through another of
-    // its names: this name shows the copy too (the hard-link index).
+    // its names: this name shows the copy too (the hard-link index).  The index is looked
+    // at, and the union inode found or made, under the index lock, which a copy-up holds
+    // from adding the file to the index until its union inode is found by the copy: so
+    // the union inode made here is that one (see `copy_up::copy_up_linked`).
     let mut indexed = false;
+    let mut _index_guard = None;
     if let (None, Some(l)) = (&upper, &lower) {
         if let Some(li) = l
             .inode()
             .filter(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG && vfs::nlink_of(i) > 1)
         {
+            _index_guard = Some(fs.index_lock.lock());
             if let Some(entry) = fs.index_entry(li.ino())? {
-                if xattr::origin(fs, &entry) == Some(li.ino()) {
-                    indexed = true;
-                    upper = Some(entry);
-                    lower = None;
-                }
+                indexed = true;
+                upper = Some(entry);
+                lower = None;
             }
         }
     }
     // A copied-up non-directory keeps the inode number of its lower origin.
-    let origin = match (&upper, &lower) {
+    let mut origin = match (&upper, &lower) {
         (Some(u), None) if !u.inode().is_some_and(|i| i.is_dir()) => xattr::origin(fs, u),
         _ => None,
     };
-    if let (false, Some(u), Some(_)) = (indexed, &upper, origin) {
-        // A name of an indexed copy that has its own upper entry.
-        indexed = u
-            .inode()
-            .is_some_and(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG && vfs::nlink_of(i) > 1)
-            && xattr::lower_links(fs, u).is_some();
+    if let (false, Some(u), Some(ino)) = (indexed, &upper, origin) {
+        if u.inode()
+            .is_some_and(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG)
+            && xattr::lower_links(fs, u).is_some()
+        {
+            // A name of an indexed copy with an upper entry of its own.  A copy that is
+            // not (or no longer) in the index is a file of upper's own, with its own
+            // inode number: the lower names show the lower file.
+            let in_index = fs.index_entry(ino)?.is_some_and(
+                |e| matches!((e.inode(), u.inode()), (Some(a), Some(b)) if core::ptr::eq(a, b)),
+            );
+            if in_index {
+                indexed = true;
+            } else {
+                origin = None;
+            }
+        }
     }
     let mut metacopy = false;
     if let (Some(u), Some(ino)) = (&upper, origin) {

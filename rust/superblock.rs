@@ -27,6 +27,7 @@ use crate::{
 };
 use kernel::{
     cred::Credential,
+    new_mutex,
     prelude::*,
     str::{
         BStr,
@@ -38,7 +39,7 @@ use kernel::{
             Atomic,
             Relaxed, //
         },
-        SetOnce,
+        Arc, Mutex, SetOnce,
     },
 };
 
@@ -85,6 +86,16 @@ impl Layer {
     }
 }
 
+/// What the hard-link index holds under a lower inode number.
+pub(crate) enum IndexSlot {
+    /// Nothing.
+    Empty,
+    /// The indexed copy.
+    Valid(ARef<Dentry>),
+    /// Something the union did not make (not a regular file, another origin).
+    Bad,
+}
+
 /// A mounted union (`s_fs_info`).
 pub(crate) struct UnionFs {
     lower: Layer,
@@ -99,6 +110,10 @@ pub(crate) struct UnionFs {
     /// The hard-link index, `.union-work/index` (see [`Self::index_entry`]): set at a
     /// read-write mount (made if missing), or at a read-only one if it exists.
     index: SetOnce<ARef<Dentry>>,
+    /// Serialises a lookup's "is the file in the index? then find or make its union inode"
+    /// with a copy-up's "add it to the index, then rehash its union inode by the copy",
+    /// so that one file never gets two union inodes (see `copy_up::copy_up_linked`).
+    pub(crate) index_lock: Arc<Mutex<()>>,
     depth: i32,
     _claim: vfs::UpperClaim,
 }
@@ -236,6 +251,7 @@ impl UnionFs {
                 work,
                 markers: core::array::from_fn(|_| SetOnce::new()),
                 index,
+                index_lock: Arc::pin_init(new_mutex!(()), GFP_KERNEL)?,
                 depth,
                 _claim: claim,
             },
@@ -387,18 +403,34 @@ impl UnionFs {
     }
 
     /// The index entry of the lower file with inode number `ino` (a regular file with
-    /// several hard links on lower, copied up through one of its names), if there is one:
-    /// the upper inode every name of that file shows.  Called with the mounter's
-    /// credentials.
+    /// several hard links on lower, copied up through one of its names), if there is a
+    /// valid one: the upper inode every name of that file shows.  Called with the
+    /// mounter's credentials.
     pub(crate) fn index_entry(&self, ino: u64) -> Result<Option<ARef<Dentry>>> {
+        Ok(match self.index_slot(ino)? {
+            IndexSlot::Valid(d) => Some(d),
+            _ => None,
+        })
+    }
+
+    /// What the index holds for the lower inode number `ino`.  An entry is valid if it is
+    /// a regular file whose origin is `ino`; anything else is ignored by lookups.
+    pub(crate) fn index_slot(&self, ino: u64) -> Result<IndexSlot> {
         let Some(index) = self.index_dir() else {
-            return Ok(None);
+            return Ok(IndexSlot::Empty);
         };
         let name = Self::index_name(ino)?;
         let d = vfs::lookup_real(self.upper.mnt(), index, name.to_bytes())?;
-        Ok(d.inode()
-            .is_some_and(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG)
-            .then_some(d))
+        Ok(match d.inode() {
+            None => IndexSlot::Empty,
+            Some(i)
+                if i.mode() & vfs::S_IFMT == vfs::S_IFREG
+                    && crate::xattr::origin(self, &d) == Some(ino) =>
+            {
+                IndexSlot::Valid(d)
+            }
+            Some(_) => IndexSlot::Bad,
+        })
     }
 
     /// `s_stack_depth` of the union superblock.

@@ -2215,12 +2215,14 @@ TEST_F(cu, lower_hardlink_unprivileged_owner)
 }
 
 /*
- * Crash cases.  An index entry whose names are gone from upper (a crash after the
- * copy was indexed, or the names removed under the union): the lower names show
- * the copy, nothing written is lost.  Names without an index entry (an upper made
- * by an earlier version, or the index removed under the union): the copied name
- * is a file of its own, the others show the lower file (the links are broken, as
- * before the index existed), and nothing fails.
+ * Crash cases.  An index entry without names (a crash after the copy was indexed,
+ * before its name got its link: the count still says every lower name shows it):
+ * the lower names show the copy, the link count is right, and removing names one
+ * by one never drops the entry while a name still shows it.  Names without an
+ * index entry (an upper made by an earlier version, or the index removed under the
+ * union): the copied name is a file of its own with its own inode number, the
+ * others show the lower file (the links are broken, as before the index existed),
+ * and nothing fails.
  */
 TEST_F(cu, lower_hardlink_index_crash_cases)
 {
@@ -2237,8 +2239,9 @@ TEST_F(cu, lower_hardlink_index_crash_cases)
 	ASSERT_EQ(0, truncate(jp(e->l.mnt, "a"), 1000));
 	ASSERT_EQ(0, truncate(jp(e->l.mnt, "x"), 500));
 	UMOUNT_UNION(e);
-	/* The index entry without names. */
+	/* The index entry without names, its count as the crash left it (2). */
 	ASSERT_EQ(0, unlink(jp(e->l.upper, "a")));
+	ASSERT_EQ(0, lsetxattr(idx, "trusted.union.lowerlinks", "\2\0\0\0", 4, 0));
 	/* Names without the index entry. */
 	ASSERT_EQ(0, unlink(index_entry(e, jp(e->l.lower, "x"))));
 	MOUNT_UNION(e);
@@ -2247,14 +2250,24 @@ TEST_F(cu, lower_hardlink_index_crash_cases)
 	ASSERT_EQ(0, stat(jp(e->l.mnt, "a"), &a));
 	ASSERT_EQ(0, stat(jp(e->l.mnt, "b"), &b));
 	EXPECT_EQ(a.st_ino, b.st_ino);
+	EXPECT_EQ(2, a.st_nlink);
 	ASSERT_EQ('r', layer_kind(idx));
 	ASSERT_PAT(jp(e->l.mnt, "x"), 500, 28);
 	ASSERT_PAT(jp(e->l.mnt, "y"), 2000, 28);
 	ASSERT_EQ(0, stat(jp(e->l.mnt, "x"), &a));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "y"), &b));
 	EXPECT_EQ(1, a.st_nlink);
-	/* Both keep working: writes, unlinks. */
-	ASSERT_EQ(0, truncate(jp(e->l.mnt, "b"), 800));
-	ASSERT_PAT(jp(e->l.mnt, "a"), 800, 26);
+	EXPECT_NE(a.st_ino, b.st_ino);
+	/* Both keep working: writes, unlinks; b keeps the data a's removal left. */
+	ASSERT_EQ(0, truncate(jp(e->l.mnt, "a"), 800));
+	ASSERT_EQ(0, unlink(jp(e->l.mnt, "a")));
+	ASSERT_PAT(jp(e->l.mnt, "b"), 800, 26);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "b"), &b));
+	EXPECT_EQ(1, b.st_nlink);
+	ASSERT_EQ('r', layer_kind(idx));
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	ASSERT_PAT(jp(e->l.mnt, "b"), 800, 26);
 	ASSERT_EQ(0, unlink(jp(e->l.mnt, "y")));
 	ASSERT_EQ(0, unlink(jp(e->l.mnt, "x")));
 	ASSERT_EQ(-1, access(jp(e->l.mnt, "x"), F_OK));

@@ -248,7 +248,7 @@ hl() { fresh && ln "$L/file" "$L/file2"; }
 hl && indexed file "$L/file" 0x01000000
 expect "indexed_copy_is_allowed" 0 "" ""
 hl && indexed file "$L/file" 0x01000000 && rm "$idx"
-expect "indexed_copy_without_index_entry" 1 WARNING file
+expect "indexed_copy_without_index_entry" 1 ERROR file
 hl && indexed file "$L/file" 0x0100
 expect "lowerlinks_not_4_bytes" 1 ERROR file
 hl && indexed file "$L/file" 0x01000000 && setfattr -x trusted.union.origin "$idx"

@@ -576,7 +576,7 @@ static void walk_upper(int ufd, const char *upath, int lfd, int opaque,
 				else if (index_fd < 0 ||
 					 fstatat(index_fd, iname, &ist, AT_SYMLINK_NOFOLLOW) ||
 					 ist.st_ino != st.st_ino)
-					WARN(p, "an indexed copy that is not in the hard-link index as %s/%s/%s (its other lower names show the lower file: the links are broken)",
+					ERR(p, "an indexed copy that is not in the hard-link index as %s/%s/%s (a file of its own: its other lower names show the lower file, the links are broken)",
 					     WORK_DIR, INDEX_DIR, iname);
 			}
 			if (x.metacopy) {
