@@ -278,6 +278,20 @@ fn copy_up_file(
     name: &[u8],
     limit: Option<i64>,
 ) -> Result<ARef<Dentry>> {
+    let tmp = build_copy(fs, lower, pupper, limit)?;
+    upper::fsync(&tmp)?;
+    install_link(fs, pupper, name, upper::file_dentry(&tmp), Expect::Lower)
+}
+
+/// The copy of the lower regular file `lower` (at most `limit` bytes of its data), as an
+/// `O_TMPFILE` file in `pupper` with the data, xattrs, owner, mode, times and origin;
+/// not synced yet.
+fn build_copy(
+    fs: &UnionFs,
+    lower: &Dentry,
+    pupper: &Dentry,
+    limit: Option<i64>,
+) -> Result<ARef<kernel::fs::File>> {
     let cred = fs.creator_cred();
     // Attributes first: reading the data must not change what is copied (atime).
     let st = lower_attrs(fs, lower)?;
@@ -290,8 +304,7 @@ fn copy_up_file(
     let td = upper::file_dentry(&tmp);
     copy_meta_from(fs, lower, &st, td, true)?;
     set_origin(fs, lower, td, pupper)?;
-    upper::fsync(&tmp)?;
-    install_link(fs, pupper, name, td, Expect::Lower)
+    Ok(tmp)
 }
 
 /// Copy-up of a lower regular file with several hard links (union.rst, "hard-link
@@ -336,17 +349,8 @@ fn copy_up_linked(
     let index = fs.index_dir_made()?;
     let key = UnionFs::index_name(ino)?;
     let mnt = fs.upper().mnt();
-    let cred = fs.creator_cred();
-    let st = lower_attrs(fs, lower)?;
-    let flags = bindings::O_RDONLY | bindings::O_LARGEFILE | bindings::O_NOATIME;
-    let src = upper::open(fs.lower().mnt(), lower, flags, cred)?;
-    let tmp = upper::tmpfile(mnt, pupper, 0o600, cred)?;
-    let size = upper::size_of(lower);
-    let len = limit.map_or(size, |l| l.min(size));
-    copy_data(fs, &src, &tmp, len)?;
+    let tmp = build_copy(fs, lower, pupper, limit)?;
     let td = upper::file_dentry(&tmp);
-    copy_meta_from(fs, lower, &st, td, true)?;
-    set_origin(fs, lower, td, pupper)?;
     // Every name shows it from lower until `name` has its link.
     xattr::set_lower_links(fs, td, nlink)?;
     upper::fsync(&tmp)?;
@@ -626,7 +630,9 @@ fn copy_data(fs: &UnionFs, src: &kernel::fs::File, dst: &kernel::fs::File, len: 
         };
         let mut p = data;
         while p < hole {
-            if kernel::current!().signal_pending() {
+            if vfs::fatal_signal_pending() {
+                // Killed: nothing waits for the result (other signals do not stop a
+                // copy-up, which would fail unlink/rename/open with EINTR).
                 return Err(EINTR);
             }
             let chunk = (hole - p).min(CHUNK) as usize;

@@ -597,6 +597,16 @@ void union_unhash_inode(struct inode *inode)
 	remove_inode_hash(inode);
 }
 
+/*
+ * fatal_signal_pending(current): a copy-up stops for SIGKILL only (as
+ * ovl_copy_up_file), so that a signal with a handler cannot make unlink(2),
+ * rename(2) or open(2) fail with EINTR halfway through a copy-up.
+ */
+bool union_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
+}
+
 static const char *union_acl_name(int type)
 {
 	return type == ACL_TYPE_ACCESS ? XATTR_NAME_POSIX_ACL_ACCESS :

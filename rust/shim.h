@@ -22,6 +22,7 @@
 #include <linux/mutex.h>
 #include <linux/posix_acl.h>
 #include <linux/posix_acl_xattr.h>
+#include <linux/sched/signal.h>
 #include <linux/namei.h>
 #include <linux/seq_file.h>
 #include <linux/splice.h>
@@ -130,6 +131,7 @@ void union_mutex_unlock(struct mutex *m);
 bool union_d_unhashed(const struct dentry *dentry);
 void union_rehash_inode(struct inode *inode, unsigned long hashval);
 void union_unhash_inode(struct inode *inode);
+bool union_fatal_signal_pending(void);
 
 /* POSIX ACLs of real objects (see rust/acl.rs). */
 struct posix_acl *union_real_get_inode_acl(struct inode *real, int type, bool rcu);

@@ -1168,6 +1168,12 @@ pub(crate) fn get_link_real(dentry: &Dentry) -> Result<CString> {
     r
 }
 
+/// Whether the current task has a fatal signal (SIGKILL) pending.
+pub(crate) fn fatal_signal_pending() -> bool {
+    // SAFETY: Reads the current task's pending signals; no pointer is involved.
+    unsafe { sys::union_fatal_signal_pending() }
+}
+
 /// Copies a formatted message into a C string for logging.
 pub(crate) fn cstring_fmt(args: core::fmt::Arguments<'_>) -> Result<CString> {
     CString::try_from_fmt(args)

@@ -323,6 +323,69 @@ TEST_F_TIMEOUT(races, copyup_of_two_names_of_one_file, 600)
 	}
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * A signal the task catches (a handler without SA_RESTART) arriving during a
+ * copy-up does not make the system call fail: unlink of a name of a big
+ * multiply-linked lower file (which copies the file up first) and an open for
+ * write of a big lower file both succeed (only SIGKILL stops a copy-up, as in
+ * overlayfs; before, both failed with EINTR).
+ */
+TEST_F_TIMEOUT(races, copyup_not_interrupted_by_caught_signal, 600)
+{
+	for (int round = 0; round < 2; round++) {
+		const char *name = round ? "solo" : "big2";
+		long before;
+		pid_t pid;
+		int status, signals = 0;
+
+		if (round == 0) {
+			ASSERT_EQ(0, make_big(L("big"), BIG_SIZE));
+			ASSERT_EQ(0, link(L("big"), L("big2")));
+		} else {
+			ASSERT_EQ(0, make_big(L("solo"), BIG_SIZE));
+		}
+		ASSERT_EQ(0, union_mount(&self->l));
+		before = used_bytes(self->l.upperfs);
+		pid = fork();
+		if (pid == 0) {
+			struct sigaction sa = { .sa_handler = on_usr1 };
+			int fd;
+
+			sigaction(SIGUSR1, &sa, NULL);
+			if (round == 0)
+				_exit(unlink(M(name)) ? (errno == EINTR ? 4 : 1) : 0);
+			fd = open(M(name), O_WRONLY);
+			_exit(fd < 0 ? (errno == EINTR ? 4 : 1) : 0);
+		}
+		while (used_bytes(self->l.upperfs) - before < 8 * MiB &&
+		       waitpid(pid, &status, WNOHANG) == 0)
+			;
+		while (waitpid(pid, &status, WNOHANG) == 0) {
+			if (!kill(pid, SIGUSR1))
+				signals++;
+			usleep(20000);	/* a signal every 20 ms, not a synchronisation */
+		}
+		TH_LOG("%s: %d signals during the copy-up", name, signals);
+		ASSERT_TRUE(WIFEXITED(status));
+		EXPECT_EQ(0, WEXITSTATUS(status)) {
+			TH_LOG("%s: exit status %d (4: EINTR)", name, WEXITSTATUS(status));
+		}
+		EXPECT_GT(signals, 0);
+		if (round == 0) {
+			EXPECT_STREQ("none", kind(M("big2")));
+			EXPECT_STREQ("reg", kind(M("big")));
+		} else {
+			EXPECT_STREQ("reg", kind(U("solo")));
+		}
+		ASSERT_EQ(0, union_umount(&self->l));
+	}
+}
+
 /*
  * A task waiting for another task's copy-up of the same file can be killed
  * while the copy-up goes on.
