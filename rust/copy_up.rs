@@ -612,6 +612,8 @@ fn check_expected(existing: &Dentry, expect: Expect) -> Result {
 /// Copies `len` bytes of data, skipping holes (the copy stays sparse).
 fn copy_data(fs: &UnionFs, src: &kernel::fs::File, dst: &kernel::fs::File, len: i64) -> Result {
     const CHUNK: i64 = 1 << 20;
+    const BOUNCE: usize = 256 << 10;
+    let mut bounce: Option<KVec<u8>> = None;
     let mut pos = 0;
     while pos < len {
         let data = match upper::seek(src, pos, upper::SEEK_DATA) {
@@ -631,14 +633,27 @@ fn copy_data(fs: &UnionFs, src: &kernel::fs::File, dst: &kernel::fs::File, len: 
         let mut p = data;
         while p < hole {
             if vfs::fatal_signal_pending() {
-                // Killed: nothing waits for the result (other signals do not stop a
-                // copy-up, which would fail unlink/rename/open with EINTR).
+                // Killed: nothing waits for the result.  Other signals do not stop a
+                // copy-up: splice gives up on any pending signal (ERESTARTSYS), which
+                // would fail unlink/rename/open with EINTR halfway, or restart it from
+                // scratch for ever under a periodic SA_RESTART signal; the copy then
+                // goes on through a buffer.
                 return Err(EINTR);
             }
             let chunk = (hole - p).min(CHUNK) as usize;
-            let n = match upper::copy_file_range(src, dst, p, chunk)? {
-                Some(n) if n > 0 => n,
-                _ => upper::splice_range(src, dst, p, chunk)?,
+            let n = match &mut bounce {
+                Some(buf) => upper::copy_through(src, dst, p, &mut buf[..chunk.min(BOUNCE)])?,
+                None => match upper::copy_file_range(src, dst, p, chunk).and_then(|r| match r {
+                    Some(n) if n > 0 => Ok(n),
+                    _ => upper::splice_range(src, dst, p, chunk),
+                }) {
+                    Ok(n) => n,
+                    Err(e) if (e == ERESTARTSYS || e == EINTR) && !vfs::fatal_signal_pending() => {
+                        bounce = Some(KVec::from_elem(0u8, BOUNCE, GFP_KERNEL)?);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                },
             };
             if n == 0 {
                 return Err(EIO);

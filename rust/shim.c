@@ -598,9 +598,9 @@ void union_unhash_inode(struct inode *inode)
 }
 
 /*
- * fatal_signal_pending(current): a copy-up stops for SIGKILL only (as
- * ovl_copy_up_file), so that a signal with a handler cannot make unlink(2),
- * rename(2) or open(2) fail with EINTR halfway through a copy-up.
+ * fatal_signal_pending(current): a copy-up stops for SIGKILL only, so that a
+ * signal with a handler cannot make unlink(2), rename(2) or open(2) fail with
+ * EINTR halfway through a copy-up (see copy_data in copy_up.rs).
  */
 bool union_fatal_signal_pending(void)
 {

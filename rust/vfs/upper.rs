@@ -423,6 +423,39 @@ pub(crate) fn splice_range(src: &File, dst: &File, pos: i64, len: usize) -> Resu
     super::len_result(r)
 }
 
+/// Copies up to `buf.len()` bytes at `pos` from `src` to the same offset of `dst`
+/// through `buf` (`kernel_read` + `kernel_write`, which stop for fatal signals only,
+/// unlike splice, which gives up on any pending signal).  Returns the bytes copied (0 at
+/// the end of `src`).
+pub(crate) fn copy_through(src: &File, dst: &File, pos: i64, buf: &mut [u8]) -> Result<usize> {
+    let mut rpos = pos;
+    // SAFETY: `src` is an open file; `buf` is valid for writes of `buf.len()` bytes for
+    // the duration of the call; the position is a local.
+    let n = unsafe {
+        bindings::kernel_read(src.as_ptr(), buf.as_mut_ptr().cast(), buf.len(), &mut rpos)
+    };
+    let n = super::len_result(n)?;
+    let mut done = 0;
+    while done < n {
+        let mut wpos = pos + done as i64;
+        // SAFETY: `dst` is an open file; `buf[done..n]` is initialised (read above) and
+        // valid for reads for the duration of the call; the position is a local.
+        let w = unsafe {
+            bindings::kernel_write(
+                dst.as_ptr(),
+                buf[done..n].as_ptr().cast(),
+                n - done,
+                &mut wpos,
+            )
+        };
+        match super::len_result(w)? {
+            0 => return Err(EIO),
+            w => done += w,
+        }
+    }
+    Ok(n)
+}
+
 /// Copies `len` bytes at `pos` from `src` to the same offset of `dst` with the
 /// filesystems' own `copy_file_range` (reflink or server-side copy where the upper has
 /// it; same superblock only).  `Ok(None)` if they cannot, so the caller splices.
