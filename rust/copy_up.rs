@@ -427,8 +427,8 @@ fn link_up_name(fs: &UnionFs, d: &Dentry) -> Result<ARef<Dentry>> {
     let _creds = fs.override_creds();
     let mnt = fs.upper().mnt();
     let at = vfs::lookup_real(mnt, &pupper, &name)?;
-    if let Some(ai) = at.inode() {
-        if upper.inode().is_some_and(|ui| core::ptr::eq(ui, ai)) {
+    if at.inode().is_some() {
+        if at.same_inode(&upper) {
             return Ok(at);
         }
         if !matches!(
@@ -466,7 +466,7 @@ pub(crate) fn drop_unused_index(fs: &UnionFs, upper: &Dentry) {
     let Ok(Some(entry)) = fs.index_entry(ino) else {
         return;
     };
-    if entry.inode().is_some_and(|ei| core::ptr::eq(ei, ui)) {
+    if entry.same_inode(upper) {
         let _ = upper::remove(fs.upper().mnt(), index, &entry, false);
     }
 }
@@ -641,19 +641,21 @@ fn copy_data(fs: &UnionFs, src: &kernel::fs::File, dst: &kernel::fs::File, len: 
                 return Err(EINTR);
             }
             let chunk = (hole - p).min(CHUNK) as usize;
-            let n = match &mut bounce {
-                Some(buf) => upper::copy_through(src, dst, p, &mut buf[..chunk.min(BOUNCE)])?,
-                None => match upper::copy_file_range(src, dst, p, chunk).and_then(|r| match r {
-                    Some(n) if n > 0 => Ok(n),
-                    _ => upper::splice_range(src, dst, p, chunk),
-                }) {
-                    Ok(n) => n,
-                    Err(e) if (e == ERESTARTSYS || e == EINTR) && !vfs::fatal_signal_pending() => {
-                        bounce = Some(KVec::from_elem(0u8, BOUNCE, GFP_KERNEL)?);
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                },
+            let copied = match &mut bounce {
+                Some(buf) => upper::copy_through(src, dst, p, &mut buf[..chunk.min(BOUNCE)]),
+                None => copy_range(src, dst, p, chunk),
+            };
+            let n = match copied {
+                Ok(n) => n,
+                Err(e)
+                    if bounce.is_none()
+                        && (e == ERESTARTSYS || e == EINTR)
+                        && !vfs::fatal_signal_pending() =>
+                {
+                    bounce = Some(KVec::from_elem(0u8, BOUNCE, GFP_KERNEL)?);
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             if n == 0 {
                 return Err(EIO);
@@ -664,6 +666,19 @@ fn copy_data(fs: &UnionFs, src: &kernel::fs::File, dst: &kernel::fs::File, len: 
     }
     // Sets the size, including a trailing hole.
     upper::truncate_file(fs.upper().mnt(), dst, len)
+}
+
+/// Copies `len` bytes at `pos`: `copy_file_range` where the filesystems can, else splice.
+fn copy_range(
+    src: &kernel::fs::File,
+    dst: &kernel::fs::File,
+    pos: i64,
+    len: usize,
+) -> Result<usize> {
+    match upper::copy_file_range(src, dst, pos, len)? {
+        Some(n) if n > 0 => Ok(n),
+        _ => upper::splice_range(src, dst, pos, len),
+    }
 }
 
 /// Copies xattrs (but the union's private ones), owner, mode and times.
@@ -954,6 +969,18 @@ pub(crate) fn remove_tree_with(
     cred: &kernel::cred::Credential,
     depth: u32,
 ) -> Result {
+    remove_entries(mnt, dir, cred, depth, None)
+}
+
+/// Removes everything in `dir` (`depth` levels below where the removal started), but a
+/// directory named `keep`.
+fn remove_entries(
+    mnt: &vfs::PrivateMount,
+    dir: &Dentry,
+    cred: &kernel::cred::Credential,
+    depth: u32,
+    keep: Option<&[u8]>,
+) -> Result {
     if depth > 64 {
         return Err(ELOOP);
     }
@@ -963,8 +990,11 @@ pub(crate) fn remove_tree_with(
             continue;
         };
         let is_dir = i.is_dir();
+        if is_dir && keep.is_some_and(|k| name[..] == *k) {
+            continue;
+        }
         if is_dir {
-            remove_tree_with(mnt, &d, cred, depth + 1)?;
+            remove_entries(mnt, &d, cred, depth + 1, None)?;
         }
         upper::remove(mnt, dir, &d, is_dir)?;
     }
@@ -978,21 +1008,7 @@ pub(crate) fn remove_tree_except(
     cred: &kernel::cred::Credential,
     keep: &[u8],
 ) -> Result {
-    for (name, _) in vfs::dir_entries(mnt, dir, cred)?.iter() {
-        let d = vfs::lookup_real(mnt, dir, name)?;
-        let Some(i) = d.inode() else {
-            continue;
-        };
-        let is_dir = i.is_dir();
-        if is_dir && name[..] == *keep {
-            continue;
-        }
-        if is_dir {
-            remove_tree_with(mnt, &d, cred, 1)?;
-        }
-        upper::remove(mnt, dir, &d, is_dir)?;
-    }
-    Ok(())
+    remove_entries(mnt, dir, cred, 0, Some(keep))
 }
 
 /// Whether the upper directory `dir` holds any fallthru marker.

@@ -369,14 +369,13 @@ fn copy_up_linked_name(d: &Dentry) -> Result {
 /// one).  Called with the mounter's credentials.
 fn names_left(fs: &UnionFs, inode: &Inode) -> u32 {
     let info = inode.union_info();
-    match info.upper() {
-        Some(u) if info.is_indexed() => {
-            copy_up::drop_unused_index(fs, u);
-            crate::inode::indexed_nlink(fs, u)
-        }
-        Some(u) => u.inode().map_or(0, vfs::nlink_of),
-        None => 0,
+    let Some(u) = info.upper() else {
+        return 0;
+    };
+    if info.is_indexed() {
+        copy_up::drop_unused_index(fs, u);
     }
+    crate::inode::upper_nlink(fs, info, u)
 }
 
 /// link: copy the source up, then link it on upper.
@@ -403,12 +402,7 @@ pub(crate) fn link(old: &Dentry, dir: &Inode, new: &Dentry) -> Result<ARef<Inode
     copy_up::install_link(fs, &pupper, &name, &oupper, Expect::Free)?;
     dir.union_info().forget_listing();
     mark_impure_for(fs, &pupper, &oupper)?;
-    let info = inode.union_info();
-    inode.set_nlink(if info.is_indexed() {
-        crate::inode::indexed_nlink(fs, &oupper)
-    } else {
-        oupper.inode().map_or(1, vfs::nlink_of)
-    });
+    inode.set_nlink(crate::inode::upper_nlink(fs, inode.union_info(), &oupper));
     Ok(inode.into())
 }
 

@@ -386,6 +386,21 @@ pub(crate) fn indexed_nlink(fs: &crate::superblock::UnionFs, upper: &Dentry) -> 
     links.saturating_sub(1).saturating_add(lower)
 }
 
+/// The link count of a non-directory whose upper object is `upper` (`info`'s): the upper
+/// inode's, counted as the union counts an indexed copy's names.  Called with the
+/// mounter's credentials.
+pub(crate) fn upper_nlink(
+    fs: &crate::superblock::UnionFs,
+    info: &UnionInode,
+    upper: &Dentry,
+) -> u32 {
+    if info.is_indexed() {
+        indexed_nlink(fs, upper)
+    } else {
+        upper.inode().map_or(0, vfs::nlink_of)
+    }
+}
+
 /// The attributes of the lower part of `info`, if it has one.
 pub(crate) fn lower_stat(
     fs: &crate::superblock::UnionFs,

@@ -190,10 +190,7 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
             // A name of an indexed copy with an upper entry of its own.  A copy that is
             // not (or no longer) in the index is a file of upper's own, with its own
             // inode number: the lower names show the lower file.
-            let in_index = fs.index_entry(ino)?.is_some_and(
-                |e| matches!((e.inode(), u.inode()), (Some(a), Some(b)) if core::ptr::eq(a, b)),
-            );
-            if in_index {
+            if fs.index_entry(ino)?.is_some_and(|e| e.same_inode(u)) {
                 indexed = true;
             } else {
                 origin = None;

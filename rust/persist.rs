@@ -286,12 +286,8 @@ pub(crate) fn remerge(upper: &Layer, lower: &Layer, cred: &Credential) -> Result
         }
     }
     // The hard-link index is keyed by inode numbers of the old lower layer.
-    let work = vfs::lookup_real(upper.mnt(), upper.root(), crate::superblock::WORK_DIR_NAME)?;
-    if work.inode().is_some_and(|i| i.is_dir()) {
-        let index = vfs::lookup_real(upper.mnt(), &work, crate::superblock::INDEX_DIR_NAME)?;
-        if index.inode().is_some_and(|i| i.is_dir()) {
-            crate::copy_up::remove_tree_with(upper.mnt(), &index, cred, 1)?;
-        }
+    if let Some(index) = crate::superblock::find_index_dir(upper, cred)? {
+        crate::copy_up::remove_tree_with(upper.mnt(), &index, cred, 1)?;
     }
     Ok(done)
 }

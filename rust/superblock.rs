@@ -39,7 +39,9 @@ use kernel::{
             Atomic,
             Relaxed, //
         },
-        Arc, Mutex, SetOnce,
+        Arc,
+        Mutex,
+        SetOnce, //
     },
 };
 
@@ -231,7 +233,7 @@ impl UnionFs {
             if let Some(i) = i {
                 index.populate(i);
             }
-        } else if let Some(i) = find_index_dir(&upper_layer, &creator_cred) {
+        } else if let Some(i) = find_index_dir(&upper_layer, &creator_cred).ok().flatten() {
             index.populate(i);
         }
         check_lower_identity(
@@ -661,16 +663,19 @@ fn setup_work_dir(
     Ok((work, index))
 }
 
-/// The hard-link index of an upper layer mounted read-only, if it has one.
-fn find_index_dir(upper_layer: &Layer, cred: &Credential) -> Option<ARef<Dentry>> {
+/// The hard-link index of an upper layer, if it has one (a read-only mount, a re-merge).
+pub(crate) fn find_index_dir(
+    upper_layer: &Layer,
+    cred: &Credential,
+) -> Result<Option<ARef<Dentry>>> {
     let _creds = CredGuard::new(cred);
     let mnt = upper_layer.mnt();
-    let work = vfs::lookup_real(mnt, upper_layer.root(), WORK_DIR_NAME).ok()?;
+    let work = vfs::lookup_real(mnt, upper_layer.root(), WORK_DIR_NAME)?;
     if !work.inode().is_some_and(|i| i.is_dir()) {
-        return None;
+        return Ok(None);
     }
-    let index = vfs::lookup_real(mnt, &work, INDEX_DIR_NAME).ok()?;
-    index.inode().is_some_and(|i| i.is_dir()).then_some(index)
+    let index = vfs::lookup_real(mnt, &work, INDEX_DIR_NAME)?;
+    Ok(index.inode().is_some_and(|i| i.is_dir()).then_some(index))
 }
 
 /// `sync_fs`: everything the union wrote is on the upper filesystem; sync it (only the

@@ -158,6 +158,11 @@ impl Dentry {
         NonNull::new(inode).map(|p| unsafe { Inode::from_raw(p.as_ptr()) })
     }
 
+    /// Whether `self` and `other` are positive and name the same inode (hard links).
+    pub(crate) fn same_inode(&self, other: &Dentry) -> bool {
+        matches!((self.inode(), other.inode()), (Some(a), Some(b)) if core::ptr::eq(a, b))
+    }
+
     /// Whether the dentry is a whiteout: a character device 0/0 (`IS_WHITEOUT`).  The
     /// dcache does not type whiteouts itself, so the inode is checked.
     pub(crate) fn is_whiteout(&self) -> bool {
