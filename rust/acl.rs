@@ -11,33 +11,45 @@
 
 use crate::{
     copy_up,
+    inode::InodeExt,
     params::Which,
+    superblock::SuperBlockExt,
     vfs::{
+        self,
+        AclArg,
+        AclResult,
         Dentry,
-        Inode,
-        PrivateMount, //
+        Inode, //
     },
 };
 use kernel::prelude::*;
 
-/// The real inode whose ACLs stand for the union inode's in permission checks.
-pub(crate) fn real_for_permission(inode: &Inode) -> Option<&Inode> {
-    inode.union_info().real_inode()
+/// `get_inode_acl`: the ACL of `type_` of the real inode (upper once it exists, else
+/// lower) for permission checks, read with the mounter's credentials.  In RCU walk mode
+/// (`rcu`) the real inode's cached ACL, or `ECHILD` to leave it.
+pub(crate) fn get_inode_acl(inode: &Inode, type_: i32, rcu: bool) -> Result<AclResult> {
+    let real = inode.union_info().real_inode().ok_or(ECHILD)?;
+    if rcu {
+        return Ok(vfs::get_inode_acl_real(real, type_, true));
+    }
+    let _creds = inode.sb().union_fs().override_creds();
+    Ok(vfs::get_inode_acl_real(real, type_, false))
 }
 
-/// Runs `get` on the real object of the union dentry `d`, with the mounter's credentials.
-pub(crate) fn get<R>(d: &Dentry, get: impl FnOnce(&PrivateMount, &Dentry) -> R) -> Result<R> {
+/// `get_acl`: the ACL of `type_` of the real object of the union dentry `d` (`getfacl`),
+/// read with the mounter's credentials.
+pub(crate) fn get(d: &Dentry, type_: i32) -> Result<AclResult> {
     let inode = d.inode().ok_or(ENOENT)?;
     let fs = inode.sb().union_fs();
     let (real, which) = inode.union_info().real();
     let _creds = fs.override_creds();
-    Ok(get(fs.layer(which).mnt(), real))
+    Ok(vfs::get_acl_real(fs.layer(which).mnt(), real, type_))
 }
 
-/// `set_acl`: copies `d` up, runs `set` on its upper object with the mounter's
+/// `set_acl`: copies `d` up, sets the ACL on its upper object with the mounter's
 /// credentials (the VFS checked the caller's right to change the ACL on the union inode),
 /// then mirrors the upper object's attributes (a new access ACL changes the mode).
-pub(crate) fn set(d: &Dentry, set: impl FnOnce(&PrivateMount, &Dentry) -> Result) -> Result {
+pub(crate) fn set(d: &Dentry, acl: &AclArg<'_>, type_: i32) -> Result {
     let inode = d.inode().ok_or(ENOENT)?;
     let fs = inode.sb().union_fs();
     let upper = copy_up::copy_up_meta(d)?;
@@ -47,7 +59,7 @@ pub(crate) fn set(d: &Dentry, set: impl FnOnce(&PrivateMount, &Dentry) -> Result
         let mnt = fs.layer(Which::Upper).mnt();
         let _write = mnt.want_write()?;
         let _creds = fs.override_creds();
-        set(mnt, &upper)?;
+        vfs::set_acl_real(mnt, &upper, type_, acl)?;
     }
     if let Some(ui) = upper.inode() {
         inode.copy_attr_from(ui);

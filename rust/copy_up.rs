@@ -16,6 +16,8 @@
 //! once.
 
 use crate::{
+    inode::InodeExt,
+    superblock::SuperBlockExt,
     superblock::UnionFs,
     vfs::{
         self,

@@ -17,11 +17,13 @@ use crate::{
         install,
         Expect, //
     },
+    inode::InodeExt,
     namei::{
         self,
         classify_upper,
         UpperKind, //
     },
+    superblock::SuperBlockExt,
     superblock::UnionFs,
     vfs::{
         self,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Regular files: opening a union file opens the real file (upper if it exists, else
-//! lower) as a backing file, and all I/O goes straight to it (see `vfs::ops`).
+//! lower) as a backing file, and all I/O goes straight to it (see `vfs::file_ops`).
 //!
 //! Opening for write (`O_WRONLY`, `O_RDWR`) or with `O_TRUNC` copies the file up first
 //! (with `O_TRUNC`, without its data), or the data of a metadata-only copy.  Opening a
@@ -12,15 +12,23 @@
 
 use crate::{
     copy_up,
+    inode::InodeExt,
     params::Which,
+    superblock::{
+        SuperBlockExt,
+        Union, //
+    },
     vfs::{
         self,
         Dentry,
-        Inode, //
+        FileOperations,
+        Inode,
+        RangeEnd, //
     },
 };
 use kernel::{
     bindings,
+    cred::Credential,
     fs::File,
     prelude::*,
     sync::{
@@ -71,13 +79,6 @@ impl RealFile {
     }
 }
 
-/// One side of a [`range_op`]: a union file, its real file and the position.
-pub(crate) struct RangeEnd<'a> {
-    pub(crate) real: &'a RealFile,
-    pub(crate) file: &'a File,
-    pub(crate) pos: i64,
-}
-
 /// `copy_file_range` and `remap_file_range` (clone, dedupe) between two union files of
 /// this union: passed to the real files, so that the
 /// upper filesystem's own copy or reflink is used where it has one.  A copy the real
@@ -86,12 +87,12 @@ pub(crate) struct RangeEnd<'a> {
 /// files' data on upper (`EPERM`: it would have to copy up what it is asked to share).
 /// Takes the destination's inode lock (as overlayfs does).
 pub(crate) fn range_op(
-    src: RangeEnd<'_>,
-    dst: RangeEnd<'_>,
+    src: RangeEnd<'_, RealFile>,
+    dst: RangeEnd<'_, RealFile>,
     len: u64,
     op: vfs::RangeOp,
 ) -> Result<i64> {
-    let (rin, rout) = (src.real, dst.real);
+    let (rin, rout) = (src.data, dst.data);
     if !core::ptr::eq(rin.inode.sb(), rout.inode.sb()) {
         // Another union mount: as before this operation existed here.
         return Err(EXDEV);
@@ -213,4 +214,62 @@ pub(crate) fn open(inode: &Inode, dentry: &Dentry, user_file: &File) -> Result<K
         },
         GFP_KERNEL,
     )?)
+}
+
+/// `fsync`/`fdatasync` of an open union file: the real file's, if it is on upper (the
+/// lower layer is never written, so there is nothing to sync there).
+pub(crate) fn fsync(real: &RealFile, start: i64, end: i64, datasync: bool) -> Result {
+    if !real.is_upper() {
+        return Ok(());
+    }
+    vfs::upper::fsync_range(real.file(), start, end, datasync)
+}
+
+/// The file operations of union regular files.
+pub(crate) struct FileOps;
+
+#[vtable]
+impl FileOperations for FileOps {
+    type Fs = Union;
+    type Data = RealFile;
+
+    fn open(inode: &Inode, dentry: &Dentry, file: &File) -> Result<KBox<RealFile>> {
+        open(inode, dentry, file)
+    }
+
+    fn opened_file(data: &RealFile) -> &File {
+        data.file()
+    }
+
+    fn read_file<'a>(data: &'a RealFile, file: &File) -> Result<&'a File> {
+        data.current(file)
+    }
+
+    fn creds(inode: &Inode) -> &Credential {
+        inode.sb().union_fs().creator_cred()
+    }
+
+    /// The attributes follow the object users see now (upper once copied up), never the
+    /// layer a descriptor happened to read from: a read through a descriptor opened on
+    /// the lower file before a chmod's copy-up must not bring the lower mode back.
+    fn sync_attr(inode: &Inode) {
+        crate::inode::refresh_attr(inode);
+    }
+
+    fn fsync(data: &RealFile, start: i64, end: i64, datasync: bool) -> Result {
+        fsync(data, start, end, datasync)
+    }
+
+    fn fallocate(data: &RealFile, file: &File, mode: i32, offset: i64, len: i64) -> Result {
+        fallocate(data, file, mode, offset, len)
+    }
+
+    fn range_op(
+        src: RangeEnd<'_, RealFile>,
+        dst: RangeEnd<'_, RealFile>,
+        len: u64,
+        op: vfs::RangeOp,
+    ) -> Result<i64> {
+        range_op(src, dst, len, op)
+    }
 }

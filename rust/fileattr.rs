@@ -15,6 +15,8 @@
 
 use crate::{
     copy_up,
+    inode::InodeExt,
+    superblock::SuperBlockExt,
     superblock::UnionFs,
     vfs::{
         self,

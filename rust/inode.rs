@@ -12,20 +12,31 @@
 
 use crate::{
     params::Which,
+    superblock::{
+        SuperBlockExt,
+        Union, //
+    },
     vfs::{
         self,
-        ops::{
-            get_union_inode,
-            NewInode, //
-        },
+        upper::NewObject,
+        AclArg,
+        AclResult,
         Dentry,
+        Fiemap,
+        FileAttr,
+        Idmap,
         Inode,
+        InodeKey,
+        InodeOperations,
         KillableMutex,
+        NewInode,
         SuperBlock, //
     },
 };
 use kernel::{
-    bindings, new_mutex,
+    bindings,
+    fs::File,
+    new_mutex,
     prelude::*,
     str::CString,
     sync::{
@@ -289,6 +300,16 @@ pub(crate) fn make_inode(
         info.set_indexed();
     }
     let real = info.real_inode().ok_or(ENOENT)?;
+    let nlink = info.is_merged_dir().then_some(1);
+    let init = |inode: &Inode| {
+        // The attributes of the real object, and its protection flags and link count
+        // (a merged directory reports 1, as overlayfs does).
+        if let Some(real) = inode.union_info().real_inode() {
+            inode.copy_attr_from(real);
+            inode.copy_flags_from(real, crate::fileattr::new_inode_prot(inode));
+            inode.set_nlink(nlink.unwrap_or_else(|| vfs::nlink_of(real)));
+        }
+    };
     let new = NewInode {
         mode: real.mode(),
         rdev: real.rdev(),
@@ -300,11 +321,11 @@ pub(crate) fn make_inode(
                 .map(|i| i.ino())
                 .or(origin),
         ),
-        nlink: info.is_merged_dir().then_some(1),
+        // A lower file with several hard links gets one union inode per name.
         hashed: !info.shares_lower_links(),
-        prot: crate::fileattr::new_inode_prot,
+        init: &init,
     };
-    get_union_inode(sb, info, new)
+    vfs::get_inode::<Union>(sb, info, new)
 }
 
 /// The root inode: the two layer directories, merged.
@@ -460,12 +481,8 @@ const MAY_APPEND: i32 = 0x8;
 /// with the caller's credentials (`generic`: mode bits, owner, POSIX ACLs), then on the
 /// real inode with the mounter's.  Writing to a lower object means copying it up, so the
 /// mounter must be able to read it there rather than write it.
-pub(crate) fn permission(
-    inode: &Inode,
-    mask: i32,
-    generic: impl FnOnce(&Inode, i32) -> Result,
-) -> Result {
-    generic(inode, mask)?;
+pub(crate) fn permission(inode: &Inode, mask: i32, idmap: &Idmap<'_>) -> Result {
+    idmap.generic_permission(inode, mask)?;
     let fs = inode.sb().union_fs();
     let (real, which) = inode.union_info().real();
     let Some(ri) = real.inode() else {
@@ -535,5 +552,122 @@ pub(crate) fn setattr(d: &Dentry, attr: &mut bindings::iattr) -> Result {
 pub(crate) fn refresh_attr(inode: &Inode) {
     if let Some(real) = inode.union_info().real_inode() {
         inode.copy_attr_from(real);
+    }
+}
+
+impl InodeKey for UnionInode {
+    fn key(&self) -> usize {
+        UnionInode::key(self)
+    }
+
+    fn matches(&self, found: &Self) -> bool {
+        self.same_layers(found)
+    }
+}
+
+/// The union state of inodes.
+pub(crate) trait InodeExt {
+    /// The union state of an inode of a union superblock, else `None`.
+    fn try_union_info(&self) -> Option<&UnionInode>;
+
+    /// The union state of an inode of a union superblock.
+    ///
+    /// Every inode the union logic handles comes from a union superblock (the VFS calls
+    /// the union's operations only on its own inodes); anything else is a bug in the
+    /// module, which this reports (`BUG`) instead of reinterpreting a foreign pointer.
+    fn union_info(&self) -> &UnionInode;
+}
+
+impl InodeExt for Inode {
+    fn try_union_info(&self) -> Option<&UnionInode> {
+        self.private::<Union>()
+    }
+
+    fn union_info(&self) -> &UnionInode {
+        match self.try_union_info() {
+            Some(info) => info,
+            None => panic!("union: union state asked of an inode that is not a union inode"),
+        }
+    }
+}
+
+/// The inode operations of union inodes: each goes to the module that owns the concern.
+pub(crate) struct InodeOps;
+
+#[vtable]
+impl InodeOperations for InodeOps {
+    type Fs = Union;
+
+    fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
+        crate::namei::lookup(dir, name)
+    }
+
+    fn create(dir: &Inode, dentry: &Dentry, obj: NewObject<'_>) -> Result<ARef<Inode>> {
+        crate::dir::create(dir, dentry, obj)
+    }
+
+    fn link(old: &Dentry, dir: &Inode, new: &Dentry) -> Result<ARef<Inode>> {
+        crate::dir::link(old, dir, new)
+    }
+
+    fn remove(dir: &Inode, dentry: &Dentry, is_dir: bool) -> Result {
+        crate::dir::remove(dir, dentry, is_dir)
+    }
+
+    fn rename(old_dir: &Inode, old: &Dentry, new_dir: &Inode, new: &Dentry, flags: u32) -> Result {
+        crate::dir::rename(old_dir, old, new_dir, new, flags)
+    }
+
+    fn tmpfile(
+        dir: &Inode,
+        dentry: &Dentry,
+        file: &File,
+        mode: u32,
+    ) -> Result<(ARef<Inode>, KBox<crate::file::RealFile>)> {
+        crate::dir::tmpfile(dir, dentry, file, mode)
+    }
+
+    fn setattr(d: &Dentry, attr: &mut bindings::iattr) -> Result {
+        setattr(d, attr)
+    }
+
+    fn getattr(d: &Dentry, stat: &mut vfs::Kstat, request_mask: u32, flags: u32) -> Result {
+        getattr(d, stat, request_mask, flags)
+    }
+
+    fn permission(inode: &Inode, mask: i32, idmap: &Idmap<'_>) -> Result {
+        permission(inode, mask, idmap)
+    }
+
+    fn get_inode_acl(inode: &Inode, type_: i32, rcu: bool) -> Result<AclResult> {
+        crate::acl::get_inode_acl(inode, type_, rcu)
+    }
+
+    fn get_acl(d: &Dentry, type_: i32) -> Result<AclResult> {
+        crate::acl::get(d, type_)
+    }
+
+    fn set_acl(d: &Dentry, acl: &AclArg<'_>, type_: i32) -> Result {
+        crate::acl::set(d, acl, type_)
+    }
+
+    fn listxattr(d: &Dentry, buf: Option<&mut [u8]>) -> Result<usize> {
+        crate::xattr::listxattr(d, buf)
+    }
+
+    fn get_link(d: &Dentry) -> Result<KBox<CString>> {
+        get_link(d)
+    }
+
+    fn fileattr_get(d: &Dentry, fa: &mut FileAttr) -> Result {
+        crate::fileattr::get(d, fa)
+    }
+
+    fn fileattr_set(d: &Dentry, fa: &mut FileAttr) -> Result {
+        crate::fileattr::set(d, fa)
+    }
+
+    fn fiemap(inode: &Inode, fi: &Fiemap, start: u64, len: u64) -> Result {
+        fiemap(inode, fi, start, len)
     }
 }

@@ -15,6 +15,8 @@
 
 use crate::{
     inode::make_inode,
+    inode::InodeExt,
+    superblock::SuperBlockExt,
     vfs::{
         self,
         Dentry,

@@ -7,10 +7,13 @@
 //! them.  Each error is reported with an errno and a one-line message in the fs_context
 //! log and the kernel log.
 
-use crate::vfs::{
-    self,
-    ops::FsContext,
-    Path, //
+use crate::{
+    superblock::UnionContext as FsContext,
+    vfs::{
+        self,
+        FsParam,
+        Path, //
+    },
 };
 use core::ffi::CStr;
 use kernel::{
@@ -65,9 +68,24 @@ impl Which {
     }
 }
 
+/// `fs_parse` result for `lower=`.
+const OPT_LOWER: u8 = 0;
+/// `fs_parse` result for `upper=`.
+const OPT_UPPER: u8 = 1;
+/// `fs_parse` result for `remerge`.
+const OPT_REMERGE: u8 = 2;
+
+/// The mount parameters.
+pub(crate) const PARAMS: &[FsParam] = &[
+    FsParam::string(c"lower", OPT_LOWER),
+    FsParam::string(c"upper", OPT_UPPER),
+    FsParam::flag(c"remerge", OPT_REMERGE),
+    FsParam::END,
+];
+
 /// Handles one parameter already matched by `fs_parse`.
-pub(crate) fn parse_param(fc: &FsContext, opt: u32, _key: &CStr, value: Option<&CStr>) -> Result {
-    if opt == vfs::OPT_REMERGE {
+pub(crate) fn parse_param(fc: &FsContext, opt: u8, _key: &CStr, value: Option<&CStr>) -> Result {
+    if opt == OPT_REMERGE {
         if fc.is_reconfigure() {
             return Err(report(
                 fc,
@@ -79,8 +97,8 @@ pub(crate) fn parse_param(fc: &FsContext, opt: u32, _key: &CStr, value: Option<&
         return Ok(());
     }
     let which = match opt {
-        vfs::OPT_LOWER => Which::Lower,
-        vfs::OPT_UPPER => Which::Upper,
+        OPT_LOWER => Which::Lower,
+        OPT_UPPER => Which::Upper,
         _ => return Err(EINVAL),
     };
     let k = which.key();
@@ -123,7 +141,7 @@ pub(crate) fn parse_param(fc: &FsContext, opt: u32, _key: &CStr, value: Option<&
 /// that, or another name of the same directory, is accepted (the paths need not resolve
 /// any more: after pivot_root they usually do not); anything else is refused.
 fn check_unchanged(fc: &FsContext, which: Which, value: &CStr) -> Result {
-    let fs = fc.root_union_fs().ok_or(EINVAL)?;
+    let fs = fc.reconfigured().ok_or(EINVAL)?;
     let layer = fs.layer(which);
     if value.to_bytes() == layer.name().to_bytes() {
         return Ok(());

@@ -14,17 +14,20 @@
 use crate::{
     copy_up,
     inode::union_ino,
+    inode::InodeExt,
     namei::{
         classify_upper_inode,
         UpperKind, //
     },
+    superblock::SuperBlockExt,
     superblock::UnionFs,
     vfs::{
         self,
         dtype,
-        ops::DirEmitter,
         upper,
         Dentry,
+        DirEmitter,
+        DirOperations,
         Inode, //
     },
     xattr,
@@ -267,7 +270,7 @@ fn build_listing(
 
 /// Emits one listing entry at its position (`.` and `..` get the union directory's and
 /// its parent's inode numbers); `false` when the caller's buffer is full.
-fn emit_entry(inode: &Inode, ctx: &mut DirEmitter, e: &Entry) -> bool {
+fn emit_entry(inode: &Inode, ctx: &mut DirEmitter<'_>, e: &Entry) -> bool {
     let (ino, d_type) = match &e.name[..] {
         b"." => (inode.ino(), dtype::DIR),
         b".." => (ctx.parent_ino(), dtype::DIR),
@@ -291,7 +294,7 @@ pub(crate) fn iterate(
     inode: &Inode,
     dentry: &Dentry,
     cache: &mut DirCache,
-    ctx: &mut DirEmitter,
+    ctx: &mut DirEmitter<'_>,
 ) -> Result {
     let fs = inode.sb().union_fs();
     if cache.merged.is_some() || (cache.real.is_none() && needs_merge(inode)) {
@@ -449,7 +452,7 @@ fn iterate_merged(
     fs: &UnionFs,
     inode: &Inode,
     cache: &mut DirCache,
-    ctx: &mut DirEmitter,
+    ctx: &mut DirEmitter<'_>,
 ) -> Result {
     if cache.merged.is_none() {
         let _creds = fs.override_creds();
@@ -467,7 +470,7 @@ fn iterate_merged(
 }
 
 /// Reads and translates the upper directory batch by batch, without caching.
-fn iterate_live(fs: &UnionFs, inode: &Inode, real: &File, ctx: &mut DirEmitter) -> Result {
+fn iterate_live(fs: &UnionFs, inode: &Inode, real: &File, ctx: &mut DirEmitter<'_>) -> Result {
     let updir = upper::file_dentry(real);
     // Only directories holding copied-up files need a lookup per plain entry.
     let impure = xattr::has_flag(fs, updir, xattr::IMPURE);
@@ -502,4 +505,30 @@ pub(crate) fn fsync(inode: &Inode, start: i64, end: i64, datasync: bool) -> Resu
         kernel::bindings::O_RDONLY | kernel::bindings::O_DIRECTORY | kernel::bindings::O_NOATIME;
     let f = upper::open(fs.upper().mnt(), updir, flags, fs.creator_cred())?;
     upper::fsync_range(&f, start, end, datasync)
+}
+
+/// The file operations of union directories.
+pub(crate) struct DirOps;
+
+#[vtable]
+impl DirOperations for DirOps {
+    type Fs = crate::superblock::Union;
+    type Cache = DirCache;
+
+    fn open(_inode: &Inode) -> Result<KBox<DirCache>> {
+        DirCache::new()
+    }
+
+    fn iterate(
+        inode: &Inode,
+        dentry: &Dentry,
+        cache: &mut DirCache,
+        ctx: &mut DirEmitter<'_>,
+    ) -> Result {
+        iterate(inode, dentry, cache, ctx)
+    }
+
+    fn fsync(inode: &Inode, start: i64, end: i64, datasync: bool) -> Result {
+        fsync(inode, start, end, datasync)
+    }
 }

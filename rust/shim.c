@@ -6,17 +6,10 @@
  */
 #include "shim.h"
 
-const struct fs_parameter_spec union_fs_parameters[] = {
-	fsparam_string("lower", UNION_OPT_LOWER),
-	fsparam_string("upper", UNION_OPT_UPPER),
-	fsparam_flag("remerge", UNION_OPT_REMERGE),
-	{}
-};
-
-int union_fs_parse(struct fs_context *fc, struct fs_parameter *param,
-		   struct fs_parse_result *result)
+int union_fs_parse(struct fs_context *fc, const struct fs_parameter_spec *desc,
+		   struct fs_parameter *param, struct fs_parse_result *result)
 {
-	return fs_parse(fc, union_fs_parameters, param, result);
+	return fs_parse(fc, desc, param, result);
 }
 
 /*

@@ -30,14 +30,8 @@
 #include <linux/xattr.h>
 
 /* Mount parameters (fs_parameter_spec table lives in shim.c). */
-enum union_param {
-	UNION_OPT_LOWER,
-	UNION_OPT_UPPER,
-	UNION_OPT_REMERGE,
-};
-extern const struct fs_parameter_spec union_fs_parameters[];
-int union_fs_parse(struct fs_context *fc, struct fs_parameter *param,
-		   struct fs_parse_result *result);
+int union_fs_parse(struct fs_context *fc, const struct fs_parameter_spec *desc,
+		   struct fs_parameter *param, struct fs_parse_result *result);
 void union_fc_error(struct fs_context *fc, const char *msg);
 void *union_fc_fs_private(struct fs_context *fc);
 void union_fc_set_fs_private(struct fs_context *fc, void *p);

@@ -12,19 +12,23 @@ use crate::{
     },
     vfs::{
         self,
-        ops::{
-            FsContext,
-            SeqFile, //
-        },
         upper::{
             self,
             NewObject, //
         },
         CredGuard,
         Dentry,
-        PrivateMount, //
+        FileSystem,
+        FsContext,
+        FsParam,
+        FsType,
+        Inode,
+        PrivateMount,
+        SeqFile,
+        SuperBlock, //
     },
 };
+use core::ffi::CStr;
 use kernel::{
     cred::Credential,
     new_mutex,
@@ -130,7 +134,7 @@ pub(crate) fn exit_registry() {
     vfs::exit_upper_registry();
 }
 
-fn take(fc: &FsContext, slot: &mut Option<LayerSpec>, which: Which) -> Result<LayerSpec> {
+fn take(fc: &UnionContext, slot: &mut Option<LayerSpec>, which: Which) -> Result<LayerSpec> {
     let k = which.key();
     slot.take().ok_or_else(|| {
         report(
@@ -148,7 +152,7 @@ fn shown(spec: &LayerSpec) -> &BStr {
 impl UnionFs {
     /// Validates the options and builds the union: see Documentation/filesystems/union.rst
     /// ("Mounting") for each check and its errno.
-    pub(crate) fn new(fc: &FsContext, config: &mut MountConfig) -> Result<KBox<Self>> {
+    pub(crate) fn new(fc: &UnionContext, config: &mut MountConfig) -> Result<KBox<Self>> {
         let lower = take(fc, &mut config.lower, Which::Lower)?;
         let upper = take(fc, &mut config.upper, Which::Upper)?;
         let (l, u) = (shown(&lower), shown(&upper));
@@ -446,7 +450,7 @@ impl UnionFs {
 /// The upper layer must have been made against this lower layer, or `remerge` asks to
 /// merge it with this one (see `persist`).
 fn check_lower_identity(
-    fc: &FsContext,
+    fc: &UnionContext,
     lower: &Layer,
     upper: &Layer,
     cred: &Credential,
@@ -530,7 +534,7 @@ fn check_lower_identity(
     Ok(())
 }
 
-fn check_upper_features(fc: &FsContext, upper: &Layer, cred: &Credential, u: &BStr) -> Result {
+fn check_upper_features(fc: &UnionContext, upper: &Layer, cred: &Credential, u: &BStr) -> Result {
     let _creds = CredGuard::new(cred);
     let mut buf = [0u8; 4];
     match vfs::getxattr_real(upper.mnt(), upper.root(), crate::xattr::OPAQUE, &mut buf) {
@@ -563,11 +567,11 @@ fn check_upper_features(fc: &FsContext, upper: &Layer, cred: &Credential, u: &BS
 /// Remount: going read-write makes a union mounted read-only writable: the upper layer
 /// must then be writable and store the format, and the work directory is made (or
 /// validated and emptied) as at a read-write mount.
-pub(crate) fn reconfigure(fc: &FsContext) -> Result {
+pub(crate) fn reconfigure(fc: &UnionContext) -> Result {
     if fc.wants_rdonly() {
         return Ok(());
     }
-    let Some(fs) = fc.root_union_fs() else {
+    let Some(fs) = fc.reconfigured() else {
         return Ok(());
     };
     if fs.work.as_ref().is_some() {
@@ -595,7 +599,7 @@ pub(crate) fn reconfigure(fc: &FsContext) -> Result {
 /// A work directory that exists is made the mounter's with mode 0700 (whoever made it),
 /// so that no other user can reach what is built there.
 fn setup_work_dir(
-    fc: &FsContext,
+    fc: &UnionContext,
     upper_layer: &Layer,
     cred: &Credential,
     u: &BStr,
@@ -697,7 +701,98 @@ pub(crate) fn statfs(fs: &UnionFs, buf: &mut vfs::Kstatfs) -> Result {
 }
 
 /// `show_options`: `lower=...,upper=...`, escaped for /proc/mounts.
-pub(crate) fn show_options(fs: &UnionFs, m: &SeqFile) {
+pub(crate) fn show_options(fs: &UnionFs, m: &SeqFile<'_>) {
     m.show_option(c"lower", &fs.lower.name);
     m.show_option(c"upper", &fs.upper.name);
+}
+
+/// The union filesystem type.
+pub(crate) struct Union;
+
+/// The `file_system_type` of [`Union`].
+static UNION_FS_TYPE: FsType<Union> = FsType::new();
+
+/// An `fs_context` of a union.
+pub(crate) type UnionContext = FsContext<Union>;
+
+#[vtable]
+impl FileSystem for Union {
+    const NAME: &'static CStr = c"union";
+    const MAGIC: usize = UNION_SUPER_MAGIC as usize;
+    const PARAMS: &'static [FsParam] = crate::params::PARAMS;
+    type Config = MountConfig;
+    type Data = UnionFs;
+    type InodeData = crate::inode::UnionInode;
+    type Inodes = crate::inode::InodeOps;
+    type Files = crate::file::FileOps;
+    type Dirs = crate::readdir::DirOps;
+    type Xattrs = crate::xattr::XattrOps;
+
+    fn fs_type() -> &'static FsType<Self> {
+        &UNION_FS_TYPE
+    }
+
+    fn parse_param(fc: &UnionContext, opt: u8, key: &CStr, value: Option<&CStr>) -> Result {
+        crate::params::parse_param(fc, opt, key, value)
+    }
+
+    fn reconfigure(fc: &UnionContext) -> Result {
+        reconfigure(fc)
+    }
+
+    fn new_super(fc: &UnionContext, config: &mut MountConfig) -> Result<(KBox<UnionFs>, i32)> {
+        let fs = UnionFs::new(fc, config)?;
+        let depth = fs.stack_depth();
+        Ok((fs, depth))
+    }
+
+    fn root_inode(sb: &SuperBlock) -> Result<ARef<Inode>> {
+        crate::inode::root_inode(sb)
+    }
+
+    fn statfs(d: &Dentry, buf: &mut vfs::Kstatfs) -> Result {
+        statfs(d.sb().union_fs(), buf)
+    }
+
+    fn sync_fs(sb: &SuperBlock, wait: bool) -> Result {
+        sync_fs(sb.union_fs(), wait)
+    }
+
+    fn show_options(root: &Dentry, m: &SeqFile<'_>) -> Result {
+        show_options(root.sb().union_fs(), m);
+        Ok(())
+    }
+}
+
+/// The union state of superblocks.
+pub(crate) trait SuperBlockExt {
+    /// The union of a set-up union superblock, else `None`.
+    fn try_union_fs(&self) -> Option<&UnionFs>;
+
+    /// The union of a union superblock.
+    ///
+    /// Every superblock the union logic asks this of is a union's (the VFS calls the
+    /// union's operations only on its own objects); anything else is a bug in the module,
+    /// which this reports (`BUG`) instead of reinterpreting a foreign pointer.
+    fn union_fs(&self) -> &UnionFs;
+
+    /// Whether this is a union superblock.
+    fn is_union(&self) -> bool;
+}
+
+impl SuperBlockExt for SuperBlock {
+    fn try_union_fs(&self) -> Option<&UnionFs> {
+        self.data::<Union>()
+    }
+
+    fn union_fs(&self) -> &UnionFs {
+        match self.try_union_fs() {
+            Some(fs) => fs,
+            None => panic!("union: union state asked of a superblock that is not a union's"),
+        }
+    }
+
+    fn is_union(&self) -> bool {
+        self.is_type::<Union>()
+    }
 }

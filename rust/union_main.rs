@@ -8,7 +8,8 @@
 //! rules are in `Documentation/filesystems/union.rst`.
 //!
 //! Layout, one file per VFS concern as in overlayfs:
-//! - [`vfs`]: the only module with `unsafe` code: wrappers over raw bindings, C vtables.
+//! - [`vfs`]: the only module with `unsafe` code: wrappers over raw bindings, and the C
+//!   vtables built from its traits; it knows kernel objects only, the modules below use it.
 //! - [`params`]: mount options and their validation.
 //! - [`persist`]: the lower layer an upper layer was made against, and the re-merge.
 //! - [`superblock`]: the per-mount state, statfs, show_options.
@@ -44,7 +45,7 @@ module! {
 }
 
 struct UnionModule {
-    _registration: vfs::ops::Registration,
+    _registration: vfs::Registration<superblock::Union>,
 }
 
 impl Drop for UnionModule {
@@ -60,7 +61,7 @@ impl Drop for UnionModule {
 impl kernel::Module for UnionModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         superblock::init_registry();
-        let registration = vfs::ops::Registration::new(module)?;
+        let registration = vfs::Registration::new(module)?;
         Ok(Self {
             _registration: registration,
         })

@@ -2,21 +2,74 @@
 
 //! The union module's thin layer over raw kernel bindings.
 //!
-//! Every `unsafe` operation of the module lives in this module and its child
-//! [`ops`] (the C vtables and their trampolines).  It gives the union logic
-//! (`params`, `superblock`, `namei`, `inode`, `readdir`, `file`, `xattr`)
-//! refcounted, lifetime-checked wrappers: [`Dentry`], [`Inode`],
-//! [`PrivateMount`], [`Path`], [`CredGuard`], [`FsContext`], [`SuperBlock`].
-//! Like overlayfs' `ovl_do_*()` helpers, each call into a real layer goes
-//! through one small function here.
+//! Every `unsafe` operation of the module lives in this module and its children, which
+//! know kernel objects only, nothing of the union: the logic modules use them, never the
+//! other way round.  This module gives refcounted, lifetime-checked wrappers:
+//! [`Dentry`], [`Inode`], [`PrivateMount`], [`Path`], [`CredGuard`], [`SuperBlock`]; like
+//! overlayfs' `ovl_do_*()` helpers, each call into a real layer goes through one small
+//! function here or in [`upper`] (the calls that change a layer).
+//!
+//! The C vtables are built from traits (`#[vtable]`, as `rust/kernel/miscdevice.rs`
+//! does), one file each, with generic trampolines that turn raw pointers into these
+//! wrappers and call the trait:
+//! - [`fs_context`]: [`FileSystem`] (the type, its parameters, its superblock and inode
+//!   state), registration and `fs_context_operations`;
+//! - [`super_ops`]: `super_operations`, `kill_sb`, `evict_inode`, and the typed state of a
+//!   superblock ([`SuperBlock::data`]);
+//! - [`iget`]: inode allocation ([`get_inode`]) and the typed state of an inode
+//!   ([`Inode::private`]);
+//! - [`inode_ops`]: [`InodeOperations`], the `inode_operations` of each file type;
+//! - [`dir_file`]: [`DirOperations`], the `file_operations` of directories;
+//! - [`file_ops`]: [`FileOperations`], the `file_operations` of regular files, passed
+//!   through to a real (backing) file;
+//! - [`xattr_handler`]: [`XattrHandler`], the `s_xattr` table;
+//! - [`dir_context`]: `struct dir_context` both ways (emitting entries, reading a real
+//!   directory).
 //!
 //! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h),
 //! [`include/linux/namei.h`](srctree/include/linux/namei.h),
 //! [`include/linux/fs_context.h`](srctree/include/linux/fs_context.h).
 
-pub(crate) mod ops;
+pub(crate) mod dir_context;
+pub(crate) mod dir_file;
+pub(crate) mod file_ops;
+pub(crate) mod fs_context;
+pub(crate) mod iget;
+pub(crate) mod inode_ops;
+pub(crate) mod super_ops;
 mod sys;
 pub(crate) mod upper;
+pub(crate) mod xattr_handler;
+
+pub(crate) use dir_context::DirEmitter;
+pub(crate) use dir_file::DirOperations;
+pub(crate) use file_ops::{
+    FileOperations,
+    RangeEnd, //
+};
+pub(crate) use fs_context::{
+    FileSystem,
+    FsContext,
+    FsParam,
+    FsType,
+    Registration, //
+};
+pub(crate) use iget::{
+    get_inode,
+    InodeKey,
+    NewInode, //
+};
+pub(crate) use inode_ops::{
+    get_acl_real,
+    get_inode_acl_real,
+    set_acl_real,
+    AclArg,
+    AclResult,
+    Idmap,
+    InodeOperations, //
+};
+pub(crate) use super_ops::SeqFile;
+pub(crate) use xattr_handler::XattrHandler;
 
 use core::{
     ffi::CStr,
@@ -353,33 +406,6 @@ impl Inode {
         // locks itself and is a no-op for an unhashed inode.
         unsafe { sys::union_unhash_inode(self.as_ptr()) };
     }
-
-    /// The union per-inode data of the inode, if it is an inode of a union superblock
-    /// (checked: `s_type` is the union's and `i_private` is set), else `None`.
-    pub(crate) fn try_union_info(&self) -> Option<&crate::inode::UnionInode> {
-        if !self.sb().is_union() {
-            return None;
-        }
-        // SAFETY: The inode is valid; `i_private` of a union inode is written only before
-        // the inode is visible (`get_union_inode`) and cleared in `evict_inode`.
-        let p = unsafe { (*self.as_ptr()).i_private } as *const crate::inode::UnionInode;
-        // SAFETY: A non-null `i_private` of an inode of a union superblock is the leaked
-        // `KBox<UnionInode>` stored by `get_union_inode`, which `evict_inode` frees only
-        // when the inode dies (after every borrow of it, tied to `&self`, has ended).
-        (!p.is_null()).then(|| unsafe { &*p })
-    }
-
-    /// The union per-inode data of an inode of a union superblock.
-    ///
-    /// Every inode the union logic handles comes from a union superblock (the VFS calls
-    /// the union's operations only on its own inodes); anything else is a bug in the
-    /// module, which this reports (`BUG`) instead of reinterpreting a foreign pointer.
-    pub(crate) fn union_info(&self) -> &crate::inode::UnionInode {
-        match self.try_union_info() {
-            Some(info) => info,
-            None => panic!("union: union state asked of an inode that is not a union inode"),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -471,39 +497,10 @@ impl SuperBlock {
         self.0.get()
     }
 
-    /// Whether this superblock belongs to a union filesystem.
-    pub(crate) fn is_union(&self) -> bool {
-        // SAFETY: `s_type` of a live superblock is valid.
-        unsafe { ptr::eq((*self.as_ptr()).s_type, ops::UNION_FS_TYPE.get()) }
-    }
-
     /// Stacking depth of the superblock.
     pub(crate) fn stack_depth(&self) -> i32 {
         // SAFETY: Reading a field of a valid superblock.
         unsafe { (*self.as_ptr()).s_stack_depth }
-    }
-
-    /// The union filesystem of the superblock, if it is a set-up union superblock
-    /// (checked: `s_type` is the union's and `s_fs_info` is set), else `None`.
-    pub(crate) fn try_union_fs(&self) -> Option<&crate::superblock::UnionFs> {
-        if !self.is_union() {
-            return None;
-        }
-        // SAFETY: Reading a field of a valid superblock.
-        let p = unsafe { (*self.as_ptr()).s_fs_info } as *const crate::superblock::UnionFs;
-        // SAFETY: A non-null `s_fs_info` of a union superblock is the leaked
-        // `KBox<UnionFs>` stored by `fill_super`; `kill_sb` frees it after every inode and
-        // dentry (and so every borrow of the superblock by the union) is gone.
-        (!p.is_null()).then(|| unsafe { &*p })
-    }
-
-    /// The union filesystem of a union superblock (see [`Inode::union_info`] for why a
-    /// foreign superblock is a `BUG`).
-    pub(crate) fn union_fs(&self) -> &crate::superblock::UnionFs {
-        match self.try_union_fs() {
-            Some(fs) => fs,
-            None => panic!("union: union state asked of a superblock that is not a union's"),
-        }
     }
 }
 
@@ -1190,7 +1187,7 @@ pub(crate) fn read_dir_real(
     mnt: &PrivateMount,
     dir: &Dentry,
     cred: &Credential,
-    emit: ops::EmitAll<'_>,
+    emit: dir_context::EmitAll<'_>,
 ) -> Result {
     let path = mnt.path_of(dir);
     // SAFETY: Opening a valid directory path read-only with valid credentials.
@@ -1203,7 +1200,7 @@ pub(crate) fn read_dir_real(
     })?;
     // SAFETY: `dentry_open` returned an owned reference.
     let file: ARef<File> = unsafe { ARef::from_raw(NonNull::new_unchecked(f.cast())) };
-    let mut ctx = ops::ReadDirCtx::new(emit);
+    let mut ctx = dir_context::ReadDirCtx::new(emit);
     loop {
         let before = ctx.count;
         // SAFETY: `ctx` is a valid `dir_context` whose actor is `ReadDirCtx::actor`.
@@ -1217,13 +1214,6 @@ pub(crate) fn read_dir_real(
 
 // ---------------------------------------------------------------------------------------------
 // Mount options.
-
-/// `fs_parse` result for `lower=`.
-pub(crate) const OPT_LOWER: u32 = sys::union_param_UNION_OPT_LOWER;
-/// `fs_parse` result for `upper=`.
-pub(crate) const OPT_UPPER: u32 = sys::union_param_UNION_OPT_UPPER;
-/// `fs_parse` result for `remerge`.
-pub(crate) const OPT_REMERGE: u32 = sys::union_param_UNION_OPT_REMERGE;
 
 // ---------------------------------------------------------------------------------------------
 // Upper directories in use.
@@ -1314,10 +1304,14 @@ impl SuperBlock {
 /// Reads entries of an open real directory from position `pos`, calling
 /// `emit(name, ino, d_type, pos_of_entry)` until it returns `false` or the directory ends.
 /// Returns the position after the last entry accepted.
-pub(crate) fn read_dir_batch(dir: &File, pos: i64, emit: ops::EmitPositioned<'_>) -> Result<i64> {
+pub(crate) fn read_dir_batch(
+    dir: &File,
+    pos: i64,
+    emit: dir_context::EmitPositioned<'_>,
+) -> Result<i64> {
     // SAFETY: The file is open; `f_pos` of the real directory file is only used by us.
     unsafe { sys::union_set_pos(dir.as_ptr(), pos) };
-    let mut ctx = ops::ReadDirCtx::new_positioned(emit);
+    let mut ctx = dir_context::ReadDirCtx::new_positioned(emit);
     loop {
         let before = ctx.count;
         // SAFETY: `ctx` is a valid `dir_context` whose actor is `ReadDirCtx::actor_pos`.

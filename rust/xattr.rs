@@ -3,9 +3,14 @@
 //! Extended attributes: served from the real inode, minus the union's private
 //! `trusted.union.*` namespace, which users of the union can neither see nor set.
 
-use crate::vfs::{
-    self,
-    Dentry, //
+use crate::{
+    inode::InodeExt,
+    superblock::SuperBlockExt,
+    vfs::{
+        self,
+        Dentry,
+        XattrHandler, //
+    },
 };
 use core::ffi::CStr;
 use kernel::prelude::*;
@@ -174,4 +179,18 @@ pub(crate) fn setxattr(d: &Dentry, name: &CStr, value: Option<&[u8]>, flags: i32
         inode.copy_attr_from(ui);
     }
     Ok(())
+}
+
+/// The xattr handler of union objects (every name).
+pub(crate) struct XattrOps;
+
+#[vtable]
+impl XattrHandler for XattrOps {
+    fn get(d: &Dentry, name: &CStr, buf: &mut [u8]) -> Result<usize> {
+        getxattr(d, name, buf)
+    }
+
+    fn set(d: &Dentry, name: &CStr, value: Option<&[u8]>, flags: i32) -> Result {
+        setxattr(d, name, value, flags)
+    }
 }
