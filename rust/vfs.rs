@@ -1105,7 +1105,10 @@ pub(crate) fn open_backing_tmpfile(
 ) -> Result<ARef<File>> {
     let path = mnt.path_of(dir);
     let _write = mnt.want_write()?;
-    // SAFETY: All pointers are valid for the call.
+    // SAFETY: `user_file` is open (a `&File` holds a reference), `path` is a path on the
+    // private mount built from the referenced `dir` that lives across the call, and
+    // `cred` is a referenced credential; the helper takes references of its own for the
+    // new file.
     let f = from_err_ptr(unsafe {
         sys::backing_tmpfile_open(
             user_file.as_ptr(),
@@ -1135,7 +1138,10 @@ pub(crate) fn open_backing(
 ) -> Result<ARef<File>> {
     let path = mnt.path_of(dentry);
     let open = |flags: u32| {
-        // SAFETY: All pointers are valid for the call.
+        // SAFETY: `user_file` is open (a `&File` holds a reference), `path` is a path on
+        // the private mount built from the referenced `dentry` that outlives the closure,
+        // and `cred` is a referenced credential; the helper takes references of its own
+        // for the new file.
         from_err_ptr(unsafe {
             sys::backing_file_open(user_file.as_ptr(), flags as i32, &path, cred.as_ptr())
         })

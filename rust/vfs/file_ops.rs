@@ -159,7 +159,8 @@ unsafe extern "C" fn open<T: FileOperations>(
     file: *mut bindings::file,
 ) -> c_int {
     from_result(|| {
-        // SAFETY: See above: the inode, the file and its dentry are valid for the call.
+        // SAFETY: `do_dentry_open` holds the inode and the file's path (and so its dentry) for
+        // the call.
         let (inode, f, d) = unsafe {
             (
                 Inode::from_raw(inode),
@@ -235,8 +236,8 @@ unsafe extern "C" fn read_iter<T: FileOperations>(
     iocb: *mut bindings::kiocb,
     iter: *mut bindings::iov_iter,
 ) -> isize {
-    // SAFETY: See above; the data and the real file it holds live while the file is open,
-    // which covers the whole call.
+    // SAFETY: The VFS holds `ki_filp`, an open file of ours, for the call; its data and the
+    // real file that holds live while it is open, which covers the whole call.
     let (file, data, f) = unsafe {
         let file = (*iocb).ki_filp;
         (file, data_of::<T>(file), File::from_raw_file(file))
@@ -265,7 +266,8 @@ unsafe extern "C" fn write_iter<T: FileOperations>(
     iocb: *mut bindings::kiocb,
     iter: *mut bindings::iov_iter,
 ) -> isize {
-    // SAFETY: See above.
+    // SAFETY: The VFS holds `ki_filp`, an open file of ours, for the call, and the file holds
+    // its inode.
     let (file, inode) = unsafe {
         let file = (*iocb).ki_filp;
         (file, inode_of(file))
@@ -327,7 +329,8 @@ unsafe extern "C" fn splice_read<T: FileOperations>(
     len: usize,
     flags: c_uint,
 ) -> isize {
-    // SAFETY: See above; the data lives while the file is open.
+    // SAFETY: The VFS holds `file`, an open file of ours, for the call; its data lives while it
+    // is open.
     let (data, f) = unsafe { (data_of::<T>(file), File::from_raw_file(file)) };
     let real = match T::read_file(data, f) {
         Ok(r) => r.as_ptr(),
@@ -352,12 +355,14 @@ unsafe extern "C" fn splice_write<T: FileOperations>(
     len: usize,
     flags: c_uint,
 ) -> isize {
-    // SAFETY: See above.
+    // SAFETY: The VFS holds `file`, an open file of ours, for the call, and the file holds its
+    // inode.
     let inode = unsafe { inode_of(file) };
     // As for `write_iter`.
     let _lock = inode.lock();
     T::sync_attr(inode);
-    // SAFETY: See above; the data and its real file live while the file is open.
+    // SAFETY: `file` is open for the call (see above), so are its data and the real file that
+    // holds.
     let real = unsafe { T::opened_file(data_of::<T>(file)).as_ptr() };
     // SAFETY: Forwarded VFS contract.
     unsafe {
@@ -375,8 +380,9 @@ unsafe extern "C" fn mmap<T: FileOperations>(
     file: *mut bindings::file,
     vma: *mut bindings::vm_area_struct,
 ) -> c_int {
-    // SAFETY: See above; the helper installs the real file (which lives while ours is
-    // open, and gets a reference of the VMA's) in the VMA with the context's credentials.
+    // SAFETY: The VFS holds `file`, an open file of ours, for the call; the helper installs the
+    // real file (which lives while ours is open, and gets a reference of the VMA's) in the VMA
+    // with the context's credentials.
     unsafe {
         let real = T::opened_file(data_of::<T>(file)).as_ptr();
         let mut ctx = backing_ctx::<T>(file);
@@ -393,7 +399,8 @@ unsafe extern "C" fn llseek<T: FileOperations>(
     offset: i64,
     whence: c_int,
 ) -> i64 {
-    // SAFETY: See above; the data lives while the file is open.
+    // SAFETY: The VFS holds `file`, an open file of ours, for the call; its data lives while it
+    // is open.
     let (data, f) = unsafe { (data_of::<T>(file), File::from_raw_file(file)) };
     let real = match T::read_file(data, f) {
         Ok(r) => r.as_ptr(),
@@ -419,8 +426,8 @@ unsafe extern "C" fn fadvise<T: FileOperations>(
     len: i64,
     advice: c_int,
 ) -> c_int {
-    // SAFETY: See above; advice applies to the page cache of the real file, open while
-    // ours is.
+    // SAFETY: The VFS holds `file`, an open file of ours, for the call; advice applies to the
+    // page cache of the real file, open while ours is.
     unsafe {
         bindings::vfs_fadvise(
             T::opened_file(data_of::<T>(file)).as_ptr(),
@@ -441,7 +448,8 @@ unsafe extern "C" fn fsync<T: FileOperations>(
     datasync: c_int,
 ) -> c_int {
     from_result(|| {
-        // SAFETY: See above; the data lives while the file is open.
+        // SAFETY: The VFS holds `file`, an open file of ours, for the call; its data lives
+        // while it is open.
         T::fsync(unsafe { data_of::<T>(file) }, start, end, datasync != 0)?;
         Ok(0)
     })
@@ -456,7 +464,8 @@ unsafe extern "C" fn fallocate<T: FileOperations>(
     offset: i64,
     len: i64,
 ) -> kernel::ffi::c_long {
-    // SAFETY: See above; the data lives while the file is open.
+    // SAFETY: The VFS holds `file`, an open file of ours, for the call; its data lives while it
+    // is open.
     let (data, f) = unsafe { (data_of::<T>(file), File::from_raw_file(file)) };
     match T::fallocate(data, f, mode, offset, len) {
         Ok(()) => 0,

@@ -364,7 +364,8 @@ unsafe extern "C" fn permission<T: InodeOperations>(
     inode: *mut bindings::inode,
     mask: c_int,
 ) -> c_int {
-    // SAFETY: See above: both are valid for the call, which neither borrow outlives.
+    // SAFETY: `inode_permission` holds the inode (in RCU walk mode the RCU read lock keeps it
+    // from being freed) and the idmap for the call, which neither borrow outlives.
     let (inode, idmap) = unsafe { (Inode::from_raw(inode), Idmap(idmap, PhantomData)) };
     match T::permission(inode, mask, &idmap) {
         Ok(()) => 0,
@@ -381,7 +382,8 @@ unsafe extern "C" fn get_inode_acl<T: InodeOperations>(
     type_: c_int,
     rcu: bool,
 ) -> *mut bindings::posix_acl {
-    // SAFETY: See above: valid for the call, which the borrow does not outlive.
+    // SAFETY: `get_inode_acl`/`check_acl` hold the inode (in RCU walk mode the RCU read lock
+    // keeps it from being freed) for the call, which the borrow does not outlive.
     let inode = unsafe { Inode::from_raw(inode) };
     match T::get_inode_acl(inode, type_, rcu) {
         Ok(acl) => acl.0,
@@ -397,7 +399,7 @@ unsafe extern "C" fn get_acl<T: InodeOperations>(
     dentry: *mut bindings::dentry,
     type_: c_int,
 ) -> *mut bindings::posix_acl {
-    // SAFETY: See above.
+    // SAFETY: `vfs_get_acl` holds the positive dentry for the call.
     let d = unsafe { Dentry::from_raw(dentry) };
     match T::get_acl(d, type_) {
         Ok(acl) => acl.0,
@@ -416,7 +418,8 @@ unsafe extern "C" fn set_acl<T: InodeOperations>(
     type_: c_int,
 ) -> c_int {
     from_result(|| {
-        // SAFETY: See above; the `AclArg` does not outlive the call.
+        // SAFETY: `vfs_set_acl`/`vfs_remove_acl` hold the positive dentry for the call, and
+        // `acl` is null or valid for it; the `AclArg` does not outlive the call.
         let (d, acl) = unsafe { (Dentry::from_raw(dentry), AclArg(acl, PhantomData)) };
         T::set_acl(d, &acl, type_)?;
         Ok(0)
@@ -432,7 +435,7 @@ unsafe extern "C" fn listxattr<T: InodeOperations>(
     buf: *mut c_char,
     size: usize,
 ) -> isize {
-    // SAFETY: See above.
+    // SAFETY: `vfs_listxattr` holds the positive dentry for the call.
     let d = unsafe { Dentry::from_raw(dentry) };
     let out = if buf.is_null() || size == 0 {
         None
@@ -459,7 +462,7 @@ unsafe extern "C" fn get_link<T: InodeOperations>(
     if dentry.is_null() {
         return ECHILD.to_ptr();
     }
-    // SAFETY: See above.
+    // SAFETY: Outside RCU walk mode (checked above) the caller holds the dentry for the call.
     let d = unsafe { Dentry::from_raw(dentry) };
     match T::get_link(d) {
         Ok(target) => {
@@ -710,7 +713,8 @@ unsafe extern "C" fn fileattr_get<T: InodeOperations>(
     fa: *mut bindings::file_kattr,
 ) -> c_int {
     from_result(|| {
-        // SAFETY: See above; `fa` is written only by us during the call.
+        // SAFETY: `vfs_fileattr_get` holds the positive dentry for the call; `fa` is written
+        // only by us during it.
         let (d, fa) = unsafe { (Dentry::from_raw(dentry), FileAttr::from_raw(fa)) };
         T::fileattr_get(d, fa)?;
         Ok(0)
@@ -727,7 +731,8 @@ unsafe extern "C" fn fileattr_set<T: InodeOperations>(
     fa: *mut bindings::file_kattr,
 ) -> c_int {
     from_result(|| {
-        // SAFETY: See above; `fa` is the caller's, used only by us during the call.
+        // SAFETY: `vfs_fileattr_set` holds the positive dentry for the call; `fa` is the
+        // caller's, used only by us during it.
         let (d, fa) = unsafe { (Dentry::from_raw(dentry), FileAttr::from_raw(fa)) };
         T::fileattr_set(d, fa)?;
         Ok(0)
@@ -745,7 +750,8 @@ unsafe extern "C" fn fiemap<T: InodeOperations>(
     len: u64,
 ) -> c_int {
     from_result(|| {
-        // SAFETY: See above: both are valid for the call.
+        // SAFETY: `ioctl_fiemap` holds the inode (through the open file) and the extent
+        // description `fi` for the call.
         let (i, fi) = unsafe { (Inode::from_raw(inode), Fiemap::from_raw(fi)) };
         T::fiemap(i, fi, start, len)?;
         Ok(0)
@@ -764,7 +770,8 @@ unsafe extern "C" fn setattr<T: InodeOperations>(
         // SAFETY: Valid idmap, dentry and attributes (see above); the permission checks
         // run against the inode's attributes.
         to_result(unsafe { bindings::setattr_prepare(idmap, dentry, attr) })?;
-        // SAFETY: See above; `attr` is the caller's, used only by us during the call.
+        // SAFETY: `notify_change` holds the dentry for the call; `attr` is the caller's, used
+        // only by us during it.
         let (d, attr) = unsafe { (Dentry::from_raw(dentry), &mut *attr) };
         T::setattr(d, attr)?;
         Ok(0)

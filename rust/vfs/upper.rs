@@ -64,7 +64,8 @@ pub(crate) fn create(
 ) -> Result<ARef<Dentry>> {
     let _write = mnt.want_write()?;
     let mut q = qstr(name)?;
-    // SAFETY: Valid idmap, referenced parent and a qstr valid for the call.  On success the
+    // SAFETY: The private mount's idmap, a referenced parent and a qstr pointing into
+    // `name`, which outlives the call.  On success the
     // parent is locked and `child` is referenced until `end_dirop`.
     let mut child =
         from_err_ptr(unsafe { sys::start_creating(mnt.idmap(), parent.as_ptr(), &mut q) })?;

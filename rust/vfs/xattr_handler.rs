@@ -78,7 +78,8 @@ unsafe extern "C" fn get<T: XattrHandler>(
     buffer: *mut c_void,
     size: usize,
 ) -> c_int {
-    // SAFETY: See above; neither borrow outlives the call.
+    // SAFETY: `__vfs_getxattr` holds the positive dentry and the NUL-terminated name for
+    // the call, which neither borrow outlives.
     let (d, name) = unsafe { (Dentry::from_raw(dentry), CStr::from_char_ptr(name)) };
     let mut empty = [0u8; 0];
     let buf = if buffer.is_null() || size == 0 {
@@ -110,7 +111,9 @@ unsafe extern "C" fn set<T: XattrHandler>(
     flags: c_int,
 ) -> c_int {
     from_result(|| {
-        // SAFETY: See above; no borrow outlives the call.
+        // SAFETY: `__vfs_setxattr`/`__vfs_removexattr` hold the positive dentry, the
+        // NUL-terminated name and the value (null, or readable for `size` bytes) for the
+        // call, which no borrow outlives.
         let (d, name, value) = unsafe {
             (
                 Dentry::from_raw(dentry),
