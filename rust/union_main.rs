@@ -9,6 +9,8 @@
 //!
 //! Layout, one file per VFS concern as in overlayfs:
 //! - [`vfs`]: the only module with `unsafe` code: wrappers over raw bindings, C vtables.
+//! - [`format`]: the on-disk format of the upper layer: markers, private xattrs and their
+//!   values, reserved names.
 //! - [`params`]: mount options and their validation.
 //! - [`persist`]: the lower layer an upper layer was made against, and the re-merge.
 //! - [`superblock`]: the per-mount state, statfs, show_options.
@@ -26,6 +28,7 @@ mod copy_up;
 mod dir;
 mod file;
 mod fileattr;
+mod format;
 mod inode;
 mod namei;
 mod params;
