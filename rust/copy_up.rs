@@ -16,6 +16,7 @@
 //! once.
 
 use crate::{
+    format,
     inode::InodeExt,
     superblock::SuperBlockExt,
     superblock::UnionFs,
@@ -151,7 +152,7 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
         S_IFDIR => {
             let tmp = fs.create_temp(NewObject::Dir(0o700))?;
             let r = copy_meta(fs, &lower, &tmp, true)
-                .and_then(|()| upper::setxattr(fs.upper().mnt(), &tmp, xattr::FALLTHRU, b"y", 0))
+                .and_then(|()| xattr::set_flag(fs.upper().mnt(), &tmp, format::FALLTHRU))
                 .and_then(|()| install(fs, &pupper, &name, &tmp, true, Expect::Lower));
             if let Err(e) = r {
                 fs.discard_temp(&tmp, true);
@@ -316,7 +317,7 @@ fn build_copy(
 /// `inode` (all names share it) is made the copy's under the index lock, which lookups
 /// of the file's other names take too, so none of them can make a second union inode
 /// for the file in between.  The count of names that still show it from lower
-/// (`xattr::LOWER_LINKS`) is lowered only once a name has its link, so an error or a
+/// (`format::LOWER_LINKS`) is lowered only once a name has its link, so an error or a
 /// crash leaves it too high (the entry then outlives the names: harmless), never too
 /// low (which would remove the entry while a name still shows it).  Something else at
 /// the index entry's name (not made by the union) makes this a plain copy whose name is
@@ -343,13 +344,13 @@ fn copy_up_linked(
                 "union: the hard-link index entry of lower inode {ino} is not the union's; its names are copied up one by one\n"
             );
             let new = copy_up_file(fs, lower, pupper, name, limit)?;
-            upper::removexattr(fs.upper().mnt(), &new, xattr::ORIGIN)?;
+            upper::removexattr(fs.upper().mnt(), &new, format::ORIGIN)?;
             return Ok(new);
         }
         crate::superblock::IndexSlot::Empty => {}
     }
     let index = fs.index_dir_made()?;
-    let key = UnionFs::index_name(ino)?;
+    let key = format::index_name(ino);
     let mnt = fs.upper().mnt();
     let tmp = build_copy(fs, lower, pupper, limit)?;
     let td = upper::file_dentry(&tmp);
@@ -357,7 +358,7 @@ fn copy_up_linked(
     xattr::set_lower_links(fs, td, nlink)?;
     upper::fsync(&tmp)?;
     let _index = fs.index_lock.lock();
-    let entry = upper::create(mnt, index, key.to_bytes(), NewObject::Link(td))?;
+    let entry = upper::create(mnt, index, &key, NewObject::Link(td))?;
     // From here on the lower names show the copy: so does this union inode, also if
     // `name` cannot get its link now.
     adopt_indexed(inode, &entry);
@@ -391,7 +392,7 @@ fn count_linked_name(fs: &UnionFs, upper: &Dentry, n: u32) {
 }
 
 /// Links the indexed copy `entry` at `name` in `pupper`, a name of the file that showed
-/// it from lower so far (see `xattr::LOWER_LINKS`).  Called with the union inode's
+/// it from lower so far (see `format::LOWER_LINKS`).  Called with the union inode's
 /// `copy_up_lock` held, which serialises every change of the count.
 fn link_indexed(
     fs: &UnionFs,
@@ -401,8 +402,8 @@ fn link_indexed(
 ) -> Result<ARef<Dentry>> {
     let n = xattr::lower_links(fs, entry).unwrap_or(0);
     // The parent holds an entry with an origin (readdir reads it) before it has it.
-    if !xattr::has_flag(fs, pupper, xattr::IMPURE) {
-        upper::setxattr(fs.upper().mnt(), pupper, xattr::IMPURE, b"y", 0)?;
+    if !xattr::has_flag(fs, pupper, format::IMPURE) {
+        xattr::set_flag(fs.upper().mnt(), pupper, format::IMPURE)?;
     }
     let new = install_link(fs, pupper, name, entry, Expect::Lower)?;
     count_linked_name(fs, entry, n);
@@ -433,10 +434,7 @@ fn link_up_name(fs: &UnionFs, d: &Dentry) -> Result<ARef<Dentry>> {
         if at.same_inode(&upper) {
             return Ok(at);
         }
-        if !matches!(
-            crate::namei::classify_upper(&at),
-            crate::namei::UpperKind::Fallthru(_)
-        ) {
+        if !matches!(format::classify_upper(&at), format::UpperKind::Fallthru(_)) {
             return Err(ESTALE);
         }
     }
@@ -475,7 +473,7 @@ pub(crate) fn drop_unused_index(fs: &UnionFs, upper: &Dentry) {
 
 /// Makes a metadata-only copy of a regular file: an `O_TMPFILE` file with the lower
 /// file's size (a hole), xattrs, owner, mode, times, origin and the metacopy marker,
-/// linked into place (see [`xattr::METACOPY`]).
+/// linked into place (see [`format::METACOPY`]).
 fn copy_up_file_meta(
     fs: &UnionFs,
     lower: &Dentry,
@@ -489,7 +487,7 @@ fn copy_up_file_meta(
     let td = upper::file_dentry(&tmp);
     copy_meta_from(fs, lower, &st, td, true)?;
     set_origin(fs, lower, td, pupper)?;
-    upper::setxattr(fs.upper().mnt(), td, xattr::METACOPY, b"y", 0)?;
+    xattr::set_flag(fs.upper().mnt(), td, format::METACOPY)?;
     upper::fsync(&tmp)?;
     install_link(fs, pupper, name, td, Expect::Lower)
 }
@@ -551,7 +549,7 @@ fn copy_up_data(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Den
     copied?;
     restored?;
     upper::fsync(&dst)?;
-    upper::removexattr(fs.upper().mnt(), &upper, xattr::METACOPY)?;
+    upper::removexattr(fs.upper().mnt(), &upper, format::METACOPY)?;
     // The marker's removal is what makes later writes the file's data: durable first.
     upper::fsync(&dst)?;
     info.clear_metacopy();
@@ -603,10 +601,10 @@ pub(crate) enum Expect {
 
 /// Checks the positive upper entry `existing` against `expect`.
 fn check_expected(existing: &Dentry, expect: Expect) -> Result {
-    match (crate::namei::classify_upper(existing), expect) {
-        (crate::namei::UpperKind::Fallthru(_), _) => Ok(()),
-        (crate::namei::UpperKind::Whiteout, Expect::Free) => Ok(()),
-        (crate::namei::UpperKind::Object, Expect::Free) => Err(EEXIST),
+    match (format::classify_upper(existing), expect) {
+        (format::UpperKind::Fallthru(_), _) => Ok(()),
+        (format::UpperKind::Whiteout, Expect::Free) => Ok(()),
+        (format::UpperKind::Object, Expect::Free) => Err(EEXIST),
         (_, Expect::Lower) => Err(ESTALE),
     }
 }
@@ -731,7 +729,7 @@ fn copy_xattrs(fs: &UnionFs, lower: &Dentry, new: &Dentry) -> Result {
     let mut names = KVec::from_elem(0u8, len, GFP_KERNEL)?;
     let len = vfs::listxattr_real(lower, Some(&mut names))?;
     for name in names[..len].split(|&b| b == 0).filter(|n| !n.is_empty()) {
-        if xattr::is_private(name) || vfs::is_acl_xattr(name) {
+        if format::is_private_xattr(name) || vfs::is_acl_xattr(name) {
             // POSIX ACLs are copied through the ACL API (`copy_acls`).
             continue;
         }
@@ -766,9 +764,9 @@ fn set_origin(fs: &UnionFs, lower: &Dentry, new: &Dentry, pupper: &Dentry) -> Re
         return Ok(());
     }
     let ino = li.ino();
-    upper::setxattr(fs.upper().mnt(), new, xattr::ORIGIN, &ino.to_le_bytes(), 0)?;
-    if !xattr::has_flag(fs, pupper, xattr::IMPURE) {
-        upper::setxattr(fs.upper().mnt(), pupper, xattr::IMPURE, b"y", 0)?;
+    xattr::set_origin(fs.upper().mnt(), new, ino)?;
+    if !xattr::has_flag(fs, pupper, format::IMPURE) {
+        xattr::set_flag(fs.upper().mnt(), pupper, format::IMPURE)?;
     }
     Ok(())
 }
@@ -856,7 +854,7 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
         }
         let u = vfs::lookup_real(mnt, &updir, name)?;
         if !u.inode().is_some_and(|i| i.is_dir())
-            || xattr::has_flag(fs, &u, xattr::FALLTHRU)
+            || xattr::has_flag(fs, &u, format::FALLTHRU)
             || !crate::namei::upper_dir_merges(fs, &u, false)?
         {
             // Not a directory, marked already, or a new directory that hides lower.
@@ -864,14 +862,14 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
         }
         let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
         if l.inode().is_some_and(|i| i.is_dir()) {
-            upper::setxattr(mnt, &u, xattr::FALLTHRU, b"y", 0)?;
+            xattr::set_flag(mnt, &u, format::FALLTHRU)?;
         }
     }
     upper_names.sort_unstable_by(|a, b| a.0[..].cmp(&b.0[..]));
 
     let mut lower_entries = vfs::dir_entries(fs.lower().mnt(), lodir, fs.creator_cred())?;
     lower_entries.retain(|(name, _)| {
-        !(is_root && name[..] == *crate::superblock::WORK_DIR_NAME)
+        !(is_root && name[..] == *format::WORK_DIR_NAME)
             && upper_names.binary_search_by(|u| u.0[..].cmp(name)).is_err()
     });
     // Lower character devices may be markers (a flattened union), which count as absent;
@@ -881,7 +879,7 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
         if t == vfs::dtype::CHR || t == vfs::dtype::UNKNOWN {
             let l = vfs::lookup_real(fs.lower().mnt(), lodir, &name)?;
             match l.inode() {
-                Some(i) if !crate::namei::is_lower_marker(&l) => t = vfs::dtype_of_mode(i.mode()),
+                Some(i) if !format::is_lower_marker(&l) => t = vfs::dtype_of_mode(i.mode()),
                 _ => continue,
             }
         }
@@ -897,10 +895,10 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
     upper::create_fallthrus(mnt, &updir, &fallthrus, &shared)?;
     // The directory fallthru marker says "copy of a lower directory": an opaque
     // directory without it is a new directory that is never merged (`namei::lookup`).
-    if !is_root && !xattr::has_flag(fs, &updir, xattr::FALLTHRU) {
-        upper::setxattr(mnt, &updir, xattr::FALLTHRU, b"y", 0)?;
+    if !is_root && !xattr::has_flag(fs, &updir, format::FALLTHRU) {
+        xattr::set_flag(mnt, &updir, format::FALLTHRU)?;
     }
-    upper::setxattr(mnt, &updir, xattr::OPAQUE, b"y", 0)?;
+    xattr::set_flag(mnt, &updir, format::OPAQUE)?;
     times.restore(fs, &updir, Some(info));
     info.forget_listing();
     info.set_opaque();
@@ -921,13 +919,13 @@ pub(crate) fn upper_dir_has_entries(
             return Ok(true);
         }
         let u = vfs::lookup_real(fs.upper().mnt(), dir, name)?;
-        match u.inode().map(crate::namei::classify_upper_inode) {
-            None | Some(crate::namei::UpperKind::Whiteout) => {}
-            Some(crate::namei::UpperKind::Object) => return Ok(true),
-            Some(crate::namei::UpperKind::Fallthru(_)) => {
+        match u.inode().map(format::classify_upper_inode) {
+            None | Some(format::UpperKind::Whiteout) => {}
+            Some(format::UpperKind::Object) => return Ok(true),
+            Some(format::UpperKind::Fallthru(_)) => {
                 if let Some(lodir) = lodir {
                     let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
-                    if l.inode().is_some() && !crate::namei::is_lower_marker(&l) {
+                    if l.inode().is_some() && !format::is_lower_marker(&l) {
                         return Ok(true);
                     }
                 }
@@ -954,9 +952,9 @@ pub(crate) fn clear_markers_with(
     let names = vfs::dir_entries(mnt, dir, cred)?;
     for (name, _) in names.iter() {
         let u = vfs::lookup_real(mnt, dir, name)?;
-        match u.inode().map(crate::namei::classify_upper_inode) {
+        match u.inode().map(format::classify_upper_inode) {
             None => {}
-            Some(crate::namei::UpperKind::Object) => return Err(ENOTEMPTY),
+            Some(format::UpperKind::Object) => return Err(ENOTEMPTY),
             Some(_) => upper::remove(mnt, dir, &u, false)?,
         }
     }
@@ -1022,13 +1020,10 @@ pub(crate) fn upper_dir_has_fallthrus(fs: &UnionFs, dir: &Dentry) -> Result<bool
             continue;
         }
         let u = vfs::lookup_real(fs.upper().mnt(), dir, name)?;
-        if matches!(
-            crate::namei::classify_upper(&u),
-            crate::namei::UpperKind::Fallthru(_)
-        ) {
+        if matches!(format::classify_upper(&u), format::UpperKind::Fallthru(_)) {
             return Ok(true);
         }
-        if u.inode().is_some_and(|i| i.is_dir()) && xattr::has_flag(fs, &u, xattr::FALLTHRU) {
+        if u.inode().is_some_and(|i| i.is_dir()) && xattr::has_flag(fs, &u, format::FALLTHRU) {
             return Ok(true);
         }
     }

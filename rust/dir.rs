@@ -17,12 +17,13 @@ use crate::{
         install,
         Expect, //
     },
-    inode::InodeExt,
-    namei::{
+    format::{
         self,
         classify_upper,
         UpperKind, //
     },
+    inode::InodeExt,
+    namei,
     superblock::SuperBlockExt,
     superblock::UnionFs,
     vfs::{
@@ -52,7 +53,7 @@ fn lower_shows_through(fs: &UnionFs, parent: &Inode, name: &[u8]) -> Result<bool
         return Ok(false);
     };
     let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
-    Ok(l.inode().is_some() && !namei::is_lower_marker(&l))
+    Ok(l.inode().is_some() && !format::is_lower_marker(&l))
 }
 
 /// An entry with an origin moved or linked into `pupper` makes it impure: readdir must
@@ -60,11 +61,11 @@ fn lower_shows_through(fs: &UnionFs, parent: &Inode, name: &[u8]) -> Result<bool
 fn mark_impure_for(fs: &UnionFs, pupper: &Dentry, obj: &Dentry) -> Result {
     if obj.inode().is_some_and(|i| i.is_dir())
         || xattr::origin(fs, obj).is_none()
-        || xattr::has_flag(fs, pupper, xattr::IMPURE)
+        || xattr::has_flag(fs, pupper, format::IMPURE)
     {
         return Ok(());
     }
-    upper::setxattr(fs.upper().mnt(), pupper, xattr::IMPURE, b"y", 0)
+    xattr::set_flag(fs.upper().mnt(), pupper, format::IMPURE)
 }
 
 /// Checks that the upper entry `at`, looked up by name, is what the union inode `inode`
@@ -116,13 +117,13 @@ fn lower_is_dir(fs: &UnionFs, parent: &Inode, name: &[u8]) -> Result<bool> {
         return Ok(false);
     };
     let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
-    Ok(!namei::is_lower_marker(&l) && l.inode().is_some_and(|i| i.is_dir()))
+    Ok(!format::is_lower_marker(&l) && l.inode().is_some_and(|i| i.is_dir()))
 }
 
 /// Whether `name` in the union directory `dir` is the name reserved for the private work
 /// directory (at the union root): nothing can be created or renamed there (`EPERM`).
 fn check_not_reserved(fs: &UnionFs, dir: &Inode, name: &[u8]) -> Result {
-    if name == crate::superblock::WORK_DIR_NAME
+    if name == format::WORK_DIR_NAME
         && dir
             .union_info()
             .upper()
@@ -139,10 +140,7 @@ pub(crate) fn create(dir: &Inode, dentry: &Dentry, obj: NewObject<'_>) -> Result
     if let NewObject::Node(mode, dev) = obj {
         // Character devices 0/0..0/15 are the whiteouts and fallthrus of the on-disk
         // format: they cannot be made through the union (nor forged).
-        if mode & vfs::S_IFMT == vfs::S_IFCHR
-            && vfs::dev_major(dev) == 0
-            && vfs::dev_minor(dev) <= 15
-        {
+        if format::is_marker_dev(mode, dev) {
             return Err(EPERM);
         }
     }
@@ -185,7 +183,7 @@ pub(crate) fn create(dir: &Inode, dentry: &Dentry, obj: NewObject<'_>) -> Result
             })
             .and_then(|()| {
                 if is_dir {
-                    upper::setxattr(mnt, &tmp, xattr::OPAQUE, b"y", 0)
+                    xattr::set_flag(mnt, &tmp, format::OPAQUE)
                 } else {
                     Ok(())
                 }
@@ -471,13 +469,13 @@ pub(crate) fn rename(
 
     // A directory landing on a name where lower has a directory must not merge with it.
     if o_is_dir && lower_is_dir(fs, new_dir, &nname)? {
-        upper::setxattr(mnt, &oupper, xattr::OPAQUE, b"y", 0)?;
+        xattr::set_flag(mnt, &oupper, format::OPAQUE)?;
     }
     if exchange {
         if let Some(ni) = ninode {
             if ni.is_dir() && lower_is_dir(fs, old_dir, &oname)? {
                 let nu = ni.union_info().upper().ok_or(EIO)?;
-                upper::setxattr(mnt, nu, xattr::OPAQUE, b"y", 0)?;
+                xattr::set_flag(mnt, nu, format::OPAQUE)?;
             }
         }
         upper::rename(mnt, &opar, &oupper, &npar, &target, upper::RENAME_EXCHANGE)?;

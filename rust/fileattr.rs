@@ -15,6 +15,10 @@
 
 use crate::{
     copy_up,
+    format::{
+        self,
+        Protattr, //
+    },
     inode::InodeExt,
     superblock::SuperBlockExt,
     superblock::UnionFs,
@@ -25,7 +29,6 @@ use crate::{
         FileAttr,
         Inode, //
     },
-    xattr,
 };
 use kernel::prelude::*;
 
@@ -38,20 +41,20 @@ pub(crate) const S_IMMUTABLE: u32 = kernel::bindings::S_IMMUTABLE;
 /// unreadable or malformed record reads as none (and says so in the kernel log).
 pub(crate) fn read_prot(fs: &UnionFs, upper: &Dentry) -> u32 {
     let mut buf = [0u8; 32];
-    let n = match vfs::getxattr_real(fs.upper().mnt(), upper, xattr::PROTATTR, &mut buf) {
+    let n = match vfs::getxattr_real(fs.upper().mnt(), upper, format::PROTATTR, &mut buf) {
         Ok(n) => n,
         Err(_) => return 0,
     };
+    let Some(p) = buf.get(..n).and_then(format::decode_protattr) else {
+        pr_warn!("malformed trusted.union.protattr xattr ignored\n");
+        return 0;
+    };
     let mut prot = 0;
-    for &c in &buf[..n] {
-        match c {
-            b'a' => prot |= S_APPEND,
-            b'i' => prot |= S_IMMUTABLE,
-            _ => {
-                pr_warn!("malformed trusted.union.protattr xattr ignored\n");
-                return 0;
-            }
-        }
+    if p.append {
+        prot |= S_APPEND;
+    }
+    if p.immutable {
+        prot |= S_IMMUTABLE;
     }
     prot
 }
@@ -60,17 +63,14 @@ pub(crate) fn read_prot(fs: &UnionFs, upper: &Dentry) -> u32 {
 /// when there are none).
 fn write_prot(fs: &UnionFs, upper: &Dentry, prot: u32) -> Result {
     let mnt = fs.upper().mnt();
-    let mut buf = KVec::with_capacity(2, GFP_KERNEL)?;
-    if prot & S_APPEND != 0 {
-        buf.push(b'a', GFP_KERNEL)?;
+    let value = format::encode_protattr(Protattr {
+        append: prot & S_APPEND != 0,
+        immutable: prot & S_IMMUTABLE != 0,
+    });
+    if !value.as_bytes().is_empty() {
+        return upper::setxattr(mnt, upper, format::PROTATTR, value.as_bytes(), 0);
     }
-    if prot & S_IMMUTABLE != 0 {
-        buf.push(b'i', GFP_KERNEL)?;
-    }
-    if !buf.is_empty() {
-        return upper::setxattr(mnt, upper, xattr::PROTATTR, &buf, 0);
-    }
-    match upper::removexattr(mnt, upper, xattr::PROTATTR) {
+    match upper::removexattr(mnt, upper, format::PROTATTR) {
         Err(e) if e == ENODATA || e == EOPNOTSUPP => Ok(()),
         r => r,
     }

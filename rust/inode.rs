@@ -335,7 +335,7 @@ pub(crate) fn root_inode(sb: &SuperBlock) -> Result<ARef<Inode>> {
     let lower: ARef<Dentry> = fs.lower().root().into();
     let opaque = {
         let _creds = fs.override_creds();
-        crate::xattr::has_flag(fs, &upper, crate::xattr::OPAQUE)
+        crate::xattr::has_flag(fs, &upper, crate::format::OPAQUE)
     };
     make_inode(sb, Some(upper), Some(lower), opaque, false, None, false)
 }
@@ -398,7 +398,7 @@ pub(crate) fn getattr(
     Ok(())
 }
 
-/// The number of names of an indexed copy `upper` (see `xattr::LOWER_LINKS`): its upper
+/// The number of names of an indexed copy `upper` (see `format::LOWER_LINKS`): its upper
 /// links but the index entry, and the lower names that still show it.  Called with the
 /// mounter's credentials.
 pub(crate) fn indexed_nlink(fs: &crate::superblock::UnionFs, upper: &Dentry) -> u32 {

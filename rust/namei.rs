@@ -14,6 +14,12 @@
 //!   flattened union), and lower fallthrus stand for nothing the union has.
 
 use crate::{
+    format::{
+        self,
+        classify_upper,
+        is_lower_marker,
+        UpperKind, //
+    },
     inode::make_inode,
     inode::InodeExt,
     superblock::SuperBlockExt,
@@ -29,48 +35,6 @@ use kernel::{
     sync::aref::ARef, //
 };
 
-/// What an upper directory entry is, in the union's on-disk format.
-pub(crate) enum UpperKind {
-    /// Char device 0/0.
-    Whiteout,
-    /// Char device 0/`d_type`: the lower entry of the same name shows through.
-    Fallthru(u8),
-    /// Anything else: a real object.
-    Object,
-}
-
-/// Classifies a positive upper dentry.
-pub(crate) fn classify_upper(d: &Dentry) -> UpperKind {
-    if d.is_whiteout() {
-        return UpperKind::Whiteout;
-    }
-    match d.inode() {
-        Some(i) => classify_upper_inode(i),
-        None => UpperKind::Object,
-    }
-}
-
-/// Classifies an upper inode (see [`classify_upper`]).
-pub(crate) fn classify_upper_inode(i: &Inode) -> UpperKind {
-    if i.mode() & vfs::S_IFMT != vfs::S_IFCHR || vfs::dev_major(i.rdev()) != 0 {
-        return UpperKind::Object;
-    }
-    match vfs::dev_minor(i.rdev()) {
-        0 => UpperKind::Whiteout,
-        t @ 1..=15 => UpperKind::Fallthru(t as u8),
-        _ => UpperKind::Object,
-    }
-}
-
-/// Whether a positive *lower* dentry is one of the format's markers (a character device
-/// 0/0..0/15).  A lower layer may be a flattened union: its whiteouts hide the name, and its
-/// fallthrus stand for entries of a layer below it that the union does not have, so every
-/// marker on lower counts as absent (never as an object that could be copied up and then
-/// read back as a marker).
-pub(crate) fn is_lower_marker(d: &Dentry) -> bool {
-    d.inode().is_some() && !matches!(classify_upper(d), UpperKind::Object)
-}
-
 /// Whether the upper directory `u` merges with a lower directory of the same name (if
 /// there is one), in a parent that is opaque or not:
 /// - in an opaque parent, only a directory fallthru (a copy of a lower directory) does;
@@ -85,13 +49,13 @@ pub(crate) fn upper_dir_merges(
     u: &Dentry,
     parent_opaque: bool,
 ) -> Result<bool> {
-    if xattr::has_flag(fs, u, xattr::FALLTHRU) {
+    if xattr::has_flag(fs, u, format::FALLTHRU) {
         return Ok(true);
     }
     if parent_opaque {
         return Ok(false);
     }
-    if xattr::has_flag(fs, u, xattr::OPAQUE) {
+    if xattr::has_flag(fs, u, format::OPAQUE) {
         return crate::copy_up::upper_dir_has_fallthrus(fs, u);
     }
     Ok(true)
@@ -118,9 +82,7 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
     let parent = dir.union_info();
     let _creds = fs.override_creds();
 
-    if name == crate::superblock::WORK_DIR_NAME
-        && parent.upper().is_some_and(|u| fs.is_root_upper(u))
-    {
+    if name == format::WORK_DIR_NAME && parent.upper().is_some_and(|u| fs.is_root_upper(u)) {
         // The private work directory, and the name reserved for it.
         return Ok(None);
     }
@@ -157,7 +119,7 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
         return Ok(None);
     }
     let opaque = upper.as_ref().is_some_and(|u| {
-        u.inode().is_some_and(|i| i.is_dir()) && xattr::has_flag(fs, u, xattr::OPAQUE)
+        u.inode().is_some_and(|i| i.is_dir()) && xattr::has_flag(fs, u, format::OPAQUE)
     });
     // A lower regular file with several hard links that was copied up through another of
     // its names: this name shows the copy too (the hard-link index).  The index is looked
@@ -203,7 +165,7 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
     if let (Some(u), Some(ino)) = (&upper, origin) {
         if u.inode()
             .is_some_and(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG)
-            && xattr::flag(fs, u, xattr::METACOPY)?
+            && xattr::flag(fs, u, format::METACOPY)?
         {
             metacopy = true;
             lower = metacopy_data(fs, parent, name, ino)?;

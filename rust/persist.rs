@@ -25,7 +25,7 @@
 //! against the lower layer it is mounted with (and recorded then), unless `remerge`.
 
 use crate::{
-    namei::{
+    format::{
         self,
         UpperKind, //
     },
@@ -52,50 +52,43 @@ pub(crate) fn identity(lower: &Layer, cred: &Credential) -> Result<CString> {
     let fstype = sb.type_name().to_str().unwrap_or("?");
     let mut st = vfs::Kstat::default();
     vfs::getattr_real(lower.mnt(), root, &mut st, vfs::STATX_BASIC, 0)?;
-    match sb.uuid() {
-        Some(u) => {
-            let (hi, lo) = (
-                u64::from_be_bytes(u[..8].try_into().map_err(|_| EINVAL)?),
-                u64::from_be_bytes(u[8..].try_into().map_err(|_| EINVAL)?),
-            );
-            vfs::cstring_fmt(fmt!("v1 {fstype} uuid={hi:016x}{lo:016x} root={}", st.ino))
-        }
+    let id = match sb.uuid() {
+        Some(uuid) => format::LowerId::Uuid {
+            fstype,
+            uuid,
+            root: st.ino,
+        },
         None => {
             let (blocks, files, bsize) = vfs::statfs_counts(lower.mnt())?;
-            let top = top_level_digest(lower, cred)?;
-            vfs::cstring_fmt(fmt!(
-                "v1 {fstype} blocks={blocks} files={files} bsize={bsize} root={} mtime={}.{:09} top={top:016x}",
-                st.ino,
-                st.mtime.tv_sec,
-                st.mtime.tv_nsec
-            ))
+            format::LowerId::Image {
+                fstype,
+                blocks,
+                files,
+                bsize,
+                root: st.ino,
+                mtime_sec: st.mtime.tv_sec,
+                mtime_nsec: st.mtime.tv_nsec,
+                top: top_level_digest(lower, cred)?,
+            }
         }
-    }
+    };
+    vfs::cstring_fmt(fmt!("{id}"))
 }
 
-/// A digest (FNV-1a, 64 bits) of the lower root's entries: name, inode number and mtime
-/// of each, so that two images of one size and inode count still differ once anything
-/// below the root changed (a package install changes `/usr`, `/etc` or `/var`).
+/// A digest (`format::top_digest_add`) of the lower root's entries: name, inode number
+/// and mtime of each, so that two images of one size and inode count still differ once
+/// anything below the root changed (a package install changes `/usr`, `/etc` or `/var`).
 fn top_level_digest(lower: &Layer, cred: &Credential) -> Result<u64> {
-    fn mix(h: u64, bytes: &[u8]) -> u64 {
-        bytes
-            .iter()
-            .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
-    }
     let mut entries = vfs::dir_entries(lower.mnt(), lower.root(), cred)?;
     entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut h = 0xcbf29ce484222325u64;
+    let mut h = format::TOP_DIGEST_INIT;
     for (name, _) in entries.iter() {
         let child = vfs::lookup_real(lower.mnt(), lower.root(), name)?;
         let mut st = vfs::Kstat::default();
         if child.inode().is_some() {
             vfs::getattr_real(lower.mnt(), &child, &mut st, vfs::STATX_BASIC, 0)?;
         }
-        h = mix(h, name);
-        h = mix(h, &[0]);
-        h = mix(h, &st.ino.to_le_bytes());
-        h = mix(h, &st.mtime.tv_sec.to_le_bytes());
-        h = mix(h, &st.mtime.tv_nsec.to_le_bytes());
+        h = format::top_digest_add(h, name, st.ino, st.mtime.tv_sec, st.mtime.tv_nsec);
     }
     Ok(h)
 }
@@ -114,7 +107,7 @@ pub(crate) enum Recorded {
 pub(crate) fn recorded(upper: &Layer, cred: &Credential, id: &CString) -> Result<Recorded> {
     let _creds = CredGuard::new(cred);
     let mut buf = [0u8; 256];
-    match vfs::getxattr_real(upper.mnt(), upper.root(), xattr::LOWER_ID, &mut buf) {
+    match vfs::getxattr_real(upper.mnt(), upper.root(), format::LOWER_ID, &mut buf) {
         Ok(n) if &buf[..n] == id.to_bytes() => Ok(Recorded::Same),
         Ok(n) => {
             let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
@@ -134,7 +127,13 @@ pub(crate) fn recorded(upper: &Layer, cred: &Credential, id: &CString) -> Result
 /// Records `id` as the lower layer of the upper layer.
 pub(crate) fn record(upper: &Layer, cred: &Credential, id: &CString) -> Result {
     let _creds = CredGuard::new(cred);
-    upper::setxattr(upper.mnt(), upper.root(), xattr::LOWER_ID, id.to_bytes(), 0)
+    upper::setxattr(
+        upper.mnt(),
+        upper.root(),
+        format::LOWER_ID,
+        id.to_bytes(),
+        0,
+    )
 }
 
 /// What a re-merge changed.
@@ -168,7 +167,7 @@ fn lower_child(lower: &Layer, lodir: Option<&Dentry>, name: &[u8]) -> Result<Opt
         return Ok(None);
     };
     let l = vfs::lookup_real(lower.mnt(), lodir, name)?;
-    Ok((l.inode().is_some() && !namei::is_lower_marker(&l)).then_some(l))
+    Ok((l.inode().is_some() && !format::is_lower_marker(&l)).then_some(l))
 }
 
 /// Gives the metadata-only copy `child` the data of the new lower file `lo`: its size;
@@ -215,16 +214,16 @@ pub(crate) fn remerge(upper: &Layer, lower: &Layer, cred: &Credential) -> Result
         GFP_KERNEL,
     )?;
     while let Some((udir, lodir, is_root)) = stack.pop() {
-        let from_copy_up = is_root || flag(upper, &udir, xattr::FALLTHRU)?;
-        let mut opaque = flag(upper, &udir, xattr::OPAQUE)?;
+        let from_copy_up = is_root || flag(upper, &udir, format::FALLTHRU)?;
+        let mut opaque = flag(upper, &udir, format::OPAQUE)?;
         let unopaqued = opaque && from_copy_up;
         if unopaqued {
-            drop_xattr(upper, &udir, xattr::OPAQUE)?;
+            drop_xattr(upper, &udir, format::OPAQUE)?;
             opaque = false;
             done.dirs += 1;
         }
         for (name, _) in vfs::dir_entries(upper.mnt(), &udir, cred)? {
-            if is_root && name == crate::superblock::WORK_DIR_NAME {
+            if is_root && name == format::WORK_DIR_NAME {
                 continue;
             }
             let child = vfs::lookup_real(upper.mnt(), &udir, &name)?;
@@ -232,7 +231,7 @@ pub(crate) fn remerge(upper: &Layer, lower: &Layer, cred: &Credential) -> Result
                 continue;
             };
             let mode = ci.mode() & vfs::S_IFMT;
-            match namei::classify_upper(&child) {
+            match format::classify_upper(&child) {
                 UpperKind::Whiteout => continue,
                 UpperKind::Fallthru(_) => {
                     if unopaqued {
@@ -247,7 +246,7 @@ pub(crate) fn remerge(upper: &Layer, lower: &Layer, cred: &Credential) -> Result
             if mode == vfs::S_IFDIR {
                 // namei's rule: merged if the parent is merged and not opaque, or if the
                 // directory carries the directory fallthru marker.
-                let merges = lodir.is_some() && (!opaque || flag(upper, &child, xattr::FALLTHRU)?);
+                let merges = lodir.is_some() && (!opaque || flag(upper, &child, format::FALLTHRU)?);
                 let clo = if merges {
                     lower_child(lower, lodir.as_deref(), &name)?
                         .filter(|l| l.inode().is_some_and(|i| i.is_dir()))
@@ -257,7 +256,7 @@ pub(crate) fn remerge(upper: &Layer, lower: &Layer, cred: &Credential) -> Result
                 stack.push((child, clo, false), GFP_KERNEL)?;
                 continue;
             }
-            if mode == vfs::S_IFREG && flag(upper, &child, xattr::METACOPY)? {
+            if mode == vfs::S_IFREG && flag(upper, &child, format::METACOPY)? {
                 let lo = if opaque {
                     None
                 } else {
@@ -268,7 +267,7 @@ pub(crate) fn remerge(upper: &Layer, lower: &Layer, cred: &Credential) -> Result
                         if li.mode() & vfs::S_IFMT == vfs::S_IFREG && vfs::nlink_of(li) == 1 =>
                     {
                         let ino = li.ino();
-                        upper::setxattr(upper.mnt(), &child, xattr::ORIGIN, &ino.to_le_bytes(), 0)?;
+                        xattr::set_origin(upper.mnt(), &child, ino)?;
                         repoint(upper, lower, &child, lo.as_deref().ok_or(EIO)?)?;
                         done.metacopies += 1;
                     }
@@ -279,10 +278,10 @@ pub(crate) fn remerge(upper: &Layer, lower: &Layer, cred: &Credential) -> Result
                 }
                 continue;
             }
-            drop_xattr(upper, &child, xattr::ORIGIN)?;
+            drop_xattr(upper, &child, format::ORIGIN)?;
             // An indexed copy of a file of the old lower layer: now a file of upper's own
             // (its names on upper stay hard links of each other).
-            drop_xattr(upper, &child, xattr::LOWER_LINKS)?;
+            drop_xattr(upper, &child, format::LOWER_LINKS)?;
         }
     }
     // The hard-link index is keyed by inode numbers of the old lower layer.

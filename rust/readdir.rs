@@ -13,12 +13,13 @@
 
 use crate::{
     copy_up,
-    inode::union_ino,
-    inode::InodeExt,
-    namei::{
+    format::{
+        self,
         classify_upper_inode,
         UpperKind, //
     },
+    inode::union_ino,
+    inode::InodeExt,
     superblock::SuperBlockExt,
     superblock::UnionFs,
     vfs::{
@@ -143,7 +144,7 @@ fn translate(
     match &e.name[..] {
         b"." => return Ok(Some((inode.ino(), dtype::DIR))),
         b".." => return Ok(Some((parent_ino, dtype::DIR))),
-        n if n == crate::superblock::WORK_DIR_NAME && fs.is_root_upper(updir) => return Ok(None),
+        n if n == format::WORK_DIR_NAME && fs.is_root_upper(updir) => return Ok(None),
         _ => {}
     }
     let plain = e.d_type != dtype::DIR && e.d_type != dtype::CHR && e.d_type != dtype::UNKNOWN;
@@ -166,7 +167,7 @@ fn translate(
         }
         let l = vfs::lookup_real(fs.lower().mnt(), lodir, &e.name)?;
         Ok(match l.inode() {
-            Some(li) if !crate::namei::is_lower_marker(&l) && (!want_dir || li.is_dir()) => {
+            Some(li) if !format::is_lower_marker(&l) && (!want_dir || li.is_dir()) => {
                 Some(li.ino())
             }
             _ => None,
@@ -234,7 +235,7 @@ fn build_listing(
     stamp: Stamp,
 ) -> Result<Option<Listing>> {
     let updir = upper::file_dentry(real);
-    let impure = xattr::has_flag(fs, updir, xattr::IMPURE);
+    let impure = xattr::has_flag(fs, updir, format::IMPURE);
     let (raw, end) = read_raw(real, 0, usize::MAX)?;
     let mut positions = KVec::with_capacity(raw.len(), GFP_KERNEL)?;
     for e in raw.iter() {
@@ -388,7 +389,7 @@ fn build_merged(fs: &UnionFs, inode: &Inode) -> Result<KVec<Entry>> {
     let mut index = None;
     if let Some(updir) = info.upper() {
         let real = open_upper_dir(fs, updir)?;
-        let impure = xattr::has_flag(fs, updir, xattr::IMPURE);
+        let impure = xattr::has_flag(fs, updir, format::IMPURE);
         let (raw, _) = read_raw(&real, 0, usize::MAX)?;
         for e in raw {
             if &e.name[..] == b"." || &e.name[..] == b".." {
@@ -419,7 +420,7 @@ fn build_merged(fs: &UnionFs, inode: &Inode) -> Result<KVec<Entry>> {
             if upper_names
                 .binary_search_by(|u| u[..].cmp(&name[..]))
                 .is_ok()
-                || (is_root && name[..] == *crate::superblock::WORK_DIR_NAME)
+                || (is_root && name[..] == *format::WORK_DIR_NAME)
             {
                 continue;
             }
@@ -427,7 +428,7 @@ fn build_merged(fs: &UnionFs, inode: &Inode) -> Result<KVec<Entry>> {
             let Some(li) = l.inode() else {
                 continue;
             };
-            if crate::namei::is_lower_marker(&l) {
+            if format::is_lower_marker(&l) {
                 continue;
             }
             entries.push(
@@ -473,7 +474,7 @@ fn iterate_merged(
 fn iterate_live(fs: &UnionFs, inode: &Inode, real: &File, ctx: &mut DirEmitter<'_>) -> Result {
     let updir = upper::file_dentry(real);
     // Only directories holding copied-up files need a lookup per plain entry.
-    let impure = xattr::has_flag(fs, updir, xattr::IMPURE);
+    let impure = xattr::has_flag(fs, updir, format::IMPURE);
     loop {
         let (batch, end) = read_raw(real, ctx.pos(), BATCH)?;
         if batch.is_empty() {

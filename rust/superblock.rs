@@ -4,6 +4,11 @@
 //! done at mount time, `statfs` and `show_options`.
 
 use crate::{
+    format::{
+        self,
+        INDEX_DIR_NAME,
+        WORK_DIR_NAME, //
+    },
     params::{
         report,
         LayerSpec,
@@ -51,12 +56,6 @@ use kernel::{
 
 /// Deepest allowed stack of stacking filesystems (`FILESYSTEM_MAX_STACK_DEPTH`).
 const MAX_STACK_DEPTH: i32 = 2;
-
-/// Name of the private work directory in the upper root.  Hidden from the union (the
-/// name is reserved at the union root).
-pub(crate) const WORK_DIR_NAME: &[u8] = b".union-work";
-/// The hard-link index in the work directory (see [`UnionFs::index_entry`]).
-pub(crate) const INDEX_DIR_NAME: &[u8] = b"index";
 
 /// Counter for temporary names in the work directory.
 static TEMP_ID: Atomic<u32> = Atomic::new(0);
@@ -339,21 +338,20 @@ impl UnionFs {
             return Some(d);
         }
         let work = self.work().ok()?;
-        let name = vfs::cstring_fmt(fmt!("fallthru.{t}")).ok()?;
+        let name = format::shared_marker_name(t);
         let mnt = self.upper.mnt();
         let d = match upper::create(
             mnt,
             work,
-            name.to_bytes(),
-            NewObject::Node(vfs::S_IFCHR, u32::from(t)),
+            name.as_bytes(),
+            NewObject::Node(vfs::S_IFCHR, format::fallthru_dev(t)),
         ) {
             Ok(d) => d,
             // Made by a concurrent copy-up: use that one.
-            Err(e) if e == EEXIST => vfs::lookup_real(mnt, work, name.to_bytes()).ok()?,
+            Err(e) if e == EEXIST => vfs::lookup_real(mnt, work, name.as_bytes()).ok()?,
             Err(_) => return None,
         };
-        if !matches!(crate::namei::classify_upper(&d), crate::namei::UpperKind::Fallthru(k) if k == t)
-        {
+        if !matches!(format::classify_upper(&d), format::UpperKind::Fallthru(k) if k == t) {
             return None;
         }
         // A concurrent caller may have set the slot first; both dentries name the same
@@ -367,7 +365,7 @@ impl UnionFs {
     /// type (the shared markers are held for the life of the mount, so their inode
     /// numbers name no other upper inode, and the union never changes a marker in place).
     pub(crate) fn shared_marker_type(&self, ino: u64) -> Option<u8> {
-        (1..16u8).find(|&t| {
+        (1..=format::MAX_FALLTHRU_TYPE).find(|&t| {
             self.markers[usize::from(t)]
                 .as_ref()
                 .and_then(|d| d.inode())
@@ -402,12 +400,6 @@ impl UnionFs {
         self.index_dir().ok_or(EIO)
     }
 
-    /// The name in the hard-link index of the copy of the lower file with inode number
-    /// `ino`: 16 lowercase hex digits.
-    pub(crate) fn index_name(ino: u64) -> Result<CString> {
-        vfs::cstring_fmt(fmt!("{:016x}", ino))
-    }
-
     /// The index entry of the lower file with inode number `ino` (a regular file with
     /// several hard links on lower, copied up through one of its names), if there is a
     /// valid one: the upper inode every name of that file shows.  Called with the
@@ -425,8 +417,8 @@ impl UnionFs {
         let Some(index) = self.index_dir() else {
             return Ok(IndexSlot::Empty);
         };
-        let name = Self::index_name(ino)?;
-        let d = vfs::lookup_real(self.upper.mnt(), index, name.to_bytes())?;
+        let name = format::index_name(ino);
+        let d = vfs::lookup_real(self.upper.mnt(), index, &name)?;
         Ok(match d.inode() {
             None => IndexSlot::Empty,
             Some(i)
@@ -537,7 +529,7 @@ fn check_lower_identity(
 fn check_upper_features(fc: &UnionContext, upper: &Layer, cred: &Credential, u: &BStr) -> Result {
     let _creds = CredGuard::new(cred);
     let mut buf = [0u8; 4];
-    match vfs::getxattr_real(upper.mnt(), upper.root(), crate::xattr::OPAQUE, &mut buf) {
+    match vfs::getxattr_real(upper.mnt(), upper.root(), format::OPAQUE, &mut buf) {
         Ok(_) => {}
         Err(e) if e == ENODATA || e == ERANGE => {}
         Err(e) => {

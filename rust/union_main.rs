@@ -10,6 +10,8 @@
 //! Layout, one file per VFS concern as in overlayfs:
 //! - [`vfs`]: the only module with `unsafe` code: wrappers over raw bindings, and the C
 //!   vtables built from its traits; it knows kernel objects only, the modules below use it.
+//! - [`format`]: the on-disk format of the upper layer: markers, private xattrs and their
+//!   values, reserved names.
 //! - [`params`]: mount options and their validation.
 //! - [`persist`]: the lower layer an upper layer was made against, and the re-merge.
 //! - [`superblock`]: the per-mount state, statfs, show_options.
@@ -27,6 +29,7 @@ mod copy_up;
 mod dir;
 mod file;
 mod fileattr;
+mod format;
 mod inode;
 mod namei;
 mod params;

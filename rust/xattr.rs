@@ -4,6 +4,7 @@
 //! `trusted.union.*` namespace, which users of the union can neither see nor set.
 
 use crate::{
+    format,
     inode::InodeExt,
     superblock::SuperBlockExt,
     vfs::{
@@ -15,63 +16,39 @@ use crate::{
 use core::ffi::CStr;
 use kernel::prelude::*;
 
-/// Prefix of the union's private xattrs on the upper layer.
-pub(crate) const PRIVATE_PREFIX: &[u8] = b"trusted.union.";
-/// Opaque directory marker (`y`).
-pub(crate) const OPAQUE: &CStr = c"trusted.union.opaque";
-/// Directory fallthru marker (`y`): an upper directory that merges with the lower
-/// directory of the same name even inside an opaque parent.
-pub(crate) const FALLTHRU: &CStr = c"trusted.union.fallthru";
-
-/// Origin of a copied-up non-directory: the lower inode number (8 bytes, little endian),
-/// so that the object keeps its inode number across remounts.
-pub(crate) const ORIGIN: &CStr = c"trusted.union.origin";
-/// On an indexed copy (the upper file of a lower regular file with several hard links,
-/// linked in the hard-link index): how many names of the lower file still show it from
-/// lower, i.e. have no upper entry of their own yet (4 bytes, little endian).  The union
-/// reports `st_nlink` = upper links - 1 (the index entry) + this number.
-pub(crate) const LOWER_LINKS: &CStr = c"trusted.union.lowerlinks";
-/// Metadata-only copy of a regular file (`y`; the file also has an origin): the upper
-/// file has the lower file's size, owner, mode, times and xattrs but no data, which is
-/// read from the lower file of the same name until the first open for write or truncate.
-pub(crate) const METACOPY: &CStr = c"trusted.union.metacopy";
-/// Protection flags of an upper regular file or directory (`a` append-only, `i`
-/// immutable; see `fileattr`): kept here, not on the upper inode.
-pub(crate) const PROTATTR: &CStr = c"trusted.union.protattr";
-/// On the upper root: the identity of the lower layer the upper layer was made against
-/// (text, see `persist`).
-pub(crate) const LOWER_ID: &CStr = c"trusted.union.lower";
-/// Directory holding copied-up non-directories (`y`): readdir reads their origin.
-pub(crate) const IMPURE: &CStr = c"trusted.union.impure";
 /// File capabilities (`security.capability`): removed by a write, kept by a copy.
 pub(crate) const CAPABILITY: &CStr = c"security.capability";
 
-/// The origin recorded on an upper non-directory, if any.
+/// The origin ([`format::ORIGIN`]) recorded on an upper non-directory, if any.
 pub(crate) fn origin(fs: &crate::superblock::UnionFs, upper: &Dentry) -> Option<u64> {
-    let mut buf = [0u8; 8];
-    match vfs::getxattr_real(fs.upper().mnt(), upper, ORIGIN, &mut buf) {
-        Ok(8) => Some(u64::from_le_bytes(buf)),
-        _ => None,
-    }
+    let mut buf = [0u8; format::ORIGIN_LEN];
+    let n = vfs::getxattr_real(fs.upper().mnt(), upper, format::ORIGIN, &mut buf).ok()?;
+    buf.get(..n).and_then(format::decode_origin)
 }
 
-/// The [`LOWER_LINKS`] count of an upper file, if it has one (an indexed copy).
+/// The [`format::LOWER_LINKS`] count of an upper file, if it has one (an indexed copy).
 pub(crate) fn lower_links(fs: &crate::superblock::UnionFs, upper: &Dentry) -> Option<u32> {
-    let mut buf = [0u8; 4];
-    match vfs::getxattr_real(fs.upper().mnt(), upper, LOWER_LINKS, &mut buf) {
-        Ok(4) => Some(u32::from_le_bytes(buf)),
-        _ => None,
-    }
+    let mut buf = [0u8; format::LOWER_LINKS_LEN];
+    let n = vfs::getxattr_real(fs.upper().mnt(), upper, format::LOWER_LINKS, &mut buf).ok()?;
+    buf.get(..n).and_then(format::decode_lower_links)
 }
 
-/// Records the [`LOWER_LINKS`] count of an indexed copy.
+/// Records the [`format::LOWER_LINKS`] count of an indexed copy.
 pub(crate) fn set_lower_links(fs: &crate::superblock::UnionFs, upper: &Dentry, n: u32) -> Result {
-    vfs::upper::setxattr(fs.upper().mnt(), upper, LOWER_LINKS, &n.to_le_bytes(), 0)
+    let value = format::encode_lower_links(n);
+    vfs::upper::setxattr(fs.upper().mnt(), upper, format::LOWER_LINKS, &value, 0)
 }
 
-/// Whether `name` is in the private namespace.
-pub(crate) fn is_private(name: &[u8]) -> bool {
-    name.starts_with(PRIVATE_PREFIX)
+/// Records the origin ([`format::ORIGIN`]) `ino` of the upper non-directory `upper` on the
+/// upper mount `mnt`.
+pub(crate) fn set_origin(mnt: &vfs::PrivateMount, upper: &Dentry, ino: u64) -> Result {
+    vfs::upper::setxattr(mnt, upper, format::ORIGIN, &format::encode_origin(ino), 0)
+}
+
+/// Sets the flag xattr `name` ([`format::FLAG_SET`]) of the upper object `upper` on the
+/// upper mount `mnt`.
+pub(crate) fn set_flag(mnt: &vfs::PrivateMount, upper: &Dentry, name: &CStr) -> Result {
+    vfs::upper::setxattr(mnt, upper, name, format::FLAG_SET, 0)
 }
 
 /// Like [`has_flag`], but an error reading the xattr (other than its absence) is an
@@ -82,23 +59,23 @@ pub(crate) fn flag(fs: &crate::superblock::UnionFs, upper: &Dentry, name: &CStr)
 
 /// [`flag`] of an object on the mount `mnt` (the upper layer, before the union exists).
 pub(crate) fn flag_on(mnt: &vfs::PrivateMount, upper: &Dentry, name: &CStr) -> Result<bool> {
-    let mut buf = [0u8; 1];
+    let mut buf = [0u8; format::FLAG_SET.len()];
     match vfs::getxattr_real(mnt, upper, name, &mut buf) {
-        Ok(1) => Ok(buf[0] == b'y'),
-        Ok(_) => Ok(false),
+        Ok(n) => Ok(buf.get(..n).is_some_and(format::decode_flag)),
         Err(e) if e == ENODATA || e == EOPNOTSUPP || e == ERANGE => Ok(false),
         Err(e) => Err(e),
     }
 }
 
-/// Reads a private one-byte flag xattr (`y`) of an upper object; an error reads as unset.
+/// Reads a private flag xattr ([`format::decode_flag`]) of an upper object; an error reads
+/// as unset.
 pub(crate) fn has_flag(fs: &crate::superblock::UnionFs, upper: &Dentry, name: &CStr) -> bool {
     matches!(flag(fs, upper, name), Ok(true))
 }
 
 /// `getxattr` on a union object.
 pub(crate) fn getxattr(d: &Dentry, name: &CStr, buf: &mut [u8]) -> Result<usize> {
-    if is_private(name.to_bytes()) {
+    if format::is_private_xattr(name.to_bytes()) {
         return Err(ENODATA);
     }
     let inode = d.inode().ok_or(ENOENT)?;
@@ -121,7 +98,7 @@ pub(crate) fn listxattr(d: &Dentry, out: Option<&mut [u8]>) -> Result<usize> {
     let mut n = 0;
     let mut filtered = KVec::with_capacity(len, GFP_KERNEL)?;
     for name in all[..len].split_inclusive(|&b| b == 0) {
-        if !is_private(name) {
+        if !format::is_private_xattr(name) {
             filtered.extend_from_slice(name, GFP_KERNEL)?;
             n += name.len();
         }
@@ -139,7 +116,7 @@ pub(crate) fn listxattr(d: &Dentry, out: Option<&mut [u8]>) -> Result<usize> {
 /// `setxattr`/`removexattr` (`value` `None`) on a union object: copy it up, then change
 /// the upper object.  The private namespace cannot be set.
 pub(crate) fn setxattr(d: &Dentry, name: &CStr, value: Option<&[u8]>, flags: i32) -> Result {
-    if is_private(name.to_bytes()) {
+    if format::is_private_xattr(name.to_bytes()) {
         return Err(EPERM);
     }
     let inode = d.inode().ok_or(ENOENT)?;
