@@ -885,14 +885,21 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
         }
         fallthrus.push((name, t), GFP_KERNEL)?;
     }
-    let mut shared = [None; 16];
-    for (_, t) in fallthrus.iter() {
-        let t = usize::from(*t & 15);
-        if shared[t].is_none() {
-            shared[t] = fs.shared_marker(t as u8);
-        }
+    let mut shared = [None; format::MAX_FALLTHRU_TYPE as usize + 1];
+    let mut nodes = KVec::with_capacity(fallthrus.len(), GFP_KERNEL)?;
+    for (name, t) in fallthrus.iter() {
+        let t = *t & format::MAX_FALLTHRU_TYPE;
+        let link = *shared[usize::from(t)].get_or_insert_with(|| fs.shared_marker(t));
+        nodes.push(
+            upper::ChrDev {
+                name,
+                dev: format::fallthru_dev(t),
+                link,
+            },
+            GFP_KERNEL,
+        )?;
     }
-    upper::create_fallthrus(mnt, &updir, &fallthrus, &shared)?;
+    upper::create_chrdevs(mnt, &updir, &nodes)?;
     // The directory fallthru marker says "copy of a lower directory": an opaque
     // directory without it is a new directory that is never merged (`namei::lookup`).
     if !is_root && !xattr::has_flag(fs, &updir, format::FALLTHRU) {

@@ -37,11 +37,10 @@
 //!
 //! The markers are made by `vfs::upper`: `NewObject::Whiteout` (`vfs_mknod` of
 //! `S_IFCHR`, device 0) and `RENAME_WHITEOUT` (the kernel's `WHITEOUT_DEV`, 0/0) for
-//! whiteouts; `create_fallthrus` for fallthrus, whose C side (`union_create_fallthrus`
-//! in `rust/shim.c`) makes each one as `S_IFCHR` with `MKDEV(0, type & 15)` (mode
-//! 0) or a hard link of the shared marker of its type, and must stay in step with
-//! [`fallthru_dev`].  The shared markers ([`shared_marker_name`]) are made with
-//! [`fallthru_dev`] by `UnionFs::shared_marker`.
+//! whiteouts; `create_chrdevs` for the fallthrus of a directory copy-up
+//! (`copy_up::copy_up_dir_entries`), each a character device of mode 0 and device
+//! [`fallthru_dev`] or a hard link of the shared marker of its type.  The shared markers
+//! ([`shared_marker_name`]) are made with [`fallthru_dev`] by `UnionFs::shared_marker`.
 //!
 //! # Private xattrs
 //!

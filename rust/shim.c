@@ -162,17 +162,15 @@ void union_inode_set_nlink(struct inode *inode, unsigned int nlink)
 }
 
 /*
- * Creates fallthru markers (character devices 0/type, mode 0) for @n names in the
- * upper directory @parent under one hold of its lock, skipping names that exist.
- * @shared[type], where not NULL, is a marker of that type to hard-link instead of
- * making a new inode (a link costs a directory entry, a new marker an inode); where
- * linking fails (EMLINK: the upper filesystem's link limit) a new marker is made.
- * Returns 0, or the first error (the markers before it stay: a directory copy-up
- * that did not finish is redone, and skips them).
+ * Creates @n character device nodes (mode 0, device @entries[i].dev) in the
+ * directory @parent under one hold of its lock, skipping names that exist.  An
+ * entry's @link, where not NULL, is a node to hard-link instead of making a new
+ * inode (a link costs a directory entry, a new node an inode); where linking fails
+ * (EMLINK: the filesystem's link limit) a new node is made.  Returns 0, or the
+ * first error (the nodes before it stay).
  */
-int union_create_fallthrus(struct mnt_idmap *idmap, struct dentry *parent,
-			   const struct union_fallthru *entries, unsigned int n,
-			   struct dentry *const *shared)
+int union_create_chrdevs(struct mnt_idmap *idmap, struct dentry *parent,
+			 const struct union_chrdev *entries, unsigned int n)
 {
 	struct inode *dir = d_inode(parent);
 	unsigned int i;
@@ -180,18 +178,17 @@ int union_create_fallthrus(struct mnt_idmap *idmap, struct dentry *parent,
 
 	inode_lock_nested(dir, I_MUTEX_PARENT);
 	for (i = 0; i < n && !err; i++) {
-		unsigned int type = entries[i].type & 15;
-		struct dentry *d = lookup_one(idmap, &QSTR_LEN(entries[i].name, entries[i].len),
-					      parent);
+		const struct union_chrdev *e = &entries[i];
+		struct dentry *d = lookup_one(idmap, &QSTR_LEN(e->name, e->len), parent);
 
 		if (IS_ERR(d)) {
 			err = PTR_ERR(d);
 			break;
 		}
-		if (d_is_negative(d) && shared && shared[type])
-			err = vfs_link(shared[type], idmap, dir, d, NULL);
+		if (d_is_negative(d) && e->link)
+			err = vfs_link(e->link, idmap, dir, d, NULL);
 		if (d_is_negative(d))
-			err = vfs_mknod(idmap, dir, d, S_IFCHR, MKDEV(0, type), NULL);
+			err = vfs_mknod(idmap, dir, d, S_IFCHR, e->dev, NULL);
 		dput(d);
 	}
 	inode_unlock(dir);

@@ -65,14 +65,14 @@ struct dentry *union_lookup_one_unlocked(struct mnt_idmap *idmap,
 					 struct dentry *base);
 void union_inode_set_nlink(struct inode *inode, unsigned int nlink);
 /* One fallthru marker to create: a name and the d_type it stands for. */
-struct union_fallthru {
+struct union_chrdev {
 	const unsigned char *name;
 	unsigned int len;
-	unsigned int type;
+	dev_t dev;
+	struct dentry *link;
 };
-int union_create_fallthrus(struct mnt_idmap *idmap, struct dentry *parent,
-			   const struct union_fallthru *entries, unsigned int n,
-			   struct dentry *const *shared);
+int union_create_chrdevs(struct mnt_idmap *idmap, struct dentry *parent,
+			 const struct union_chrdev *entries, unsigned int n);
 u64 union_inode_ino(const struct inode *inode);
 dev_t union_inode_rdev(const struct inode *inode);
 

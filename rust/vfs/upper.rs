@@ -139,50 +139,51 @@ pub(crate) fn create(
     Ok(child)
 }
 
-/// Names of fallthru markers created under one hold of the upper directory's lock: bounds
-/// how long lookups in that directory wait behind a directory copy-up.
-const FALLTHRU_BATCH: usize = 128;
+/// Nodes created under one hold of the directory's lock: bounds how long lookups in that
+/// directory wait behind a batch.
+const CHRDEV_BATCH: usize = 128;
 
-/// Creates fallthru markers for `entries` (a name and the `d_type` it stands for) in the
-/// upper directory `parent`, taking its lock once per batch instead of once per name;
-/// names that exist are left alone.  `shared[t]`, where set, is a marker of type `t` on
-/// the same upper filesystem that the new ones are hard links of (a new marker inode is
-/// made where linking fails).  On error, the markers made before it stay (a directory
-/// copy-up that did not finish is redone and skips them).
-pub(crate) fn create_fallthrus(
+/// A character device node to create with [`create_chrdevs`].
+pub(crate) struct ChrDev<'a> {
+    /// Its name.
+    pub(crate) name: &'a [u8],
+    /// Its device number (the kernel's `dev_t`).
+    pub(crate) dev: u32,
+    /// A node of the same device on the same filesystem to hard-link instead of making a
+    /// new inode (a new one is made where linking fails).
+    pub(crate) link: Option<&'a Dentry>,
+}
+
+/// Creates the character device nodes `entries` (mode 0) in the directory `parent` on
+/// `mnt`, taking its lock once per batch instead of once per name; names that exist are
+/// left alone.  On error, the nodes made before it stay.
+pub(crate) fn create_chrdevs(
     mnt: &PrivateMount,
     parent: &Dentry,
-    entries: &[(KVec<u8>, u8)],
-    shared: &[Option<&Dentry>; 16],
+    entries: &[ChrDev<'_>],
 ) -> Result {
     let _write = mnt.want_write()?;
-    let shared_ptrs = shared.map(|d| d.map_or(ptr::null_mut(), |d| d.as_ptr()));
-    let mut batch: KVec<sys::union_fallthru> = KVec::with_capacity(FALLTHRU_BATCH, GFP_KERNEL)?;
-    for chunk in entries.chunks(FALLTHRU_BATCH) {
+    let mut batch: KVec<sys::union_chrdev> = KVec::with_capacity(CHRDEV_BATCH, GFP_KERNEL)?;
+    for chunk in entries.chunks(CHRDEV_BATCH) {
         batch.clear();
-        for (name, t) in chunk {
+        for e in chunk {
             batch.push(
-                sys::union_fallthru {
-                    name: name.as_ptr(),
-                    len: u32::try_from(name.len()).map_err(|_| ENAMETOOLONG)?,
-                    type_: u32::from(*t),
+                sys::union_chrdev {
+                    name: e.name.as_ptr(),
+                    len: u32::try_from(e.name.len()).map_err(|_| ENAMETOOLONG)?,
+                    dev: e.dev,
+                    link: e.link.map_or(ptr::null_mut(), |d| d.as_ptr()),
                 },
                 GFP_KERNEL,
             )?;
         }
         let n = u32::try_from(batch.len()).map_err(|_| EINVAL)?;
-        // SAFETY: Valid idmap and referenced upper directory dentry (the shim takes its
-        // lock); `batch` holds `n` entries whose names point into `entries`, which
-        // outlives the call; `shared_ptrs` holds 16 entries, each null or a dentry that
-        // `shared` keeps referenced.
+        // SAFETY: The private mount's idmap and a referenced directory dentry (the shim
+        // takes its lock); `batch` holds `n` entries whose names point into `entries` and
+        // whose links are null or dentries `entries` keeps referenced, all of which
+        // outlive the call.
         to_result(unsafe {
-            sys::union_create_fallthrus(
-                mnt.idmap(),
-                parent.as_ptr(),
-                batch.as_ptr(),
-                n,
-                shared_ptrs.as_ptr(),
-            )
+            sys::union_create_chrdevs(mnt.idmap(), parent.as_ptr(), batch.as_ptr(), n)
         })?;
     }
     Ok(())
