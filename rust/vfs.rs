@@ -95,6 +95,34 @@ use kernel::{
     types::Opaque, //
 };
 
+/// Makes `data` the `private_data` of `file`, which owns it until [`drop_file_private`].
+///
+/// # Safety
+///
+/// `file` must be a file being opened by the filesystem whose `private_data` is unset
+/// and the filesystem's to set, and later be released with `drop_file_private::<D>`.
+unsafe fn set_file_private<D>(file: *mut bindings::file, data: KBox<D>) {
+    // SAFETY: `file` is valid and its `private_data` ours (promised by the caller).
+    unsafe { sys::union_file_set_private(file, KBox::into_raw(data).cast()) };
+}
+
+/// Frees the `private_data` of `file` set by [`set_file_private`], if any.
+///
+/// # Safety
+///
+/// `file` must be a file being released (nobody uses it any more) whose `private_data`
+/// is null or was set by `set_file_private::<D>`.
+unsafe fn drop_file_private<D>(file: *mut bindings::file) {
+    // SAFETY: `file` is valid; its `private_data` is null or a `KBox<D>` (promised by the
+    // caller), reclaimed once: the file is being released.
+    unsafe {
+        let p = sys::union_file_private(file).cast::<D>();
+        if !p.is_null() {
+            drop(KBox::from_raw(p));
+        }
+    }
+}
+
 /// `struct kstatfs` (opaque in `kernel::bindings`).
 pub(crate) type Kstatfs = sys::kstatfs;
 

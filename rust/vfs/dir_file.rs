@@ -92,9 +92,9 @@ unsafe extern "C" fn open<T: DirOperations>(
         }
         // SAFETY: The file being opened holds the inode for the call.
         let cache = T::open(unsafe { Inode::from_raw(inode) })?;
-        // SAFETY: `file` is being opened and its `private_data` is ours; the box is
-        // reclaimed in `release`.
-        unsafe { sys::union_file_set_private(file, KBox::into_raw(cache).cast()) };
+        // SAFETY: `file` is being opened and its `private_data` is ours; `release::<T>`
+        // frees it with `drop_file_private::<T::Cache>`.
+        unsafe { super::set_file_private(file, cache) };
         Ok(0)
     })
 }
@@ -107,14 +107,9 @@ unsafe extern "C" fn release<T: DirOperations>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
-    // SAFETY: `private_data` is null or the box set by `open::<T>`; nobody uses the file
-    // any more, so it is reclaimed once.
-    unsafe {
-        let p = sys::union_file_private(file).cast::<T::Cache>();
-        if !p.is_null() {
-            drop(KBox::from_raw(p));
-        }
-    }
+    // SAFETY: `private_data` is null or the `T::Cache` set by `open::<T>`; nobody uses the
+    // file any more.
+    unsafe { super::drop_file_private::<T::Cache>(file) };
     0
 }
 

@@ -172,8 +172,9 @@ unsafe extern "C" fn open<T: FileOperations>(
         // SAFETY: Both files are valid; the file is still being opened, so its flags are
         // ours to set.
         unsafe { sys::union_file_inherit_odirect(file, T::opened_file(&data).as_ptr()) };
-        // SAFETY: `private_data` is ours; the box is reclaimed in `release`.
-        unsafe { sys::union_file_set_private(file, KBox::into_raw(data).cast()) };
+        // SAFETY: `file` is being opened and its `private_data` is ours; `release::<T>`
+        // frees it with `drop_file_private::<T::Data>`.
+        unsafe { super::set_file_private(file, data) };
         Ok(0)
     })
 }
@@ -185,14 +186,9 @@ unsafe extern "C" fn release<T: FileOperations>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
-    // SAFETY: `private_data` is null or the box set by `open::<T>` (or the `tmpfile`
-    // helper); nobody uses the file any more, so it is reclaimed once.
-    unsafe {
-        let p = sys::union_file_private(file).cast::<T::Data>();
-        if !p.is_null() {
-            drop(KBox::from_raw(p));
-        }
-    }
+    // SAFETY: `private_data` is null or the `T::Data` box set by `open::<T>` (or the
+    // `tmpfile` helper); nobody uses the file any more.
+    unsafe { super::drop_file_private::<T::Data>(file) };
     0
 }
 
