@@ -120,17 +120,17 @@ pub(crate) struct UnionFs {
     /// so that one file never gets two union inodes (see `copy_up::copy_up_linked`).
     pub(crate) index_lock: Arc<Mutex<()>>,
     depth: i32,
-    _claim: vfs::UpperClaim,
+    _claim: vfs::DirClaim,
 }
 
 /// Sets up the registry of upper directories in use (module init).
 pub(crate) fn init_registry() {
-    vfs::init_upper_registry();
+    vfs::init_dir_claims();
 }
 
 /// Frees the registry of upper directories in use (module exit).
 pub(crate) fn exit_registry() {
-    vfs::exit_upper_registry();
+    vfs::exit_dir_claims();
 }
 
 fn take(fc: &UnionContext, slot: &mut Option<LayerSpec>, which: Which) -> Result<LayerSpec> {
@@ -211,7 +211,7 @@ impl UnionFs {
         }
 
         let creator_cred = vfs::mounter_cred()?;
-        let claim = vfs::UpperClaim::new(ud)
+        let claim = vfs::DirClaim::new(ud)
             .map_err(|e| report(fc, e, fmt!("upper={u} is in use by another union mount")))?;
         let clone = |spec: &LayerSpec, which: Which| -> Result<Layer> {
             let (k, s) = (which.key(), shown(spec));

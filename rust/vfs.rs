@@ -714,9 +714,8 @@ impl Drop for Path {
 // ---------------------------------------------------------------------------------------------
 // Credentials.
 
-/// The credentials a union uses for its layers: the current task's (the mounter's),
-/// without `CAP_SYS_RESOURCE`, so that quotas and reserved blocks apply to what the union
-/// writes (as overlayfs does).
+/// The current task's credentials without `CAP_SYS_RESOURCE`, so that quotas and reserved
+/// blocks apply to what is written with them (overlayfs' mounter credentials).
 pub(crate) fn mounter_cred() -> Result<ARef<Credential>> {
     // SAFETY: Returns a new reference to new credentials, or null.
     let c = unsafe { sys::union_mounter_creds() };
@@ -1174,9 +1173,9 @@ pub(crate) fn open_backing(
             sys::backing_file_open(user_file.as_ptr(), flags as i32, &path, cred.as_ptr())
         })
     };
-    // The union is `noatime` (union-mounts.txt: the top layer is forced noatime); reads
-    // through it do not touch the layers' atime.  O_NOATIME needs ownership or
-    // CAP_FOWNER in the mounter's credentials; without them, open normally.
+    // Backing files are opened `O_NOATIME` (a stacking filesystem's reads do not touch
+    // its layers' atime; union-mounts.txt forces the top layer noatime) where `cred` may
+    // (ownership or CAP_FOWNER); else normally.
     let f = match open(flags | bindings::O_NOATIME) {
         Err(e) if e == EPERM => open(flags)?,
         r => r?,
@@ -1250,36 +1249,36 @@ pub(crate) fn read_dir_real(
 // Mount options.
 
 // ---------------------------------------------------------------------------------------------
-// Upper directories in use.
+// Claims on directory trees.
 
 kernel::sync::global_lock! {
-    // SAFETY: Initialised by `init_upper_registry` in module init, before any mount.
-    unsafe(uninit) static UPPERS: Mutex<KVec<ARef<Dentry>>> = KVec::new();
+    // SAFETY: Initialised by `init_dir_claims` in module init, before any claim.
+    unsafe(uninit) static CLAIMS: Mutex<KVec<ARef<Dentry>>> = KVec::new();
 }
 
-/// Initialises the registry of upper directories in use.  Called once at module init.
-pub(crate) fn init_upper_registry() {
-    // SAFETY: Called exactly once, from module init, before any other use of `UPPERS`.
-    unsafe { UPPERS.init() };
+/// Initialises the registry of directory claims.  Called once at module init.
+pub(crate) fn init_dir_claims() {
+    // SAFETY: Called exactly once, from module init, before any other use of `CLAIMS`.
+    unsafe { CLAIMS.init() };
 }
 
 /// Frees the registry's buffer (module exit: a static is never dropped, so without this
 /// the buffer would leak at every `rmmod`; kmemleak on the debug kernel reported it).
-pub(crate) fn exit_upper_registry() {
-    let old = core::mem::take(&mut *UPPERS.lock());
+pub(crate) fn exit_dir_claims() {
+    let old = core::mem::take(&mut *CLAIMS.lock());
     drop(old);
 }
 
-/// A claim on an upper directory: while it lives, no other union may use this directory,
-/// a directory below it or above it as its upper layer.
-pub(crate) struct UpperClaim {
+/// An exclusive claim on a directory tree: while it lives, nobody else can claim this
+/// directory, a directory below it or one above it.
+pub(crate) struct DirClaim {
     dir: ARef<Dentry>,
 }
 
-impl UpperClaim {
-    /// Claims `dir`, failing with `EBUSY` if it overlaps another union's upper layer.
+impl DirClaim {
+    /// Claims `dir`, failing with `EBUSY` if it overlaps another claim.
     pub(crate) fn new(dir: &Dentry) -> Result<Self> {
-        let mut list = UPPERS.lock();
+        let mut list = CLAIMS.lock();
         if list
             .iter()
             .any(|d| ptr::eq(&**d, dir) || d.is_subdir_of(dir) || dir.is_subdir_of(d))
@@ -1292,9 +1291,9 @@ impl UpperClaim {
     }
 }
 
-impl Drop for UpperClaim {
+impl Drop for DirClaim {
     fn drop(&mut self) {
-        let mut list = UPPERS.lock();
+        let mut list = CLAIMS.lock();
         if let Some(i) = list.iter().position(|d| ptr::eq(&**d, &*self.dir)) {
             let _ = list.remove(i);
         }
