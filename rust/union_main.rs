@@ -9,7 +9,8 @@
 //!
 //! Layout, one file per VFS concern as in overlayfs:
 //! - [`vfs`]: the only module with `unsafe` code: wrappers over raw bindings, and the C
-//!   vtables built from its traits; it knows kernel objects only, the modules below use it.
+//!   vtables built from its traits; it knows kernel objects only, the modules below use it
+//!   (each of them is `#[forbid(unsafe_code)]`, so the compiler holds that line).
 //! - [`format`]: the on-disk format of the upper layer: markers, private xattrs and their
 //!   values, reserved names.
 //! - [`params`]: mount options and their validation.
@@ -21,22 +22,36 @@
 //! - [`file`]: regular files, passed through to the real file.
 //! - [`fileattr`]: file attributes (chattr flags), the protection flags kept in an xattr.
 //! - [`xattr`]: extended attributes, hiding the private `trusted.union.*` namespace.
+//! - [`dir`], [`copy_up`], [`acl`]: namespace changes, copy-up, POSIX ACLs.
 
 use kernel::prelude::*;
 
+#[forbid(unsafe_code)]
 mod acl;
+#[forbid(unsafe_code)]
 mod copy_up;
+#[forbid(unsafe_code)]
 mod dir;
+#[forbid(unsafe_code)]
 mod file;
+#[forbid(unsafe_code)]
 mod fileattr;
+#[forbid(unsafe_code)]
 mod format;
+#[forbid(unsafe_code)]
 mod inode;
+#[forbid(unsafe_code)]
 mod namei;
+#[forbid(unsafe_code)]
 mod params;
+#[forbid(unsafe_code)]
 mod persist;
+#[forbid(unsafe_code)]
 mod readdir;
+#[forbid(unsafe_code)]
 mod superblock;
 mod vfs;
+#[forbid(unsafe_code)]
 mod xattr;
 
 module! {
