@@ -19,7 +19,9 @@ use crate::{
         AclArg,
         AclResult,
         Dentry,
-        Inode, //
+        Inode,
+        InodeAcl,
+        RcuWalk, //
     },
 };
 use kernel::prelude::*;
@@ -27,13 +29,17 @@ use kernel::prelude::*;
 /// `get_inode_acl`: the ACL of `type_` of the real inode (upper once it exists, else
 /// lower) for permission checks, read with the mounter's credentials.  In RCU walk mode
 /// (`rcu`) the real inode's cached ACL, or `ECHILD` to leave it.
-pub(crate) fn get_inode_acl(inode: &Inode, type_: i32, rcu: bool) -> Result<AclResult> {
+pub(crate) fn get_inode_acl<'a>(
+    inode: &Inode,
+    type_: i32,
+    rcu: Option<&'a RcuWalk>,
+) -> Result<InodeAcl<'a>> {
     let real = inode.union_info().real_inode().ok_or(ECHILD)?;
-    if rcu {
-        return Ok(vfs::get_inode_acl_real(real, type_, true));
+    if let Some(walk) = rcu {
+        return Ok(vfs::get_inode_acl_rcu(real, type_, walk));
     }
     let _creds = inode.sb().union_fs().override_creds();
-    Ok(vfs::get_inode_acl_real(real, type_, false))
+    Ok(vfs::get_inode_acl_real(real, type_).into())
 }
 
 /// `get_acl`: the ACL of `type_` of the real object of the union dentry `d` (`getfacl`),

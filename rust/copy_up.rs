@@ -888,7 +888,8 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
     let mut shared = [None; format::MAX_FALLTHRU_TYPE as usize + 1];
     let mut nodes = KVec::with_capacity(fallthrus.len(), GFP_KERNEL)?;
     for (name, t) in fallthrus.iter() {
-        let t = *t & format::MAX_FALLTHRU_TYPE;
+        // `d_type`s are below 16 (`DT_WHT` 14 the largest), so every one has a slot.
+        let t = *t % (format::MAX_FALLTHRU_TYPE + 1);
         let link = *shared[usize::from(t)].get_or_insert_with(|| fs.shared_marker(t));
         nodes.push(
             upper::ChrDev {

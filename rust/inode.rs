@@ -26,10 +26,12 @@ use crate::{
         FileAttr,
         Idmap,
         Inode,
+        InodeAcl,
         InodeKey,
         InodeOperations,
         KillableMutex,
         NewInode,
+        RcuWalk,
         SuperBlock, //
     },
 };
@@ -491,7 +493,7 @@ pub(crate) fn permission(inode: &Inode, mask: i32, idmap: &Idmap<'_>) -> Result 
     let mut mask = mask;
     let special = matches!(
         ri.mode() & vfs::S_IFMT,
-        0o020000 | 0o060000 | 0o010000 | 0o140000
+        vfs::S_IFCHR | vfs::S_IFBLK | vfs::S_IFIFO | vfs::S_IFSOCK
     );
     if which == Which::Lower && !special && mask & MAY_WRITE != 0 {
         mask &= !(MAY_WRITE | MAY_APPEND);
@@ -639,7 +641,11 @@ impl InodeOperations for InodeOps {
         permission(inode, mask, idmap)
     }
 
-    fn get_inode_acl(inode: &Inode, type_: i32, rcu: bool) -> Result<AclResult> {
+    fn get_inode_acl<'a>(
+        inode: &Inode,
+        type_: i32,
+        rcu: Option<&'a RcuWalk>,
+    ) -> Result<InodeAcl<'a>> {
         crate::acl::get_inode_acl(inode, type_, rcu)
     }
 

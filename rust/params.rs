@@ -84,7 +84,13 @@ pub(crate) const PARAMS: &[FsParam] = &[
 ];
 
 /// Handles one parameter already matched by `fs_parse`.
-pub(crate) fn parse_param(fc: &FsContext, opt: u8, _key: &CStr, value: Option<&CStr>) -> Result {
+pub(crate) fn parse_param(
+    fc: &FsContext,
+    config: &mut MountConfig,
+    opt: u8,
+    _key: &CStr,
+    value: Option<&CStr>,
+) -> Result {
     if opt == OPT_REMERGE {
         if fc.is_reconfigure() {
             return Err(report(
@@ -93,7 +99,7 @@ pub(crate) fn parse_param(fc: &FsContext, opt: u8, _key: &CStr, value: Option<&C
                 fmt!("remerge applies when mounting, not to a remount"),
             ));
         }
-        fc.config().ok_or(EINVAL)?.remerge = true;
+        config.remerge = true;
         return Ok(());
     }
     let which = match opt {
@@ -106,7 +112,6 @@ pub(crate) fn parse_param(fc: &FsContext, opt: u8, _key: &CStr, value: Option<&C
     if fc.is_reconfigure() {
         return check_unchanged(fc, which, value);
     }
-    let config = fc.config().ok_or(EINVAL)?;
     let slot = match which {
         Which::Lower => &mut config.lower,
         Which::Upper => &mut config.upper,

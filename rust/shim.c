@@ -723,3 +723,29 @@ const char *union_sb_type_name(const struct super_block *sb)
 {
 	return sb->s_type->name;
 }
+
+/*
+ * Takes @inode's i_lock unless the inode is being freed (I_FREEING or
+ * I_WILL_FREE, set under i_lock before ->evict_inode runs): returns true with
+ * i_lock held, false without it.
+ */
+bool union_inode_lock_unless_freeing(struct inode *inode)
+{
+	spin_lock(&inode->i_lock);
+	if (inode_state_read(inode) & (I_FREEING | I_WILL_FREE)) {
+		spin_unlock(&inode->i_lock);
+		return false;
+	}
+	return true;
+}
+
+void union_inode_unlock_state(struct inode *inode)
+{
+	spin_unlock(&inode->i_lock);
+}
+
+/* Frees the kmalloc'd @p after an RCU grace period; may sleep. */
+void union_kvfree_rcu(void *p)
+{
+	kvfree_rcu_mightsleep(p);
+}

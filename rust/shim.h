@@ -29,7 +29,7 @@
 #include <linux/statfs.h>
 #include <linux/xattr.h>
 
-/* Mount parameters (fs_parameter_spec table lives in shim.c). */
+/* Mount parameters: fs_parse() with the table the caller gives (Rust FsParam). */
 int union_fs_parse(struct fs_context *fc, const struct fs_parameter_spec *desc,
 		   struct fs_parameter *param, struct fs_parse_result *result);
 void union_fc_error(struct fs_context *fc, const char *msg);
@@ -64,7 +64,7 @@ struct dentry *union_lookup_one_unlocked(struct mnt_idmap *idmap,
 					 const unsigned char *name, unsigned int len,
 					 struct dentry *base);
 void union_inode_set_nlink(struct inode *inode, unsigned int nlink);
-/* One fallthru marker to create: a name and the d_type it stands for. */
+/* One character device node to create: a name, its dev_t, a node to link or NULL. */
 struct union_chrdev {
 	const unsigned char *name;
 	unsigned int len;
@@ -139,5 +139,9 @@ int union_apply_create_acls(struct mnt_idmap *idmap, struct dentry *dir,
 
 /* Exported to modules but declared in headers bindgen does not see whole. */
 int union_kern_path_dir(const char *name, struct path *path);
+
+bool union_inode_lock_unless_freeing(struct inode *inode);
+void union_inode_unlock_state(struct inode *inode);
+void union_kvfree_rcu(void *p);
 
 #endif /* UNION_SHIM_H */

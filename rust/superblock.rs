@@ -724,8 +724,14 @@ impl FileSystem for Union {
         &UNION_FS_TYPE
     }
 
-    fn parse_param(fc: &UnionContext, opt: u8, key: &CStr, value: Option<&CStr>) -> Result {
-        crate::params::parse_param(fc, opt, key, value)
+    fn parse_param(
+        fc: &UnionContext,
+        config: &mut MountConfig,
+        opt: u8,
+        key: &CStr,
+        value: Option<&CStr>,
+    ) -> Result {
+        crate::params::parse_param(fc, config, opt, key, value)
     }
 
     fn reconfigure(fc: &UnionContext) -> Result {

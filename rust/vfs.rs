@@ -26,6 +26,11 @@
 //! - [`dir_context`]: `struct dir_context` both ways (emitting entries, reading a real
 //!   directory).
 //!
+//! The filesystems built on it are *stacking* ones, as overlayfs: their superblocks are
+//! `SB_NOATIME | SB_POSIXACL` with `MAX_LFS_FILESIZE`, their inodes `S_NOATIME |
+//! S_NOCMTIME` with ACLs not cached (a real inode has them), dropped as soon as unused
+//! (`inode_just_drop`), and regular files are backing files.
+//!
 //! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h),
 //! [`include/linux/namei.h`](srctree/include/linux/namei.h),
 //! [`include/linux/fs_context.h`](srctree/include/linux/fs_context.h).
@@ -61,12 +66,15 @@ pub(crate) use iget::{
 };
 pub(crate) use inode_ops::{
     get_acl_real,
+    get_inode_acl_rcu,
     get_inode_acl_real,
     set_acl_real,
     AclArg,
     AclResult,
     Idmap,
-    InodeOperations, //
+    InodeAcl,
+    InodeOperations,
+    RcuWalk, //
 };
 pub(crate) use super_ops::SeqFile;
 pub(crate) use xattr_handler::XattrHandler;
@@ -136,6 +144,12 @@ pub(crate) const S_IFREG: u32 = 0o100000;
 pub(crate) const S_IFLNK: u32 = 0o120000;
 /// Character device file type.
 pub(crate) const S_IFCHR: u32 = 0o020000;
+/// Block device file type.
+pub(crate) const S_IFBLK: u32 = 0o060000;
+/// FIFO file type.
+pub(crate) const S_IFIFO: u32 = 0o010000;
+/// Socket file type.
+pub(crate) const S_IFSOCK: u32 = 0o140000;
 
 /// `d_type` values of `struct linux_dirent64`.
 pub(crate) mod dtype {
@@ -609,7 +623,7 @@ impl PrivateMount {
 /// `inode_permission` on a real inode of the layer mounted at `mnt`, with the current
 /// (overridden) credentials.
 pub(crate) fn permission_real(mnt: &PrivateMount, inode: &Inode, mask: i32) -> Result {
-    // SAFETY: Valid idmap and inode.
+    // SAFETY: The private mount's idmap and a referenced inode (`&Inode`).
     to_result(unsafe { bindings::inode_permission(mnt.idmap(), inode.as_ptr(), mask) })
 }
 
@@ -798,7 +812,8 @@ pub(crate) fn getxattr_real(
     name: &CStr,
     buf: &mut [u8],
 ) -> Result<usize> {
-    // SAFETY: All pointers are valid; `buf` is writable for its length.
+    // SAFETY: The private mount's idmap, a referenced dentry and a NUL-terminated name
+    // that outlive the call; `buf` is writable for its length (`&mut [u8]`).
     let r = unsafe {
         sys::vfs_getxattr(
             mnt.idmap(),
@@ -861,7 +876,9 @@ pub(crate) fn statfs_counts(mnt: &PrivateMount) -> Result<(u64, u64, isize)> {
 /// probe O_TMPFILE support.
 pub(crate) fn tmpfile_probe(mnt: &PrivateMount, dir: &Dentry, cred: &Credential) -> Result {
     let path = mnt.path_of(dir);
-    // SAFETY: Valid idmap, path and credentials; the returned file is released at once.
+    // SAFETY: The private mount's idmap, a path on it built from the referenced `dir`, and
+    // referenced credentials, all outliving the call; the returned file is released at
+    // once.
     let f = from_err_ptr(unsafe {
         sys::kernel_tmpfile_open(
             mnt.idmap(),
@@ -1304,7 +1321,7 @@ impl SuperBlock {
     /// The filesystem's UUID (`s_uuid`), if it has one.
     pub(crate) fn uuid(&self) -> Option<[u8; 16]> {
         let mut out = [0u8; 16];
-        // SAFETY: A valid superblock; `out` has room for a `uuid_t`.
+        // SAFETY: The superblock is valid (type invariant); `out` has room for a `uuid_t`.
         let len = unsafe { sys::union_sb_uuid(self.as_ptr(), out.as_mut_ptr()) };
         (len != 0).then_some(out)
     }
@@ -1323,7 +1340,8 @@ impl SuperBlock {
 
     /// Writes the superblock's dirty data and metadata out and waits (`sync_filesystem`).
     pub(crate) fn sync(&self) -> Result {
-        // SAFETY: A valid superblock; the shim takes `s_umount` around the call.
+        // SAFETY: The superblock is valid (type invariant); the shim takes `s_umount` around
+        // the call.
         to_result(unsafe { sys::union_sync_sb(self.as_ptr()) })
     }
 
@@ -1354,7 +1372,7 @@ pub(crate) fn read_dir_batch(
             break;
         }
     }
-    // SAFETY: As above.
+    // SAFETY: `dir` is an open file (a `&File` holds a reference).
     Ok(unsafe { sys::union_file_pos(dir.as_ptr()) })
 }
 

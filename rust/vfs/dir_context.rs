@@ -128,8 +128,10 @@ impl<'a> ReadDirCtx<'a> {
         Self::with(Emit::Positioned(emit))
     }
 
+    /// The `dir_context` to pass to `iterate_dir`: a pointer to the whole context (the
+    /// actor reaches the other fields through it), whose first field it is.
     pub(crate) fn as_dir_context(&mut self) -> *mut bindings::dir_context {
-        &mut self.ctx
+        core::ptr::from_mut(self).cast()
     }
 
     pub(crate) fn take_error(&mut self) -> Result {

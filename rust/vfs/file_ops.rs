@@ -199,7 +199,8 @@ unsafe extern "C" fn release<T: FileOperations>(
 ///
 /// `file` must be an open file of ours that stays open while the context is used.
 unsafe fn backing_ctx<T: FileOperations>(file: *mut bindings::file) -> sys::backing_file_ctx {
-    // SAFETY: Promised by the caller.
+    // SAFETY: `file` is open while the context is used (the caller's promise), and it
+    // holds its inode.
     let inode = unsafe { inode_of(file) };
     sys::backing_file_ctx {
         cred: T::creds(inode).as_ptr(),
@@ -309,7 +310,7 @@ unsafe fn splice_at<T: FileOperations>(
     // SAFETY: `ppos` is valid (promised by the caller).
     iocb.ki_pos = unsafe { *ppos };
     let r = op(&mut iocb, &mut ctx);
-    // SAFETY: As above.
+    // SAFETY: `ppos` is valid for writes (promised by the caller).
     unsafe { *ppos = iocb.ki_pos };
     r
 }
@@ -332,7 +333,8 @@ unsafe extern "C" fn splice_read<T: FileOperations>(
         Ok(r) => r.as_ptr(),
         Err(e) => return e.to_errno() as isize,
     };
-    // SAFETY: Forwarded VFS contract; the real file stays open while `file` is.
+    // SAFETY: `file` is open for the call and `ppos` valid (the VFS's contract, which is
+    // `splice_at`'s); the real file stays open while `file` is.
     unsafe {
         splice_at::<T>(file, ppos, |iocb, ctx| {
             sys::backing_file_splice_read(real, iocb, pipe, len, flags, ctx)
@@ -360,7 +362,8 @@ unsafe extern "C" fn splice_write<T: FileOperations>(
     // SAFETY: `file` is open for the call (see above), so are its data and the real file that
     // holds.
     let real = unsafe { T::opened_file(data_of::<T>(file)).as_ptr() };
-    // SAFETY: Forwarded VFS contract.
+    // SAFETY: Both files are open files of ours, held for the call (the VFS's contract,
+    // which is `range_op`'s).
     unsafe {
         splice_at::<T>(file, ppos, |iocb, ctx| {
             sys::backing_file_splice_write(pipe, real, iocb, len, flags, ctx)
@@ -514,7 +517,8 @@ unsafe extern "C" fn copy_file_range<T: FileOperations>(
     len: usize,
     flags: c_uint,
 ) -> isize {
-    // SAFETY: Forwarded VFS contract.
+    // SAFETY: Both files are open files of ours, held for the call (the VFS's contract,
+    // which is `range_op`'s).
     unsafe {
         range_op::<T>(
             file_in,
@@ -547,6 +551,7 @@ unsafe extern "C" fn remap_file_range<T: FileOperations>(
     } else {
         RangeOp::Clone(flags)
     };
-    // SAFETY: Forwarded VFS contract.
+    // SAFETY: Both files are open files of ours, held for the call (the VFS's contract,
+    // which is `range_op`'s).
     unsafe { range_op::<T>(file_in, pos_in, file_out, pos_out, len as u64, op) }
 }

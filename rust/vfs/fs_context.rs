@@ -25,7 +25,11 @@ use core::{
     },
     marker::PhantomData,
     mem::MaybeUninit,
-    ptr, //
+    ptr,
+    sync::atomic::{
+        AtomicBool,
+        Ordering, //
+    },
 };
 use kernel::{
     bindings,
@@ -51,8 +55,9 @@ pub(crate) trait FileSystem: Sized + 'static {
     const MAGIC: usize;
     /// The mount parameters, ending with [`FsParam::END`].
     const PARAMS: &'static [FsParam];
-    /// The mount configuration an `fs_context` builds (`fs_private`).
-    type Config: Default;
+    /// The mount configuration an `fs_context` builds (`fs_private`); one task may make the
+    /// context and another configure or free it.
+    type Config: Default + Send;
     /// The state of a superblock (`s_fs_info`).
     type Data: Send + Sync;
     /// The state of an inode (`i_private`).
@@ -69,9 +74,15 @@ pub(crate) trait FileSystem: Sized + 'static {
     /// The static `file_system_type` of this filesystem.
     fn fs_type() -> &'static FsType<Self>;
 
-    /// One parameter, `opt` being the [`FsParam`] it matched, `value` its string (none
-    /// for a flag).
-    fn parse_param(fc: &FsContext<Self>, opt: u8, key: &CStr, value: Option<&CStr>) -> Result;
+    /// One parameter into `config`, `opt` being the [`FsParam`] it matched, `value` its
+    /// string (none for a flag).
+    fn parse_param(
+        fc: &FsContext<Self>,
+        config: &mut Self::Config,
+        opt: u8,
+        key: &CStr,
+        value: Option<&CStr>,
+    ) -> Result;
 
     /// A remount of an existing superblock with the parsed parameters.
     fn reconfigure(fc: &FsContext<Self>) -> Result;
@@ -106,24 +117,34 @@ pub(crate) trait FileSystem: Sized + 'static {
 ///
 /// # Invariants
 ///
-/// Only [`Registration::<T>::new`] writes it (before registering it), with `T`'s callbacks
-/// (`init_fs_context::<T>`, `kill_sb::<T>`): every superblock and `fs_context` of this
-/// type is one those callbacks set up, so its private data is `T`'s.
-pub(crate) struct FsType<T: FileSystem>(Opaque<bindings::file_system_type>, PhantomData<T>);
+/// Only [`Registration::<T>::new`] writes the type, with `T`'s callbacks
+/// (`init_fs_context::<T>`, `kill_sb::<T>`), and only while it holds `claimed`, which it
+/// keeps for as long as the type is registered: every superblock and `fs_context` of
+/// this type is one those callbacks set up, so its private data is `T`'s.
+pub(crate) struct FsType<T: FileSystem> {
+    fst: Opaque<bindings::file_system_type>,
+    claimed: AtomicBool,
+    _fs: PhantomData<T>,
+}
 
-// SAFETY: Written once by `Registration::new` before `register_filesystem` publishes it,
-// then only read by the VFS (and compared by address).
+// SAFETY: Written only by the one `Registration` that holds `claimed`, before
+// `register_filesystem` publishes it; then only read by the VFS (and compared by
+// address).
 unsafe impl<T: FileSystem> Sync for FsType<T> {}
 
 impl<T: FileSystem> FsType<T> {
     /// A type not registered yet.
     pub(crate) const fn new() -> Self {
-        Self(Opaque::uninit(), PhantomData)
+        Self {
+            fst: Opaque::uninit(),
+            claimed: AtomicBool::new(false),
+            _fs: PhantomData,
+        }
     }
 
     /// The raw pointer.
     pub(crate) fn as_ptr(&self) -> *mut bindings::file_system_type {
-        self.0.get()
+        self.fst.get()
     }
 }
 
@@ -168,10 +189,16 @@ impl FsParam {
 }
 
 /// The registration of a [`FileSystem`]; unregisters it on drop.
-pub(crate) struct Registration<T: FileSystem>(PhantomData<T>);
+///
+/// # Invariants
+///
+/// `ty` is registered and claimed by this registration.
+pub(crate) struct Registration<T: FileSystem> {
+    ty: &'static FsType<T>,
+}
 
 impl<T: FileSystem> Registration<T> {
-    /// Registers `T`, owned by `module`.
+    /// Registers `T`, owned by `module`; `EBUSY` if its type is registered already.
     pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
         if T::PARAMS.last().is_none_or(|p| !p.0.name.is_null()) {
             pr_err!(
@@ -180,12 +207,15 @@ impl<T: FileSystem> Registration<T> {
             );
             return Err(EINVAL);
         }
-        let fst = T::fs_type().as_ptr();
-        // SAFETY: The static is not registered yet (a second registration of the same
-        // type would fail with `EBUSY` below before the VFS reads it, and the module
-        // registers each type once), so nobody else reads it; all-zero is a valid
-        // `file_system_type` and we fill the fields the VFS needs, with `T`'s callbacks
-        // (the invariant of `FsType`).
+        let ty = T::fs_type();
+        if ty.claimed.swap(true, Ordering::AcqRel) {
+            return Err(EBUSY);
+        }
+        let fst = ty.as_ptr();
+        // SAFETY: We hold `claimed`, so no other registration writes the static, and it is
+        // not registered (a registration releases the claim only after unregistering), so
+        // the VFS does not read it; all-zero is a valid `file_system_type` and we fill the
+        // fields the VFS needs, with `T`'s callbacks (the invariant of `FsType`).
         unsafe {
             fst.write(MaybeUninit::zeroed().assume_init());
             (*fst).name = T::NAME.as_char_ptr();
@@ -195,16 +225,22 @@ impl<T: FileSystem> Registration<T> {
             (*fst).kill_sb = Some(super_ops::kill_sb::<T>);
         }
         // SAFETY: `fst` is fully initialised and static.
-        to_result(unsafe { bindings::register_filesystem(fst) })?;
-        Ok(Self(PhantomData))
+        if let Err(e) = to_result(unsafe { bindings::register_filesystem(fst) }) {
+            ty.claimed.store(false, Ordering::Release);
+            return Err(e);
+        }
+        // INVARIANT: Registered and claimed above.
+        Ok(Self { ty })
     }
 }
 
 impl<T: FileSystem> Drop for Registration<T> {
     fn drop(&mut self) {
-        // SAFETY: Registered in `new`.  The module cannot be unloaded while a superblock of
-        // the type lives (`owner` pins it), so none uses the type any more.
-        unsafe { bindings::unregister_filesystem(T::fs_type().as_ptr()) };
+        // SAFETY: Registered by `new` (type invariant).  A registration lives in the module
+        // that owns the type, which cannot be unloaded while a superblock of the type lives
+        // (`owner` pins it), so none uses the type any more.
+        unsafe { bindings::unregister_filesystem(self.ty.as_ptr()) };
+        self.ty.claimed.store(false, Ordering::Release);
     }
 }
 
@@ -266,15 +302,18 @@ impl<T: FileSystem> FsContext<T> {
 
     /// The mount configuration being built.
     ///
-    /// Callers hold at most one such reference, inside one callback: the context is used
-    /// by one task at a time (type invariant), so the reference is exclusive.
+    /// # Safety
+    ///
+    /// The caller must not hold another reference to the configuration while the result
+    /// lives.  (The trampolines call this once per callback, and hand the result to `T`
+    /// as an argument; the context is used by one task at a time, type invariant.)
     #[expect(clippy::mut_from_ref)]
-    pub(crate) fn config(&self) -> Option<&mut T::Config> {
+    unsafe fn config(&self) -> Option<&mut T::Config> {
         // SAFETY: A valid fs_context (type invariant).
         let p = unsafe { sys::union_fc_fs_private(self.as_ptr()) }.cast::<T::Config>();
         // SAFETY: `fs_private` is null or the `KBox<T::Config>` set by
         // `init_fs_context::<T>` (type invariant), freed only by `fc_free::<T>` after
-        // every callback; exclusive as explained above.
+        // every callback; exclusive as the caller promises.
         unsafe { p.as_mut() }
     }
 }
@@ -291,6 +330,11 @@ impl<T: FileSystem> ContextVtable<T> {
         get_tree: Some(fc_get_tree::<T>),
         reconfigure: Some(fc_reconfigure::<T>),
     };
+
+    /// The static table.
+    const fn build() -> &'static sys::fs_context_operations {
+        &Self::OPS
+    }
 }
 
 /// # Safety
@@ -304,7 +348,7 @@ unsafe extern "C" fn init_fs_context<T: FileSystem>(fc: *mut bindings::fs_contex
         // until then).  The ops table is static.
         unsafe {
             sys::union_fc_set_fs_private(fc.cast(), KBox::into_raw(config).cast());
-            sys::union_fc_set_ops(fc.cast(), &ContextVtable::<T>::OPS);
+            sys::union_fc_set_ops(fc.cast(), ContextVtable::<T>::build());
         }
         Ok(0)
     })
@@ -320,7 +364,7 @@ unsafe extern "C" fn fc_free<T: FileSystem>(fc: *mut sys::fs_context) {
         // SAFETY: `p` came from `KBox::into_raw` in `init_fs_context::<T>` and is
         // reclaimed once: the field is cleared right after.
         drop(unsafe { KBox::from_raw(p) });
-        // SAFETY: As above.
+        // SAFETY: `fc` is the valid fs_context being freed.
         unsafe { sys::union_fc_set_fs_private(fc, ptr::null_mut()) };
     }
 }
@@ -356,7 +400,9 @@ unsafe extern "C" fn fc_parse_param<T: FileSystem>(
                 (!v.is_null()).then(|| CStr::from_char_ptr(v)),
             )
         };
-        T::parse_param(ctx, opt as u8, key, value)?;
+        // SAFETY: The only reference to the configuration during this callback.
+        let config = unsafe { ctx.config() }.ok_or(EINVAL)?;
+        T::parse_param(ctx, config, opt as u8, key, value)?;
         Ok(0)
     })
 }
@@ -395,7 +441,8 @@ unsafe extern "C" fn fill_super<T: FileSystem>(
         // SAFETY: `sb` is a new superblock, valid until `kill_sb`, which cannot run before
         // this returns.
         let sbw = unsafe { SuperBlock::from_raw(sb) };
-        let config = ctx.config().ok_or(EINVAL)?;
+        // SAFETY: The only reference to the configuration during this callback.
+        let config = unsafe { ctx.config() }.ok_or(EINVAL)?;
         let (data, depth) = T::new_super(ctx, config)?;
         // SAFETY: The superblock is ours to set up (nobody else sees it yet); the tables
         // are static; the data box is leaked into `s_fs_info` and reclaimed in

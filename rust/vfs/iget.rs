@@ -14,10 +14,14 @@ use super::{
     sys,
     Inode,
     SuperBlock,
+    S_IFBLK,
+    S_IFCHR,
     S_IFDIR,
+    S_IFIFO,
     S_IFLNK,
     S_IFMT,
-    S_IFREG, //
+    S_IFREG,
+    S_IFSOCK, //
 };
 use core::{
     ffi::{
@@ -65,22 +69,33 @@ struct IgetData<T: FileSystem> {
 
 /// # Safety
 ///
-/// Called by `iget5_locked` under `inode_hash_lock` with an inode of a `T` superblock on
-/// the hash chain of `data.key` and the caller's `IgetData<T>`.
+/// Called by `find_inode` (for `iget5_locked`, under the RCU read lock and perhaps
+/// `inode_hash_lock`) with an inode of a `T` superblock on the hash chain of `data.key`,
+/// and the caller's `IgetData<T>`.
 unsafe extern "C" fn iget_test<T: FileSystem>(
     inode: *mut bindings::inode,
     data: *mut c_void,
 ) -> c_int {
+    // SAFETY: The inode is on a hash chain walked under the RCU read lock, so its memory is
+    // valid for the call.
+    if !unsafe { sys::union_inode_lock_unless_freeing(inode) } {
+        // Being evicted (`evict_inode` may be dropping its state): say it matches, so
+        // that `find_inode` waits for it to be freed and looks again.
+        return 1;
+    }
     // SAFETY: `data` is the `IgetData<T>` on `get_inode`'s stack, whose `data` is that
-    // caller's valid (not yet shared) state.  A hashed inode of a `T` superblock has its
-    // `i_private` set before it is hashed (`iget_set`) and cleared only in `evict_inode`,
-    // after it was unhashed; `inode_hash_lock`, held, keeps eviction from freeing it
-    // meanwhile.
-    unsafe {
+    // caller's valid (not yet shared) state.  A hashed `T` inode has its `i_private` set
+    // before it is hashed (`iget_set`) and dropped only by `evict_inode::<T>`, which runs
+    // after `I_FREEING` is set under `i_lock`: we hold `i_lock` and saw neither flag, so
+    // the state is alive until we unlock.
+    let r = unsafe {
         let found = (*inode).i_private as *const T::InodeData;
         let data = &*data.cast::<IgetData<T>>();
         c_int::from(!found.is_null() && (*found).key() == data.key && (*data.data).matches(&*found))
-    }
+    };
+    // SAFETY: Locked above.
+    unsafe { sys::union_inode_unlock_state(inode) };
+    r
 }
 
 /// # Safety
@@ -156,7 +171,7 @@ pub(crate) fn get_inode<T: FileSystem>(
                 fop,
                 raw.cast(),
             );
-            if !matches!(new.mode & S_IFMT, S_IFDIR | S_IFREG | S_IFLNK) {
+            if matches!(new.mode & S_IFMT, S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK) {
                 bindings::init_special_inode(inode, new.mode as u16, new.rdev);
                 (*inode).i_op = InodeVtable::<T::Inodes>::special();
             }
@@ -209,8 +224,12 @@ impl Inode {
         // cleared in `evict_inode::<T>`.
         let p = unsafe { (*self.as_ptr()).i_private } as *const T::InodeData;
         // SAFETY: A non-null `i_private` of an inode of a `T` superblock is the pinned
-        // `KBox<T::InodeData>` leaked by `get_inode::<T>`, which `evict_inode::<T>` frees
-        // only when the inode dies, after every borrow of it (tied to `&self`) has ended.
+        // `KBox<T::InodeData>` leaked by `get_inode::<T>`.  `evict_inode::<T>` drops it
+        // when the inode dies, which a borrow that pins the inode (a reference, or a held
+        // dentry or open file) rules out; a borrow from an RCU-walk callback pins only the
+        // inode's memory, and may overlap the drop: the state's memory is then freed only
+        // after an RCU grace period, and RCU-walk callers read through it only pointers to
+        // RCU-freed objects (dentries, inodes), as overlayfs' RCU walk does.
         (!p.is_null()).then(|| unsafe { &*p })
     }
 }

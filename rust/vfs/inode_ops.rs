@@ -7,7 +7,10 @@
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h).
 
 use super::{
-    file_ops::FileOperations,
+    file_ops::{
+        FileOperations,
+        FileVtable, //
+    },
     fs_context::FileSystem,
     sys,
     upper::NewObject,
@@ -16,7 +19,9 @@ use super::{
     FileAttr,
     Inode,
     Kstat,
-    PrivateMount, //
+    PrivateMount,
+    S_IFMT,
+    S_IFREG, //
 };
 use core::{
     ffi::{
@@ -85,7 +90,7 @@ pub(crate) trait InodeOperations: Sized + 'static {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
-    /// `tmpfile`: a new unnamed regular file of `mode` in `dir` for the union file `file`
+    /// `tmpfile`: a new unnamed regular file of `mode` in `dir` for our file `file`
     /// being opened at the unhashed negative `dentry`: its inode and the open file's
     /// private data (whose real file is open already).
     fn tmpfile(
@@ -113,9 +118,13 @@ pub(crate) trait InodeOperations: Sized + 'static {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
-    /// `get_inode_acl`: the ACL of `type_` permission checks use (`rcu`: in RCU walk
-    /// mode, without sleeping or taking a reference).
-    fn get_inode_acl(_inode: &Inode, _type_: i32, _rcu: bool) -> Result<AclResult> {
+    /// `get_inode_acl`: the ACL of `type_` permission checks use; with `rcu`, in RCU walk
+    /// mode, without sleeping or taking a reference (`ECHILD` to leave RCU walk).
+    fn get_inode_acl<'a>(
+        _inode: &Inode,
+        _type_: i32,
+        _rcu: Option<&'a RcuWalk>,
+    ) -> Result<InodeAcl<'a>> {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -254,12 +263,45 @@ pub(crate) struct AclResult(*mut bindings::posix_acl);
 /// The ACL argument of a `set_acl` call: null (remove) or an ACL valid for the call.
 pub(crate) struct AclArg<'a>(*mut bindings::posix_acl, PhantomData<&'a ()>);
 
-/// The ACL of `type_` of the real inode `real` for permission checks (`get_inode_acl`).
-pub(crate) fn get_inode_acl_real(real: &Inode, type_: i32, rcu: bool) -> AclResult {
-    // SAFETY: `real` is a valid inode; the result (in RCU mode a cached ACL returned
-    // unreferenced, else a referenced ACL, NULL or an error pointer) is what `AclResult`
-    // holds.
-    AclResult(unsafe { sys::union_real_get_inode_acl(real.as_ptr(), type_, rcu) })
+/// Proof that the running `get_inode_acl` call is in RCU walk mode: the RCU read lock is
+/// held and nothing may sleep.  Only the `get_inode_acl` trampoline makes one, on its
+/// stack, for the call.
+pub(crate) struct RcuWalk(PhantomData<*mut ()>);
+
+/// What `get_inode_acl` returns: an [`AclResult`], or in RCU walk mode (`'a`) a cached
+/// ACL without a reference.
+///
+/// # Invariants
+///
+/// The pointer is what an [`AclResult`] holds, or an ACL cached on a real inode returned
+/// unreferenced by `get_cached_acl_rcu` during the RCU walk `'a`.
+#[must_use]
+pub(crate) struct InodeAcl<'a>(*mut bindings::posix_acl, PhantomData<&'a RcuWalk>);
+
+impl From<AclResult> for InodeAcl<'_> {
+    fn from(acl: AclResult) -> Self {
+        // INVARIANT: An `AclResult`'s pointer.
+        Self(acl.0, PhantomData)
+    }
+}
+
+/// The ACL of `type_` of the real inode `real` for permission checks (`get_inode_acl`),
+/// with a reference.
+pub(crate) fn get_inode_acl_real(real: &Inode, type_: i32) -> AclResult {
+    // SAFETY: `real` is a valid inode; outside RCU mode the result is a referenced ACL,
+    // NULL or an error pointer, what `AclResult` holds.
+    AclResult(unsafe { sys::union_real_get_inode_acl(real.as_ptr(), type_, false) })
+}
+
+/// The cached ACL of `type_` of the real inode `real` in RCU walk mode.
+pub(crate) fn get_inode_acl_rcu<'a>(real: &Inode, type_: i32, _rcu: &'a RcuWalk) -> InodeAcl<'a> {
+    // SAFETY: `real` is a valid inode, and the RCU read lock is held (`RcuWalk`), as
+    // `get_cached_acl_rcu` needs; the result is a cached ACL without a reference (or NULL,
+    // or `ECHILD`'s error pointer), valid during the walk: what `InodeAcl<'a>` holds.
+    InodeAcl(
+        unsafe { sys::union_real_get_inode_acl(real.as_ptr(), type_, true) },
+        PhantomData,
+    )
 }
 
 /// The ACL of `type_` of the real object `real` on the layer `mnt` (`vfs_get_acl`).
@@ -382,10 +424,13 @@ unsafe extern "C" fn get_inode_acl<T: InodeOperations>(
     type_: c_int,
     rcu: bool,
 ) -> *mut bindings::posix_acl {
+    // The proof is handed out only with `rcu` (the VFS then holds the RCU read lock for the
+    // call) and lives on this call's stack.
+    let walk = RcuWalk(PhantomData);
     // SAFETY: `get_inode_acl`/`check_acl` hold the inode (in RCU walk mode the RCU read lock
     // keeps it from being freed) for the call, which the borrow does not outlive.
     let inode = unsafe { Inode::from_raw(inode) };
-    match T::get_inode_acl(inode, type_, rcu) {
+    match T::get_inode_acl(inode, type_, rcu.then_some(&walk)) {
         Ok(acl) => acl.0,
         Err(e) => e.to_ptr(),
     }
@@ -525,7 +570,8 @@ unsafe extern "C" fn create<T: InodeOperations>(
     dentry: *mut bindings::dentry,
     mode: u16,
 ) -> c_int {
-    // SAFETY: Forwarded VFS contract.
+    // SAFETY: `dir` is locked and held, `dentry` negative in it, for the call (the VFS's
+    // contract, which is `do_create`'s).
     unsafe { do_create::<T>(dir, dentry, NewObject::File(u32::from(mode) & 0o7777)) }
 }
 
@@ -538,7 +584,8 @@ unsafe extern "C" fn mkdir<T: InodeOperations>(
     dentry: *mut bindings::dentry,
     mode: u16,
 ) -> *mut bindings::dentry {
-    // SAFETY: Forwarded VFS contract.
+    // SAFETY: `dir` is locked and held, `dentry` negative in it, for the call (the VFS's
+    // contract, which is `do_create`'s).
     match unsafe { do_create::<T>(dir, dentry, NewObject::Dir(u32::from(mode) & 0o7777)) } {
         0 => ptr::null_mut(),
         e => Error::from_errno(e).to_ptr(),
@@ -555,7 +602,8 @@ unsafe extern "C" fn mknod<T: InodeOperations>(
     mode: u16,
     dev: u32,
 ) -> c_int {
-    // SAFETY: Forwarded VFS contract.
+    // SAFETY: `dir` is locked and held, `dentry` negative in it, for the call (the VFS's
+    // contract, which is `do_create`'s).
     unsafe { do_create::<T>(dir, dentry, NewObject::Node(u32::from(mode), dev)) }
 }
 
@@ -569,7 +617,9 @@ unsafe extern "C" fn symlink<T: InodeOperations>(
     dentry: *mut bindings::dentry,
     target: *const c_char,
 ) -> c_int {
-    // SAFETY: Forwarded VFS contract; the `CStr` does not outlive the call.
+    // SAFETY: `dir` is locked and held, `dentry` negative in it, for the call (the VFS's
+    // contract, which is `do_create`'s); `target` is NUL-terminated and the `CStr` does not
+    // outlive the call.
     unsafe { do_create::<T>(dir, dentry, NewObject::Symlink(CStr::from_char_ptr(target))) }
 }
 
@@ -657,7 +707,7 @@ unsafe extern "C" fn rename<T: InodeOperations>(
 
 /// # Safety
 ///
-/// Called by `vfs_tmpfile` with `dir` held, for the union file `file` being opened
+/// Called by `vfs_tmpfile` with `dir` held, for our file `file` being opened
 /// (`O_TMPFILE`) at an unhashed negative dentry (`file->f_path.dentry`) in `dir`.
 unsafe extern "C" fn tmpfile<T: InodeOperations>(
     _idmap: *mut bindings::mnt_idmap,
@@ -676,11 +726,19 @@ unsafe extern "C" fn tmpfile<T: InodeOperations>(
             )
         };
         let (inode, data) = T::tmpfile(d, de, f, u32::from(mode))?;
+        // The open file's private data is what the regular-file table of the filesystem
+        // frees (`release::<Files>`): only an inode with that table may get it.
+        let files = FileVtable::<<T::Fs as FileSystem>::Files>::build();
+        // SAFETY: `inode` is referenced; its `i_fop` was set before it was handed out.
+        let fop = unsafe { (*inode.as_ptr()).__bindgen_anon_3.i_fop };
+        if inode.mode() & S_IFMT != S_IFREG || !ptr::eq(fop, files) {
+            return Err(EIO);
+        }
         let real_ptr =
             <<T::Fs as FileSystem>::Files as FileOperations>::opened_file(&data).as_ptr();
         let private = KBox::into_raw(data);
         let mut owned = false;
-        // SAFETY: `file` is the union file being opened at its unhashed negative dentry;
+        // SAFETY: `file` is our file being opened at its unhashed negative dentry;
         // the helper hands our inode reference to the dentry, makes `private` (the open
         // file's data box, which `release::<T::Fs::Files>` frees) the file's private data
         // and opens the file without running `open` (the real file `real_ptr`, which the

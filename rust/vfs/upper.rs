@@ -261,7 +261,9 @@ pub(crate) fn setxattr(
     flags: i32,
 ) -> Result {
     let _write = mnt.want_write()?;
-    // SAFETY: Valid pointers; `vfs_setxattr` takes the inode lock itself.
+    // SAFETY: The private mount's idmap, a referenced dentry (`&Dentry`), a NUL-terminated
+    // name and a value slice that outlive the call; `vfs_setxattr` takes the inode lock
+    // itself.
     to_result(unsafe {
         sys::vfs_setxattr(
             mnt.idmap(),
@@ -277,7 +279,9 @@ pub(crate) fn setxattr(
 /// Removes an xattr from an upper object.
 pub(crate) fn removexattr(mnt: &PrivateMount, d: &Dentry, name: &CStr) -> Result {
     let _write = mnt.want_write()?;
-    // SAFETY: Valid pointers; `vfs_removexattr` takes the inode lock itself.
+    // SAFETY: The private mount's idmap, a referenced dentry (`&Dentry`) and a
+    // NUL-terminated name that outlive the call; `vfs_removexattr` takes the inode lock
+    // itself.
     to_result(unsafe { sys::vfs_removexattr(mnt.idmap(), d.as_ptr(), name.as_char_ptr()) })
 }
 
@@ -362,7 +366,9 @@ pub(crate) fn tmpfile(
     cred: &Credential,
 ) -> Result<ARef<File>> {
     let path = mnt.path_of(dir);
-    // SAFETY: Valid idmap, path and credentials.
+    // SAFETY: The private mount's idmap, a path on it built from the referenced `dir`, and
+    // referenced credentials, all outliving the call; the helper takes references of its
+    // own for the new file.
     let f = from_err_ptr(unsafe {
         sys::kernel_tmpfile_open(
             mnt.idmap(),
@@ -384,7 +390,8 @@ pub(crate) fn open(
     cred: &Credential,
 ) -> Result<ARef<File>> {
     let path = mnt.path_of(d);
-    // SAFETY: Valid path and credentials.
+    // SAFETY: A path on the private mount built from the referenced `d`, and referenced
+    // credentials, outliving the call; `dentry_open` takes references of its own.
     let f = from_err_ptr(unsafe { bindings::dentry_open(&path, flags as i32, cred.as_ptr()) })?;
     // SAFETY: `dentry_open` returns an owned reference.
     Ok(unsafe { ARef::from_raw(ptr::NonNull::new_unchecked(f.cast())) })
@@ -398,7 +405,7 @@ pub(crate) fn file_dentry(f: &File) -> &Dentry {
 
 /// `SEEK_DATA`/`SEEK_HOLE` on a real file; `None` at end of file (`ENXIO`).
 pub(crate) fn seek(f: &File, pos: i64, whence: u32) -> Result<Option<i64>> {
-    // SAFETY: Valid open file.
+    // SAFETY: `f` is an open file (a `&File` holds a reference).
     let r = unsafe { bindings::vfs_llseek(f.as_ptr(), pos, whence as i32) };
     if r == -i64::from(bindings::ENXIO) {
         Ok(None)
@@ -419,7 +426,8 @@ pub(crate) const SEEK_HOLE: u32 = 4;
 pub(crate) fn splice_range(src: &File, dst: &File, pos: i64, len: usize) -> Result<usize> {
     let mut ipos = pos;
     let mut opos = pos;
-    // SAFETY: Valid open files; positions are local.
+    // SAFETY: Both are open files (each `&File` holds a reference); the positions are
+    // locals that outlive the call.
     let r =
         unsafe { sys::do_splice_direct(src.as_ptr(), &mut ipos, dst.as_ptr(), &mut opos, len, 0) };
     super::len_result(r)
@@ -467,7 +475,7 @@ pub(crate) fn copy_file_range(
     pos: i64,
     len: usize,
 ) -> Result<Option<usize>> {
-    // SAFETY: Valid open files.
+    // SAFETY: Both are open files (each `&File` holds a reference).
     let r = unsafe { bindings::vfs_copy_file_range(src.as_ptr(), pos, dst.as_ptr(), pos, len, 0) };
     if r >= 0 {
         return Ok(Some(r as usize));
@@ -492,13 +500,13 @@ pub(crate) fn truncate_file(mnt: &PrivateMount, f: &File, size: i64) -> Result {
 
 /// Flushes a real file to stable storage.
 pub(crate) fn fsync(f: &File) -> Result {
-    // SAFETY: Valid open file.
+    // SAFETY: `f` is an open file (a `&File` holds a reference).
     to_result(unsafe { bindings::vfs_fsync(f.as_ptr(), 0) })
 }
 
 /// Flushes a range of a real file (`vfs_fsync_range`).
 pub(crate) fn fsync_range(f: &File, start: i64, end: i64, datasync: bool) -> Result {
-    // SAFETY: Valid open file.
+    // SAFETY: `f` is an open file (a `&File` holds a reference).
     to_result(unsafe { bindings::vfs_fsync_range(f.as_ptr(), start, end, i32::from(datasync)) })
 }
 
@@ -527,7 +535,8 @@ pub(crate) fn parent(d: &Dentry) -> ARef<Dentry> {
 /// Credentials for creating objects on upper: the mounter's, with the caller's
 /// fsuid/fsgid so that new objects belong to the caller.
 pub(crate) fn create_creds(mounter: &Credential) -> Result<ARef<Credential>> {
-    // SAFETY: Valid credentials; returns a new reference or null.
+    // SAFETY: `mounter` is referenced (`&Credential`); the shim returns a new reference or
+    // null.
     let c = unsafe { sys::union_create_creds(mounter.as_ptr()) };
     let c = ptr::NonNull::new(c.cast_mut()).ok_or(ENOMEM)?;
     // SAFETY: We own the new reference.
