@@ -108,18 +108,10 @@ static void mk_xattr(struct __test_metadata *_metadata, const char *path,
 	ASSERT_EQ(0, r) TH_LOG("setxattr %s %s: %s", path, name, strerror(-r));
 }
 
-/* A socket file, made by bind(). */
 static void mk_sock(struct __test_metadata *_metadata, const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd, r;
+	int r = new_sock(path) ? -errno : 0;
 
-	ASSERT_LT(strlen(path), sizeof(sun.sun_path));
-	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ASSERT_GE(fd, 0);
-	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) ? -errno : 0;
-	close(fd);
 	ASSERT_EQ(0, r) TH_LOG("bind %s: %s", path, strerror(-r));
 }
 
@@ -171,33 +163,6 @@ FIXTURE_SETUP(view)
 FIXTURE_TEARDOWN(view)
 {
 	union_layers_teardown(&self->l);
-}
-
-/* The same with fsopen()/fsconfig()/fsmount()/move_mount(). */
-static int fsmount_union(FIXTURE_DATA(view) *self)
-{
-	int fsfd, mfd, ret = 0;
-
-	fsfd = fsopen("union", FSOPEN_CLOEXEC);
-	if (fsfd < 0)
-		return -errno;
-	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lower", self->l.lower, 0) ||
-	    fsconfig(fsfd, FSCONFIG_SET_STRING, "upper", self->l.upper, 0) ||
-	    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
-		ret = -errno;
-	if (!ret) {
-		mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
-		if (mfd < 0) {
-			ret = -errno;
-		} else {
-			if (move_mount(mfd, "", AT_FDCWD, self->l.mnt,
-				       MOVE_MOUNT_F_EMPTY_PATH))
-				ret = -errno;
-			close(mfd);
-		}
-	}
-	close(fsfd);
-	return ret;
 }
 
 #define MOUNT()		union_mount_ok(_metadata, &self->l)
@@ -813,9 +778,9 @@ static void expect_same_snapshot(struct __test_metadata *_metadata,
 
 TEST_F(view, upper_file_covers_lower_file)
 {
-	MKFILE(L("f"), "lower version\n");
-	MKFILE(U("f"), "upper\n");
-	MKFILE(L("other"), "o");
+	TREE(L(""), "f=lower version\n");
+	TREE(U(""), "f=upper\n");
+	TREE(L(""), "other=o");
 	MOUNT();
 
 	EXPECT_CONTENT(M("f"), "upper\n");
@@ -827,9 +792,7 @@ TEST_F(view, upper_file_covers_lower_file)
 
 TEST_F(view, lower_only_visible)
 {
-	MKFILE(L("lo"), "lower only\n");
-	MKDIR(L("ld"));
-	MKFILE(L("ld/x"), "deep lower\n");
+	TREE(L(""), "lo=lower only\n", "ld/", "ld/x=deep lower\n");
 	MOUNT();
 
 	EXPECT_CONTENT(M("lo"), "lower only\n");
@@ -843,10 +806,8 @@ TEST_F(view, lower_only_visible)
 
 TEST_F(view, upper_only_visible)
 {
-	MKFILE(U("uo"), "upper only\n");
-	MKDIR(U("ud"));
-	MKFILE(U("ud/y"), "deep upper\n");
-	MKFILE(L("lo"), "l");
+	TREE(U(""), "uo=upper only\n", "ud/", "ud/y=deep upper\n");
+	TREE(L(""), "lo=l");
 	MOUNT();
 
 	EXPECT_CONTENT(M("uo"), "upper only\n");
@@ -862,9 +823,8 @@ TEST_F(view, upper_only_visible)
 
 TEST_F(view, whiteout_hides_lower_file)
 {
-	MKFILE(L("gone"), "hidden");
-	MKFILE(L("kept"), "kept");
-	WHITEOUT(U("gone"));
+	TREE(L(""), "gone=hidden", "kept=kept");
+	TREE(U(""), "gone:wh");
 	MOUNT();
 
 	EXPECT_ENOENT(M("gone"));
@@ -877,12 +837,8 @@ TEST_F(view, whiteout_hides_lower_file)
 
 TEST_F(view, whiteout_hides_lower_dir)
 {
-	MKDIR(L("d"));
-	MKFILE(L("d/x"), "x");
-	MKDIR(L("d/sub"));
-	MKFILE(L("d/sub/y"), "y");
-	MKDIR(L("e"));
-	WHITEOUT(U("d"));
+	TREE(L(""), "d/", "d/x=x", "d/sub/", "d/sub/y=y", "e/");
+	TREE(U(""), "d:wh");
 	MOUNT();
 
 	EXPECT_ENOENT(M("d"));
@@ -895,13 +851,9 @@ TEST_F(view, whiteout_hides_lower_dir)
 TEST_F(view, whiteout_itself_invisible)
 {
 	/* Whiteouts with no lower entry, in merged and upper-only dirs. */
-	MKDIR(L("m"));
-	MKDIR(U("m"));
-	MKDIR(U("ud"));
-	WHITEOUT(U("ghost"));
-	WHITEOUT(U("m/ghost"));
-	WHITEOUT(U("ud/ghost"));
-	MKFILE(U("ud/real"), "r");
+	TREE(L(""), "m/");
+	TREE(U(""), "m/", "ud/", "ghost:wh", "m/ghost:wh", "ud/ghost:wh",
+	     "ud/real=r");
 	MOUNT();
 
 	EXPECT_ENOENT(M("ghost"));
@@ -915,14 +867,10 @@ TEST_F(view, whiteout_itself_invisible)
 
 TEST_F(view, lower_whiteout_hidden)
 {
-	MKDIR(L("ld"));
-	MKDIR(L("md"));
-	MKDIR(U("md"));
-	WHITEOUT(L("w"));
-	WHITEOUT(L("ld/w"));
-	WHITEOUT(L("md/w"));
-	MKFILE(L("ld/f"), "f");
-	MKFILE(U("md/g"), "g");
+	TREE(L(""), "ld/", "md/");
+	TREE(U(""), "md/");
+	TREE(L(""), "w:wh", "ld/w:wh", "md/w:wh", "ld/f=f");
+	TREE(U(""), "md/g=g");
 	MOUNT();
 
 	EXPECT_ENOENT(M("w"));
@@ -938,15 +886,12 @@ TEST_F(view, lower_whiteout_hidden)
 
 TEST_F(view, merged_dir_union_of_entries)
 {
-	MKDIR(L("d"));
-	MKDIR(U("d"));
-	MKFILE(L("d/a"), "lower a");
-	MKFILE(L("d/b"), "lower b");
-	MKFILE(L("d/both"), "lower both");
-	MKFILE(U("d/c"), "upper c");
-	MKFILE(U("d/both"), "upper both");
-	MKFILE(L("rl"), "");
-	MKFILE(U("ru"), "");
+	TREE(L(""), "d/");
+	TREE(U(""), "d/");
+	TREE(L(""), "d/a=lower a", "d/b=lower b", "d/both=lower both");
+	TREE(U(""), "d/c=upper c", "d/both=upper both");
+	TREE(L(""), "rl=");
+	TREE(U(""), "ru=");
 	MOUNT();
 
 	CHECK_LIST(M(""), "d", "rl", "ru");
@@ -1009,10 +954,8 @@ TEST_F(view, dotdot_of_subdirs)
 	struct listing ls;
 
 	build_deep(_metadata, self);
-	MKDIR(L("lo"));
-	MKDIR(L("lo/sub"));
-	MKDIR(U("uo"));
-	MKDIR(U("uo/sub"));
+	TREE(L(""), "lo/", "lo/sub/");
+	TREE(U(""), "uo/", "uo/sub/");
 	MOUNT();
 
 	EXPECT_INO(INO(M("")), M("a/.."));
@@ -1048,14 +991,8 @@ TEST_F(view, dotdot_of_subdirs)
 
 TEST_F(view, opaque_dir_hides_lower)
 {
-	MKDIR(L("d"));
-	MKFILE(L("d/a"), "a");
-	MKFILE(L("d/b"), "b");
-	MKDIR(L("d/sub"));
-	MKFILE(L("d/sub/x"), "x");
-	MKDIR(U("d"));
-	OPAQUE(U("d"));
-	MKFILE(U("d/c"), "c");
+	TREE(L(""), "d/", "d/a=a", "d/b=b", "d/sub/", "d/sub/x=x");
+	TREE(U(""), "d/", "d@opaque", "d/c=c");
 	MOUNT();
 
 	CHECK_LIST(M("d"), "c");
@@ -1069,11 +1006,9 @@ TEST_F(view, opaque_dir_hides_lower)
 
 TEST_F(view, opaque_root)
 {
-	MKFILE(L("hidden"), "h");
-	MKFILE(L("shown"), "s");
+	TREE(L(""), "hidden=h", "shown=s");
 	OPAQUE(self->l.upper);
-	FALLTHRU(U("shown"), DT_REG);
-	MKFILE(U("mine"), "m");
+	TREE(U(""), "shown:ft8", "mine=m");
 	MOUNT();
 
 	CHECK_LIST(M(""), "shown", "mine");
@@ -1086,20 +1021,10 @@ TEST_F(view, fallthru_in_opaque_dir)
 {
 	struct listing ls;
 
-	MKDIR(L("d"));
-	MKFILE(L("d/f"), "lower data");
-	MKDIR(L("d/sd"));
-	MKFILE(L("d/sd/x"), "x");
-	MKSYM("f", L("d/ln"));
-	MKFIFO(L("d/fifo"));
-	MKFILE(L("d/hidden"), "h");
-	MKDIR(U("d"));
-	OPAQUE(U("d"));
-	FALLTHRU(U("d/f"), DT_REG);
-	FALLTHRU(U("d/sd"), DT_DIR);
-	FALLTHRU(U("d/ln"), DT_LNK);
-	FALLTHRU(U("d/fifo"), DT_FIFO);
-	MKFILE(U("d/own"), "own");
+	TREE(L(""), "d/", "d/f=lower data", "d/sd/", "d/sd/x=x", "d/ln->f",
+	     "d/fifo:fifo", "d/hidden=h");
+	TREE(U(""), "d/", "d@opaque", "d/f:ft8", "d/sd:ft4", "d/ln:ft10",
+	     "d/fifo:ft1", "d/own=own");
 	MOUNT();
 
 	list_ok(_metadata, M("d"), &ls);
@@ -1127,13 +1052,9 @@ TEST_F(view, fallthru_in_opaque_dir)
 /* A fallthru in a non-opaque directory: the lower entry, listed once. */
 TEST_F(view, fallthru_in_merged_dir)
 {
-	MKDIR(L("d"));
-	MKFILE(L("d/f"), "lower f");
-	MKFILE(L("d/g"), "lower g");
-	MKDIR(U("d"));
-	FALLTHRU(U("d/f"), DT_REG);
-	FALLTHRU(U("f2"), DT_REG);
-	MKFILE(L("f2"), "root f2");
+	TREE(L(""), "d/", "d/f=lower f", "d/g=lower g");
+	TREE(U(""), "d/", "d/f:ft8", "f2:ft8");
+	TREE(L(""), "f2=root f2");
 	MOUNT();
 
 	CHECK_LIST(M("d"), "f", "g");
@@ -1146,16 +1067,9 @@ TEST_F(view, fallthru_in_merged_dir)
 
 TEST_F(view, dangling_fallthru_enoent)
 {
-	MKDIR(L("d"));
-	MKFILE(L("d/real"), "r");
-	MKDIR(U("d"));
-	OPAQUE(U("d"));
-	FALLTHRU(U("d/real"), DT_REG);
-	FALLTHRU(U("d/gone"), DT_REG);
-	FALLTHRU(U("d/gonedir"), DT_DIR);
-	FALLTHRU(U("gone2"), DT_REG);
-	MKDIR(U("ud"));
-	FALLTHRU(U("ud/gone3"), DT_REG);
+	TREE(L(""), "d/", "d/real=r");
+	TREE(U(""), "d/", "d@opaque", "d/real:ft8", "d/gone:ft8",
+	     "d/gonedir:ft4", "gone2:ft8", "ud/", "ud/gone3:ft8");
 	MOUNT();
 
 	EXPECT_ENOENT(M("d/gone"));
@@ -1170,15 +1084,9 @@ TEST_F(view, dangling_fallthru_enoent)
 
 TEST_F(view, dir_fallthru_marker_merges)
 {
-	MKDIR(L("op"));
-	MKDIR(L("op/sub"));
-	MKFILE(L("op/sub/l1"), "l1");
-	MKFILE(L("op/hidden"), "h");
-	MKDIR(U("op"));
-	OPAQUE(U("op"));
-	MKDIR(U("op/sub"));
-	DIR_FALLTHRU(U("op/sub"));
-	MKFILE(U("op/sub/u1"), "u1");
+	TREE(L(""), "op/", "op/sub/", "op/sub/l1=l1", "op/hidden=h");
+	TREE(U(""), "op/", "op@opaque", "op/sub/", "op/sub@fallthru",
+	     "op/sub/u1=u1");
 	MOUNT();
 
 	CHECK_LIST(M("op"), "sub");
@@ -1192,13 +1100,8 @@ TEST_F(view, dir_fallthru_marker_merges)
 
 TEST_F(view, unmarked_dir_in_opaque_not_merged)
 {
-	MKDIR(L("op"));
-	MKDIR(L("op/sub"));
-	MKFILE(L("op/sub/l1"), "l1");
-	MKDIR(U("op"));
-	OPAQUE(U("op"));
-	MKDIR(U("op/sub"));
-	MKFILE(U("op/sub/u1"), "u1");
+	TREE(L(""), "op/", "op/sub/", "op/sub/l1=l1");
+	TREE(U(""), "op/", "op@opaque", "op/sub/", "op/sub/u1=u1");
 	MOUNT();
 
 	CHECK_LIST(M("op/sub"), "u1");
@@ -1212,9 +1115,8 @@ TEST_F(view, unmarked_dir_in_opaque_not_merged)
 
 TEST_F(view, upper_file_over_lower_dir)
 {
-	MKDIR(L("x"));
-	MKFILE(L("x/y"), "y");
-	MKFILE(U("x"), "upper file");
+	TREE(L(""), "x/", "x/y=y");
+	TREE(U(""), "x=upper file");
 	MOUNT();
 
 	EXPECT_TYPE(S_IFREG, M("x"));
@@ -1228,9 +1130,8 @@ TEST_F(view, upper_file_over_lower_dir)
 
 TEST_F(view, upper_dir_over_lower_file)
 {
-	MKFILE(L("x"), "lower file");
-	MKDIR(U("x"));
-	MKFILE(U("x/y"), "y");
+	TREE(L(""), "x=lower file");
+	TREE(U(""), "x/", "x/y=y");
 	MOUNT();
 
 	EXPECT_TYPE(S_IFDIR, M("x"));
@@ -1247,22 +1148,17 @@ TEST_F(view, upper_dir_over_lower_file)
 TEST_F(view, readdir_empty_dirs)
 {
 	MKDIR(L("e1"));		/* merged, both empty */
-	MKDIR(U("e1"));
+	TREE(U(""), "e1/");
 	MKDIR(U("e2"));		/* upper only */
 	MKDIR(L("e3"));		/* lower only */
 	MKDIR(L("e4"));		/* every lower entry whited out */
-	MKFILE(L("e4/a"), "a");
-	MKDIR(L("e4/b"));
-	MKDIR(U("e4"));
-	WHITEOUT(U("e4/a"));
-	WHITEOUT(U("e4/b"));
+	TREE(L(""), "e4/a=a", "e4/b/");
+	TREE(U(""), "e4/", "e4/a:wh", "e4/b:wh");
 	MKDIR(L("e5"));		/* opaque over a non-empty lower dir */
-	MKFILE(L("e5/a"), "a");
-	MKDIR(U("e5"));
-	OPAQUE(U("e5"));
+	TREE(L(""), "e5/a=a");
+	TREE(U(""), "e5/", "e5@opaque");
 	MKDIR(U("e6"));		/* only markers on upper */
-	WHITEOUT(U("e6/w"));
-	FALLTHRU(U("e6/f"), DT_REG);
+	TREE(U(""), "e6/w:wh", "e6/f:ft8");
 	MOUNT();
 
 	CHECK_LIST(M(""), "e1", "e2", "e3", "e4", "e5", "e6");
@@ -1278,30 +1174,24 @@ TEST_F(view, readdir_empty_dirs)
 TEST_F(view, readdir_one_entry)
 {
 	MKDIR(L("o1"));		/* merged, entry from lower */
-	MKDIR(U("o1"));
-	MKFILE(L("o1/a"), "a");
+	TREE(U(""), "o1/");
+	TREE(L(""), "o1/a=a");
 	MKDIR(L("o2"));		/* merged, entry from upper */
-	MKDIR(U("o2"));
-	MKFILE(U("o2/a"), "a");
+	TREE(U(""), "o2/", "o2/a=a");
 	MKDIR(L("o3"));		/* merged, same name on both */
-	MKDIR(U("o3"));
-	MKFILE(L("o3/a"), "l");
-	MKFILE(U("o3/a"), "u");
+	TREE(U(""), "o3/");
+	TREE(L(""), "o3/a=l");
+	TREE(U(""), "o3/a=u");
 	MKDIR(L("o4"));		/* lower only */
-	MKFILE(L("o4/a"), "a");
+	TREE(L(""), "o4/a=a");
 	MKDIR(U("o5"));		/* upper only */
-	MKFILE(U("o5/a"), "a");
+	TREE(U(""), "o5/a=a");
 	MKDIR(L("o6"));		/* opaque with one fallthru */
-	MKFILE(L("o6/a"), "a");
-	MKFILE(L("o6/b"), "b");
-	MKDIR(U("o6"));
-	OPAQUE(U("o6"));
-	FALLTHRU(U("o6/a"), DT_REG);
+	TREE(L(""), "o6/a=a", "o6/b=b");
+	TREE(U(""), "o6/", "o6@opaque", "o6/a:ft8");
 	MKDIR(L("o7"));		/* one of two lower entries whited out */
-	MKFILE(L("o7/a"), "a");
-	MKFILE(L("o7/b"), "b");
-	MKDIR(U("o7"));
-	WHITEOUT(U("o7/b"));
+	TREE(L(""), "o7/a=a", "o7/b=b");
+	TREE(U(""), "o7/", "o7/b:wh");
 	MOUNT();
 
 	CHECK_LIST(M("o1"), "a");
@@ -1336,8 +1226,8 @@ TEST_F_TIMEOUT(view, readdir_10000_entries, 600)
 	size_t nwant = 0, i;
 	int fd, r, types_bad = 0, ino_bad = 0;
 
-	MKDIR(L("big"));
-	MKDIR(U("big"));
+	TREE(L(""), "big/");
+	TREE(U(""), "big/");
 	for (i = 0; i < BIG_LOWER; i++) {
 		fmt(rel, sizeof(rel), "big/l%05zu", i);
 		mk_node(_metadata, L(rel), S_IFREG | 0644, 0);
@@ -1423,11 +1313,10 @@ TEST_F(view, d_type_every_type)
 	char rel[64];
 	size_t i, d;
 
-	MKDIR(L("lo"));
-	MKDIR(U("up"));
-	MKDIR(L("op"));
-	MKDIR(U("op"));
-	OPAQUE(U("op"));
+	TREE(L(""), "lo/");
+	TREE(U(""), "up/");
+	TREE(L(""), "op/");
+	TREE(U(""), "op/", "op@opaque");
 	for (d = 0; d < 2; d++) {
 		const char *layer = d == 0 ? self->l.lower : self->l.upper;
 
@@ -1488,14 +1377,8 @@ TEST_F(view, special_files)
 	char buf[16];
 	int fd;
 
-	MKFIFO(L("lfifo"));
-	MKCHR(L("lnull"), 1, 3);
-	MKBLK(L("lblk"), 7, 0);
-	MKSOCK(L("lsock"));
-	MKFIFO(U("ufifo"));
-	MKCHR(U("uzero"), 1, 5);
-	MKBLK(U("ublk"), 7, 1);
-	MKSOCK(U("usock"));
+	TREE(L(""), "lfifo:fifo", "lnull:chr1:3", "lblk:blk7:0", "lsock:sock");
+	TREE(U(""), "ufifo:fifo", "uzero:chr1:5", "ublk:blk7:1", "usock:sock");
 	MOUNT();
 
 	EXPECT_TYPE(S_IFIFO, M("lfifo"));
@@ -1549,58 +1432,21 @@ TEST_F(view, special_files)
 static void build_mixed(struct __test_metadata *_metadata,
 			FIXTURE_DATA(view) *self)
 {
-	MKFILE(L("lfile"), "L");
+	TREE(L(""), "lfile=L");
 	ASSERT_EQ(0, link(L("lfile"), L("lhard")));
-	MKFILE(L("cover"), "Lc");
-	MKDIR(L("ldir"));
-	MKFILE(L("ldir/x"), "x");
-	MKDIR(L("mdir"));
-	MKFILE(L("mdir/lx"), "lx");
-	MKFILE(L("mdir/both"), "lb");
-	MKDIR(L("mdir/sub"));
-	MKFILE(L("mdir/sub/deep"), "d");
-	MKDIR(L("file_over_dir"));
-	MKFILE(L("file_over_dir/y"), "y");
-	MKFILE(L("dir_over_file"), "f");
-	MKFILE(L("wh"), "w");
-	MKDIR(L("op"));
-	MKFILE(L("op/fa"), "fa");
-	MKDIR(L("op/fd"));
-	MKFILE(L("op/fd/z"), "z");
-	MKSYM("fa", L("op/fl"));
-	MKFILE(L("op/hidden"), "h");
-	MKDIR(L("op/mk"));
-	MKFILE(L("op/mk/lm"), "lm");
-	MKDIR(L("op/nomk"));
-	MKFILE(L("op/nomk/ln"), "ln");
-	MKSYM("lfile", L("lsym"));
-	MKFIFO(L("lfifo"));
+	TREE(L(""), "cover=Lc", "ldir/", "ldir/x=x", "mdir/", "mdir/lx=lx",
+	     "mdir/both=lb", "mdir/sub/", "mdir/sub/deep=d", "file_over_dir/",
+	     "file_over_dir/y=y", "dir_over_file=f", "wh=w", "op/", "op/fa=fa",
+	     "op/fd/", "op/fd/z=z", "op/fl->fa", "op/hidden=h", "op/mk/",
+	     "op/mk/lm=lm", "op/nomk/", "op/nomk/ln=ln", "lsym->lfile",
+	     "lfifo:fifo");
 
-	MKFILE(U("ufile"), "U");
-	MKFILE(U("cover"), "Uc");
-	MKDIR(U("udir"));
-	MKFILE(U("udir/y"), "y");
-	MKDIR(U("mdir"));
-	MKFILE(U("mdir/ux"), "ux");
-	MKFILE(U("mdir/both"), "ub");
-	MKDIR(U("mdir/sub"));
-	MKFILE(U("mdir/sub/udeep"), "ud");
-	MKFILE(U("file_over_dir"), "fod");
-	MKDIR(U("dir_over_file"));
-	MKFILE(U("dir_over_file/z"), "z");
-	WHITEOUT(U("wh"));
-	MKDIR(U("op"));
-	OPAQUE(U("op"));
-	FALLTHRU(U("op/fa"), DT_REG);
-	FALLTHRU(U("op/fd"), DT_DIR);
-	FALLTHRU(U("op/fl"), DT_LNK);
-	MKDIR(U("op/mk"));
-	DIR_FALLTHRU(U("op/mk"));
-	MKFILE(U("op/mk/um"), "um");
-	MKDIR(U("op/nomk"));
-	MKFILE(U("op/nomk/un"), "un");
-	MKSYM("ufile", U("usym"));
-	MKFIFO(U("ufifo"));
+	TREE(U(""), "ufile=U", "cover=Uc", "udir/", "udir/y=y", "mdir/",
+	     "mdir/ux=ux", "mdir/both=ub", "mdir/sub/", "mdir/sub/udeep=ud",
+	     "file_over_dir=fod", "dir_over_file/", "dir_over_file/z=z",
+	     "wh:wh", "op/", "op@opaque", "op/fa:ft8", "op/fd:ft4",
+	     "op/fl:ft10", "op/mk/", "op/mk@fallthru", "op/mk/um=um",
+	     "op/nomk/", "op/nomk/un=un", "usym->ufile", "ufifo:fifo");
 }
 
 TEST_F(view, st_dev_uniform)
@@ -1750,7 +1596,7 @@ TEST_F(view, st_ino_stable_across_remount)
 	int r;
 
 	build_mixed(_metadata, self);
-	MOUNT();
+	union_mount2_ok(_metadata, &self->l, 0);
 	f = open_memstream(&before, &len);
 	ASSERT_NE(NULL, f);
 	check_tree(_metadata, self->l.mnt, f);
@@ -1758,7 +1604,7 @@ TEST_F(view, st_ino_stable_across_remount)
 	UMOUNT();
 
 	/* Again through the new mount API ... */
-	r = fsmount_union(self);
+	r = union_mount(&self->l);
 	ASSERT_EQ(0, r) TH_LOG("fsmount union: %s", strerror(-r));
 	f = open_memstream(&after, &len);
 	ASSERT_NE(NULL, f);
@@ -1770,7 +1616,7 @@ TEST_F(view, st_ino_stable_across_remount)
 	UMOUNT();
 
 	/* ... and with mount(2), looking names up before readdir. */
-	MOUNT();
+	union_mount2_ok(_metadata, &self->l, 0);
 	EXPECT_INO(LINO(L("lfile")), M("lfile"));
 	EXPECT_INO(LINO(L("op/fa")), M("op/fa"));
 	EXPECT_INO(LINO(L("mdir/sub")), M("mdir/sub"));
@@ -1786,17 +1632,14 @@ TEST_F(view, st_ino_stable_across_remount)
 
 TEST_F(view, merged_dir_nlink_one)
 {
-	MKDIR(L("m"));
-	MKDIR(U("m"));
-	MKDIR(L("m/s1"));
-	MKDIR(U("m/s2"));
-	MKDIR(L("m/s3"));
-	MKDIR(U("m/s3"));
-	MKDIR(L("ld"));
-	MKDIR(L("ld/a"));
-	MKDIR(L("ld/b"));
-	MKDIR(U("ud"));
-	MKDIR(U("ud/a"));
+	TREE(L(""), "m/");
+	TREE(U(""), "m/");
+	TREE(L(""), "m/s1/");
+	TREE(U(""), "m/s2/");
+	TREE(L(""), "m/s3/");
+	TREE(U(""), "m/s3/");
+	TREE(L(""), "ld/", "ld/a/", "ld/b/");
+	TREE(U(""), "ud/", "ud/a/");
 	MOUNT();
 
 	EXPECT_EQ(1, LSTAT(M("")).st_nlink);
@@ -1853,25 +1696,25 @@ TEST_F(view, stat_fields_match_real)
 	char big[70000];
 
 	memset(big, 'b', sizeof(big));
-	MKFILE(L("lfile"), "lower!");
+	TREE(L(""), "lfile=lower!");
 	set_attrs(_metadata, L("lfile"), 0640, 1234, 5678, 1);
-	MKFILE(L("cover"), "short");
+	TREE(L(""), "cover=short");
 	set_attrs(_metadata, L("cover"), 0777, 1, 1, 2);
 	mk_file(_metadata, U("cover"), big, sizeof(big));
 	set_attrs(_metadata, U("cover"), 0600, 42, 43, 3);
-	MKFILE(U("ufile"), "u");
+	TREE(U(""), "ufile=u");
 	set_attrs(_metadata, U("ufile"), 04755, 7, 8, 4);
-	MKDIR(L("mdir"));
+	TREE(L(""), "mdir/");
 	set_attrs(_metadata, L("mdir"), 0700, 11, 12, 5);
-	MKDIR(U("mdir"));
+	TREE(U(""), "mdir/");
 	set_attrs(_metadata, U("mdir"), 0751, 13, 14, 6);
-	MKDIR(L("ldir"));
+	TREE(L(""), "ldir/");
 	set_attrs(_metadata, L("ldir"), 01777, 15, 16, 7);
-	MKSYM("lfile", L("lsym"));
+	TREE(L(""), "lsym->lfile");
 	set_attrs(_metadata, L("lsym"), (mode_t)-1, 17, 18, 8);
-	MKFIFO(L("lfifo"));
+	TREE(L(""), "lfifo:fifo");
 	set_attrs(_metadata, L("lfifo"), 0620, 19, 20, 9);
-	MKCHR(U("uchr"), 1, 3);
+	TREE(U(""), "uchr:chr1:3");
 	set_attrs(_metadata, U("uchr"), 0666, 21, 22, 10);
 	ASSERT_EQ(0, link(L("lfile"), L("lhard")));
 	MOUNT();
@@ -1916,7 +1759,7 @@ static void build_big(struct __test_metadata *_metadata,
 	fill_pattern(b->lower, BIG_LEN, 1);
 	fill_pattern(b->upper, COVER_LEN, 2);
 	mk_file(_metadata, L("big"), b->lower, BIG_LEN);
-	MKFILE(L("cover"), "x");
+	TREE(L(""), "cover=x");
 	mk_file(_metadata, U("cover"), b->upper, COVER_LEN);
 }
 
@@ -2239,19 +2082,17 @@ TEST_F(view, symlinks)
 	char buf[16];
 	int r;
 
-	MKFILE(U("target"), "upper target");
+	TREE(U(""), "target=upper target");
 	MKSYM("target", L("ln"));		/* lower link, upper target */
-	MKDIR(L("sub"));
-	MKDIR(U("sub"));
-	MKFILE(L("sub/file"), "lower file in merged dir");
+	TREE(L(""), "sub/");
+	TREE(U(""), "sub/");
+	TREE(L(""), "sub/file=lower file in merged dir");
 	MKSYM("sub/file", U("uln"));		/* upper link, lower target */
-	MKSYM("nowhere", L("dangling"));
+	TREE(L(""), "dangling->nowhere");
 	MKSYM("sub", L("dl"));			/* link to a merged dir */
-	MKSYM("ln", U("chain"));
-	MKSYM("../target", L("sub/up"));
-	MKSYM("wh", L("to_whiteout"));
-	MKFILE(L("wh"), "hidden");
-	WHITEOUT(U("wh"));
+	TREE(U(""), "chain->ln");
+	TREE(L(""), "sub/up->../target", "to_whiteout->wh", "wh=hidden");
+	TREE(U(""), "wh:wh");
 	MOUNT();
 
 	expect_readlink(_metadata, M("ln"), PATH_LEN, "target");
@@ -2353,34 +2194,17 @@ static void expect_xattr_list(struct __test_metadata *_metadata,
 static void build_xattrs(struct __test_metadata *_metadata,
 			 FIXTURE_DATA(view) *self)
 {
-	MKDIR(L("op"));
-	MKDIR(L("op/mk"));
-	MKDIR(U("op"));
-	OPAQUE(U("op"));
-	XATTR(U("op"), "user.color", "blue");
-	XATTR(U("op"), "trusted.foo", "bar");
-	MKDIR(U("op/mk"));
-	DIR_FALLTHRU(U("op/mk"));
-	XATTR(U("op/mk"), "user.a", "1");
-	MKFILE(U("uf"), "uf");
-	XATTR(U("uf"), "trusted.union.custom", "zzz");
-	XATTR(U("uf"), "user.k", "v");
-	MKFILE(L("lf"), "lf");
+	TREE(L(""), "op/", "op/mk/");
+	TREE(U(""), "op/", "op@opaque", "op@user.color=blue",
+	     "op@trusted.foo=bar", "op/mk/", "op/mk@fallthru", "op/mk@user.a=1",
+	     "uf=uf", "uf@trusted.union.custom=zzz", "uf@user.k=v");
+	TREE(L(""), "lf=lf");
 	XATTR(L("lf"), OPAQUE_XATTR, "y");
-	XATTR(L("lf"), "user.l", "1");
-	XATTR(L("lf"), "trusted.bar", "baz");
-	MKFILE(L("cover"), "l");
-	XATTR(L("cover"), "user.who", "lower");
-	XATTR(L("cover"), "user.lonly", "x");
-	MKFILE(U("cover"), "u");
-	XATTR(U("cover"), "user.who", "upper");
-	MKDIR(L("mdir"));
-	XATTR(L("mdir"), "user.m", "low");
-	XATTR(L("mdir"), "user.lo", "1");
-	MKDIR(U("mdir"));
-	XATTR(U("mdir"), "user.m", "up");
-	MKFILE(U("empty"), "e");
-	XATTR(U("empty"), "user.e", "");
+	TREE(L(""), "lf@user.l=1", "lf@trusted.bar=baz", "cover=l",
+	     "cover@user.who=lower", "cover@user.lonly=x");
+	TREE(U(""), "cover=u", "cover@user.who=upper");
+	TREE(L(""), "mdir/", "mdir@user.m=low", "mdir@user.lo=1");
+	TREE(U(""), "mdir/", "mdir@user.m=up", "empty=e", "empty@user.e=");
 }
 
 TEST_F(view, xattr_list_hides_private)
@@ -2513,8 +2337,8 @@ TEST_F(view, statfs_matches_upper)
 
 	ASSERT_NE(NULL, data);
 	mk_file(_metadata, U("fill"), data, 3 * MiB);	/* upper not empty */
-	MKDIR(L("d"));
-	MKDIR(U("d"));
+	TREE(L(""), "d/");
+	TREE(U(""), "d/");
 	free(data);
 	MOUNT();
 
@@ -2558,13 +2382,9 @@ TEST_F(view, work_dir_name_reserved_at_root)
 	char *lower_before, *lower_after;
 
 	/* The name on lower: hidden at the root, an ordinary name below. */
-	MKDIR(L(".union-work"));
-	MKFILE(L(".union-work/secret"), "s");
-	MKFILE(L("lf"), "lf");
-	MKDIR(L("d"));
-	MKFILE(L("d/.union-work"), "visible");
-	MKDIR(U("ud"));
-	MKDIR(U("ud/.union-work"));
+	TREE(L(""), ".union-work/", ".union-work/secret=s", "lf=lf", "d/",
+	     "d/.union-work=visible");
+	TREE(U(""), "ud/", "ud/.union-work/");
 	lower_before = snapshot(_metadata, self->l.lower);
 	MOUNT();
 
@@ -2755,21 +2575,15 @@ TEST_F(view, readdir_keeps_dir_mtime)
 	size_t i, pass;
 
 	MKDIR(L("ld"));			/* lower only, with entries */
-	MKFILE(L("ld/a"), "a");
-	MKDIR(L("ld/sub"));
-	MKFILE(L("ld/sub/b"), "b");
+	TREE(L(""), "ld/a=a", "ld/sub/", "ld/sub/b=b");
 	MKDIR(L("md"));			/* merged */
-	MKFILE(L("md/l"), "l");
-	MKDIR(U("md"));
-	MKFILE(U("md/u"), "u");
+	TREE(L(""), "md/l=l");
+	TREE(U(""), "md/", "md/u=u");
 	MKDIR(L("le"));			/* lower only, empty */
 	MKDIR(L("op"));			/* opaque, with a fallthru dir */
-	MKDIR(L("op/fd"));
-	MKFILE(L("op/fd/c"), "c");
-	MKDIR(U("op"));
-	OPAQUE(U("op"));
-	FALLTHRU(U("op/fd"), DT_DIR);
-	MKFILE(L("lf"), "lf");
+	TREE(L(""), "op/fd/", "op/fd/c=c");
+	TREE(U(""), "op/", "op@opaque", "op/fd:ft4");
+	TREE(L(""), "lf=lf");
 	for (i = 1; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		ASSERT_EQ(0, utimensat(AT_FDCWD, L(dirs[i]), ts, 0));
 		if (!lstat_errno(U(dirs[i])))
@@ -2820,11 +2634,7 @@ TEST_F(view, readdir_keeps_lower_dir_ctime)
 	struct stat st, lst;
 	size_t i, pass;
 
-	MKDIR(L("ld"));
-	MKFILE(L("ld/a"), "a");
-	MKDIR(L("ld/sub"));
-	MKFILE(L("ld/sub/b"), "b");
-	MKDIR(L("le"));
+	TREE(L(""), "ld/", "ld/a=a", "ld/sub/", "ld/sub/b=b", "le/");
 	MOUNT();
 	for (i = 0; i < 3; i++) {
 		before[i] = LSTAT(M(dirs[i])).st_ctim;
@@ -2861,7 +2671,7 @@ TEST_F(view, readdir_keeps_lower_dir_ctime)
 		}
 	}
 	/* A new entry is a change: the ctime moves (to the upper directory's). */
-	MKFILE(M("ld/new"), "n");
+	TREE(M(""), "ld/new=n");
 	st = LSTAT(M("ld"));
 	lst = LSTAT(U("ld"));
 	EXPECT_FALSE(st.st_ctim.tv_sec == before[0].tv_sec &&
@@ -2879,10 +2689,8 @@ TEST_F(view, readdir_keeps_root_ctime)
 	struct timespec before;
 	struct stat st;
 
-	MKDIR(L("d"));
-	MKFILE(L("d/l"), "l");
-	MKFILE(L("f"), "f");
-	MKFILE(U("u"), "u");
+	TREE(L(""), "d/", "d/l=l", "f=f");
+	TREE(U(""), "u=u");
 	MOUNT();
 	before = LSTAT(M("")).st_ctim;
 	check_tree(_metadata, self->l.mnt, NULL);
@@ -3133,8 +2941,7 @@ TEST_F(view, readdir_copy_up_is_the_only_change)
 	char *lower_before, *lower_after;
 
 	build_mixed(_metadata, self);
-	XATTR(L("ldir"), "user.dir", "copied");
-	XATTR(L("mdir/sub"), "user.sub", "lower");
+	TREE(L(""), "ldir@user.dir=copied", "mdir/sub@user.sub=lower");
 	WHITEOUT(L("ldir/lwh"));		/* gets no fallthru */
 	ASSERT_EQ(0, chmod(L("ldir"), 0750));
 	ASSERT_EQ(0, chown(L("ldir"), 12, 34));
@@ -3278,9 +3085,9 @@ static void build_read_tree(struct __test_metadata *_metadata,
 	mk_file(_metadata, U("udir/big"), data, MiB + 123);
 	free(data);
 	mk_sparse(_metadata, L("mdir/sparse"), 0, 3 * MiB, 5 * MiB);
-	XATTR(L("lfile"), "user.l", "1");
-	XATTR(U("ufile"), "user.u", "2");
-	XATTR(L("ldir"), "user.d", "3");
+	TREE(L(""), "lfile@user.l=1");
+	TREE(U(""), "ufile@user.u=2");
+	TREE(L(""), "ldir@user.d=3");
 }
 
 /* Removes the lines starting with @prefix from the snapshot @snap. */
@@ -3387,19 +3194,11 @@ TEST_F(view, reads_do_not_update_layer_atime)
 	size_t i;
 	int fd;
 
-	MKFILE(L("lf"), "lower file");
-	MKDIR(L("ld"));
-	MKFILE(L("ld/lx"), "lx");
-	MKSYM("lf", L("lsym"));
-	MKDIR(L("md"));
-	MKFILE(L("md/lm"), "lm");
+	TREE(L(""), "lf=lower file", "ld/", "ld/lx=lx", "lsym->lf", "md/",
+	     "md/lm=lm");
 	mk_sparse(_metadata, L("sparse"), 0, 2 * MiB, 4 * MiB);
-	MKFILE(U("uf"), "upper file");
-	MKDIR(U("ud"));
-	MKFILE(U("ud/ux"), "ux");
-	MKSYM("uf", U("usym"));
-	MKDIR(U("md"));
-	MKFILE(U("md/um"), "um");
+	TREE(U(""), "uf=upper file", "ud/", "ud/ux=ux", "usym->uf", "md/",
+	     "md/um=um");
 	for (i = 0; i < sizeof(lower_objs) / sizeof(lower_objs[0]); i++)
 		set_atime(_metadata, L(lower_objs[i]), old);
 	for (i = 0; i < sizeof(upper_objs) / sizeof(upper_objs[0]); i++)

@@ -93,8 +93,8 @@ TEST_F(prot, marker_devices_cannot_be_made)
 	}
 	EXPECT_EQ(0, mknod(M("c0-16"), S_IFCHR | 0644, makedev(0, 16)));
 	EXPECT_EQ(0, mknod(M("null"), S_IFCHR | 0666, makedev(1, 3)));
-	EXPECT_STREQ("other", kind(M("c0-16")));
-	EXPECT_STREQ("other", kind(M("null")));
+	EXPECT_STREQ("chr0:16", kind(M("c0-16")));
+	EXPECT_STREQ("chr1:3", kind(M("null")));
 }
 
 TEST_F(prot, work_dir_name_is_reserved)
@@ -246,7 +246,7 @@ TEST_F(prot, lower_marker_devices_are_absent)
 	union_mount_ok(_metadata, &self->l);
 	EXPECT_STREQ("none", kind(M("dev5")));
 	EXPECT_STREQ("none", kind(M("wh")));
-	EXPECT_STREQ("other", kind(M("dev16")));
+	EXPECT_STREQ("chr0:16", kind(M("dev16")));
 	EXPECT_EQ(-1, chmod(M("dev5"), 0600));
 	EXPECT_EQ(ENOENT, errno);
 	EXPECT_EQ(0, chmod(M("dev16"), 0600));
