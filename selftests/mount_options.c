@@ -47,39 +47,6 @@ static int do_umount(const char *target)
 	return umount2(target, 0) ? -errno : 0;
 }
 
-static void append(char *buf, size_t size, const char *fmt, ...)
-{
-	size_t len = strlen(buf);
-	va_list ap;
-
-	if (len + 1 >= size)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf + len, size - len, fmt, ap);
-	va_end(ap);
-}
-
-/*
- * Drain the fs_context log of @fsfd (one message per read(), ENODATA when
- * empty) into @buf, one message per line, e.g. "e union: missing lower=".
- */
-static void fslog_read(int fsfd, char *buf, size_t size)
-{
-	char msg[1024];
-	ssize_t n;
-
-	buf[0] = '\0';
-	while ((n = read(fsfd, msg, sizeof(msg) - 1)) > 0) {
-		msg[n] = '\0';
-		if (msg[n - 1] == '\n')
-			msg[n - 1] = '\0';
-		append(buf, size, "%s\n", msg);
-	}
-	if (n < 0 && errno != ENODATA)
-		append(buf, size, "<read of fs_context log failed: %s>\n",
-		       strerror(errno));
-}
-
 /* Position @kmsg_fd after the last record currently in the kernel log. */
 static int kmsg_skip(int kmsg_fd)
 {
@@ -106,7 +73,7 @@ static void kmsg_read(int kmsg_fd, char *buf, size_t size)
 			if (errno == EPIPE)	/* records overwritten */
 				continue;
 			if (errno != EAGAIN)
-				append(buf, size,
+				buf_append(buf, size,
 				       "<read of /dev/kmsg failed: %s>\n",
 				       strerror(errno));
 			break;
@@ -121,7 +88,7 @@ static void kmsg_read(int kmsg_fd, char *buf, size_t size)
 			*nl = '\0';
 		prio = strtoul(rec, NULL, 10) & 7;
 		level = prio == 3 ? 'e' : prio == 4 ? 'w' : '0' + prio;
-		append(buf, size, "%c %s\n", level, text);
+		buf_append(buf, size, "%c %s\n", level, text);
 	}
 }
 
@@ -158,7 +125,7 @@ static const char *tap_lines(const char *log)
 	while (*line) {
 		const char *end = strchrnul(line, '\n');
 
-		append(out, sizeof(out), "%s#   %.*s", out[0] ? "\n" : "",
+		buf_append(out, sizeof(out), "%s#   %.*s", out[0] ? "\n" : "",
 		       (int)(end - line), line);
 		line = *end ? end + 1 : end;
 	}
@@ -179,41 +146,6 @@ static int mount_logged(int kmsg_fd, const char *target, unsigned long flags,
 		return ret;
 	ret = mount("none", target, "union", flags, data) ? -errno : 0;
 	kmsg_read(kmsg_fd, log, size);
-	return ret;
-}
-
-/*
- * Mount a union with the new mount API and attach it at @target. On failure
- * the fs_context log is left in @log.
- */
-static int fsmount_union(const char *lower, const char *upper,
-			 const char *target, char *log, size_t size)
-{
-	int fsfd, mfd, ret;
-
-	log[0] = '\0';
-	fsfd = union_fsopen();
-	if (fsfd < 0)
-		return fsfd;
-	ret = set_string(fsfd, "lower", lower);
-	if (!ret)
-		ret = set_string(fsfd, "upper", upper);
-	if (!ret)
-		ret = cmd_create(fsfd);
-	if (!ret) {
-		mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
-		if (mfd < 0) {
-			ret = -errno;
-		} else {
-			if (move_mount(mfd, "", AT_FDCWD, target,
-				       MOVE_MOUNT_F_EMPTY_PATH))
-				ret = -errno;
-			close(mfd);
-		}
-	}
-	if (ret)
-		fslog_read(fsfd, log, size);
-	close(fsfd);
 	return ret;
 }
 
@@ -430,7 +362,7 @@ TEST_F(union_opts, fsmount)
 {
 	int ret;
 
-	ret = fsmount_union(self->l.lower, self->l.upper, self->l.mnt,
+	ret = union_fsmount(self->l.lower, self->l.upper, self->l.mnt, false,
 			    self->log, sizeof(self->log));
 	ASSERT_EQ(0, ret)
 		TH_LOG("%s\n%s", strerror(-ret), tap_lines(self->log));
@@ -453,7 +385,7 @@ TEST_F(union_opts, escaped_paths)
 	ASSERT_EQ(0, mkdir(lower, 0755));
 	ASSERT_EQ(0, mkdir(upper, 0755));
 
-	ret = fsmount_union(lower, upper, self->l.mnt, self->log,
+	ret = union_fsmount(lower, upper, self->l.mnt, false, self->log,
 			    sizeof(self->log));
 	ASSERT_EQ(0, ret)
 		TH_LOG("%s\n%s", strerror(-ret), tap_lines(self->log));
@@ -467,7 +399,7 @@ TEST_F(union_opts, relative_paths_shown_absolute)
 	int ret;
 
 	ASSERT_EQ(0, chdir(self->l.base));
-	ret = fsmount_union("lower", "./upper", self->l.mnt, self->log,
+	ret = union_fsmount("lower", "./upper", self->l.mnt, false, self->log,
 			    sizeof(self->log));
 	ASSERT_EQ(0, ret)
 		TH_LOG("%s\n%s", strerror(-ret), tap_lines(self->log));
@@ -767,14 +699,14 @@ TEST_F(union_opts, upper_reusable_after_umount)
 
 	ASSERT_GOOD_MOUNT();
 	ASSERT_EQ(0, do_umount(self->l.mnt));
-	ret = fsmount_union(self->lower2, self->l.upper, self->mnt2, self->log,
-			    sizeof(self->log));
+	ret = union_fsmount(self->lower2, self->l.upper, self->mnt2, false,
+			    self->log, sizeof(self->log));
 	ASSERT_EQ(-ESTALE, ret);
 	EXPECT_NE(NULL, strstr(self->log, "was made over another lower layer"))
 		TH_LOG("log: %s", self->log);
 	EXPECT_NE(NULL, strstr(self->log, "-o remerge")) TH_LOG("log: %s", self->log);
-	ret = fsmount_union(self->l.lower, self->l.upper, self->mnt2, self->log,
-			    sizeof(self->log));
+	ret = union_fsmount(self->l.lower, self->l.upper, self->mnt2, false,
+			    self->log, sizeof(self->log));
 	ASSERT_EQ(0, ret)
 		TH_LOG("%s\n%s", strerror(-ret), tap_lines(self->log));
 	check_shown(_metadata, self->mnt2, self->l.lower, self->l.upper);

@@ -62,6 +62,7 @@ struct union_layers {
 	char upper[PATH_LEN];
 	char mnt[PATH_LEN];
 	char opts[3 * PATH_LEN];	/* the last union_mount()'s data */
+	char log[1024];			/* its fs_context log, if it failed */
 };
 
 struct union_layers_cfg {
@@ -124,20 +125,52 @@ static inline void union_layers_teardown(struct union_layers *l)
 	}
 }
 
+/* Appends printf(@fmt, ...) to the string in @buf (@size bytes), if it fits. */
+__attribute__((format(printf, 3, 4)))
+static inline void buf_append(char *buf, size_t size, const char *fmt, ...)
+{
+	size_t len = strlen(buf);
+	va_list ap;
+
+	if (len + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + len, size - len, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Drains the fs_context log of @fsfd (one message per read(), ENODATA when
+ * empty) into @buf, one message per line, e.g. "e union: missing lower=".
+ */
+static inline void fslog_read(int fsfd, char *buf, size_t size)
+{
+	char msg[1024];
+	ssize_t n;
+
+	buf[0] = '\0';
+	while ((n = read(fsfd, msg, sizeof(msg) - 1)) > 0) {
+		msg[n] = '\0';
+		if (msg[n - 1] == '\n')
+			msg[n - 1] = '\0';
+		buf_append(buf, size, "%s\n", msg);
+	}
+	if (n < 0 && errno != ENODATA)
+		buf_append(buf, size, "<read of fs_context log failed: %s>\n",
+			   strerror(errno));
+}
+
 /*
  * Mounts "union" on @target through the new mount API: fsopen(), fsconfig()
  * of lower=@lower and upper=@upper (and the flag "ro" if @ro), FSCONFIG_CMD_CREATE,
  * fsmount() and move_mount().  On failure the messages of the filesystem
- * context go to @log (if not NULL: @size bytes, "e msg\n" lines as read).
- * 0 or -errno.
+ * context go to @log (if not NULL; fslog_read()).  0 or -errno.
  */
 static inline int union_fsmount(const char *lower, const char *upper,
 				const char *target, bool ro, char *log,
 				size_t size)
 {
 	int fsfd, mfd, ret = 0;
-	ssize_t n;
-	size_t len = 0;
 
 	if (log && size)
 		log[0] = '\0';
@@ -160,13 +193,8 @@ static inline int union_fsmount(const char *lower, const char *upper,
 			close(mfd);
 		}
 	}
-	/* Each read() of the context returns one message. */
-	while (ret && log && len + 2 < size &&
-	       (n = read(fsfd, log + len, size - len - 2)) > 0) {
-		len += n;
-		log[len++] = '\n';
-		log[len] = '\0';
-	}
+	if (ret && log)
+		fslog_read(fsfd, log, size);
 	close(fsfd);
 	return ret;
 }
@@ -179,7 +207,8 @@ static inline int union_fsmount(const char *lower, const char *upper,
 static inline int union_mount_ro(struct union_layers *l, bool ro)
 {
 	snprintf(l->opts, sizeof(l->opts), "lower=%s,upper=%s", l->lower, l->upper);
-	return union_fsmount(l->lower, l->upper, l->mnt, ro, NULL, 0);
+	return union_fsmount(l->lower, l->upper, l->mnt, ro, l->log,
+			     sizeof(l->log));
 }
 
 static inline int union_mount(struct union_layers *l)
@@ -205,9 +234,10 @@ static inline void union_mount_check(struct __test_metadata *_metadata,
 				     struct union_layers *l, int r,
 				     const char *what)
 {
-	ASSERT_EQ(0, r) TH_LOG("%s %s: %s", what,
+	ASSERT_EQ(0, r) TH_LOG("%s %s: %s\n%s", what,
 			       strcmp(what, "umount") ? l->opts : l->mnt,
-			       strerror(-r));
+			       strerror(-r), strncmp(what, "mount union", 11) ?
+			       "" : l->log);
 }
 
 #define union_mount_ok(_metadata, l)					\
