@@ -587,10 +587,8 @@ static void verify_removexattr(struct __test_metadata *_metadata,
 {
 	char v[16];
 
-	EXPECT_EQ(-1, getxattr(jp(e->l.upper, "f"), "user.keep", v, sizeof(v)));
-	EXPECT_EQ(ENODATA, errno);
-	EXPECT_EQ(-1, getxattr(jp(e->l.mnt, "f"), "user.keep", v, sizeof(v)));
-	EXPECT_EQ(ENODATA, errno);
+	EXPECT_ERRNO(ENODATA, getxattr(jp(e->l.upper, "f"), "user.keep", v, sizeof(v)));
+	EXPECT_ERRNO(ENODATA, getxattr(jp(e->l.mnt, "f"), "user.keep", v, sizeof(v)));
 }
 
 static int op_link(struct env *e)
@@ -623,8 +621,7 @@ static void verify_rename(struct __test_metadata *_metadata, struct env *e)
 {
 	struct stat st;
 
-	EXPECT_EQ(-1, stat(jp(e->l.mnt, "f"), &st));
-	EXPECT_EQ(ENOENT, errno);
+	EXPECT_ERRNO(ENOENT, stat(jp(e->l.mnt, "f"), &st));
 	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "f"));
 	EXPECT_EQ('n', layer_kind(jp(e->l.lower, "g")));
 }
@@ -1187,8 +1184,7 @@ TEST_F(cu, user_xattrs_copied)
 		EXPECT_NE(0, strncmp(list + i, "trusted.union.", 14))
 			TH_LOG("private xattr %s listed", list + i);
 	}
-	EXPECT_EQ(-1, getxattr(m, ORIGIN_XATTR, v, sizeof(v)));
-	EXPECT_EQ(ENODATA, errno);
+	EXPECT_ERRNO(ENODATA, getxattr(m, ORIGIN_XATTR, v, sizeof(v)));
 }
 
 TEST_F(cu, symlink_copy_up)
@@ -1390,8 +1386,7 @@ TEST_F(cu, enospc_open_leaves_nothing)
 	fd = open(jp(e->l.mnt, "big"), O_RDWR | O_CLOEXEC);
 	if (fd >= 0)
 		close(fd);
-	ASSERT_EQ(-1, fd);
-	ASSERT_EQ(ENOSPC, errno);
+	ASSERT_ERRNO(ENOSPC, fd);
 	check_intact(_metadata, e);
 }
 
@@ -1405,8 +1400,7 @@ TEST_F(cu, enospc_chmod_then_write_keeps_lower_data)
 	ASSERT_EQ(0, chmod(jp(e->l.mnt, "big"), 0600)) TH_LOG("chmod: %s", strerror(errno));
 	ASSERT_META_ONLY(jp(e->l.upper, "big"));
 	/* The data does not. */
-	ASSERT_EQ(-1, open(jp(e->l.mnt, "big"), O_RDWR | O_CLOEXEC));
-	ASSERT_EQ(ENOSPC, errno);
+	ASSERT_ERRNO(ENOSPC, open(jp(e->l.mnt, "big"), O_RDWR | O_CLOEXEC));
 	ASSERT_META_ONLY(jp(e->l.upper, "big"));
 	ASSERT_PAT(jp(e->l.mnt, "big"), BIG, 11);
 	ASSERT_WORK_EMPTY(e->l.upper);
@@ -1428,8 +1422,7 @@ TEST_F(cu, enospc_then_truncate_small)
 	fd = open(jp(e->l.mnt, "big"), O_WRONLY | O_CLOEXEC);
 	if (fd >= 0)
 		close(fd);
-	ASSERT_EQ(-1, fd);
-	ASSERT_EQ(ENOSPC, errno);
+	ASSERT_ERRNO(ENOSPC, fd);
 	ASSERT_EQ(0, truncate(jp(e->l.mnt, "big"), 4096))
 		TH_LOG("truncate: %s", strerror(errno));
 	ASSERT_COPIED_UP(jp(e->l.upper, "big"));
@@ -1865,8 +1858,7 @@ TEST_F(cu, seek_data_hole)
 	ASSERT_GE(fd, 0);
 	nm = layout(fd, ms);
 	ASSERT_SAME_LAYOUT(ls, nl, ms, nm);
-	EXPECT_EQ(-1, lseek(fd, 4 * MiB, SEEK_DATA));
-	EXPECT_EQ(ENXIO, errno);
+	EXPECT_ERRNO(ENXIO, lseek(fd, 4 * MiB, SEEK_DATA));
 	close(fd);
 
 	/* Read-write, on upper, with one more data range. */
@@ -1882,8 +1874,7 @@ TEST_F(cu, seek_data_hole)
 	EXPECT_EQ(2 * MiB, lseek(fd, 2 * MiB - 1, SEEK_DATA));
 	EXPECT_EQ(3 * MiB + 4 * KiB, lseek(fd, 3 * MiB, SEEK_HOLE));
 	EXPECT_EQ(3 * MiB + 4 * KiB, lseek(fd, 3 * MiB + 4 * KiB, SEEK_HOLE));
-	EXPECT_EQ(-1, lseek(fd, 3 * MiB + 4 * KiB, SEEK_DATA));
-	EXPECT_EQ(ENXIO, errno);
+	EXPECT_ERRNO(ENXIO, lseek(fd, 3 * MiB + 4 * KiB, SEEK_DATA));
 	close(fd);
 }
 
@@ -2340,8 +2331,7 @@ TEST_F(cu, dir_copy_up_shares_fallthru_markers)
 	MOUNT_UNION(e);
 	ASSERT_PAT(jp(e->l.mnt, "d/f0"), 100, 0);
 	ASSERT_PAT(jp(e->l.mnt, "d/f2"), 102, 2);
-	EXPECT_EQ(-1, lstat(jp(e->l.mnt, "d/f1"), &st));
-	EXPECT_EQ(ENOENT, errno);
+	EXPECT_ERRNO(ENOENT, lstat(jp(e->l.mnt, "d/f1"), &st));
 	ASSERT_EQ(0, lstat(jp(e->l.mnt, "d/sub"), &st));
 	EXPECT_TRUE(S_ISDIR(st.st_mode));
 	/* The mount cleaned the work directory: the marker survives as the link. */
@@ -2560,8 +2550,7 @@ TEST_F(cu, meta_rename_and_link_copy_data)
 	ASSERT_EQ(0, stat(jp(e->l.mnt, "l2"), &b));
 	EXPECT_EQ(a.st_ino, b.st_ino);
 	EXPECT_EQ(2, b.st_nlink);
-	EXPECT_EQ(-1, stat(jp(e->l.mnt, "r"), &a));
-	EXPECT_EQ(ENOENT, errno);
+	EXPECT_ERRNO(ENOENT, stat(jp(e->l.mnt, "r"), &a));
 }
 
 /*
@@ -2613,13 +2602,10 @@ TEST_F(cu, meta_lower_replaced_reads_eio)
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, stat(m, &st));
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
-	EXPECT_EQ(-1, open(m, O_RDONLY | O_CLOEXEC));
-	EXPECT_EQ(EIO, errno);
-	EXPECT_EQ(-1, open(m, O_WRONLY | O_CLOEXEC));
-	EXPECT_EQ(EIO, errno);
+	EXPECT_ERRNO(EIO, open(m, O_RDONLY | O_CLOEXEC));
+	EXPECT_ERRNO(EIO, open(m, O_WRONLY | O_CLOEXEC));
 	ASSERT_EQ(0, unlink(m));
-	EXPECT_EQ(-1, stat(m, &st));
-	EXPECT_EQ(ENOENT, errno);
+	EXPECT_ERRNO(ENOENT, stat(m, &st));
 	EXPECT_EQ(-1, cmp_pat_path(jp(e->l.mnt, "keep"), 0, 100, 11));
 }
 

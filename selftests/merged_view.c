@@ -2104,8 +2104,7 @@ TEST_F(view, symlinks)
 	EXPECT_TYPE(S_IFLNK, M("ln"));
 	EXPECT_TYPE(S_IFLNK, M("uln"));
 	EXPECT_TYPE(S_IFLNK, M("dangling"));
-	EXPECT_EQ(-1, readlink(M("target"), buf, sizeof(buf)));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_ERRNO(EINVAL, readlink(M("target"), buf, sizeof(buf)));
 
 	/* Following them. */
 	r = stat(M("ln"), &st) ? -errno : 0;
@@ -2183,8 +2182,7 @@ static void expect_xattr_list(struct __test_metadata *_metadata,
 	EXPECT_EQ(*got ? (ssize_t)strlen(got) + 1 : 0, size)
 		TH_LOG("%s: listxattr size", upath);
 	if (size > 0) {
-		EXPECT_EQ(-1, llistxattr(upath, buf, size - 1));
-		EXPECT_EQ(ERANGE, errno);
+		EXPECT_ERRNO(ERANGE, llistxattr(upath, buf, size - 1));
 	}
 	free(want);
 	free(got);
@@ -2292,8 +2290,7 @@ TEST_F(view, xattr_values)
 	expect_no_xattr(_metadata, M("mdir"), "user.lo");
 	expect_xattr(_metadata, M("empty"), "user.e", "");
 	expect_no_xattr(_metadata, M("lf"), "user.none");
-	EXPECT_EQ(-1, lgetxattr(M("lf"), "user.big", buf, 10));
-	EXPECT_EQ(ERANGE, errno);
+	EXPECT_ERRNO(ERANGE, lgetxattr(M("lf"), "user.big", buf, 10));
 
 	fd = open(M("lf"), O_RDONLY | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
@@ -2322,8 +2319,7 @@ TEST_F(view, xattr_private_enodata)
 	fd = open(M("op"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
 	errno = 0;
-	EXPECT_EQ(-1, fgetxattr(fd, OPAQUE_XATTR, buf, sizeof(buf)));
-	EXPECT_EQ(ENODATA, errno);
+	EXPECT_ERRNO(ENODATA, fgetxattr(fd, OPAQUE_XATTR, buf, sizeof(buf)));
 	close(fd);
 }
 

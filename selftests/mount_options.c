@@ -585,8 +585,7 @@ static void make_ro_bind(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, mount(NULL, self->rodir, NULL,
 			   MS_BIND | MS_REMOUNT | MS_RDONLY, NULL));
 	mkpath(_metadata, path, self->rodir, "probe");
-	ASSERT_EQ(-1, mkdir(path, 0755));
-	ASSERT_EQ(EROFS, errno);
+	ASSERT_ERRNO(EROFS, mkdir(path, 0755));
 }
 
 TEST_F(union_opts, upper_ro_bind_fsconfig)

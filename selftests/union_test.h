@@ -46,6 +46,17 @@ static inline const char *jp(const char *a, const char *b)
 	return strcpy(p, tmp);
 }
 
+/* @call fails (returns -1) with errno @err. */
+#define EXPECT_ERRNO(err, call) do {					\
+	EXPECT_EQ(-1, (call));						\
+	EXPECT_EQ(err, errno) TH_LOG("%s", #call);			\
+} while (0)
+
+#define ASSERT_ERRNO(err, call) do {					\
+	ASSERT_EQ(-1, (call));						\
+	ASSERT_EQ(err, errno) TH_LOG("%s", #call);			\
+} while (0)
+
 /* ---- the layers of a test ---- */
 
 /*
