@@ -91,8 +91,7 @@ TEST_F(prot, marker_devices_cannot_be_made)
 	}
 	EXPECT_EQ(0, mknod(M("c0-16"), S_IFCHR | 0644, makedev(0, 16)));
 	EXPECT_EQ(0, mknod(M("null"), S_IFCHR | 0666, makedev(1, 3)));
-	EXPECT_STREQ("chr0:16", kind(M("c0-16")));
-	EXPECT_STREQ("chr1:3", kind(M("null")));
+	EXPECT_KINDS(M(""), "c0-16:chr0:16", "null:chr1:3");
 }
 
 TEST_F(prot, work_dir_name_is_reserved)
@@ -230,9 +229,7 @@ TEST_F(prot, lower_marker_devices_are_absent)
 	ASSERT_EQ(0, mknod(L("wh"), S_IFCHR | 0644, makedev(0, 0)));
 	ASSERT_EQ(0, mknod(L("dev16"), S_IFCHR | 0644, makedev(0, 16)));
 	union_mount_ok(_metadata, &self->l);
-	EXPECT_STREQ("none", kind(M("dev5")));
-	EXPECT_STREQ("none", kind(M("wh")));
-	EXPECT_STREQ("chr0:16", kind(M("dev16")));
+	EXPECT_KINDS(M(""), "dev5:none", "wh:none", "dev16:chr0:16");
 	EXPECT_ERRNO(ENOENT, chmod(M("dev5"), 0600));
 	EXPECT_EQ(0, chmod(M("dev16"), 0600));
 	EXPECT_STREQ("none", kind(U("dev5")));

@@ -840,22 +840,6 @@ static void race_checks(void)
 	       noprog ? " (some copy-ups showed no progress before the race)" : "");
 }
 
-/* ---- checks ---- */
-
-static unsigned char dtype_of(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFIFO: return DT_FIFO;
-	case S_IFCHR: return DT_CHR;
-	case S_IFDIR: return DT_DIR;
-	case S_IFBLK: return DT_BLK;
-	case S_IFREG: return DT_REG;
-	case S_IFLNK: return DT_LNK;
-	case S_IFSOCK: return DT_SOCK;
-	}
-	return DT_UNKNOWN;
-}
-
 struct entry {
 	char *path;
 	mode_t mode;
@@ -971,9 +955,9 @@ static void walk(int dfd, const char *rel, struct manifest *m, unsigned long *nl
 			     de->d_type, strerror(errno));
 			continue;
 		}
-		if (de->d_type != DT_UNKNOWN && de->d_type != dtype_of(st.st_mode))
+		if (de->d_type != DT_UNKNOWN && de->d_type != IFTODT(st.st_mode))
 			fail("%s: readdir d_type %u, stat says %u (mode %o)", r, de->d_type,
-			     dtype_of(st.st_mode), st.st_mode);
+			     IFTODT(st.st_mode), st.st_mode);
 		if (de->d_ino != st.st_ino)
 			fail("%s: readdir d_ino %llu, st_ino %llu", r,
 			     (unsigned long long)de->d_ino, (unsigned long long)st.st_ino);
