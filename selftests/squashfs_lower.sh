@@ -183,8 +183,7 @@ NTESTS=$((23 + NCHANGES))
 echo "TAP version 13"
 echo "1..$NTESTS"
 
-work=$(mktemp -d /tmp/union-squashfs.XXXXXX) &&
-	mount -t tmpfs -o mode=0755 tmpfs "$work" &&
+make_work squashfs mode=0755 &&
 	mkdir "$work/src" "$work/sq" "$work/upper" "$work/mnt"
 if [ $? -ne 0 ]; then
 	diag "cannot set up work area '$work'"
@@ -275,7 +274,7 @@ out=$(
 [ -n "$out" ] && diag "building the upper layer: $out"
 
 # 3: the union
-out=$(mount -t union -o "lower=$sq,upper=$upper" none "$mnt" 2>&1)
+out=$(mount_union_o "lower=$sq,upper=$upper" "$mnt")
 rc=$?
 [ $rc -eq 0 ] || diag "mount union: $out"
 [ $rc -eq 0 ] && mounted "$mnt" union
@@ -573,7 +572,7 @@ result $? "lower_layer_unchanged"
 find "$mnt" >/dev/null 2>&1
 snap_union=$(snapshot "$mnt")
 out=$(umount "$mnt" 2>&1 &&
-      mount -t union -o "lower=$sq,upper=$upper" none "$mnt" 2>&1)
+      mount_union_o "lower=$sq,upper=$upper" "$mnt")
 rc=$?
 [ $rc -eq 0 ] || diag "remount union: $out"
 if [ $rc -eq 0 ]; then
