@@ -978,17 +978,8 @@ static int layout(int fd, struct seg *segs)
 	return n;
 }
 
-static int layout_path(const char *path, struct seg *segs)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int n;
-
-	if (fd < 0)
-		return -errno;
-	n = layout(fd, segs);
-	close(fd);
-	return n;
-}
+/* layout() of @path: the number of segments, or -errno. */
+#define layout_path(path, segs)	WITH_FD(fd, path, O_RDONLY, layout(fd, segs))
 
 static void log_layout(struct __test_metadata *_metadata, const char *what,
 		       const struct seg *s, int n)

@@ -205,17 +205,30 @@ static int open_errno(const char *path)
 	return 0;
 }
 
-#define EXPECT_ENOENT(p) do {						\
-	const char *__p = (p);						\
-	int __e = lstat_errno(__p);					\
-	EXPECT_EQ(ENOENT, __e)						\
-		TH_LOG("lstat %s: %s, want ENOENT", __p,		\
-		       __e ? strerror(__e) : "exists");			\
-	__e = open_errno(__p);						\
-	EXPECT_EQ(ENOENT, __e)						\
-		TH_LOG("open %s: %s, want ENOENT", __p,			\
-		       __e ? strerror(__e) : "opened");			\
-} while (0)
+/* Neither lstat() nor open() finds @p. */
+static void expect_enoent(struct __test_metadata *_metadata, const char *p)
+{
+	int e = lstat_errno(p);
+
+	EXPECT_EQ(ENOENT, e)
+		TH_LOG("lstat %s: %s, want ENOENT", p, e ? strerror(e) : "exists");
+	e = open_errno(p);
+	EXPECT_EQ(ENOENT, e)
+		TH_LOG("open %s: %s, want ENOENT", p, e ? strerror(e) : "opened");
+}
+
+#define EXPECT_ENOENT(p)	expect_enoent(_metadata, p)
+
+/* expect_enoent() of each of the NULL-terminated @names below @root. */
+static void expect_all_enoent(struct __test_metadata *_metadata,
+			      const char *root, const char *const *names)
+{
+	for (; *names; names++)
+		expect_enoent(_metadata, jp(root, *names));
+}
+
+#define EXPECT_ABSENT(root, ...) expect_all_enoent(_metadata, root,	\
+		(const char *const []){ __VA_ARGS__, NULL })
 
 #define EXPECT_INO(want, p) do {					\
 	const char *__p = (p);						\
@@ -386,21 +399,10 @@ static int list_fd(int fd, struct listing *ls)
 	return 0;
 }
 
-static int list_dir(const char *path, struct listing *ls)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
-
-	if (fd < 0)
-		return -errno;
-	r = list_fd(fd, ls);
-	close(fd);
-	return r;
-}
-
 static void list_ok(struct __test_metadata *_metadata, const char *path,
 		    struct listing *ls)
 {
-	int r = list_dir(path, ls);
+	int r = WITH_FD(fd, path, O_RDONLY | O_DIRECTORY, list_fd(fd, ls));
 
 	ASSERT_EQ(0, r) TH_LOG("readdir %s: %s", path, strerror(-r));
 }
@@ -538,7 +540,7 @@ static void walk_dir(struct walk *w, const char *path, const char *rel,
 	struct listing ls;
 	size_t i;
 
-	r = list_dir(path, &ls);
+	r = WITH_FD(fd, path, O_RDONLY | O_DIRECTORY, list_fd(fd, &ls));
 	if (r) {
 		walk_problem(w, "readdir %s: %s", path, strerror(-r));
 		return;
@@ -790,18 +792,36 @@ TEST_F(view, upper_file_covers_lower_file)
 	EXPECT_DTYPE(M(""), "f", DT_REG);
 }
 
+/*
+ * File @f (holding @fdata), directory @d and file @d/@x (holding @xdata) of
+ * one layer (the lower one if @lower) show through the union: contents,
+ * inode numbers (with the lower bit for lower objects), @d's listing.
+ */
+static void expect_shown_from(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(view) *self, bool lower,
+			      const char *f, const char *fdata, const char *d,
+			      const char *x, const char *xdata)
+{
+	const char *layer = lower ? self->l.lower : self->l.upper;
+	const char *paths[] = { f, d, jp(d, x) };
+	unsigned int i;
+
+	EXPECT_CONTENT(M(f), fdata);
+	EXPECT_CONTENT(M(paths[2]), xdata);
+	for (i = 0; i < 3; i++)
+		EXPECT_INO(INO(jp(layer, paths[i])) | (lower ? LOWER_INO_BIT : 0),
+			   M(paths[i]));
+	CHECK_LIST(M(d), x);
+}
+
 TEST_F(view, lower_only_visible)
 {
 	TREE(L(""), "lo=lower only\n", "ld/", "ld/x=deep lower\n");
 	MOUNT();
 
-	EXPECT_CONTENT(M("lo"), "lower only\n");
-	EXPECT_CONTENT(M("ld/x"), "deep lower\n");
-	EXPECT_INO(LINO(L("lo")), M("lo"));
-	EXPECT_INO(LINO(L("ld")), M("ld"));
-	EXPECT_INO(LINO(L("ld/x")), M("ld/x"));
+	expect_shown_from(_metadata, self, true, "lo", "lower only\n", "ld", "x",
+			  "deep lower\n");
 	CHECK_LIST(M(""), "lo", "ld");
-	CHECK_LIST(M("ld"), "x");
 }
 
 TEST_F(view, upper_only_visible)
@@ -810,13 +830,9 @@ TEST_F(view, upper_only_visible)
 	TREE(L(""), "lo=l");
 	MOUNT();
 
-	EXPECT_CONTENT(M("uo"), "upper only\n");
-	EXPECT_CONTENT(M("ud/y"), "deep upper\n");
-	EXPECT_INO(INO(U("uo")), M("uo"));
-	EXPECT_INO(INO(U("ud")), M("ud"));
-	EXPECT_INO(INO(U("ud/y")), M("ud/y"));
+	expect_shown_from(_metadata, self, false, "uo", "upper only\n", "ud", "y",
+			  "deep upper\n");
 	CHECK_LIST(M(""), "uo", "ud", "lo");
-	CHECK_LIST(M("ud"), "y");
 }
 
 /* ---- whiteouts ---- */
@@ -841,9 +857,7 @@ TEST_F(view, whiteout_hides_lower_dir)
 	TREE(U(""), "d:wh");
 	MOUNT();
 
-	EXPECT_ENOENT(M("d"));
-	EXPECT_ENOENT(M("d/x"));
-	EXPECT_ENOENT(M("d/sub/y"));
+	EXPECT_ABSENT(M(""), "d", "d/x", "d/sub/y");
 	CHECK_LIST(M(""), "e");
 	check_tree(_metadata, self->l.mnt, NULL);
 }
@@ -856,9 +870,7 @@ TEST_F(view, whiteout_itself_invisible)
 	     "ud/real=r");
 	MOUNT();
 
-	EXPECT_ENOENT(M("ghost"));
-	EXPECT_ENOENT(M("m/ghost"));
-	EXPECT_ENOENT(M("ud/ghost"));
+	EXPECT_ABSENT(M(""), "ghost", "m/ghost", "ud/ghost");
 	CHECK_LIST(M(""), "m", "ud");
 	CHECK_EMPTY(M("m"));
 	CHECK_LIST(M("ud"), "real");
@@ -873,9 +885,7 @@ TEST_F(view, lower_whiteout_hidden)
 	TREE(U(""), "md/g=g");
 	MOUNT();
 
-	EXPECT_ENOENT(M("w"));
-	EXPECT_ENOENT(M("ld/w"));
-	EXPECT_ENOENT(M("md/w"));
+	EXPECT_ABSENT(M(""), "w", "ld/w", "md/w");
 	CHECK_LIST(M(""), "ld", "md");
 	CHECK_LIST(M("ld"), "f");
 	CHECK_LIST(M("md"), "g");
@@ -896,10 +906,8 @@ TEST_F(view, merged_dir_union_of_entries)
 
 	CHECK_LIST(M(""), "d", "rl", "ru");
 	CHECK_LIST(M("d"), "a", "b", "c", "both");
-	EXPECT_CONTENT(M("d/a"), "lower a");
-	EXPECT_CONTENT(M("d/b"), "lower b");
-	EXPECT_CONTENT(M("d/c"), "upper c");
-	EXPECT_CONTENT(M("d/both"), "upper both");
+	EXPECT_CONTENTS(M(""), "d/a=lower a", "d/b=lower b", "d/c=upper c",
+	                "d/both=upper both");
 	EXPECT_INO(LINO(L("d")), M("d"));
 	EXPECT_INO(LINO(L("")), M(""));
 	check_tree(_metadata, self->l.mnt, NULL);
@@ -942,9 +950,8 @@ TEST_F(view, merged_deep_path)
 		EXPECT_INO(LINO(L(deep_dirs[i])), M(deep_dirs[i]));
 		EXPECT_EQ(1, LSTAT(M(deep_dirs[i])).st_nlink);
 	}
-	EXPECT_CONTENT(M("a/b/c/d/lower3"), "lower");
-	EXPECT_CONTENT(M("a/b/c/d/upper3"), "upper");
-	EXPECT_CONTENT(M("a/b/lower1"), "lower");
+	EXPECT_CONTENTS(M(""), "a/b/c/d/lower3=lower", "a/b/c/d/upper3=upper",
+	                "a/b/lower1=lower");
 	check_tree(_metadata, self->l.mnt, NULL);
 }
 
@@ -996,10 +1003,7 @@ TEST_F(view, opaque_dir_hides_lower)
 	MOUNT();
 
 	CHECK_LIST(M("d"), "c");
-	EXPECT_ENOENT(M("d/a"));
-	EXPECT_ENOENT(M("d/b"));
-	EXPECT_ENOENT(M("d/sub"));
-	EXPECT_ENOENT(M("d/sub/x"));
+	EXPECT_ABSENT(M(""), "d/a", "d/b", "d/sub", "d/sub/x");
 	EXPECT_CONTENT(M("d/c"), "c");
 	check_tree(_metadata, self->l.mnt, NULL);
 }
@@ -1039,9 +1043,7 @@ TEST_F(view, fallthru_in_opaque_dir)
 	EXPECT_TYPE(S_IFDIR, M("d/sd"));
 	EXPECT_TYPE(S_IFLNK, M("d/ln"));
 	EXPECT_TYPE(S_IFIFO, M("d/fifo"));
-	EXPECT_CONTENT(M("d/f"), "lower data");
-	EXPECT_CONTENT(M("d/sd/x"), "x");
-	EXPECT_CONTENT(M("d/ln"), "lower data");
+	EXPECT_CONTENTS(M(""), "d/f=lower data", "d/sd/x=x", "d/ln=lower data");
 	EXPECT_ENOENT(M("d/hidden"));
 	EXPECT_INO(LINO(L("d/f")), M("d/f"));
 	EXPECT_INO(LINO(L("d/sd")), M("d/sd"));
@@ -1072,10 +1074,7 @@ TEST_F(view, dangling_fallthru_enoent)
 	     "d/gonedir:ft4", "gone2:ft8", "ud/", "ud/gone3:ft8");
 	MOUNT();
 
-	EXPECT_ENOENT(M("d/gone"));
-	EXPECT_ENOENT(M("d/gonedir"));
-	EXPECT_ENOENT(M("gone2"));
-	EXPECT_ENOENT(M("ud/gone3"));
+	EXPECT_ABSENT(M(""), "d/gone", "d/gonedir", "gone2", "ud/gone3");
 	CHECK_LIST(M("d"), "real");
 	CHECK_LIST(M(""), "d", "ud");
 	CHECK_EMPTY(M("ud"));
@@ -1749,6 +1748,7 @@ struct bigfiles {
 	unsigned char *upper;	/* data of upper "cover" (over a 1 byte file) */
 };
 
+/* Makes lower "big" and upper "cover" (over a lower one) and mounts the union. */
 static void build_big(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(view) *self, struct bigfiles *b)
 {
@@ -1761,6 +1761,7 @@ static void build_big(struct __test_metadata *_metadata,
 	mk_file(_metadata, L("big"), b->lower, BIG_LEN);
 	TREE(L(""), "cover=x");
 	mk_file(_metadata, U("cover"), b->upper, COVER_LEN);
+	MOUNT();
 }
 
 static void expect_read(struct __test_metadata *_metadata, const char *path,
@@ -1783,7 +1784,6 @@ TEST_F(view, read_contents)
 	struct bigfiles b;
 
 	build_big(_metadata, self, &b);
-	MOUNT();
 
 	EXPECT_EQ(BIG_LEN, LSTAT(M("big")).st_size);
 	EXPECT_EQ(COVER_LEN, LSTAT(M("cover")).st_size);
@@ -1811,10 +1811,7 @@ TEST_F(view, pread_readv)
 
 	ASSERT_NE(NULL, bb);
 	build_big(_metadata, self, &b);
-	MOUNT();
-
-	fd = open(M("big"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("big"), O_RDONLY);
 	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
 		want = BIG_LEN - offs[i] < sizeof(buf) ? BIG_LEN - offs[i]
 						       : sizeof(buf);
@@ -1865,10 +1862,7 @@ TEST_F(view, mmap_contents)
 	int fd;
 
 	build_big(_metadata, self, &b);
-	MOUNT();
-
-	fd = open(M("big"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("big"), O_RDONLY);
 	p = mmap(NULL, BIG_LEN, PROT_READ, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap shared: %s", strerror(errno));
 	expect_bytes(_metadata, "mmap(MAP_SHARED) of big", b.lower, BIG_LEN,
@@ -1910,7 +1904,6 @@ TEST_F(view, sendfile_splice)
 
 	ASSERT_NE(NULL, got);
 	build_big(_metadata, self, &b);
-	MOUNT();
 
 	/* sendfile to a file outside the union. */
 	in = open(M("big"), O_RDONLY | O_CLOEXEC);
@@ -2111,11 +2104,10 @@ TEST_F(view, symlinks)
 	EXPECT_EQ(0, r) TH_LOG("stat %s: %s", M("ln"), strerror(-r));
 	EXPECT_TRUE(S_ISREG(st.st_mode)) TH_LOG("stat(ln): mode %o", st.st_mode);
 	EXPECT_EQ(INO(M("target")), (uint64_t)st.st_ino);
-	EXPECT_CONTENT(M("ln"), "upper target");
-	EXPECT_CONTENT(M("uln"), "lower file in merged dir");
-	EXPECT_CONTENT(M("chain"), "upper target");
-	EXPECT_CONTENT(M("sub/up"), "upper target");
-	EXPECT_CONTENT(M("dl/file"), "lower file in merged dir");
+	EXPECT_CONTENTS(M(""), "ln=upper target",
+	                "uln=lower file in merged dir", "chain=upper target",
+	                "sub/up=upper target",
+	                "dl/file=lower file in merged dir");
 	EXPECT_EQ(ENOENT, stat(M("dangling"), &st) ? errno : 0);
 	/* A link to a whited-out name does not reach the lower file. */
 	EXPECT_EQ(ENOENT, stat(M("to_whiteout"), &st) ? errno : 0);
@@ -3202,14 +3194,9 @@ TEST_F(view, reads_do_not_update_layer_atime)
 	MOUNT();
 
 	/* Reads of files and symlinks, no readdir. */
-	EXPECT_CONTENT(M("lf"), "lower file");
-	EXPECT_CONTENT(M("ld/lx"), "lx");
-	EXPECT_CONTENT(M("md/lm"), "lm");
-	EXPECT_CONTENT(M("uf"), "upper file");
-	EXPECT_CONTENT(M("ud/ux"), "ux");
-	EXPECT_CONTENT(M("md/um"), "um");
-	EXPECT_CONTENT(M("lsym"), "lower file");
-	EXPECT_CONTENT(M("usym"), "upper file");
+	EXPECT_CONTENTS(M(""), "lf=lower file", "ld/lx=lx", "md/lm=lm",
+	                "uf=upper file", "ud/ux=ux", "md/um=um",
+	                "lsym=lower file", "usym=upper file");
 	EXPECT_LT(0, readlink(M("lsym"), buf, sizeof(buf)));
 	EXPECT_LT(0, readlink(M("usym"), buf, sizeof(buf)));
 	fd = open(M("sparse"), O_RDONLY | O_CLOEXEC);

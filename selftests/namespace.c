@@ -1014,8 +1014,7 @@ TEST_F(ns, create_over_whiteout_replaces_it)
 	EXPECT_STREQ("d:reg f:reg g:dir s:lnk", upper_listing(U("")));
 	EXPECT_STREQ("new f", content(M("f")));
 	EXPECT_STREQ("new f", content(U("f")));
-	EXPECT_STREQ("new f", content(M("s")));
-	EXPECT_STREQ("file d", content(M("d")));
+	EXPECT_CONTENTS(M(""), "s=new f", "d=file d");
 	EXPECT_STREQ("y", xattr_str(U("g"), X_OPAQUE));
 	EXPECT_STREQ("<ENODATA>", xattr_str(U("f"), X_ORIGIN));
 	EXPECT_STREQ("d f g s", listing(M("")));
@@ -1042,8 +1041,7 @@ TEST_F(ns, readdir_makes_fallthrus)
 	EXPECT_STREQ("b c covered l p r sd so u", listing(M("d")));
 	EXPECT_KINDS(M(""), "d/b:blk7:0", "d/c:chr1:3");
 	EXPECT_STREQ("r", link_target(M("d/l")));
-	EXPECT_STREQ("r", content(M("d/r")));
-	EXPECT_STREQ("upper", content(M("d/covered")));
+	EXPECT_CONTENTS(M(""), "d/r=r", "d/covered=upper");
 	EXPECT_EQ(ST(L("d/r")).st_ino | 1ULL << 63, ST(M("d/r")).st_ino);
 	REMOUNT();
 	EXPECT_STREQ("b c covered l p r sd so u", listing(M("d")));
@@ -1396,9 +1394,7 @@ TEST_F(ns, rename_replaces_target)
 	ASSERT_OK(E(rename(M("src2"), M("tlow"))));
 	ASSERT_OK(E(rename(M("src3"), M("tw"))));
 
-	EXPECT_STREQ("one", content(M("tup")));
-	EXPECT_STREQ("two", content(M("tlow")));
-	EXPECT_STREQ("three", content(M("tw")));
+	EXPECT_CONTENTS(M(""), "tup=one", "tlow=two", "tw=three");
 	EXPECT_STREQ("tlow tup tw", listing(M("")));
 	EXPECT_STREQ("src1:wh src2:wh src3:wh tlow:reg tup:reg tw:reg",
 		     upper_listing(U("")));
@@ -1426,8 +1422,7 @@ TEST_F(ns, rename_and_link_fallthrus)
 
 	EXPECT_STREQ("a:wh b:reg c:wh d:reg e:reg f:reg", upper_listing(U("r")));
 	EXPECT_STREQ("b d e f", listing(M("r")));
-	EXPECT_STREQ("a", content(M("r/b")));
-	EXPECT_STREQ("c", content(M("r/e")));
+	EXPECT_CONTENTS(M(""), "r/b=a", "r/e=c");
 	EXPECT_EQ(a0.st_ino, ST(M("r/b")).st_ino);
 	EXPECT_EQ(c0.st_ino, ST(M("r/e")).st_ino);
 	EXPECT_EQ(ST(M("r/d")).st_ino, ST(M("r/f")).st_ino);
@@ -1445,8 +1440,7 @@ TEST_F(ns, rename_upper_only_file)
 	ASSERT_OK(create_file(M("o"), 0644, "o"));
 	ASSERT_OK(E(rename(M("n"), M("m"))));
 	ASSERT_OK(E(rename(M("o"), M("tlow"))));
-	EXPECT_STREQ("n", content(M("m")));
-	EXPECT_STREQ("o", content(M("tlow")));
+	EXPECT_CONTENTS(M(""), "m=n", "tlow=o");
 	EXPECT_STREQ("m:reg tlow:reg", upper_listing(U("")));
 	EXPECT_STREQ("m tlow", listing(M("")));
 	FINISH();
@@ -1460,8 +1454,7 @@ TEST_F(ns, rename_noreplace)
 	ASSERT_ERR(EEXIST, rename2(M("a"), M("b"), RENAME_NOREPLACE));
 	ASSERT_ERR(EEXIST, rename2(M("a"), M("u"), RENAME_NOREPLACE));
 	ASSERT_ERR(EEXIST, rename2(M("u"), M("b"), RENAME_NOREPLACE));
-	EXPECT_STREQ("a", content(M("a")));
-	EXPECT_STREQ("b", content(M("b")));
+	EXPECT_CONTENTS(M(""), "a=a", "b=b");
 	EXPECT_STREQ("u:reg", upper_listing(U("")));
 
 	ASSERT_OK(E(unlink(M("c"))));
@@ -1487,17 +1480,13 @@ TEST_F(ns, rename_exchange)
 	ASSERT_OK(rename2(M("a"), M("b"), RENAME_EXCHANGE));
 	ASSERT_OK(rename2(M("c"), M("d"), RENAME_EXCHANGE));
 
-	EXPECT_STREQ("B", content(M("a")));
-	EXPECT_STREQ("A", content(M("b")));
-	EXPECT_STREQ("D", content(M("c")));
-	EXPECT_STREQ("C", content(M("d")));
+	EXPECT_CONTENTS(M(""), "a=B", "b=A", "c=D", "d=C");
 	EXPECT_EQ(b.st_ino, ST(M("a")).st_ino);
 	EXPECT_EQ(a.st_ino, ST(M("b")).st_ino);
 	EXPECT_EQ(d.st_ino, ST(M("c")).st_ino);
 	EXPECT_EQ(c.st_ino, ST(M("d")).st_ino);
 	EXPECT_STREQ("a:reg b:reg c:reg d:reg", upper_listing(U("")));
-	EXPECT_STREQ("B", content(U("a")));
-	EXPECT_STREQ("A", content(U("b")));
+	EXPECT_CONTENTS(U(""), "a=B", "b=A");
 	EXPECT_STREQ("a b c d", listing(M("")));
 	FINISH();
 }

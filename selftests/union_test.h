@@ -57,6 +57,29 @@ static inline const char *jp(const char *a, const char *b)
 	ASSERT_EQ(err, errno) TH_LOG("%s", #call);			\
 } while (0)
 
+/*
+ * @expr evaluated with @fd open on @path (open() @flags): its value (an int),
+ * or -errno if the open failed.
+ */
+#define WITH_FD(fd, path, flags, expr) ({				\
+	int fd = open(path, (flags) | O_CLOEXEC), __r = -errno;		\
+	if (fd >= 0) {							\
+		__r = (expr);						\
+		close(fd);						\
+	}								\
+	__r;								\
+})
+
+/* open(@path, @flags | O_CLOEXEC), asserting it succeeds. */
+static inline int open_ok(struct __test_metadata *_metadata, const char *path,
+			  int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC, 0644);
+
+	ASSERT_LE(0, fd) TH_LOG("open %s: %s", path, strerror(errno));
+	return fd;
+}
+
 /* ---- the layers of a test ---- */
 
 /*
@@ -486,17 +509,19 @@ static inline void free_names(struct dname *e, int n)
 
 /*
  * The sorted, space separated names in directory @path (without "." and
- * ".."), or "<opendir: strerror>".  Each name's d_type and
- * d_ino are checked against lstat(): anomalies are appended as "!dup:NAME",
- * "!lstat:NAME", "!dtype:NAME(D/S)" and "!dino:NAME".
+ * ".."), or "<opendir: strerror>".  Each name's d_type and d_ino are checked
+ * against lstat(): anomalies are appended as "!dup:NAME", "!lstat:NAME",
+ * "!dtype:NAME(D/S)" and "!dino:NAME".
+ * With @upper, a layer directory instead: sorted "NAME:KIND" (see kind():
+ * the marker types of the upper layer), without the work directory.
  */
-static inline const char *listing(const char *path)
+static inline const char *list_names(const char *path, bool upper)
 {
 	static struct dname e[LIST_MAX];
 	char *out = ring();
 	size_t len = 0;
 	struct stat st;
-	int n = dir_names(path, e, LIST_MAX, false), i;
+	int n = dir_names(path, e, LIST_MAX, upper), i;
 
 	out[0] = '\0';
 	if (n < 0) {
@@ -504,8 +529,9 @@ static inline const char *listing(const char *path)
 		return out;
 	}
 	for (i = 0; i < n; i++)
-		str_add(out, &len, "%s%s", i ? " " : "", e[i].name);
-	for (i = 0; i < n; i++) {
+		str_add(out, &len, "%s%s%s%s", i ? " " : "", e[i].name,
+			upper ? ":" : "", upper ? kind(jp(path, e[i].name)) : "");
+	for (i = 0; i < n && !upper; i++) {
 		if (i && !strcmp(e[i - 1].name, e[i].name))
 			str_add(out, &len, " !dup:%s", e[i].name);
 		if (lstat(jp(path, e[i].name), &st)) {
@@ -522,28 +548,8 @@ static inline const char *listing(const char *path)
 	return out;
 }
 
-/*
- * A layer directory @path as sorted "NAME:KIND" (see kind(): the marker
- * types of the upper layer), without ".", ".." and the work directory.
- */
-static inline const char *upper_listing(const char *path)
-{
-	static struct dname e[LIST_MAX];
-	char *out = ring();
-	size_t len = 0;
-	int n = dir_names(path, e, LIST_MAX, true), i;
-
-	out[0] = '\0';
-	if (n < 0) {
-		str_add(out, &len, "<opendir: %s>", strerror(-n));
-		return out;
-	}
-	for (i = 0; i < n; i++)
-		str_add(out, &len, "%s%s:%s", i ? " " : "", e[i].name,
-			kind(jp(path, e[i].name)));
-	free_names(e, n);
-	return out;
-}
+#define listing(path)		list_names(path, false)
+#define upper_listing(path)	list_names(path, true)
 
 /* ---- building trees (each step asserts success) ---- */
 
@@ -761,6 +767,36 @@ static inline const char *link_target(const char *path)
 		t[n] = '\0';
 	return t;
 }
+
+/*
+ * Checks each "NAME=DATA" of the NULL-terminated @specs: the file NAME below
+ * @root holds DATA (content(); EXPECT_STREQ, or ASSERT_STREQ if @fatal).
+ */
+static void __attribute__((noinline, unused))
+check_contents(struct __test_metadata *_metadata, const char *root,
+	       const char *const *specs, bool fatal)
+{
+	char name[PATH_LEN], *data;
+
+	for (; *specs; specs++) {
+		snprintf(name, sizeof(name), "%s", *specs);
+		data = strchr(name, '=');
+		ASSERT_NE(NULL, data) TH_LOG("no data in %s", *specs);
+		*data = '\0';
+		data = (char *)*specs + (data - name) + 1;
+		if (fatal) {
+			ASSERT_STREQ(data, content(jp(root, name))) TH_LOG("%s", name);
+		} else {
+			EXPECT_STREQ(data, content(jp(root, name))) TH_LOG("%s", name);
+		}
+	}
+}
+
+#define EXPECT_CONTENTS(root, ...) check_contents(_metadata, root,	\
+		(const char *const []){ __VA_ARGS__, NULL }, false)
+#define ASSERT_CONTENTS(root, ...) check_contents(_metadata, root,	\
+		(const char *const []){ __VA_ARGS__, NULL }, true)
+
 
 static inline int make_big(const char *path, long size)
 {
