@@ -780,9 +780,8 @@ static void expect_same_snapshot(struct __test_metadata *_metadata,
 
 TEST_F(view, upper_file_covers_lower_file)
 {
-	TREE(L(""), "f=lower version\n");
+	TREE(L(""), "f=lower version\n", "other=o");
 	TREE(U(""), "f=upper\n");
-	TREE(L(""), "other=o");
 	MOUNT();
 
 	EXPECT_CONTENT(M("f"), "upper\n");
@@ -879,10 +878,8 @@ TEST_F(view, whiteout_itself_invisible)
 
 TEST_F(view, lower_whiteout_hidden)
 {
-	TREE(L(""), "ld/", "md/");
-	TREE(U(""), "md/");
-	TREE(L(""), "w:wh", "ld/w:wh", "md/w:wh", "ld/f=f");
-	TREE(U(""), "md/g=g");
+	TREE(L(""), "ld/", "md/", "w:wh", "ld/w:wh", "md/w:wh", "ld/f=f");
+	TREE(U(""), "md/", "md/g=g");
 	MOUNT();
 
 	EXPECT_ABSENT(M(""), "w", "ld/w", "md/w");
@@ -896,12 +893,9 @@ TEST_F(view, lower_whiteout_hidden)
 
 TEST_F(view, merged_dir_union_of_entries)
 {
-	TREE(L(""), "d/");
-	TREE(U(""), "d/");
-	TREE(L(""), "d/a=lower a", "d/b=lower b", "d/both=lower both");
-	TREE(U(""), "d/c=upper c", "d/both=upper both");
-	TREE(L(""), "rl=");
-	TREE(U(""), "ru=");
+	TREE(L(""), "d/", "d/a=lower a", "d/b=lower b", "d/both=lower both",
+	     "rl=");
+	TREE(U(""), "d/", "d/c=upper c", "d/both=upper both", "ru=");
 	MOUNT();
 
 	CHECK_LIST(M(""), "d", "rl", "ru");
@@ -1054,9 +1048,8 @@ TEST_F(view, fallthru_in_opaque_dir)
 /* A fallthru in a non-opaque directory: the lower entry, listed once. */
 TEST_F(view, fallthru_in_merged_dir)
 {
-	TREE(L(""), "d/", "d/f=lower f", "d/g=lower g");
+	TREE(L(""), "d/", "d/f=lower f", "d/g=lower g", "f2=root f2");
 	TREE(U(""), "d/", "d/f:ft8", "f2:ft8");
-	TREE(L(""), "f2=root f2");
 	MOUNT();
 
 	CHECK_LIST(M("d"), "f", "g");
@@ -1172,15 +1165,19 @@ TEST_F(view, readdir_empty_dirs)
 
 TEST_F(view, readdir_one_entry)
 {
+	static const char *const dirs[] = {
+		"o1", "o2", "o3", "o4", "o5", "o6", "o7",
+	};
+	unsigned int i;
+
 	MKDIR(L("o1"));		/* merged, entry from lower */
 	TREE(U(""), "o1/");
 	TREE(L(""), "o1/a=a");
 	MKDIR(L("o2"));		/* merged, entry from upper */
 	TREE(U(""), "o2/", "o2/a=a");
 	MKDIR(L("o3"));		/* merged, same name on both */
-	TREE(U(""), "o3/");
+	TREE(U(""), "o3/", "o3/a=u");
 	TREE(L(""), "o3/a=l");
-	TREE(U(""), "o3/a=u");
 	MKDIR(L("o4"));		/* lower only */
 	TREE(L(""), "o4/a=a");
 	MKDIR(U("o5"));		/* upper only */
@@ -1193,13 +1190,8 @@ TEST_F(view, readdir_one_entry)
 	TREE(U(""), "o7/", "o7/b:wh");
 	MOUNT();
 
-	CHECK_LIST(M("o1"), "a");
-	CHECK_LIST(M("o2"), "a");
-	CHECK_LIST(M("o3"), "a");
-	CHECK_LIST(M("o4"), "a");
-	CHECK_LIST(M("o5"), "a");
-	CHECK_LIST(M("o6"), "a");
-	CHECK_LIST(M("o7"), "a");
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		CHECK_LIST(M(dirs[i]), "a");
 	EXPECT_CONTENT(M("o3/a"), "u");
 	check_tree(_metadata, self->l.mnt, NULL);
 }
@@ -1312,10 +1304,8 @@ TEST_F(view, d_type_every_type)
 	char rel[64];
 	size_t i, d;
 
-	TREE(L(""), "lo/");
-	TREE(U(""), "up/");
-	TREE(L(""), "op/");
-	TREE(U(""), "op/", "op@opaque");
+	TREE(L(""), "lo/", "op/");
+	TREE(U(""), "up/", "op/", "op@opaque");
 	for (d = 0; d < 2; d++) {
 		const char *layer = d == 0 ? self->l.lower : self->l.upper;
 
@@ -1372,7 +1362,6 @@ TEST_F(view, d_type_every_type)
 
 TEST_F(view, special_files)
 {
-	struct stat st;
 	char buf[16];
 	int fd;
 
@@ -1380,22 +1369,9 @@ TEST_F(view, special_files)
 	TREE(U(""), "ufifo:fifo", "uzero:chr1:5", "ublk:blk7:1", "usock:sock");
 	MOUNT();
 
-	EXPECT_TYPE(S_IFIFO, M("lfifo"));
-	EXPECT_TYPE(S_IFIFO, M("ufifo"));
-	EXPECT_TYPE(S_IFSOCK, M("lsock"));
-	EXPECT_TYPE(S_IFSOCK, M("usock"));
-	st = LSTAT(M("lnull"));
-	EXPECT_TRUE(S_ISCHR(st.st_mode));
-	EXPECT_EQ(makedev(1, 3), st.st_rdev);
-	st = LSTAT(M("uzero"));
-	EXPECT_TRUE(S_ISCHR(st.st_mode));
-	EXPECT_EQ(makedev(1, 5), st.st_rdev);
-	st = LSTAT(M("lblk"));
-	EXPECT_TRUE(S_ISBLK(st.st_mode));
-	EXPECT_EQ(makedev(7, 0), st.st_rdev);
-	st = LSTAT(M("ublk"));
-	EXPECT_TRUE(S_ISBLK(st.st_mode));
-	EXPECT_EQ(makedev(7, 1), st.st_rdev);
+	/* Types, and device numbers (kind() shows them). */
+	EXPECT_KINDS(M(""), "lfifo:fifo", "ufifo:fifo", "lsock:sock", "usock:sock",
+		     "lnull:chr1:3", "uzero:chr1:5", "lblk:blk7:0", "ublk:blk7:1");
 	EXPECT_INO(LINO(L("lfifo")), M("lfifo"));
 	EXPECT_INO(LINO(L("lsock")), M("lsock"));
 	EXPECT_INO(INO(U("ufifo")), M("ufifo"));
@@ -1631,14 +1607,8 @@ TEST_F(view, st_ino_stable_across_remount)
 
 TEST_F(view, merged_dir_nlink_one)
 {
-	TREE(L(""), "m/");
-	TREE(U(""), "m/");
-	TREE(L(""), "m/s1/");
-	TREE(U(""), "m/s2/");
-	TREE(L(""), "m/s3/");
-	TREE(U(""), "m/s3/");
-	TREE(L(""), "ld/", "ld/a/", "ld/b/");
-	TREE(U(""), "ud/", "ud/a/");
+	TREE(L(""), "m/", "m/s1/", "m/s3/", "ld/", "ld/a/", "ld/b/");
+	TREE(U(""), "m/", "m/s2/", "m/s3/", "ud/", "ud/a/");
 	MOUNT();
 
 	EXPECT_EQ(1, LSTAT(M("")).st_nlink);
@@ -2077,15 +2047,13 @@ TEST_F(view, symlinks)
 
 	TREE(U(""), "target=upper target");
 	MKSYM("target", L("ln"));		/* lower link, upper target */
-	TREE(L(""), "sub/");
+	TREE(L(""), "sub/", "sub/file=lower file in merged dir");
 	TREE(U(""), "sub/");
-	TREE(L(""), "sub/file=lower file in merged dir");
 	MKSYM("sub/file", U("uln"));		/* upper link, lower target */
 	TREE(L(""), "dangling->nowhere");
 	MKSYM("sub", L("dl"));			/* link to a merged dir */
-	TREE(U(""), "chain->ln");
+	TREE(U(""), "chain->ln", "wh:wh");
 	TREE(L(""), "sub/up->../target", "to_whiteout->wh", "wh=hidden");
-	TREE(U(""), "wh:wh");
 	MOUNT();
 
 	expect_readlink(_metadata, M("ln"), PATH_LEN, "target");
@@ -2192,9 +2160,9 @@ static void build_xattrs(struct __test_metadata *_metadata,
 	XATTR(L("lf"), OPAQUE_XATTR, "y");
 	TREE(L(""), "lf@user.l=1", "lf@trusted.bar=baz", "cover=l",
 	     "cover@user.who=lower", "cover@user.lonly=x");
-	TREE(U(""), "cover=u", "cover@user.who=upper");
+	TREE(U(""), "cover=u", "cover@user.who=upper", "mdir/",
+	     "mdir@user.m=up", "empty=e", "empty@user.e=");
 	TREE(L(""), "mdir/", "mdir@user.m=low", "mdir@user.lo=1");
-	TREE(U(""), "mdir/", "mdir@user.m=up", "empty=e", "empty@user.e=");
 }
 
 TEST_F(view, xattr_list_hides_private)
@@ -2550,6 +2518,23 @@ TEST_F(view, readdir_copy_up_keeps_view)
 	free(before);
 }
 
+/* The first pass walks the union (copying directories up), the second remounts it. */
+static void walk_or_remount(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(view) *self, size_t pass)
+{
+	if (pass == 0) {
+		check_tree(_metadata, self->l.mnt, NULL);
+	} else {
+		UMOUNT();
+		MOUNT();
+	}
+}
+
+static bool ts_eq(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
 TEST_F(view, readdir_keeps_dir_mtime)
 {
 	static const char *const dirs[] = {
@@ -2569,9 +2554,8 @@ TEST_F(view, readdir_keeps_dir_mtime)
 	TREE(U(""), "md/", "md/u=u");
 	MKDIR(L("le"));			/* lower only, empty */
 	MKDIR(L("op"));			/* opaque, with a fallthru dir */
-	TREE(L(""), "op/fd/", "op/fd/c=c");
+	TREE(L(""), "op/fd/", "op/fd/c=c", "lf=lf");
 	TREE(U(""), "op/", "op@opaque", "op/fd:ft4");
-	TREE(L(""), "lf=lf");
 	for (i = 1; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		ASSERT_EQ(0, utimensat(AT_FDCWD, L(dirs[i]), ts, 0));
 		if (!lstat_errno(U(dirs[i])))
@@ -2582,23 +2566,16 @@ TEST_F(view, readdir_keeps_dir_mtime)
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		before[i] = LSTAT(M(dirs[i])).st_mtim;
 		if (i)
-			EXPECT_TRUE(before[i].tv_sec == ts[1].tv_sec &&
-				    before[i].tv_nsec == ts[1].tv_nsec)
+			EXPECT_TRUE(ts_eq(before[i], ts[1]))
 				TH_LOG("/%s: mtime %lld.%09ld, want the layer's",
 				       dirs[i], (long long)before[i].tv_sec,
 				       before[i].tv_nsec);
 	}
 	for (pass = 0; pass < 2; pass++) {
-		if (pass == 0) {
-			check_tree(_metadata, self->l.mnt, NULL);
-		} else {
-			UMOUNT();
-			MOUNT();
-		}
+		walk_or_remount(_metadata, self, pass);
 		for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 			st = LSTAT(M(dirs[i]));
-			EXPECT_TRUE(st.st_mtim.tv_sec == before[i].tv_sec &&
-				    st.st_mtim.tv_nsec == before[i].tv_nsec)
+			EXPECT_TRUE(ts_eq(st.st_mtim, before[i]))
 				TH_LOG("/%s: mtime %lld.%09ld before the readdirs, %lld.%09ld after%s",
 				       dirs[i], (long long)before[i].tv_sec,
 				       before[i].tv_nsec,
@@ -2627,23 +2604,16 @@ TEST_F(view, readdir_keeps_lower_dir_ctime)
 	for (i = 0; i < 3; i++) {
 		before[i] = LSTAT(M(dirs[i])).st_ctim;
 		lst = LSTAT(L(dirs[i]));
-		EXPECT_TRUE(before[i].tv_sec == lst.st_ctim.tv_sec &&
-			    before[i].tv_nsec == lst.st_ctim.tv_nsec)
+		EXPECT_TRUE(ts_eq(before[i], lst.st_ctim))
 			TH_LOG("/%s: ctime is not the lower directory's", dirs[i]);
 	}
 	for (pass = 0; pass < 2; pass++) {
-		if (pass == 0) {
-			check_tree(_metadata, self->l.mnt, NULL);
-		} else {
-			UMOUNT();
-			MOUNT();
-		}
+		walk_or_remount(_metadata, self, pass);
 		for (i = 0; i < 3; i++) {
 			ASSERT_EQ(0, lstat_errno(U(dirs[i])))
 				TH_LOG("/%s was not copied up by readdir", dirs[i]);
 			st = LSTAT(M(dirs[i]));
-			EXPECT_TRUE(st.st_ctim.tv_sec == before[i].tv_sec &&
-				    st.st_ctim.tv_nsec == before[i].tv_nsec)
+			EXPECT_TRUE(ts_eq(st.st_ctim, before[i]))
 				TH_LOG("/%s: ctime %lld.%09ld before the readdirs, %lld.%09ld after%s",
 				       dirs[i], (long long)before[i].tv_sec, before[i].tv_nsec,
 				       (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec,
@@ -2653,8 +2623,7 @@ TEST_F(view, readdir_keeps_lower_dir_ctime)
 			/* A change of the inode alone moves it too (in this mount). */
 			ASSERT_EQ(0, chmod(M("le"), 0700));
 			st = LSTAT(M("le"));
-			EXPECT_FALSE(st.st_ctim.tv_sec == before[2].tv_sec &&
-				     st.st_ctim.tv_nsec == before[2].tv_nsec)
+			EXPECT_FALSE(ts_eq(st.st_ctim, before[2]))
 				TH_LOG("/le: chmod did not change the ctime");
 		}
 	}
@@ -2662,10 +2631,8 @@ TEST_F(view, readdir_keeps_lower_dir_ctime)
 	TREE(M(""), "ld/new=n");
 	st = LSTAT(M("ld"));
 	lst = LSTAT(U("ld"));
-	EXPECT_FALSE(st.st_ctim.tv_sec == before[0].tv_sec &&
-		     st.st_ctim.tv_nsec == before[0].tv_nsec);
-	EXPECT_TRUE(st.st_ctim.tv_sec == lst.st_ctim.tv_sec &&
-		    st.st_ctim.tv_nsec == lst.st_ctim.tv_nsec);
+	EXPECT_FALSE(ts_eq(st.st_ctim, before[0]));
+	EXPECT_TRUE(ts_eq(st.st_ctim, lst.st_ctim));
 }
 
 /*
@@ -2684,14 +2651,14 @@ TEST_F(view, readdir_keeps_root_ctime)
 	check_tree(_metadata, self->l.mnt, NULL);
 	ASSERT_EQ(0, lstat_errno(U("f"))) TH_LOG("the root was not copied up by readdir");
 	st = LSTAT(M(""));
-	EXPECT_TRUE(st.st_ctim.tv_sec == before.tv_sec && st.st_ctim.tv_nsec == before.tv_nsec)
+	EXPECT_TRUE(ts_eq(st.st_ctim, before))
 		TH_LOG("/: ctime %lld.%09ld before the readdirs, %lld.%09ld after",
 		       (long long)before.tv_sec, before.tv_nsec,
 		       (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
 	/* A change: the upper directory's ctime. */
 	ASSERT_EQ(0, chmod(M(""), 0711));
 	st = LSTAT(M(""));
-	EXPECT_FALSE(st.st_ctim.tv_sec == before.tv_sec && st.st_ctim.tv_nsec == before.tv_nsec)
+	EXPECT_FALSE(ts_eq(st.st_ctim, before))
 		TH_LOG("/: ctime %lld.%09ld after chmod, upper %lld.%09ld",
 		       (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec,
 		       (long long)LSTAT(U("")).st_ctim.tv_sec, LSTAT(U("")).st_ctim.tv_nsec);
@@ -3073,9 +3040,8 @@ static void build_read_tree(struct __test_metadata *_metadata,
 	mk_file(_metadata, U("udir/big"), data, MiB + 123);
 	free(data);
 	mk_sparse(_metadata, L("mdir/sparse"), 0, 3 * MiB, 5 * MiB);
-	TREE(L(""), "lfile@user.l=1");
+	TREE(L(""), "lfile@user.l=1", "ldir@user.d=3");
 	TREE(U(""), "ufile@user.u=2");
-	TREE(L(""), "ldir@user.d=3");
 }
 
 /* Removes the lines starting with @prefix from the snapshot @snap. */

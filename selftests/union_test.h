@@ -676,6 +676,26 @@ make_tree(struct __test_metadata *_metadata, const char *root,
 				  (const char *const []){ __VA_ARGS__, NULL })
 
 /*
+ * Makes the directory @dir (0755) holding @n files (0644) named
+ * printf(@fmt, i) for i from 0 to @n - 1, each with @data.
+ */
+static void __attribute__((noinline, unused))
+make_numbered(struct __test_metadata *_metadata, const char *dir,
+	      const char *fmt, int n, const char *data)
+{
+	char name[PATH_LEN];
+	int i;
+
+	ASSERT_EQ(0, new_dir(dir, 0755)) TH_LOG("mkdir %s: %s", dir,
+					       strerror(errno));
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), fmt, i);
+		ASSERT_EQ(0, new_file(jp(dir, name), 0644, data))
+			TH_LOG("create %s/%s: %s", dir, name, strerror(errno));
+	}
+}
+
+/*
  * Removes each of the NULL-terminated @paths below @root in order ("NAME/"
  * with rmdir(), anything else with unlink()), asserting each succeeds.
  */
