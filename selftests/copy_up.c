@@ -935,8 +935,7 @@ TEST_F(cu, data_byte_exact)
 	int fd;
 
 	make_file(_metadata, jp(e->l.lower, "f"), len, 7, 0644);
-	fd = open(jp(e->l.lower, "f"), O_WRONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.lower, "f"), O_WRONLY);
 	ASSERT_EQ(sizeof(zeros), pwrite(fd, zeros, sizeof(zeros), MiB + 3));
 	close(fd);
 	MOUNT_UNION(e);
@@ -1440,8 +1439,7 @@ TEST_F(cu, truncate_copies_only_remaining)
 	EXPECT_EQ(4096, st.st_size);
 	EXPECT_LE(st.st_blocks, 8);
 	ASSERT_PAT(jp(e->l.mnt, "a"), 4096, 12);
-	fd = open(jp(e->l.mnt, "b"), O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "b"), O_WRONLY | O_TRUNC);
 	close(fd);
 	ASSERT_EQ(0, lstat(jp(e->l.upper, "b"), &st));
 	EXPECT_EQ(0, st.st_size);
@@ -1567,8 +1565,7 @@ TEST_F(cu, rdonly_fd_sees_new_data)
 	fill_pat(want, 0, 100, FSEED);
 	ASSERT_EQ(0, memcmp(buf, want, 100));
 
-	rw = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
-	ASSERT_GE(rw, 0);
+	rw = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDWR);
 	ASSERT_COPIED_UP(jp(e->l.upper, "f"));
 	ASSERT_EQ(9, pwrite(rw, "NEWNEWNEW", 9, 0));
 	ASSERT_EQ(3, pwrite(rw, "XYZ", 3, 100));
@@ -1603,8 +1600,7 @@ TEST_F(cu, write_pwrite_writev)
 	make_file(_metadata, jp(e->l.lower, "f"), len, 13, 0644);
 	MOUNT_UNION(e);
 	fill_pat(want, 0, len, 13);
-	fd = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDWR);
 	ASSERT_EQ(4, write(fd, "AAAA", 4));
 	memcpy(want, "AAAA", 4);
 	ASSERT_EQ(13, writev(fd, iov, 3));
@@ -1616,13 +1612,11 @@ TEST_F(cu, write_pwrite_writev)
 	ASSERT_EQ(17, lseek(fd, 0, SEEK_CUR));
 	close(fd);
 
-	ufd = open(jp(e->l.upper, "f"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(ufd, 0);
+	ufd = open_ok(_metadata, jp(e->l.upper, "f"), O_RDONLY);
 	ASSERT_EQ(sizeof(want), pread(ufd, got, sizeof(got), 0));
 	EXPECT_EQ(0, memcmp(got, want, sizeof(want)));
 	close(ufd);
-	ufd = open(jp(e->l.mnt, "f"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(ufd, 0);
+	ufd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDONLY);
 	ASSERT_EQ(sizeof(want), pread(ufd, got, sizeof(got), 0));
 	EXPECT_EQ(0, memcmp(got, want, sizeof(want)));
 	close(ufd);
@@ -1637,8 +1631,7 @@ TEST_F(cu, o_append)
 
 	write_str(_metadata, jp(e->l.lower, "f"), "hello");
 	MOUNT_UNION(e);
-	fd = open(jp(e->l.mnt, "f"), O_WRONLY | O_APPEND | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_WRONLY | O_APPEND);
 	ASSERT_EQ(6, write(fd, " world", 6));
 	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
 	ASSERT_EQ(1, write(fd, "!", 1));
@@ -1665,8 +1658,7 @@ TEST_F(cu, mmap_shared_write)
 	ASSERT_NE(NULL, want);
 	ASSERT_NE(NULL, got);
 	fill_pat(want, 0, 3 * pg, 14);
-	fd = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDWR);
 	p = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap: %s", strerror(errno));
 	EXPECT_EQ(0, memcmp(p, want, 3 * pg));
@@ -1677,8 +1669,7 @@ TEST_F(cu, mmap_shared_write)
 	ASSERT_EQ(0, msync(p, 3 * pg, MS_SYNC));
 
 	/* Visible on the upper file while still mapped. */
-	ufd = open(jp(e->l.upper, "f"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(ufd, 0);
+	ufd = open_ok(_metadata, jp(e->l.upper, "f"), O_RDONLY);
 	ASSERT_EQ(3 * pg, pread(ufd, got, 3 * pg, 0));
 	EXPECT_EQ(0, memcmp(got, want, 3 * pg));
 	close(ufd);
@@ -1696,13 +1687,11 @@ TEST_F(cu, fsync_fdatasync)
 
 	make_file(_metadata, jp(e->l.lower, "f"), 5000, 15, 0644);
 	MOUNT_UNION(e);
-	fd = open(jp(e->l.mnt, "f"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDONLY);
 	EXPECT_EQ(0, fsync(fd)) TH_LOG("fsync (lower): %s", strerror(errno));
 	close(fd);
 	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "f"));
-	fd = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDWR);
 	ASSERT_EQ(5, pwrite(fd, "synced", 5, 100));
 	EXPECT_EQ(0, fsync(fd)) TH_LOG("fsync: %s", strerror(errno));
 	ASSERT_EQ(5, pwrite(fd, "datas", 5, 200));
@@ -1724,8 +1713,7 @@ TEST_F(cu, fallocate_and_punch_hole)
 
 	make_file(_metadata, jp(e->l.lower, "f"), MiB, 16, 0644);
 	MOUNT_UNION(e);
-	fd = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDWR);
 
 	ASSERT_EQ(0, fallocate(fd, 0, MiB, MiB))
 		TH_LOG("fallocate: %s", strerror(errno));
@@ -1750,8 +1738,7 @@ TEST_F(cu, fallocate_and_punch_hole)
 	EXPECT_EQ(256 * KiB, lseek(fd, 0, SEEK_HOLE));
 	EXPECT_EQ(512 * KiB, lseek(fd, 256 * KiB, SEEK_DATA));
 	close(fd);
-	fd = open(u, O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, u, O_RDONLY);
 	EXPECT_EQ(256 * KiB, lseek(fd, 0, SEEK_HOLE));
 	EXPECT_EQ(-1, cmp_pat(fd, 256 * KiB, 256 * KiB, ZEROS));
 	close(fd);
@@ -1786,10 +1773,8 @@ TEST_F(cu, copy_file_range_between_union_files)
 	make_file(_metadata, jp(e->l.lower, "src"), len, 17, 0644);
 	write_str(_metadata, jp(e->l.lower, "dst"), "old content");
 	MOUNT_UNION(e);
-	in = open(jp(e->l.mnt, "src"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(in, 0);
-	out = open(jp(e->l.mnt, "dst"), O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ASSERT_GE(out, 0);
+	in = open_ok(_metadata, jp(e->l.mnt, "src"), O_RDONLY);
+	out = open_ok(_metadata, jp(e->l.mnt, "dst"), O_WRONLY | O_TRUNC);
 	n = copy_all(in, NULL, out, NULL, len);
 	ASSERT_EQ(len, n) TH_LOG("copy_file_range: %s", strerror(-n));
 	close(out);
@@ -1798,8 +1783,7 @@ TEST_F(cu, copy_file_range_between_union_files)
 	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "src"));
 
 	/* With offsets, into a file that is on upper already. */
-	out = open(jp(e->l.mnt, "dst"), O_RDWR | O_CLOEXEC);
-	ASSERT_GE(out, 0);
+	out = open_ok(_metadata, jp(e->l.mnt, "dst"), O_RDWR);
 	n = copy_all(in, &in_off, out, &out_off, 70000);
 	ASSERT_EQ(70000, n) TH_LOG("copy_file_range: %s", strerror(-n));
 	EXPECT_EQ(100 + 70000, in_off);
@@ -1845,16 +1829,14 @@ TEST_F(cu, seek_data_hole)
 	MOUNT_UNION(e);
 
 	/* Read-only, on lower. */
-	fd = open(jp(e->l.mnt, "f"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDONLY);
 	nm = layout(fd, ms);
 	ASSERT_SAME_LAYOUT(ls, nl, ms, nm);
 	EXPECT_ERRNO(ENXIO, lseek(fd, 4 * MiB, SEEK_DATA));
 	close(fd);
 
 	/* Read-write, on upper, with one more data range. */
-	fd = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDWR);
 	ASSERT_EQ(0, write_pat(fd, 2 * MiB, 8 * KiB, 18));
 	nm = layout(fd, ms);
 	nu = layout_path(u, us);
@@ -1992,8 +1974,7 @@ TEST_F_TIMEOUT(cu, concurrent_open_write, 120)
 	EXPECT_EQ(CLEN + NPROC, st.st_size);
 	EXPECT_EQ(1, st.st_nlink);
 	EXPECT_EQ(-1, cmp_pat_path(jp(e->l.upper, "f"), 0, CLEN, 20));
-	fd = open(jp(e->l.mnt, "f"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDONLY);
 	ASSERT_EQ(NPROC, pread(fd, markers, NPROC, CLEN));
 	for (i = 0; i < NPROC; i++) {
 		EXPECT_EQ('A' + i, markers[i]) TH_LOG("marker %d lost", i);
@@ -2024,6 +2005,19 @@ static const char *index_entry(struct env *e, const char *lowerpath)
 	return r;
 }
 
+/* Truncates @path and writes @len bytes of pattern @seed into it. */
+static void rewrite_pat(struct __test_metadata *_metadata, const char *path,
+			off_t len, unsigned int seed)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+	ASSERT_GE(fd, 0) TH_LOG("open %s: %s", path, strerror(errno));
+	ASSERT_EQ(0, write_pat(fd, 0, len, seed));
+	close(fd);
+}
+
+#define REWRITE_PAT(path, len, seed)	rewrite_pat(_metadata, path, len, seed)
+
 /* st_ino and st_nlink of @path through the union equal @ino and @nlink. */
 #define ASSERT_INO_NLINK(path, ino, nlink) do {				\
 	struct stat __st;						\
@@ -2052,7 +2046,6 @@ TEST_F(cu, lower_hardlink_kept_across_copy_up)
 	struct env *e = &self->e;
 	struct stat lst;
 	ino_t ino;
-	int fd;
 
 	make_file(_metadata, jp(e->l.lower, "a"), 9000, 21, 0644);
 	ASSERT_EQ(0, mkdir(jp(e->l.lower, "d"), 0755));
@@ -2063,10 +2056,7 @@ TEST_F(cu, lower_hardlink_kept_across_copy_up)
 	MOUNT_UNION(e);
 	ASSERT_PAT(jp(e->l.mnt, "b"), 9000, 21);
 	ASSERT_INO_NLINK(jp(e->l.mnt, "a"), ino, 3);
-	fd = open(jp(e->l.mnt, "a"), O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
-	ASSERT_EQ(0, write_pat(fd, 0, 5000, 22));
-	close(fd);
+	REWRITE_PAT(jp(e->l.mnt, "a"), 5000, 22);
 	ASSERT_COPIED_UP(jp(e->l.upper, "a"));
 	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "b"));
 	ASSERT_EQ('n', layer_kind(jp(e->l.upper, "d")));
@@ -2083,10 +2073,7 @@ TEST_F(cu, lower_hardlink_kept_across_copy_up)
 	MOUNT_UNION(e);
 	ASSERT_PAT(jp(e->l.mnt, "b"), 5000, 22);
 	ASSERT_INO_NLINK(jp(e->l.mnt, "d/c"), ino, 3);
-	fd = open(jp(e->l.mnt, "d/c"), O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
-	ASSERT_EQ(0, write_pat(fd, 0, 7000, 23));
-	close(fd);
+	REWRITE_PAT(jp(e->l.mnt, "d/c"), 7000, 23);
 	ASSERT_SAME_INODE(jp(e->l.upper, "d/c"), jp(e->l.upper, "a"));
 	ASSERT_PAT(jp(e->l.mnt, "a"), 7000, 23);
 	ASSERT_PAT(jp(e->l.mnt, "b"), 7000, 23);
@@ -2466,8 +2453,7 @@ TEST_F(cu, meta_reader_sees_writes_after_data_copy_up)
 	make_std_file(_metadata, e, false);
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, chmod(m, 0640));
-	r = open(m, O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(r, 0);
+	r = open_ok(_metadata, m, O_RDONLY);
 	ASSERT_EQ(-1, cmp_pat(r, 0, FLEN, FSEED));
 	w = open(m, O_WRONLY | O_CLOEXEC);
 	ASSERT_GE(w, 0) TH_LOG("open: %s", strerror(errno));
@@ -2497,8 +2483,7 @@ TEST_F(cu, meta_truncate_and_o_trunc)
 	ASSERT_NOT_META_ONLY(jp(e->l.upper, "t"));
 	ASSERT_PAT(jp(e->l.upper, "t"), 1000, 5);
 	ASSERT_PAT(jp(e->l.mnt, "t"), 1000, 5);
-	fd = open(jp(e->l.mnt, "o"), O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "o"), O_WRONLY | O_TRUNC);
 	close(fd);
 	ASSERT_NOT_META_ONLY(jp(e->l.upper, "o"));
 	ASSERT_EQ(0, stat(jp(e->l.mnt, "o"), &st));
@@ -2730,11 +2715,9 @@ TEST_F(cu, rdonly_fd_lseek_follows_copy_up)
 	make_file(_metadata, jp(e->l.lower, "f"), MiB, 17, 0644);
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, chmod(m, 0640));
-	r = open(m, O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(r, 0);
+	r = open_ok(_metadata, m, O_RDONLY);
 	ASSERT_EQ(MiB, lseek(r, 0, SEEK_END));
-	w = open(m, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ASSERT_GE(w, 0);
+	w = open_ok(_metadata, m, O_WRONLY | O_TRUNC);
 	ASSERT_EQ(5, pwrite(w, "hello", 5, 2 * MiB));
 	close(w);
 	EXPECT_EQ(2 * MiB + 5, lseek(r, 0, SEEK_END));

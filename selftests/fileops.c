@@ -344,8 +344,7 @@ TEST_F(fo, linkat_of_open_file_whose_name_was_unlinked)
 	ASSERT_EQ(0, write_file(L("a"), "data"));
 	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, link(M("a"), M("b")));
-	fd = open(M("a"), O_RDONLY);
-	ASSERT_LE(0, fd);
+	fd = open_ok(_metadata, M("a"), O_RDONLY);
 	ASSERT_EQ(0, unlink(M("a")));
 	ASSERT_EQ(0, linkat(fd, "", AT_FDCWD, M("c"), AT_EMPTY_PATH))
 		TH_LOG("linkat: %s", strerror(errno));
@@ -395,8 +394,7 @@ TEST_F(fo, setflags_append_only_kept_in_protattr)
 	EXPECT_STREQ("", protattr(U("f")));
 	ASSERT_EQ(0, write_file(M("f"), "new"));
 	EXPECT_STREQ("new", read_str(M("f")));
-	fd = open(M("f"), O_RDONLY);
-	ASSERT_LE(0, fd);
+	fd = open_ok(_metadata, M("f"), O_RDONLY);
 	close(fd);
 	EXPECT_EQ(0, unlink(M("f")));
 }
@@ -645,8 +643,7 @@ TEST_F(fo, copy_file_range_across_the_layers)
 	close(src);
 	close(dst);
 	ASSERT_EQ(0, stat(M("dst"), &(struct stat){}));
-	src = open(U("dst"), O_RDONLY);
-	ASSERT_LE(0, src);
+	src = open_ok(_metadata, U("dst"), O_RDONLY);
 	memset(big, 0, sizeof(big));
 	EXPECT_EQ(sizeof(big), read(src, big, sizeof(big)));
 	EXPECT_EQ('q', big[0]);
@@ -693,10 +690,8 @@ TEST_F(fo, clone_into_immutable_file_refused)
 	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, write_file(M("a"), "data"));
 	ASSERT_EQ(0, write_file(M("b"), "data"));
-	a = open(M("a"), O_RDONLY);
-	b = open(M("b"), O_RDWR);
-	ASSERT_LE(0, a);
-	ASSERT_LE(0, b);
+	a = open_ok(_metadata, M("a"), O_RDONLY);
+	b = open_ok(_metadata, M("b"), O_RDWR);
 	ASSERT_EQ(0, set_flags(M("b"), FS_IMMUTABLE_FL));
 	EXPECT_ERRNO(EPERM, ioctl(b, FICLONE, a));
 	dr = calloc(1, sizeof(*dr) + sizeof(struct file_dedupe_range_info));
@@ -919,10 +914,8 @@ TEST_F_TIMEOUT(fo, setfl_odirect_reaches_the_real_file, 120)
 	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, write_file(M("f"), "0123456789"));
 	ASSERT_EQ(0, write_file(U("native"), "0123456789"));
-	nfd = open(U("native"), O_RDWR);
-	fd = open(M("f"), O_RDWR);
-	ASSERT_LE(0, nfd);
-	ASSERT_LE(0, fd);
+	nfd = open_ok(_metadata, U("native"), O_RDWR);
+	fd = open_ok(_metadata, M("f"), O_RDWR);
 	native = setfl_then_write(nfd, O_DIRECT);
 	ASSERT_EQ(EINVAL, native);
 	EXPECT_EQ(native, setfl_then_write(fd, O_DIRECT));

@@ -1242,8 +1242,7 @@ TEST_F_TIMEOUT(view, readdir_10000_entries, 600)
 	ASSERT_EQ(BIG_VISIBLE, nwant);
 	MOUNT();
 
-	fd = open(M("big"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("big"), O_RDONLY | O_DIRECTORY);
 	r = list_fd(fd, &ls);
 	ASSERT_EQ(0, r) TH_LOG("readdir: %s", strerror(-r));
 	expect_names(_metadata, M("big"), &ls, want, nwant);
@@ -1814,8 +1813,7 @@ TEST_F(view, pread_readv)
 	close(fd);
 
 	/* The covering upper file, not the lower one. */
-	fd = open(M("cover"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("cover"), O_RDONLY);
 	EXPECT_EQ(sizeof(buf), pread(fd, buf, sizeof(buf), 2 * MiB));
 	EXPECT_EQ(0, memcmp(buf, b.upper + 2 * MiB, sizeof(buf)));
 	EXPECT_EQ(COVER_LEN, lseek(fd, 0, SEEK_END));
@@ -1850,8 +1848,7 @@ TEST_F(view, mmap_contents)
 	munmap(p, MiB);
 	close(fd);
 
-	fd = open(M("cover"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("cover"), O_RDONLY);
 	p = mmap(NULL, COVER_LEN, PROT_READ, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap cover: %s", strerror(errno));
 	close(fd);	/* the mapping outlives the fd */
@@ -1876,8 +1873,7 @@ TEST_F(view, sendfile_splice)
 	build_big(_metadata, self, &b);
 
 	/* sendfile to a file outside the union. */
-	in = open(M("big"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(in, 0);
+	in = open_ok(_metadata, M("big"), O_RDONLY);
 	out = open(self->scratch, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
 	ASSERT_GE(out, 0);
 	while ((n = sendfile(out, in, &off, BIG_LEN)) > 0)
@@ -1913,10 +1909,8 @@ TEST_F(view, sendfile_splice)
 	close(p[1]);
 
 	/* sendfile of the covering upper file, from an offset. */
-	in = open(M("cover"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(in, 0);
-	out = open(self->scratch, O_TRUNC | O_RDWR | O_CLOEXEC);
-	ASSERT_GE(out, 0);
+	in = open_ok(_metadata, M("cover"), O_RDONLY);
+	out = open_ok(_metadata, self->scratch, O_TRUNC | O_RDWR);
 	off = 4097;
 	while ((n = sendfile(out, in, &off, COVER_LEN)) > 0)
 		;
@@ -2002,8 +1996,7 @@ TEST_F(view, seek_data_hole)
 	MOUNT();
 
 	/* The real file is sparse as intended. */
-	fd = open(L("sparse"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, L("sparse"), O_RDONLY);
 	ASSERT_EQ(MiB, lseek(fd, 0, SEEK_HOLE));
 	ASSERT_EQ(9 * MiB, lseek(fd, MiB, SEEK_DATA));
 	close(fd);
@@ -2012,8 +2005,7 @@ TEST_F(view, seek_data_hole)
 	expect_same_seeks(_metadata, M("usparse"), U("usparse"), 6 * MiB);
 
 	/* The hole reads as zeros. */
-	fd = open(M("sparse"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("sparse"), O_RDONLY);
 	memset(buf, 1, sizeof(buf));
 	EXPECT_EQ(sizeof(buf), pread(fd, buf, sizeof(buf), 5 * MiB));
 	EXPECT_EQ(0, memcmp(buf, zero, sizeof(buf)));
@@ -2252,8 +2244,7 @@ TEST_F(view, xattr_values)
 	expect_no_xattr(_metadata, M("lf"), "user.none");
 	EXPECT_ERRNO(ERANGE, lgetxattr(M("lf"), "user.big", buf, 10));
 
-	fd = open(M("lf"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("lf"), O_RDONLY);
 	EXPECT_EQ(1, fgetxattr(fd, "user.l", buf, sizeof(buf)));
 	EXPECT_EQ('1', buf[0]);
 	close(fd);
@@ -2276,8 +2267,7 @@ TEST_F(view, xattr_private_enodata)
 	expect_no_xattr(_metadata, M("lf"), OPAQUE_XATTR);
 	expect_no_xattr(_metadata, M(""), OPAQUE_XATTR);
 
-	fd = open(M("op"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("op"), O_RDONLY | O_DIRECTORY);
 	errno = 0;
 	EXPECT_ERRNO(ENODATA, fgetxattr(fd, OPAQUE_XATTR, buf, sizeof(buf)));
 	close(fd);
@@ -2320,8 +2310,7 @@ TEST_F(view, statfs_matches_upper)
 	EXPECT_EQ(u.f_bfree, s.f_bfree);
 	EXPECT_EQ(u.f_files, s.f_files);
 
-	fd = open(M(""), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M(""), O_RDONLY | O_DIRECTORY);
 	ASSERT_EQ(0, fstatfs(fd, &s));
 	close(fd);
 	EXPECT_EQ(UNION_MAGIC, (long)s.f_type);
@@ -3165,8 +3154,7 @@ TEST_F(view, reads_do_not_update_layer_atime)
 	                "lsym=lower file", "usym=upper file");
 	EXPECT_LT(0, readlink(M("lsym"), buf, sizeof(buf)));
 	EXPECT_LT(0, readlink(M("usym"), buf, sizeof(buf)));
-	fd = open(M("sparse"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("sparse"), O_RDONLY);
 	map = mmap(NULL, 4 * MiB, PROT_READ, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, map);
 	EXPECT_EQ(0, map[MiB + 5]);

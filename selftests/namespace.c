@@ -840,8 +840,7 @@ TEST_F(ns, unlink_copied_up_leaves_whiteout)
 
 	TREE(L(""), "f=lower");
 	START();
-	fd = open(M("f"), O_WRONLY | O_APPEND | O_CLOEXEC);
-	ASSERT_LE(0, fd);
+	fd = open_ok(_metadata, M("f"), O_WRONLY | O_APPEND);
 	ASSERT_EQ(1, write(fd, "+", 1));
 	close(fd);
 	ASSERT_STREQ("reg", kind(U("f")));
@@ -1103,8 +1102,7 @@ TEST_F(ns, readdir_dot_entries)
 
 	TREE(L(""), "d/", "d/a=a");
 	START();
-	fd = open(M("d"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ASSERT_LE(0, fd);
+	fd = open_ok(_metadata, M("d"), O_RDONLY | O_DIRECTORY);
 	n = getdents_all(fd, e, 16, 4096);
 	close(fd);
 	ASSERT_EQ(3, n);
@@ -1174,8 +1172,7 @@ TEST_F(ns, offsets_stable_across_reopen)
 
 	make_numbered(_metadata, L("d"), "f%02d", NFILES, "x");
 	START();
-	fd = open(M("d"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ASSERT_LE(0, fd);
+	fd = open_ok(_metadata, M("d"), O_RDONLY | O_DIRECTORY);
 	n = getdents_all(fd, all, NFILES + 2, 4096);
 	close(fd);
 	ASSERT_EQ(NFILES + 2, n);
@@ -1191,8 +1188,7 @@ TEST_F(ns, offsets_stable_across_reopen)
 					ASSERT_OK(E(unlink(jp(M("d"), all[k].name))));
 		}
 		for (k = 2 * pass; k < n - 1; k += 6) {
-			fd = open(M("d"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			ASSERT_LE(0, fd);
+			fd = open_ok(_metadata, M("d"), O_RDONLY | O_DIRECTORY);
 			ASSERT_EQ(all[k].off, lseek(fd, all[k].off, SEEK_SET));
 			ASSERT_LE(1, getdents_once(fd, got, 1, 512));
 			EXPECT_STREQ(all[k + 1].name, got[0].name)
@@ -1220,8 +1216,7 @@ TEST_F_TIMEOUT(ns, readdir_during_changes, 120)
 
 	make_numbered(_metadata, L("d"), "f%03d", NCHURN, "x");
 	START();
-	fd = open(M("d"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ASSERT_LE(0, fd);
+	fd = open_ok(_metadata, M("d"), O_RDONLY | O_DIRECTORY);
 	for (;;) {
 		n = getdents_once(fd, e + total, 4 * NCHURN - total, 600);
 		ASSERT_LE(0, n) TH_LOG("getdents: %s", strerror(-n));

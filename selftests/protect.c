@@ -48,8 +48,7 @@ TEST_F(prot, chmod_not_undone_by_read)
 	ASSERT_EQ(0, write_file(L("f"), "data"));
 	ASSERT_EQ(0, chmod(L("f"), 0644));
 	union_mount_ok(_metadata, &self->l);
-	fd = open(M("f"), O_RDONLY);
-	ASSERT_LE(0, fd);
+	fd = open_ok(_metadata, M("f"), O_RDONLY);
 	ASSERT_EQ(0, chmod(M("f"), 0600));
 	EXPECT_EQ(0600, mode_of(M("f")));
 	EXPECT_EQ(4, pread(fd, buf, sizeof(buf), 0));
@@ -70,8 +69,7 @@ TEST_F(prot, rdonly_append_no_copy_up)
 
 	ASSERT_EQ(0, write_file(L("f"), "data"));
 	union_mount_ok(_metadata, &self->l);
-	fd = open(M("f"), O_RDONLY | O_APPEND);
-	ASSERT_LE(0, fd);
+	fd = open_ok(_metadata, M("f"), O_RDONLY | O_APPEND);
 	EXPECT_EQ(4, read(fd, buf, sizeof(buf)));
 	EXPECT_ERRNO(EBADF, write(fd, "x", 1));
 	close(fd);

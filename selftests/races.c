@@ -295,8 +295,7 @@ TEST_F_TIMEOUT(races, copyup_of_two_names_of_one_file, 600)
 	} while (now - before < 8 * MiB && waitpid(pid, &status, WNOHANG) == 0);
 	if (now - before >= BIG_SIZE / 2)
 		TH_LOG("the copy-up was over before the second writer started");
-	fd = open(M("big2"), O_WRONLY | O_APPEND);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("big2"), O_WRONLY | O_APPEND);
 	ASSERT_EQ(1, write(fd, "b", 1));
 	close(fd);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));

@@ -45,8 +45,7 @@ TEST_F(sr, syncfs_and_sync)
 	ASSERT_EQ(0, write_file(L("f"), "lower"));
 	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, write_file(M("g"), "new"));
-	fd = open(self->l.mnt, O_RDONLY | O_DIRECTORY);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, self->l.mnt, O_RDONLY | O_DIRECTORY);
 	EXPECT_EQ(0, syncfs(fd));
 	close(fd);
 	sync();
@@ -79,8 +78,7 @@ TEST_F(sr, layers_unmounted_under_the_union)
 	/* The names no longer resolve to the layers. */
 	EXPECT_EQ(-1, access(L("f"), F_OK));
 
-	fd = open(M("f"), O_RDONLY);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("f"), O_RDONLY);
 	EXPECT_EQ(5, read(fd, buf, sizeof(buf) - 1));
 	close(fd);
 	EXPECT_STREQ("lower", buf);
