@@ -223,6 +223,15 @@ static void outcome(enum op op, int rc, int e, const char *path)
 			 op_names[op], path, strerror(e));
 }
 
+/* outcome() of an operation on @fd (with the errno it left), which is closed. */
+static void close_outcome(enum op op, int rc, int fd, const char *path)
+{
+	int e = errno;
+
+	close(fd);
+	outcome(op, rc, e, path);
+}
+
 /* ---- helpers ---- */
 
 static void fill(char *buf, size_t n)
@@ -334,9 +343,7 @@ static void one_op(enum op op)
 				rc = pwrite(fd, bigbuf, n, pick(8192)) < 0 ? -1 : 0;
 			else
 				rc = write_all(fd, bigbuf, n);
-			e = errno;
-			close(fd);
-			outcome(op, rc, e, p);
+			close_outcome(op, rc, fd, p);
 			return;
 		}
 		rc = -1;
@@ -407,9 +414,7 @@ static void one_op(enum op op)
 					;
 				rc = n < 0 ? -1 : 0;
 			}
-			e = errno;
-			close(fd);
-			outcome(op, rc, e, p);
+			close_outcome(op, rc, fd, p);
 			return;
 		}
 		rc = -1;
@@ -421,9 +426,7 @@ static void one_op(enum op op)
 		snprintf(p, sizeof(p), "%s/%s", mnt, d);
 		rc = rm_rf_at(mfd, d, 0);
 		if (rc < 0 && errno != ENOENT) {
-			e = errno;
-			close(mfd);
-			outcome(op, rc, e, p);
+			close_outcome(op, rc, mfd, p);
 			return;
 		}
 		rc = mkdirat(mfd, d, 0755);
