@@ -642,6 +642,19 @@ static pid_t start_appender(const char *path)
 	return pid;
 }
 
+/*
+ * start_appender() on @path once the upper usage is known, then wait until
+ * its copy-up has made progress (if it shows none, count it in @noprog).
+ */
+static pid_t start_copy_up(const char *path, unsigned int *noprog)
+{
+	long base_kb = upper_used_kb();
+	pid_t pid = start_appender(path);
+
+	*noprog += !wait_copy_progress(base_kb);
+	return pid;
+}
+
 static int wait_status(pid_t pid)
 {
 	int st;
@@ -657,15 +670,12 @@ static void race_checks(void)
 	unsigned int ok = 0, noprog = 0;
 	off_t size;
 	int k, a, rc, e;
-	long base_kb;
 	pid_t pid;
 
 	for (k = 0; k < race_rounds && big_mb; k++) {
 		/* copy-up vs unlink: once unlink succeeded, the name is gone. */
 		snprintf(p, sizeof(p), "%s/r/u%d", mnt, k);
-		base_kb = upper_used_kb();
-		pid = start_appender(p);
-		noprog += !wait_copy_progress(base_kb);
+		pid = start_copy_up(p, &noprog);
 		rc = unlink(p);
 		e = errno;
 		a = wait_status(pid);
@@ -689,9 +699,7 @@ static void race_checks(void)
 			if (fd >= 0)
 				close(fd);
 		}
-		base_kb = upper_used_kb();
-		pid = start_appender(p);
-		noprog += !wait_copy_progress(base_kb);
+		pid = start_copy_up(p, &noprog);
 		rc = rename(q, p);
 		e = errno;
 		a = wait_status(pid);
@@ -707,9 +715,7 @@ static void race_checks(void)
 
 		/* copy-up vs unlink + create: the name holds the new file. */
 		snprintf(p, sizeof(p), "%s/r/w%d", mnt, k);
-		base_kb = upper_used_kb();
-		pid = start_appender(p);
-		noprog += !wait_copy_progress(base_kb);
+		pid = start_copy_up(p, &noprog);
 		rc = unlink(p);
 		e = errno;
 		if (rc == 0) {
