@@ -725,32 +725,37 @@ remove_paths(struct __test_metadata *_metadata, const char *root,
 				       (const char *const []){ __VA_ARGS__, NULL })
 
 /*
- * Checks each "NAME:KIND" of the NULL-terminated @specs: kind() of NAME
- * below @root is KIND (EXPECT_STREQ, or ASSERT_STREQ if @fatal).
+ * Checks each "NAME<@sep>VALUE" of the NULL-terminated @specs: @get() of NAME
+ * below @root is VALUE (EXPECT_STREQ, or ASSERT_STREQ if @fatal).
  */
 static void __attribute__((noinline, unused))
-check_kinds(struct __test_metadata *_metadata, const char *root,
-	    const char *const *specs, bool fatal)
+check_each(struct __test_metadata *_metadata, const char *root,
+	   const char *const *specs, char sep, const char *(*get)(const char *),
+	   bool fatal)
 {
-	char name[PATH_LEN], *k;
+	char name[PATH_LEN], *v;
 
 	for (; *specs; specs++) {
 		snprintf(name, sizeof(name), "%s", *specs);
-		k = strchr(name, ':');
-		ASSERT_NE(NULL, k) TH_LOG("no kind in %s", *specs);
-		*k++ = '\0';
+		v = strchr(name, sep);
+		ASSERT_NE(NULL, v) TH_LOG("no '%c' in %s", sep, *specs);
+		*v = '\0';
+		v = (char *)*specs + (v - name) + 1;
 		if (fatal) {
-			ASSERT_STREQ(k, kind(jp(root, name))) TH_LOG("%s", name);
+			ASSERT_STREQ(v, get(jp(root, name))) TH_LOG("%s", name);
 		} else {
-			EXPECT_STREQ(k, kind(jp(root, name))) TH_LOG("%s", name);
+			EXPECT_STREQ(v, get(jp(root, name))) TH_LOG("%s", name);
 		}
 	}
 }
 
-#define EXPECT_KINDS(root, ...) check_kinds(_metadata, root,		\
-		(const char *const []){ __VA_ARGS__, NULL }, false)
-#define ASSERT_KINDS(root, ...) check_kinds(_metadata, root,		\
-		(const char *const []){ __VA_ARGS__, NULL }, true)
+#define CHECK_EACH(root, sep, get, fatal, ...) check_each(_metadata, root, \
+		(const char *const []){ __VA_ARGS__, NULL }, sep, get, fatal)
+
+/* kind() of each "NAME:KIND" below @root is KIND. */
+#define EXPECT_KINDS(root, ...)	CHECK_EACH(root, ':', kind, false, __VA_ARGS__)
+#define ASSERT_KINDS(root, ...)	CHECK_EACH(root, ':', kind, true, __VA_ARGS__)
+
 
 /* ---- reading ---- */
 
@@ -788,34 +793,11 @@ static inline const char *link_target(const char *path)
 	return t;
 }
 
-/*
- * Checks each "NAME=DATA" of the NULL-terminated @specs: the file NAME below
- * @root holds DATA (content(); EXPECT_STREQ, or ASSERT_STREQ if @fatal).
- */
-static void __attribute__((noinline, unused))
-check_contents(struct __test_metadata *_metadata, const char *root,
-	       const char *const *specs, bool fatal)
-{
-	char name[PATH_LEN], *data;
-
-	for (; *specs; specs++) {
-		snprintf(name, sizeof(name), "%s", *specs);
-		data = strchr(name, '=');
-		ASSERT_NE(NULL, data) TH_LOG("no data in %s", *specs);
-		*data = '\0';
-		data = (char *)*specs + (data - name) + 1;
-		if (fatal) {
-			ASSERT_STREQ(data, content(jp(root, name))) TH_LOG("%s", name);
-		} else {
-			EXPECT_STREQ(data, content(jp(root, name))) TH_LOG("%s", name);
-		}
-	}
-}
-
-#define EXPECT_CONTENTS(root, ...) check_contents(_metadata, root,	\
-		(const char *const []){ __VA_ARGS__, NULL }, false)
-#define ASSERT_CONTENTS(root, ...) check_contents(_metadata, root,	\
-		(const char *const []){ __VA_ARGS__, NULL }, true)
+/* content() of each "NAME=DATA" below @root is DATA. */
+#define EXPECT_CONTENTS(root, ...) CHECK_EACH(root, '=', content, false,	\
+					       __VA_ARGS__)
+#define ASSERT_CONTENTS(root, ...) CHECK_EACH(root, '=', content, true,	\
+					       __VA_ARGS__)
 
 
 static inline int make_big(const char *path, long size)
