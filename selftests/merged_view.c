@@ -616,6 +616,20 @@ static size_t check_tree(struct __test_metadata *_metadata, const char *mnt,
 	return w.objects;
 }
 
+/* check_tree() of the union, its report as a string (to free()). */
+static char *tree_snapshot(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(view) *self)
+{
+	char *snap = NULL;
+	size_t len;
+	FILE *f = open_memstream(&snap, &len);
+
+	ASSERT_NE(NULL, f);
+	check_tree(_metadata, self->l.mnt, f);
+	fclose(f);
+	return snap;
+}
+
 /* ---- snapshots of a directory tree, to detect any change ---- */
 
 static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
@@ -1565,25 +1579,17 @@ TEST_F(view, d_ino_equals_st_ino)
 TEST_F(view, st_ino_stable_across_remount)
 {
 	char *before = NULL, *after = NULL;
-	size_t len;
-	FILE *f;
 	int r;
 
 	build_mixed(_metadata, self);
 	union_mount2_ok(_metadata, &self->l, 0);
-	f = open_memstream(&before, &len);
-	ASSERT_NE(NULL, f);
-	check_tree(_metadata, self->l.mnt, f);
-	fclose(f);
+	before = tree_snapshot(_metadata, self);
 	UMOUNT();
 
 	/* Again through the new mount API ... */
 	r = union_mount(&self->l);
 	ASSERT_EQ(0, r) TH_LOG("fsmount union: %s", strerror(-r));
-	f = open_memstream(&after, &len);
-	ASSERT_NE(NULL, f);
-	check_tree(_metadata, self->l.mnt, f);
-	fclose(f);
+	after = tree_snapshot(_metadata, self);
 	expect_same_snapshot(_metadata, "inode numbers after remount",
 			     before, after);
 	free(after);
@@ -1594,10 +1600,7 @@ TEST_F(view, st_ino_stable_across_remount)
 	EXPECT_INO(LINO(L("lfile")), M("lfile"));
 	EXPECT_INO(LINO(L("op/fa")), M("op/fa"));
 	EXPECT_INO(LINO(L("mdir/sub")), M("mdir/sub"));
-	f = open_memstream(&after, &len);
-	ASSERT_NE(NULL, f);
-	check_tree(_metadata, self->l.mnt, f);
-	fclose(f);
+	after = tree_snapshot(_metadata, self);
 	expect_same_snapshot(_metadata, "inode numbers after 2nd remount",
 			     before, after);
 	free(after);
@@ -2483,10 +2486,7 @@ TEST_F(view, readdir_copy_up_keeps_view)
 			     before, after);
 	free(after);
 	/* ... or listed: a second walk lists from upper alone. */
-	f = open_memstream(&list2, &len);
-	ASSERT_NE(NULL, f);
-	check_tree(_metadata, self->l.mnt, f);
-	fclose(f);
+	list2 = tree_snapshot(_metadata, self);
 	expect_same_snapshot(_metadata, "listing after the first readdirs",
 			     list1, list2);
 	free(list2);
@@ -2497,10 +2497,7 @@ TEST_F(view, readdir_copy_up_keeps_view)
 	after = view_lookup(_metadata, self);
 	expect_same_snapshot(_metadata, "view after remount", before, after);
 	free(after);
-	f = open_memstream(&list2, &len);
-	ASSERT_NE(NULL, f);
-	check_tree(_metadata, self->l.mnt, f);
-	fclose(f);
+	list2 = tree_snapshot(_metadata, self);
 	expect_same_snapshot(_metadata, "listing after remount", list1, list2);
 	free(list2);
 	free(list1);
