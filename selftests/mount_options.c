@@ -465,26 +465,29 @@ TEST_F(union_opts, unknown_option_mount)
 	ASSERT_FALSE(union_mounted_at(self->l.mnt));
 }
 
-TEST_F(union_opts, lower_twice_fsconfig)
+/* fsconfig() of @key a second time (@first, then @second) fails. */
+static void twice_fsconfig(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(union_opts) *self, const char *key,
+			   const char *first, const char *second)
 {
+	char msg[64];
 	int fd = union_fsopen();
 
+	snprintf(msg, sizeof(msg), "%s= given more than once", key);
 	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	ASSERT_EQ(0, set_string(fd, "lower", self->l.lower));
-	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, "lower", self->lower2),
-			      EINVAL, "lower= given more than once");
+	ASSERT_EQ(0, set_string(fd, key, first));
+	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, key, second), EINVAL, msg);
 	close(fd);
+}
+
+TEST_F(union_opts, lower_twice_fsconfig)
+{
+	twice_fsconfig(_metadata, self, "lower", self->l.lower, self->lower2);
 }
 
 TEST_F(union_opts, upper_twice_fsconfig)
 {
-	int fd = union_fsopen();
-
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	ASSERT_EQ(0, set_string(fd, "upper", self->l.upper));
-	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, "upper", self->upper2),
-			      EINVAL, "upper= given more than once");
-	close(fd);
+	twice_fsconfig(_metadata, self, "upper", self->l.upper, self->upper2);
 }
 
 TEST_F(union_opts, lower_twice_mount)
