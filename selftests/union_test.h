@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the union selftests: the layers of a test (fresh tmpfs
- * instances in a private mount namespace) and mounting the union on them,
- * running a function as another user, paths, small file contents, what is at
- * a path on the upper layer (marker kinds), filesystem usage and task states
- * (for synchronising on observable progress, never on sleeps).
- * Include it instead of kselftest_harness.h.
+ * The helper library of the union selftests: the layers of a test (fresh
+ * tmpfs instances in a private mount namespace) and mounting the union on
+ * them through the new mount API (fsopen/fsconfig/fsmount/move_mount; mount(2)
+ * where a test is about it), building trees on a layer (TREE: directories,
+ * files, symlinks, special files, the upper layer's markers, xattrs),
+ * removing them, listings of the union (d_type/d_ino checked) and of a layer
+ * with marker types (upper_listing), table checks of kinds and contents,
+ * running a function as another user, paths, small file contents,
+ * filesystem usage and task states (for synchronising on observable
+ * progress, never on sleeps).  Include it instead of kselftest_harness.h.
  */
 #ifndef UNION_TEST_H
 #define UNION_TEST_H
