@@ -2614,7 +2614,7 @@ TEST_F(view, readdir_keeps_lower_dir_ctime)
 		}
 	}
 	/* A new entry is a change: the ctime moves (to the upper directory's). */
-	TREE(M(""), "ld/new=n");
+	MKFILE(M("ld/new"), "n");
 	st = LSTAT(M("ld"));
 	lst = LSTAT(U("ld"));
 	EXPECT_FALSE(ts_eq(st.st_ctim, before[0]));
