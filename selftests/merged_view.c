@@ -221,8 +221,11 @@ static void expect_enoent(struct __test_metadata *_metadata, const char *p)
 
 /* expect_enoent() of each of the NULL-terminated @names below @root. */
 static void expect_all_enoent(struct __test_metadata *_metadata,
-			      const char *root, const char *const *names)
+			      const char *dir, const char *const *names)
 {
+	char root[PATH_LEN];
+
+	snprintf(root, sizeof(root), "%s", dir);
 	for (; *names; names++)
 		expect_enoent(_metadata, jp(root, *names));
 }

@@ -512,20 +512,24 @@ static inline void free_names(struct dname *e, int n)
 }
 
 /*
- * The sorted, space separated names in directory @path (without "." and
+ * The sorted, space separated names in directory @dir (without "." and
  * ".."), or "<opendir: strerror>".  Each name's d_type and d_ino are checked
  * against lstat(): anomalies are appended as "!dup:NAME", "!lstat:NAME",
  * "!dtype:NAME(D/S)" and "!dino:NAME".
  * With @upper, a layer directory instead: sorted "NAME:KIND" (see kind():
  * the marker types of the upper layer), without the work directory.
  */
-static inline const char *list_names(const char *path, bool upper)
+static inline const char *list_names(const char *dir, bool upper)
 {
 	static struct dname e[LIST_MAX];
-	char *out = ring();
+	char *out = ring(), path[PATH_LEN];
 	size_t len = 0;
 	struct stat st;
-	int n = dir_names(path, e, LIST_MAX, upper), i;
+	int n, i;
+
+	/* @dir may be in jp()'s ring, which the names' paths go round. */
+	snprintf(path, sizeof(path), "%s", dir);
+	n = dir_names(path, e, LIST_MAX, upper);
 
 	out[0] = '\0';
 	if (n < 0) {
@@ -667,9 +671,13 @@ static inline int make_entry(const char *root, const char *spec)
 
 /* make_entry() of each of the NULL-terminated @specs in order, asserting each. */
 static void __attribute__((noinline, unused))
-make_tree(struct __test_metadata *_metadata, const char *root,
+make_tree(struct __test_metadata *_metadata, const char *dir,
 	  const char *const *specs)
 {
+	char root[PATH_LEN];
+
+	/* @dir may be in jp()'s ring, which the entries' paths go round. */
+	snprintf(root, sizeof(root), "%s", dir);
 	for (; *specs; specs++)
 		ASSERT_EQ(0, make_entry(root, *specs))
 			TH_LOG("make %s in %s: %s", *specs, root,
@@ -680,15 +688,17 @@ make_tree(struct __test_metadata *_metadata, const char *root,
 				  (const char *const []){ __VA_ARGS__, NULL })
 
 /*
- * Makes the directory @dir (0755) holding @n files (0644) named
+ * Makes the directory @path (0755) holding @n files (0644) named
  * printf(@fmt, i) for i from 0 to @n - 1, each with @data.
  */
 static void __attribute__((noinline, unused))
-make_numbered(struct __test_metadata *_metadata, const char *dir,
+make_numbered(struct __test_metadata *_metadata, const char *path,
 	      const char *fmt, int n, const char *data)
 {
-	char name[PATH_LEN];
+	char name[PATH_LEN], dir[PATH_LEN];
 	int i;
+
+	snprintf(dir, sizeof(dir), "%s", path);
 
 	ASSERT_EQ(0, new_dir(dir, 0755)) TH_LOG("mkdir %s: %s", dir,
 					       strerror(errno));
@@ -700,16 +710,18 @@ make_numbered(struct __test_metadata *_metadata, const char *dir,
 }
 
 /*
- * Removes each of the NULL-terminated @paths below @root in order ("NAME/"
+ * Removes each of the NULL-terminated @paths below @dir in order ("NAME/"
  * with rmdir(), anything else with unlink()), asserting each succeeds.
  */
 static void __attribute__((noinline, unused))
-remove_paths(struct __test_metadata *_metadata, const char *root,
+remove_paths(struct __test_metadata *_metadata, const char *dir,
 	     const char *const *paths)
 {
-	char name[PATH_LEN];
+	char name[PATH_LEN], root[PATH_LEN];
 	size_t n;
 	int r;
+
+	snprintf(root, sizeof(root), "%s", dir);
 
 	for (; *paths; paths++) {
 		snprintf(name, sizeof(name), "%s", *paths);
@@ -730,14 +742,16 @@ remove_paths(struct __test_metadata *_metadata, const char *root,
 
 /*
  * Checks each "NAME<@sep>VALUE" of the NULL-terminated @specs: @get() of NAME
- * below @root is VALUE (EXPECT_STREQ, or ASSERT_STREQ if @fatal).
+ * below @dir is VALUE (EXPECT_STREQ, or ASSERT_STREQ if @fatal).
  */
 static void __attribute__((noinline, unused))
-check_each(struct __test_metadata *_metadata, const char *root,
+check_each(struct __test_metadata *_metadata, const char *dir,
 	   const char *const *specs, char sep, const char *(*get)(const char *),
 	   bool fatal)
 {
-	char name[PATH_LEN], *v;
+	char name[PATH_LEN], root[PATH_LEN], *v;
+
+	snprintf(root, sizeof(root), "%s", dir);
 
 	for (; *specs; specs++) {
 		snprintf(name, sizeof(name), "%s", *specs);
