@@ -315,6 +315,17 @@ static const char *layers(struct __test_metadata *_metadata, char *data,
 	ASSERT_TRUE(union_mounted_at(self->l.mnt));			\
 } while (0)
 
+/* A new union fs_context with @key set to @value, asserting both succeed. */
+static int fsopen_with(struct __test_metadata *_metadata, const char *key,
+		       const char *value)
+{
+	int fd = union_fsopen();
+
+	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
+	ASSERT_EQ(0, set_string(fd, key, value)) TH_LOG("%s=%s", key, value);
+	return fd;
+}
+
 /* Set lower= and upper= (must succeed) and expect CMD_CREATE to fail. */
 #define ASSERT_CREATE_FAILS(lower, upper, err, msg) do {		\
 	int __fd = union_fsopen(), __r;					\
@@ -412,10 +423,8 @@ TEST_F(union_opts, relative_paths_shown_absolute)
 
 TEST_F(union_opts, missing_lower_fsconfig)
 {
-	int fd = union_fsopen();
+	int fd = fsopen_with(_metadata, "upper", self->l.upper);
 
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	ASSERT_EQ(0, set_string(fd, "upper", self->l.upper));
 	ASSERT_FSCONFIG_FAILS(fd, cmd_create(fd), EINVAL, "missing lower=");
 	close(fd);
 }
@@ -429,10 +438,8 @@ TEST_F(union_opts, missing_lower_mount)
 
 TEST_F(union_opts, missing_upper_fsconfig)
 {
-	int fd = union_fsopen();
+	int fd = fsopen_with(_metadata, "lower", self->l.lower);
 
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	ASSERT_EQ(0, set_string(fd, "lower", self->l.lower));
 	ASSERT_FSCONFIG_FAILS(fd, cmd_create(fd), EINVAL, "missing upper=");
 	close(fd);
 }
@@ -471,11 +478,9 @@ static void twice_fsconfig(struct __test_metadata *_metadata,
 			   const char *first, const char *second)
 {
 	char msg[64];
-	int fd = union_fsopen();
+	int fd = fsopen_with(_metadata, key, first);
 
 	snprintf(msg, sizeof(msg), "%s= given more than once", key);
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	ASSERT_EQ(0, set_string(fd, key, first));
 	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, key, second), EINVAL, msg);
 	close(fd);
 }
