@@ -315,13 +315,21 @@ static const char *layers(struct __test_metadata *_metadata, char *data,
 	ASSERT_TRUE(union_mounted_at(self->l.mnt));			\
 } while (0)
 
-/* A new union fs_context with @key set to @value, asserting both succeed. */
-static int fsopen_with(struct __test_metadata *_metadata, const char *key,
-		       const char *value)
+/* A new union fs_context, asserting fsopen() succeeds. */
+static int fsopen_ok(struct __test_metadata *_metadata)
 {
 	int fd = union_fsopen();
 
 	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
+	return fd;
+}
+
+/* The same with @key set to @value. */
+static int fsopen_with(struct __test_metadata *_metadata, const char *key,
+		       const char *value)
+{
+	int fd = fsopen_ok(_metadata);
+
 	ASSERT_EQ(0, set_string(fd, key, value)) TH_LOG("%s=%s", key, value);
 	return fd;
 }
@@ -453,9 +461,8 @@ TEST_F(union_opts, missing_upper_mount)
 
 TEST_F(union_opts, unknown_option_fsconfig)
 {
-	int fd = union_fsopen();
+	int fd = fsopen_ok(_metadata);
 
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
 	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, "foo", "bar"), EINVAL,
 			      "Unknown parameter 'foo'");
 	close(fd);
@@ -509,10 +516,9 @@ TEST_F(union_opts, lower_twice_mount)
 /* An empty path must be rejected when it is set (errno not specified). */
 TEST_F(union_opts, empty_lower_fsconfig)
 {
-	int fd = union_fsopen();
+	int fd = fsopen_ok(_metadata);
 	int ret;
 
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
 	ret = set_string(fd, "lower", "");
 	fslog_read(fd, self->log, sizeof(self->log));
 	ASSERT_LT(ret, 0);
@@ -526,18 +532,30 @@ TEST_F(union_opts, empty_lower_fsconfig)
 
 /* ---- path resolution ---- */
 
+/*
+ * fsconfig() of @key with a path that does not exist fails with ENOENT; with
+ * @named, the message names the path.
+ */
+static void enoent_fsconfig(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(union_opts) *self, const char *key,
+			    bool named)
+{
+	char path[PATH_LEN], msg[64];
+	int fd = fsopen_ok(_metadata);
+
+	snprintf(msg, sizeof(msg), "failed to resolve %s=", key);
+	mkpath(_metadata, path, self->l.base, "nonexistent");
+	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, key, path), ENOENT, msg);
+	if (named) {
+		EXPECT_TRUE(log_has(self->log, path))
+			TH_LOG("path not in message:\n%s", tap_lines(self->log));
+	}
+	close(fd);
+}
+
 TEST_F(union_opts, lower_enoent_fsconfig)
 {
-	char path[PATH_LEN];
-	int fd = union_fsopen();
-
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	mkpath(_metadata, path, self->l.base, "nonexistent");
-	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, "lower", path), ENOENT,
-			      "failed to resolve lower=");
-	EXPECT_TRUE(log_has(self->log, path))
-		TH_LOG("path not in message:\n%s", tap_lines(self->log));
-	close(fd);
+	enoent_fsconfig(_metadata, self, "lower", true);
 }
 
 TEST_F(union_opts, lower_enoent_mount)
@@ -554,21 +572,13 @@ TEST_F(union_opts, lower_enoent_mount)
 
 TEST_F(union_opts, upper_enoent_fsconfig)
 {
-	char path[PATH_LEN];
-	int fd = union_fsopen();
-
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	mkpath(_metadata, path, self->l.base, "nonexistent");
-	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, "upper", path), ENOENT,
-			      "failed to resolve upper=");
-	close(fd);
+	enoent_fsconfig(_metadata, self, "upper", false);
 }
 
 TEST_F(union_opts, lower_notdir_fsconfig)
 {
-	int fd = union_fsopen();
+	int fd = fsopen_ok(_metadata);
 
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
 	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, "lower", self->file),
 			      ENOTDIR, "is not a directory");
 	close(fd);

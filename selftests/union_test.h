@@ -678,10 +678,11 @@ make_tree(struct __test_metadata *_metadata, const char *dir,
 
 	/* @dir may be in jp()'s ring, which the entries' paths go round. */
 	snprintf(root, sizeof(root), "%s", dir);
-	for (; *specs; specs++)
+	for (; *specs; specs++) {
 		ASSERT_EQ(0, make_entry(root, *specs))
 			TH_LOG("make %s in %s: %s", *specs, root,
 			       strerror(errno));
+	}
 }
 
 #define TREE(root, ...)	make_tree(_metadata, root,			\
