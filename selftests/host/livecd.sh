@@ -90,6 +90,11 @@ boot() { # TAG MODE [qemu/live options]
 		--log "$logs/console-$tag.log" ${append:+--append "$append"} "$@" \
 		-- bash /mnt/host/livecd-guest "$mode" "$tag" "$fs" > "$logs/out-$tag" 2>&1
 	status=$?
+	# Every guest run reports results; none (or no output at all) is a failure, never a
+	# silent pass.
+	check "$tag: the guest reported its results" \
+		grep -qE '^(not )?ok - ' "$logs/out-$tag"
+	[ -f "$logs/out-$tag" ] || return 0
 	while IFS= read -r line; do
 		case "$line" in
 		"ok - "*) result 0 "${line#ok - }" ;;
