@@ -35,7 +35,7 @@ echo x > "$L/shared/old"
 cp -a "$L" "$C"
 lower_before=$(cd "$L" && getfacl -R -n -p . 2>&1; find . -printf '%p %m %U %G %s\n' | sort)
 
-mount -t union -o "lower=$L,upper=$U" none "$M" || { echo "not ok 1 mount"; exit 1; }
+mount_union_o "lower=$L,upper=$U" "$M" || { echo "not ok 1 mount"; exit 1; }
 echo "TAP version 13"
 
 acls()	# the ACLs of a tree, relative names, numeric ids, in name order
@@ -77,7 +77,7 @@ result $([ "$m_acls" = "$c_acls" ]; echo $?) "getfacl -R of the union is the cop
 	"$(diff <(echo "$c_acls") <(echo "$m_acls") | head -40)"
 
 umount "$M"
-mount -t union -o "lower=$L,upper=$U" none "$M"
+mount_union_o "lower=$L,upper=$U" "$M"
 m_acls=$(acls "$M")
 result $([ "$m_acls" = "$c_acls" ]; echo $?) "... and after umount + mount" \
 	"$(diff <(echo "$c_acls") <(echo "$m_acls") | head -40)"

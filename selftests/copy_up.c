@@ -587,10 +587,8 @@ static void verify_removexattr(struct __test_metadata *_metadata,
 {
 	char v[16];
 
-	EXPECT_EQ(-1, getxattr(jp(e->l.upper, "f"), "user.keep", v, sizeof(v)));
-	EXPECT_EQ(ENODATA, errno);
-	EXPECT_EQ(-1, getxattr(jp(e->l.mnt, "f"), "user.keep", v, sizeof(v)));
-	EXPECT_EQ(ENODATA, errno);
+	EXPECT_ERRNO(ENODATA, getxattr(jp(e->l.upper, "f"), "user.keep", v, sizeof(v)));
+	EXPECT_ERRNO(ENODATA, getxattr(jp(e->l.mnt, "f"), "user.keep", v, sizeof(v)));
 }
 
 static int op_link(struct env *e)
@@ -623,8 +621,7 @@ static void verify_rename(struct __test_metadata *_metadata, struct env *e)
 {
 	struct stat st;
 
-	EXPECT_EQ(-1, stat(jp(e->l.mnt, "f"), &st));
-	EXPECT_EQ(ENOENT, errno);
+	EXPECT_ERRNO(ENOENT, stat(jp(e->l.mnt, "f"), &st));
 	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "f"));
 	EXPECT_EQ('n', layer_kind(jp(e->l.lower, "g")));
 }
@@ -938,8 +935,7 @@ TEST_F(cu, data_byte_exact)
 	int fd;
 
 	make_file(_metadata, jp(e->l.lower, "f"), len, 7, 0644);
-	fd = open(jp(e->l.lower, "f"), O_WRONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.lower, "f"), O_WRONLY);
 	ASSERT_EQ(sizeof(zeros), pwrite(fd, zeros, sizeof(zeros), MiB + 3));
 	close(fd);
 	MOUNT_UNION(e);
@@ -981,17 +977,8 @@ static int layout(int fd, struct seg *segs)
 	return n;
 }
 
-static int layout_path(const char *path, struct seg *segs)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int n;
-
-	if (fd < 0)
-		return -errno;
-	n = layout(fd, segs);
-	close(fd);
-	return n;
-}
+/* layout() of @path: the number of segments, or -errno. */
+#define layout_path(path, segs)	WITH_FD(fd, path, O_RDONLY, layout(fd, segs))
 
 static void log_layout(struct __test_metadata *_metadata, const char *what,
 		       const struct seg *s, int n)
@@ -1187,8 +1174,7 @@ TEST_F(cu, user_xattrs_copied)
 		EXPECT_NE(0, strncmp(list + i, "trusted.union.", 14))
 			TH_LOG("private xattr %s listed", list + i);
 	}
-	EXPECT_EQ(-1, getxattr(m, ORIGIN_XATTR, v, sizeof(v)));
-	EXPECT_EQ(ENODATA, errno);
+	EXPECT_ERRNO(ENODATA, getxattr(m, ORIGIN_XATTR, v, sizeof(v)));
 }
 
 TEST_F(cu, symlink_copy_up)
@@ -1390,8 +1376,7 @@ TEST_F(cu, enospc_open_leaves_nothing)
 	fd = open(jp(e->l.mnt, "big"), O_RDWR | O_CLOEXEC);
 	if (fd >= 0)
 		close(fd);
-	ASSERT_EQ(-1, fd);
-	ASSERT_EQ(ENOSPC, errno);
+	ASSERT_ERRNO(ENOSPC, fd);
 	check_intact(_metadata, e);
 }
 
@@ -1405,8 +1390,7 @@ TEST_F(cu, enospc_chmod_then_write_keeps_lower_data)
 	ASSERT_EQ(0, chmod(jp(e->l.mnt, "big"), 0600)) TH_LOG("chmod: %s", strerror(errno));
 	ASSERT_META_ONLY(jp(e->l.upper, "big"));
 	/* The data does not. */
-	ASSERT_EQ(-1, open(jp(e->l.mnt, "big"), O_RDWR | O_CLOEXEC));
-	ASSERT_EQ(ENOSPC, errno);
+	ASSERT_ERRNO(ENOSPC, open(jp(e->l.mnt, "big"), O_RDWR | O_CLOEXEC));
 	ASSERT_META_ONLY(jp(e->l.upper, "big"));
 	ASSERT_PAT(jp(e->l.mnt, "big"), BIG, 11);
 	ASSERT_WORK_EMPTY(e->l.upper);
@@ -1428,8 +1412,7 @@ TEST_F(cu, enospc_then_truncate_small)
 	fd = open(jp(e->l.mnt, "big"), O_WRONLY | O_CLOEXEC);
 	if (fd >= 0)
 		close(fd);
-	ASSERT_EQ(-1, fd);
-	ASSERT_EQ(ENOSPC, errno);
+	ASSERT_ERRNO(ENOSPC, fd);
 	ASSERT_EQ(0, truncate(jp(e->l.mnt, "big"), 4096))
 		TH_LOG("truncate: %s", strerror(errno));
 	ASSERT_COPIED_UP(jp(e->l.upper, "big"));
@@ -1456,8 +1439,7 @@ TEST_F(cu, truncate_copies_only_remaining)
 	EXPECT_EQ(4096, st.st_size);
 	EXPECT_LE(st.st_blocks, 8);
 	ASSERT_PAT(jp(e->l.mnt, "a"), 4096, 12);
-	fd = open(jp(e->l.mnt, "b"), O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "b"), O_WRONLY | O_TRUNC);
 	close(fd);
 	ASSERT_EQ(0, lstat(jp(e->l.upper, "b"), &st));
 	EXPECT_EQ(0, st.st_size);
@@ -1482,6 +1464,21 @@ static int open_rdonly_std(struct __test_metadata *_metadata, struct env *e)
 	return fd;
 }
 
+/*
+ * The end of a change through read-only descriptor @fd: only the metadata was
+ * copied, the data reads the same by name and through @fd, the lower file is
+ * unchanged.
+ */
+static void end_rdonly_fd(struct __test_metadata *_metadata, struct env *e,
+			  int fd)
+{
+	ASSERT_META_ONLY(jp(e->l.upper, "f"));
+	ASSERT_PAT(jp(e->l.mnt, "f"), FLEN, FSEED);
+	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
+	close(fd);
+	check_std_lower(_metadata, e);
+}
+
 TEST_F(cu, fchmod_rdonly_fd)
 {
 	struct env *e = &self->e;
@@ -1497,12 +1494,8 @@ TEST_F(cu, fchmod_rdonly_fd)
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
 	ASSERT_EQ(0, stat(jp(e->l.mnt, "f"), &st));
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
-	ASSERT_META_ONLY(jp(e->l.upper, "f"));
-	ASSERT_PAT(jp(e->l.mnt, "f"), FLEN, FSEED);
 	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
-	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
-	close(fd);
-	check_std_lower(_metadata, e);
+	end_rdonly_fd(_metadata, e, fd);
 }
 
 TEST_F(cu, fchown_rdonly_fd)
@@ -1519,11 +1512,7 @@ TEST_F(cu, fchown_rdonly_fd)
 	EXPECT_EQ(654, st.st_gid);
 	ASSERT_EQ(0, fstat(fd, &st));
 	EXPECT_EQ(321, st.st_uid);
-	ASSERT_META_ONLY(jp(e->l.upper, "f"));
-	ASSERT_PAT(jp(e->l.mnt, "f"), FLEN, FSEED);
-	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
-	close(fd);
-	check_std_lower(_metadata, e);
+	end_rdonly_fd(_metadata, e, fd);
 }
 
 TEST_F(cu, futimens_rdonly_fd)
@@ -1543,11 +1532,7 @@ TEST_F(cu, futimens_rdonly_fd)
 	EXPECT_EQ(444, st.st_mtim.tv_nsec);
 	ASSERT_EQ(0, fstat(fd, &st));
 	EXPECT_EQ(444, st.st_mtim.tv_nsec);
-	ASSERT_META_ONLY(jp(e->l.upper, "f"));
-	ASSERT_PAT(jp(e->l.mnt, "f"), FLEN, FSEED);
-	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
-	close(fd);
-	check_std_lower(_metadata, e);
+	end_rdonly_fd(_metadata, e, fd);
 }
 
 TEST_F(cu, fsetxattr_rdonly_fd)
@@ -1564,11 +1549,7 @@ TEST_F(cu, fsetxattr_rdonly_fd)
 	EXPECT_EQ(3, fgetxattr(fd, "user.fd", v, sizeof(v)));
 	ASSERT_EQ(0, fremovexattr(fd, "user.fd"));
 	EXPECT_EQ(-1, getxattr(jp(e->l.upper, "f"), "user.fd", v, sizeof(v)));
-	ASSERT_META_ONLY(jp(e->l.upper, "f"));
-	ASSERT_PAT(jp(e->l.mnt, "f"), FLEN, FSEED);
-	EXPECT_EQ(-1, cmp_pat(fd, 0, FLEN, FSEED));
-	close(fd);
-	check_std_lower(_metadata, e);
+	end_rdonly_fd(_metadata, e, fd);
 }
 
 /* A read-only descriptor opened before copy-up reads what is written after. */
@@ -1584,8 +1565,7 @@ TEST_F(cu, rdonly_fd_sees_new_data)
 	fill_pat(want, 0, 100, FSEED);
 	ASSERT_EQ(0, memcmp(buf, want, 100));
 
-	rw = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
-	ASSERT_GE(rw, 0);
+	rw = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDWR);
 	ASSERT_COPIED_UP(jp(e->l.upper, "f"));
 	ASSERT_EQ(9, pwrite(rw, "NEWNEWNEW", 9, 0));
 	ASSERT_EQ(3, pwrite(rw, "XYZ", 3, 100));
@@ -1620,8 +1600,7 @@ TEST_F(cu, write_pwrite_writev)
 	make_file(_metadata, jp(e->l.lower, "f"), len, 13, 0644);
 	MOUNT_UNION(e);
 	fill_pat(want, 0, len, 13);
-	fd = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDWR);
 	ASSERT_EQ(4, write(fd, "AAAA", 4));
 	memcpy(want, "AAAA", 4);
 	ASSERT_EQ(13, writev(fd, iov, 3));
@@ -1633,13 +1612,11 @@ TEST_F(cu, write_pwrite_writev)
 	ASSERT_EQ(17, lseek(fd, 0, SEEK_CUR));
 	close(fd);
 
-	ufd = open(jp(e->l.upper, "f"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(ufd, 0);
+	ufd = open_ok(_metadata, jp(e->l.upper, "f"), O_RDONLY);
 	ASSERT_EQ(sizeof(want), pread(ufd, got, sizeof(got), 0));
 	EXPECT_EQ(0, memcmp(got, want, sizeof(want)));
 	close(ufd);
-	ufd = open(jp(e->l.mnt, "f"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(ufd, 0);
+	ufd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDONLY);
 	ASSERT_EQ(sizeof(want), pread(ufd, got, sizeof(got), 0));
 	EXPECT_EQ(0, memcmp(got, want, sizeof(want)));
 	close(ufd);
@@ -1654,8 +1631,7 @@ TEST_F(cu, o_append)
 
 	write_str(_metadata, jp(e->l.lower, "f"), "hello");
 	MOUNT_UNION(e);
-	fd = open(jp(e->l.mnt, "f"), O_WRONLY | O_APPEND | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_WRONLY | O_APPEND);
 	ASSERT_EQ(6, write(fd, " world", 6));
 	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
 	ASSERT_EQ(1, write(fd, "!", 1));
@@ -1682,8 +1658,7 @@ TEST_F(cu, mmap_shared_write)
 	ASSERT_NE(NULL, want);
 	ASSERT_NE(NULL, got);
 	fill_pat(want, 0, 3 * pg, 14);
-	fd = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDWR);
 	p = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap: %s", strerror(errno));
 	EXPECT_EQ(0, memcmp(p, want, 3 * pg));
@@ -1694,8 +1669,7 @@ TEST_F(cu, mmap_shared_write)
 	ASSERT_EQ(0, msync(p, 3 * pg, MS_SYNC));
 
 	/* Visible on the upper file while still mapped. */
-	ufd = open(jp(e->l.upper, "f"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(ufd, 0);
+	ufd = open_ok(_metadata, jp(e->l.upper, "f"), O_RDONLY);
 	ASSERT_EQ(3 * pg, pread(ufd, got, 3 * pg, 0));
 	EXPECT_EQ(0, memcmp(got, want, 3 * pg));
 	close(ufd);
@@ -1713,13 +1687,11 @@ TEST_F(cu, fsync_fdatasync)
 
 	make_file(_metadata, jp(e->l.lower, "f"), 5000, 15, 0644);
 	MOUNT_UNION(e);
-	fd = open(jp(e->l.mnt, "f"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDONLY);
 	EXPECT_EQ(0, fsync(fd)) TH_LOG("fsync (lower): %s", strerror(errno));
 	close(fd);
 	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "f"));
-	fd = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDWR);
 	ASSERT_EQ(5, pwrite(fd, "synced", 5, 100));
 	EXPECT_EQ(0, fsync(fd)) TH_LOG("fsync: %s", strerror(errno));
 	ASSERT_EQ(5, pwrite(fd, "datas", 5, 200));
@@ -1741,8 +1713,7 @@ TEST_F(cu, fallocate_and_punch_hole)
 
 	make_file(_metadata, jp(e->l.lower, "f"), MiB, 16, 0644);
 	MOUNT_UNION(e);
-	fd = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDWR);
 
 	ASSERT_EQ(0, fallocate(fd, 0, MiB, MiB))
 		TH_LOG("fallocate: %s", strerror(errno));
@@ -1767,8 +1738,7 @@ TEST_F(cu, fallocate_and_punch_hole)
 	EXPECT_EQ(256 * KiB, lseek(fd, 0, SEEK_HOLE));
 	EXPECT_EQ(512 * KiB, lseek(fd, 256 * KiB, SEEK_DATA));
 	close(fd);
-	fd = open(u, O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, u, O_RDONLY);
 	EXPECT_EQ(256 * KiB, lseek(fd, 0, SEEK_HOLE));
 	EXPECT_EQ(-1, cmp_pat(fd, 256 * KiB, 256 * KiB, ZEROS));
 	close(fd);
@@ -1803,10 +1773,8 @@ TEST_F(cu, copy_file_range_between_union_files)
 	make_file(_metadata, jp(e->l.lower, "src"), len, 17, 0644);
 	write_str(_metadata, jp(e->l.lower, "dst"), "old content");
 	MOUNT_UNION(e);
-	in = open(jp(e->l.mnt, "src"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(in, 0);
-	out = open(jp(e->l.mnt, "dst"), O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ASSERT_GE(out, 0);
+	in = open_ok(_metadata, jp(e->l.mnt, "src"), O_RDONLY);
+	out = open_ok(_metadata, jp(e->l.mnt, "dst"), O_WRONLY | O_TRUNC);
 	n = copy_all(in, NULL, out, NULL, len);
 	ASSERT_EQ(len, n) TH_LOG("copy_file_range: %s", strerror(-n));
 	close(out);
@@ -1815,8 +1783,7 @@ TEST_F(cu, copy_file_range_between_union_files)
 	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "src"));
 
 	/* With offsets, into a file that is on upper already. */
-	out = open(jp(e->l.mnt, "dst"), O_RDWR | O_CLOEXEC);
-	ASSERT_GE(out, 0);
+	out = open_ok(_metadata, jp(e->l.mnt, "dst"), O_RDWR);
 	n = copy_all(in, &in_off, out, &out_off, 70000);
 	ASSERT_EQ(70000, n) TH_LOG("copy_file_range: %s", strerror(-n));
 	EXPECT_EQ(100 + 70000, in_off);
@@ -1862,17 +1829,14 @@ TEST_F(cu, seek_data_hole)
 	MOUNT_UNION(e);
 
 	/* Read-only, on lower. */
-	fd = open(jp(e->l.mnt, "f"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDONLY);
 	nm = layout(fd, ms);
 	ASSERT_SAME_LAYOUT(ls, nl, ms, nm);
-	EXPECT_EQ(-1, lseek(fd, 4 * MiB, SEEK_DATA));
-	EXPECT_EQ(ENXIO, errno);
+	EXPECT_ERRNO(ENXIO, lseek(fd, 4 * MiB, SEEK_DATA));
 	close(fd);
 
 	/* Read-write, on upper, with one more data range. */
-	fd = open(jp(e->l.mnt, "f"), O_RDWR | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDWR);
 	ASSERT_EQ(0, write_pat(fd, 2 * MiB, 8 * KiB, 18));
 	nm = layout(fd, ms);
 	nu = layout_path(u, us);
@@ -1883,8 +1847,7 @@ TEST_F(cu, seek_data_hole)
 	EXPECT_EQ(2 * MiB, lseek(fd, 2 * MiB - 1, SEEK_DATA));
 	EXPECT_EQ(3 * MiB + 4 * KiB, lseek(fd, 3 * MiB, SEEK_HOLE));
 	EXPECT_EQ(3 * MiB + 4 * KiB, lseek(fd, 3 * MiB + 4 * KiB, SEEK_HOLE));
-	EXPECT_EQ(-1, lseek(fd, 3 * MiB + 4 * KiB, SEEK_DATA));
-	EXPECT_EQ(ENXIO, errno);
+	EXPECT_ERRNO(ENXIO, lseek(fd, 3 * MiB + 4 * KiB, SEEK_DATA));
 	close(fd);
 }
 
@@ -2011,8 +1974,7 @@ TEST_F_TIMEOUT(cu, concurrent_open_write, 120)
 	EXPECT_EQ(CLEN + NPROC, st.st_size);
 	EXPECT_EQ(1, st.st_nlink);
 	EXPECT_EQ(-1, cmp_pat_path(jp(e->l.upper, "f"), 0, CLEN, 20));
-	fd = open(jp(e->l.mnt, "f"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "f"), O_RDONLY);
 	ASSERT_EQ(NPROC, pread(fd, markers, NPROC, CLEN));
 	for (i = 0; i < NPROC; i++) {
 		EXPECT_EQ('A' + i, markers[i]) TH_LOG("marker %d lost", i);
@@ -2043,6 +2005,19 @@ static const char *index_entry(struct env *e, const char *lowerpath)
 	return r;
 }
 
+/* Truncates @path and writes @len bytes of pattern @seed into it. */
+static void rewrite_pat(struct __test_metadata *_metadata, const char *path,
+			off_t len, unsigned int seed)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+	ASSERT_GE(fd, 0) TH_LOG("open %s: %s", path, strerror(errno));
+	ASSERT_EQ(0, write_pat(fd, 0, len, seed));
+	close(fd);
+}
+
+#define REWRITE_PAT(path, len, seed)	rewrite_pat(_metadata, path, len, seed)
+
 /* st_ino and st_nlink of @path through the union equal @ino and @nlink. */
 #define ASSERT_INO_NLINK(path, ino, nlink) do {				\
 	struct stat __st;						\
@@ -2071,7 +2046,6 @@ TEST_F(cu, lower_hardlink_kept_across_copy_up)
 	struct env *e = &self->e;
 	struct stat lst;
 	ino_t ino;
-	int fd;
 
 	make_file(_metadata, jp(e->l.lower, "a"), 9000, 21, 0644);
 	ASSERT_EQ(0, mkdir(jp(e->l.lower, "d"), 0755));
@@ -2082,10 +2056,7 @@ TEST_F(cu, lower_hardlink_kept_across_copy_up)
 	MOUNT_UNION(e);
 	ASSERT_PAT(jp(e->l.mnt, "b"), 9000, 21);
 	ASSERT_INO_NLINK(jp(e->l.mnt, "a"), ino, 3);
-	fd = open(jp(e->l.mnt, "a"), O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
-	ASSERT_EQ(0, write_pat(fd, 0, 5000, 22));
-	close(fd);
+	REWRITE_PAT(jp(e->l.mnt, "a"), 5000, 22);
 	ASSERT_COPIED_UP(jp(e->l.upper, "a"));
 	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "b"));
 	ASSERT_EQ('n', layer_kind(jp(e->l.upper, "d")));
@@ -2102,17 +2073,14 @@ TEST_F(cu, lower_hardlink_kept_across_copy_up)
 	MOUNT_UNION(e);
 	ASSERT_PAT(jp(e->l.mnt, "b"), 5000, 22);
 	ASSERT_INO_NLINK(jp(e->l.mnt, "d/c"), ino, 3);
-	fd = open(jp(e->l.mnt, "d/c"), O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
-	ASSERT_EQ(0, write_pat(fd, 0, 7000, 23));
-	close(fd);
+	REWRITE_PAT(jp(e->l.mnt, "d/c"), 7000, 23);
 	ASSERT_SAME_INODE(jp(e->l.upper, "d/c"), jp(e->l.upper, "a"));
 	ASSERT_PAT(jp(e->l.mnt, "a"), 7000, 23);
 	ASSERT_PAT(jp(e->l.mnt, "b"), 7000, 23);
 	ASSERT_INO_NLINK(jp(e->l.mnt, "b"), ino, 3);
 	/* A read-only mount shows the same. */
 	UMOUNT_UNION(e);
-	ASSERT_EQ(0, mount("none", e->l.mnt, "union", MS_RDONLY, e->l.opts));
+	union_mount_ro_ok(_metadata, &e->l);
 	ASSERT_PAT(jp(e->l.mnt, "b"), 7000, 23);
 	ASSERT_INO_NLINK(jp(e->l.mnt, "b"), ino, 3);
 }
@@ -2341,8 +2309,7 @@ TEST_F(cu, dir_copy_up_shares_fallthru_markers)
 	MOUNT_UNION(e);
 	ASSERT_PAT(jp(e->l.mnt, "d/f0"), 100, 0);
 	ASSERT_PAT(jp(e->l.mnt, "d/f2"), 102, 2);
-	EXPECT_EQ(-1, lstat(jp(e->l.mnt, "d/f1"), &st));
-	EXPECT_EQ(ENOENT, errno);
+	EXPECT_ERRNO(ENOENT, lstat(jp(e->l.mnt, "d/f1"), &st));
 	ASSERT_EQ(0, lstat(jp(e->l.mnt, "d/sub"), &st));
 	EXPECT_TRUE(S_ISDIR(st.st_mode));
 	/* The mount cleaned the work directory: the marker survives as the link. */
@@ -2486,8 +2453,7 @@ TEST_F(cu, meta_reader_sees_writes_after_data_copy_up)
 	make_std_file(_metadata, e, false);
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, chmod(m, 0640));
-	r = open(m, O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(r, 0);
+	r = open_ok(_metadata, m, O_RDONLY);
 	ASSERT_EQ(-1, cmp_pat(r, 0, FLEN, FSEED));
 	w = open(m, O_WRONLY | O_CLOEXEC);
 	ASSERT_GE(w, 0) TH_LOG("open: %s", strerror(errno));
@@ -2517,8 +2483,7 @@ TEST_F(cu, meta_truncate_and_o_trunc)
 	ASSERT_NOT_META_ONLY(jp(e->l.upper, "t"));
 	ASSERT_PAT(jp(e->l.upper, "t"), 1000, 5);
 	ASSERT_PAT(jp(e->l.mnt, "t"), 1000, 5);
-	fd = open(jp(e->l.mnt, "o"), O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, jp(e->l.mnt, "o"), O_WRONLY | O_TRUNC);
 	close(fd);
 	ASSERT_NOT_META_ONLY(jp(e->l.upper, "o"));
 	ASSERT_EQ(0, stat(jp(e->l.mnt, "o"), &st));
@@ -2561,8 +2526,7 @@ TEST_F(cu, meta_rename_and_link_copy_data)
 	ASSERT_EQ(0, stat(jp(e->l.mnt, "l2"), &b));
 	EXPECT_EQ(a.st_ino, b.st_ino);
 	EXPECT_EQ(2, b.st_nlink);
-	EXPECT_EQ(-1, stat(jp(e->l.mnt, "r"), &a));
-	EXPECT_EQ(ENOENT, errno);
+	EXPECT_ERRNO(ENOENT, stat(jp(e->l.mnt, "r"), &a));
 }
 
 /*
@@ -2614,13 +2578,10 @@ TEST_F(cu, meta_lower_replaced_reads_eio)
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, stat(m, &st));
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
-	EXPECT_EQ(-1, open(m, O_RDONLY | O_CLOEXEC));
-	EXPECT_EQ(EIO, errno);
-	EXPECT_EQ(-1, open(m, O_WRONLY | O_CLOEXEC));
-	EXPECT_EQ(EIO, errno);
+	EXPECT_ERRNO(EIO, open(m, O_RDONLY | O_CLOEXEC));
+	EXPECT_ERRNO(EIO, open(m, O_WRONLY | O_CLOEXEC));
 	ASSERT_EQ(0, unlink(m));
-	EXPECT_EQ(-1, stat(m, &st));
-	EXPECT_EQ(ENOENT, errno);
+	EXPECT_ERRNO(ENOENT, stat(m, &st));
 	EXPECT_EQ(-1, cmp_pat_path(jp(e->l.mnt, "keep"), 0, 100, 11));
 }
 
@@ -2754,11 +2715,9 @@ TEST_F(cu, rdonly_fd_lseek_follows_copy_up)
 	make_file(_metadata, jp(e->l.lower, "f"), MiB, 17, 0644);
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, chmod(m, 0640));
-	r = open(m, O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(r, 0);
+	r = open_ok(_metadata, m, O_RDONLY);
 	ASSERT_EQ(MiB, lseek(r, 0, SEEK_END));
-	w = open(m, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ASSERT_GE(w, 0);
+	w = open_ok(_metadata, m, O_WRONLY | O_TRUNC);
 	ASSERT_EQ(5, pwrite(w, "hello", 5, 2 * MiB));
 	close(w);
 	EXPECT_EQ(2 * MiB + 5, lseek(r, 0, SEEK_END));

@@ -231,8 +231,7 @@ TEST_F(fo, tmpfile_excl_cannot_be_linked)
 	union_mount_ok(_metadata, &self->l);
 	fd = open(self->l.mnt, O_TMPFILE | O_RDWR | O_EXCL, 0600);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-1, linkat(fd, "", AT_FDCWD, M("t"), AT_EMPTY_PATH));
-	EXPECT_EQ(ENOENT, errno);
+	EXPECT_ERRNO(ENOENT, linkat(fd, "", AT_FDCWD, M("t"), AT_EMPTY_PATH));
 	close(fd);
 	EXPECT_STREQ("none", kind(M("t")));
 	EXPECT_STREQ("none", kind(U("t")));
@@ -250,8 +249,7 @@ TEST_F(fo, tmpfile_linked_over_whiteout_and_not_over_a_file)
 	fd = open(self->l.mnt, O_TMPFILE | O_RDWR, 0644);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(3, write(fd, "new", 3));
-	EXPECT_EQ(-1, linkat(fd, "", AT_FDCWD, M("y"), AT_EMPTY_PATH));
-	EXPECT_EQ(EEXIST, errno);
+	EXPECT_ERRNO(EEXIST, linkat(fd, "", AT_FDCWD, M("y"), AT_EMPTY_PATH));
 	ASSERT_EQ(0, linkat(fd, "", AT_FDCWD, M("x"), AT_EMPTY_PATH))
 		TH_LOG("linkat over a whiteout: %s", strerror(errno));
 	close(fd);
@@ -346,8 +344,7 @@ TEST_F(fo, linkat_of_open_file_whose_name_was_unlinked)
 	ASSERT_EQ(0, write_file(L("a"), "data"));
 	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, link(M("a"), M("b")));
-	fd = open(M("a"), O_RDONLY);
-	ASSERT_LE(0, fd);
+	fd = open_ok(_metadata, M("a"), O_RDONLY);
 	ASSERT_EQ(0, unlink(M("a")));
 	ASSERT_EQ(0, linkat(fd, "", AT_FDCWD, M("c"), AT_EMPTY_PATH))
 		TH_LOG("linkat: %s", strerror(errno));
@@ -383,25 +380,21 @@ TEST_F(fo, setflags_append_only_kept_in_protattr)
 	EXPECT_EQ(0, get_flags(U("f")));
 	EXPECT_STREQ("a", protattr(U("f")));
 	/* Enforced on the union inode. */
-	EXPECT_EQ(-1, open(M("f"), O_WRONLY | O_TRUNC));
-	EXPECT_EQ(EPERM, errno);
-	EXPECT_EQ(-1, unlink(M("f")));
-	EXPECT_EQ(EPERM, errno);
+	EXPECT_ERRNO(EPERM, open(M("f"), O_WRONLY | O_TRUNC));
+	EXPECT_ERRNO(EPERM, unlink(M("f")));
 	/* Appending works: the data is copied up below the flag. */
 	ASSERT_EQ(0, append_file(M("f"), "+more"));
 	EXPECT_STREQ("data+more", read_str(M("f")));
 	union_remount_ok(_metadata, &self->l);
 	EXPECT_EQ(FS_APPEND_FL, get_flags(M("f")));
-	EXPECT_EQ(-1, open(M("f"), O_WRONLY));
-	EXPECT_EQ(EPERM, errno);
+	EXPECT_ERRNO(EPERM, open(M("f"), O_WRONLY));
 	/* Cleared: the record goes, writes work again. */
 	ASSERT_EQ(0, set_flags(M("f"), 0));
 	EXPECT_EQ(0, get_flags(M("f")));
 	EXPECT_STREQ("", protattr(U("f")));
 	ASSERT_EQ(0, write_file(M("f"), "new"));
 	EXPECT_STREQ("new", read_str(M("f")));
-	fd = open(M("f"), O_RDONLY);
-	ASSERT_LE(0, fd);
+	fd = open_ok(_metadata, M("f"), O_RDONLY);
 	close(fd);
 	EXPECT_EQ(0, unlink(M("f")));
 }
@@ -417,12 +410,9 @@ TEST_F(fo, setflags_immutable_dir_still_copies_up_below)
 	EXPECT_EQ(0, get_flags(U("d")));
 	EXPECT_STREQ("i", protattr(U("d")));
 	/* The directory's entries cannot change ... */
-	EXPECT_EQ(-1, open(M("d/new"), O_WRONLY | O_CREAT, 0644));
-	EXPECT_EQ(EPERM, errno);
-	EXPECT_EQ(-1, unlink(M("d/f")));
-	EXPECT_EQ(EPERM, errno);
-	EXPECT_EQ(-1, rename(M("d/f"), M("d/h")));
-	EXPECT_EQ(EPERM, errno);
+	EXPECT_ERRNO(EPERM, open(M("d/new"), O_WRONLY | O_CREAT, 0644));
+	EXPECT_ERRNO(EPERM, unlink(M("d/f")));
+	EXPECT_ERRNO(EPERM, rename(M("d/f"), M("d/h")));
 	/* ... but its files can, and it can be listed (copy-up, fallthrus). */
 	EXPECT_STREQ("f g", names(M("d")));
 	ASSERT_EQ(0, append_file(M("d/f"), "+more"));
@@ -431,8 +421,7 @@ TEST_F(fo, setflags_immutable_dir_still_copies_up_below)
 	EXPECT_STREQ("data+more", read_str(U("d/f")));
 	union_remount_ok(_metadata, &self->l);
 	EXPECT_EQ(FS_IMMUTABLE_FL, get_flags(M("d")));
-	EXPECT_EQ(-1, mkdir(M("d/sub"), 0755));
-	EXPECT_EQ(EPERM, errno);
+	EXPECT_ERRNO(EPERM, mkdir(M("d/sub"), 0755));
 	ASSERT_EQ(0, set_flags(M("d"), 0));
 	EXPECT_EQ(0, mkdir(M("d/sub"), 0755));
 }
@@ -448,12 +437,10 @@ TEST_F(fo, immutable_lower_dir_stays_immutable_after_readdir)
 	EXPECT_STREQ("dir", kind(U("d")));
 	EXPECT_STREQ("i", protattr(U("d")));
 	EXPECT_EQ(FS_IMMUTABLE_FL, get_flags(M("d")));
-	EXPECT_EQ(-1, open(M("d/new"), O_WRONLY | O_CREAT, 0644));
-	EXPECT_EQ(EPERM, errno);
+	EXPECT_ERRNO(EPERM, open(M("d/new"), O_WRONLY | O_CREAT, 0644));
 	EXPECT_STREQ("none", kind(U("d/new")));
 	union_remount_ok(_metadata, &self->l);
-	EXPECT_EQ(-1, mkdir(M("d/new"), 0755));
-	EXPECT_EQ(EPERM, errno);
+	EXPECT_ERRNO(EPERM, mkdir(M("d/new"), 0755));
 }
 
 TEST_F(fo, copy_up_carries_nodump)
@@ -514,10 +501,8 @@ TEST_F(fo, protattr_is_private)
 	ASSERT_EQ(0, write_file(L("f"), "data"));
 	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, set_flags(M("f"), FS_APPEND_FL));
-	EXPECT_EQ(-1, lgetxattr(M("f"), PROTATTR, buf, sizeof(buf)));
-	EXPECT_EQ(ENODATA, errno);
-	EXPECT_EQ(-1, lsetxattr(M("f"), PROTATTR, "", 0, 0));
-	EXPECT_EQ(EPERM, errno);
+	EXPECT_ERRNO(ENODATA, lgetxattr(M("f"), PROTATTR, buf, sizeof(buf)));
+	EXPECT_ERRNO(EPERM, lsetxattr(M("f"), PROTATTR, "", 0, 0));
 	EXPECT_EQ(0, llistxattr(M("f"), buf, sizeof(buf)));
 	ASSERT_EQ(0, set_flags(M("f"), 0));
 }
@@ -658,8 +643,7 @@ TEST_F(fo, copy_file_range_across_the_layers)
 	close(src);
 	close(dst);
 	ASSERT_EQ(0, stat(M("dst"), &(struct stat){}));
-	src = open(U("dst"), O_RDONLY);
-	ASSERT_LE(0, src);
+	src = open_ok(_metadata, U("dst"), O_RDONLY);
 	memset(big, 0, sizeof(big));
 	EXPECT_EQ(sizeof(big), read(src, big, sizeof(big)));
 	EXPECT_EQ('q', big[0]);
@@ -706,13 +690,10 @@ TEST_F(fo, clone_into_immutable_file_refused)
 	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, write_file(M("a"), "data"));
 	ASSERT_EQ(0, write_file(M("b"), "data"));
-	a = open(M("a"), O_RDONLY);
-	b = open(M("b"), O_RDWR);
-	ASSERT_LE(0, a);
-	ASSERT_LE(0, b);
+	a = open_ok(_metadata, M("a"), O_RDONLY);
+	b = open_ok(_metadata, M("b"), O_RDWR);
 	ASSERT_EQ(0, set_flags(M("b"), FS_IMMUTABLE_FL));
-	EXPECT_EQ(-1, ioctl(b, FICLONE, a));
-	EXPECT_EQ(EPERM, errno);
+	EXPECT_ERRNO(EPERM, ioctl(b, FICLONE, a));
 	dr = calloc(1, sizeof(*dr) + sizeof(struct file_dedupe_range_info));
 	ASSERT_NE(NULL, dr);
 	dr->src_length = 4;
@@ -933,10 +914,8 @@ TEST_F_TIMEOUT(fo, setfl_odirect_reaches_the_real_file, 120)
 	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, write_file(M("f"), "0123456789"));
 	ASSERT_EQ(0, write_file(U("native"), "0123456789"));
-	nfd = open(U("native"), O_RDWR);
-	fd = open(M("f"), O_RDWR);
-	ASSERT_LE(0, nfd);
-	ASSERT_LE(0, fd);
+	nfd = open_ok(_metadata, U("native"), O_RDWR);
+	fd = open_ok(_metadata, M("f"), O_RDWR);
 	native = setfl_then_write(nfd, O_DIRECT);
 	ASSERT_EQ(EINVAL, native);
 	EXPECT_EQ(native, setfl_then_write(fd, O_DIRECT));

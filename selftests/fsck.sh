@@ -25,7 +25,7 @@ fsck=$here/build/tools/union-fsck
 trap cleanup_work EXIT
 trap 'exit 1' INT TERM
 
-work=$(mktemp -d /tmp/union-fsck.XXXXXX) && mount -t tmpfs tmpfs "$work" || {
+make_work fsck || {
 	echo "1..1"; echo "not ok 1 setup: tmpfs on $work"; exit 1; }
 L=$work/lower
 U=$work/upper
@@ -293,7 +293,7 @@ rm -rf "$L" "$U" && mkdir -p "$L" "$U" && mnt=$work/mnt && mkdir -p "$mnt" &&
 	echo bin >"$L/usr/bin/tool" && chmod 755 "$L/usr/bin/tool" &&
 	ln -s f1 "$L/etc/lnk" && mkfifo "$L/etc/fifo" && echo deep >"$L/gone/deep/x" &&
 	head -c 300000 /dev/urandom >"$L/var/lib/x/big" && ln "$L/etc/f5" "$L/etc/f5-link" &&
-	mount -t union -o "lower=$L,upper=$U" none "$mnt"
+	mount_union_o "lower=$L,upper=$U" "$mnt"
 r=$?
 result $r "real_usage_mount"
 if [ $r -eq 0 ]; then
@@ -333,7 +333,7 @@ if [ $r -eq 0 ]; then
 	run_fsck -v "$L" "$U"
 	diag "$out"
 	result $rc "real_usage_upper_is_clean"
-	mount -t union -o "lower=$L,upper=$U" none "$work/mnt" && mnt=$work/mnt &&
+	mount_union_o "lower=$L,upper=$U" "$work/mnt" && mnt=$work/mnt &&
 		find "$mnt" >/dev/null && run_fsck "$L" "$U"
 	r=$rc; [ $r -eq 0 ] || diag "$out"
 	result $r "real_usage_upper_is_clean_while_mounted"

@@ -108,18 +108,10 @@ static void mk_xattr(struct __test_metadata *_metadata, const char *path,
 	ASSERT_EQ(0, r) TH_LOG("setxattr %s %s: %s", path, name, strerror(-r));
 }
 
-/* A socket file, made by bind(). */
 static void mk_sock(struct __test_metadata *_metadata, const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd, r;
+	int r = new_sock(path) ? -errno : 0;
 
-	ASSERT_LT(strlen(path), sizeof(sun.sun_path));
-	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ASSERT_GE(fd, 0);
-	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) ? -errno : 0;
-	close(fd);
 	ASSERT_EQ(0, r) TH_LOG("bind %s: %s", path, strerror(-r));
 }
 
@@ -173,33 +165,6 @@ FIXTURE_TEARDOWN(view)
 	union_layers_teardown(&self->l);
 }
 
-/* The same with fsopen()/fsconfig()/fsmount()/move_mount(). */
-static int fsmount_union(FIXTURE_DATA(view) *self)
-{
-	int fsfd, mfd, ret = 0;
-
-	fsfd = fsopen("union", FSOPEN_CLOEXEC);
-	if (fsfd < 0)
-		return -errno;
-	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lower", self->l.lower, 0) ||
-	    fsconfig(fsfd, FSCONFIG_SET_STRING, "upper", self->l.upper, 0) ||
-	    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
-		ret = -errno;
-	if (!ret) {
-		mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
-		if (mfd < 0) {
-			ret = -errno;
-		} else {
-			if (move_mount(mfd, "", AT_FDCWD, self->l.mnt,
-				       MOVE_MOUNT_F_EMPTY_PATH))
-				ret = -errno;
-			close(mfd);
-		}
-	}
-	close(fsfd);
-	return ret;
-}
-
 #define MOUNT()		union_mount_ok(_metadata, &self->l)
 #define UMOUNT()	union_umount_ok(_metadata, &self->l)
 
@@ -240,17 +205,33 @@ static int open_errno(const char *path)
 	return 0;
 }
 
-#define EXPECT_ENOENT(p) do {						\
-	const char *__p = (p);						\
-	int __e = lstat_errno(__p);					\
-	EXPECT_EQ(ENOENT, __e)						\
-		TH_LOG("lstat %s: %s, want ENOENT", __p,		\
-		       __e ? strerror(__e) : "exists");			\
-	__e = open_errno(__p);						\
-	EXPECT_EQ(ENOENT, __e)						\
-		TH_LOG("open %s: %s, want ENOENT", __p,			\
-		       __e ? strerror(__e) : "opened");			\
-} while (0)
+/* Neither lstat() nor open() finds @p. */
+static void expect_enoent(struct __test_metadata *_metadata, const char *p)
+{
+	int e = lstat_errno(p);
+
+	EXPECT_EQ(ENOENT, e)
+		TH_LOG("lstat %s: %s, want ENOENT", p, e ? strerror(e) : "exists");
+	e = open_errno(p);
+	EXPECT_EQ(ENOENT, e)
+		TH_LOG("open %s: %s, want ENOENT", p, e ? strerror(e) : "opened");
+}
+
+#define EXPECT_ENOENT(p)	expect_enoent(_metadata, p)
+
+/* expect_enoent() of each of the NULL-terminated @names below @root. */
+static void expect_all_enoent(struct __test_metadata *_metadata,
+			      const char *dir, const char *const *names)
+{
+	char root[PATH_LEN];
+
+	snprintf(root, sizeof(root), "%s", dir);
+	for (; *names; names++)
+		expect_enoent(_metadata, jp(root, *names));
+}
+
+#define EXPECT_ABSENT(root, ...) expect_all_enoent(_metadata, root,	\
+		(const char *const []){ __VA_ARGS__, NULL })
 
 #define EXPECT_INO(want, p) do {					\
 	const char *__p = (p);						\
@@ -421,21 +402,10 @@ static int list_fd(int fd, struct listing *ls)
 	return 0;
 }
 
-static int list_dir(const char *path, struct listing *ls)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
-
-	if (fd < 0)
-		return -errno;
-	r = list_fd(fd, ls);
-	close(fd);
-	return r;
-}
-
 static void list_ok(struct __test_metadata *_metadata, const char *path,
 		    struct listing *ls)
 {
-	int r = list_dir(path, ls);
+	int r = WITH_FD(fd, path, O_RDONLY | O_DIRECTORY, list_fd(fd, ls));
 
 	ASSERT_EQ(0, r) TH_LOG("readdir %s: %s", path, strerror(-r));
 }
@@ -573,7 +543,7 @@ static void walk_dir(struct walk *w, const char *path, const char *rel,
 	struct listing ls;
 	size_t i;
 
-	r = list_dir(path, &ls);
+	r = WITH_FD(fd, path, O_RDONLY | O_DIRECTORY, list_fd(fd, &ls));
 	if (r) {
 		walk_problem(w, "readdir %s: %s", path, strerror(-r));
 		return;
@@ -647,6 +617,20 @@ static size_t check_tree(struct __test_metadata *_metadata, const char *mnt,
 	walk_dir(&w, mnt, "", root.st_ino, 0);
 	EXPECT_EQ(0, w.problems) TH_LOG("%d problems in the union", w.problems);
 	return w.objects;
+}
+
+/* check_tree() of the union, its report as a string (to free()). */
+static char *tree_snapshot(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(view) *self)
+{
+	char *snap = NULL;
+	size_t len;
+	FILE *f = open_memstream(&snap, &len);
+
+	ASSERT_NE(NULL, f);
+	check_tree(_metadata, self->l.mnt, f);
+	fclose(f);
+	return snap;
 }
 
 /* ---- snapshots of a directory tree, to detect any change ---- */
@@ -813,9 +797,8 @@ static void expect_same_snapshot(struct __test_metadata *_metadata,
 
 TEST_F(view, upper_file_covers_lower_file)
 {
-	MKFILE(L("f"), "lower version\n");
-	MKFILE(U("f"), "upper\n");
-	MKFILE(L("other"), "o");
+	TREE(L(""), "f=lower version\n", "other=o");
+	TREE(U(""), "f=upper\n");
 	MOUNT();
 
 	EXPECT_CONTENT(M("f"), "upper\n");
@@ -825,46 +808,55 @@ TEST_F(view, upper_file_covers_lower_file)
 	EXPECT_DTYPE(M(""), "f", DT_REG);
 }
 
+/*
+ * File @f (holding @fdata), directory @d and file @d/@x (holding @xdata) of
+ * one layer (the lower one if @lower) show through the union: contents,
+ * inode numbers (with the lower bit for lower objects), @d's listing.
+ */
+static void expect_shown_from(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(view) *self, bool lower,
+			      const char *f, const char *fdata, const char *d,
+			      const char *x, const char *xdata)
+{
+	const char *layer = lower ? self->l.lower : self->l.upper;
+	const char *paths[] = { f, d, jp(d, x) };
+	unsigned int i;
+
+	EXPECT_CONTENT(M(f), fdata);
+	EXPECT_CONTENT(M(paths[2]), xdata);
+	for (i = 0; i < 3; i++)
+		EXPECT_INO(INO(jp(layer, paths[i])) | (lower ? LOWER_INO_BIT : 0),
+			   M(paths[i]));
+	CHECK_LIST(M(d), x);
+}
+
 TEST_F(view, lower_only_visible)
 {
-	MKFILE(L("lo"), "lower only\n");
-	MKDIR(L("ld"));
-	MKFILE(L("ld/x"), "deep lower\n");
+	TREE(L(""), "lo=lower only\n", "ld/", "ld/x=deep lower\n");
 	MOUNT();
 
-	EXPECT_CONTENT(M("lo"), "lower only\n");
-	EXPECT_CONTENT(M("ld/x"), "deep lower\n");
-	EXPECT_INO(LINO(L("lo")), M("lo"));
-	EXPECT_INO(LINO(L("ld")), M("ld"));
-	EXPECT_INO(LINO(L("ld/x")), M("ld/x"));
+	expect_shown_from(_metadata, self, true, "lo", "lower only\n", "ld", "x",
+			  "deep lower\n");
 	CHECK_LIST(M(""), "lo", "ld");
-	CHECK_LIST(M("ld"), "x");
 }
 
 TEST_F(view, upper_only_visible)
 {
-	MKFILE(U("uo"), "upper only\n");
-	MKDIR(U("ud"));
-	MKFILE(U("ud/y"), "deep upper\n");
-	MKFILE(L("lo"), "l");
+	TREE(U(""), "uo=upper only\n", "ud/", "ud/y=deep upper\n");
+	TREE(L(""), "lo=l");
 	MOUNT();
 
-	EXPECT_CONTENT(M("uo"), "upper only\n");
-	EXPECT_CONTENT(M("ud/y"), "deep upper\n");
-	EXPECT_INO(INO(U("uo")), M("uo"));
-	EXPECT_INO(INO(U("ud")), M("ud"));
-	EXPECT_INO(INO(U("ud/y")), M("ud/y"));
+	expect_shown_from(_metadata, self, false, "uo", "upper only\n", "ud", "y",
+			  "deep upper\n");
 	CHECK_LIST(M(""), "uo", "ud", "lo");
-	CHECK_LIST(M("ud"), "y");
 }
 
 /* ---- whiteouts ---- */
 
 TEST_F(view, whiteout_hides_lower_file)
 {
-	MKFILE(L("gone"), "hidden");
-	MKFILE(L("kept"), "kept");
-	WHITEOUT(U("gone"));
+	TREE(L(""), "gone=hidden", "kept=kept");
+	TREE(U(""), "gone:wh");
 	MOUNT();
 
 	EXPECT_ENOENT(M("gone"));
@@ -877,17 +869,11 @@ TEST_F(view, whiteout_hides_lower_file)
 
 TEST_F(view, whiteout_hides_lower_dir)
 {
-	MKDIR(L("d"));
-	MKFILE(L("d/x"), "x");
-	MKDIR(L("d/sub"));
-	MKFILE(L("d/sub/y"), "y");
-	MKDIR(L("e"));
-	WHITEOUT(U("d"));
+	TREE(L(""), "d/", "d/x=x", "d/sub/", "d/sub/y=y", "e/");
+	TREE(U(""), "d:wh");
 	MOUNT();
 
-	EXPECT_ENOENT(M("d"));
-	EXPECT_ENOENT(M("d/x"));
-	EXPECT_ENOENT(M("d/sub/y"));
+	EXPECT_ABSENT(M(""), "d", "d/x", "d/sub/y");
 	CHECK_LIST(M(""), "e");
 	check_tree(_metadata, self->l.mnt, NULL);
 }
@@ -895,18 +881,12 @@ TEST_F(view, whiteout_hides_lower_dir)
 TEST_F(view, whiteout_itself_invisible)
 {
 	/* Whiteouts with no lower entry, in merged and upper-only dirs. */
-	MKDIR(L("m"));
-	MKDIR(U("m"));
-	MKDIR(U("ud"));
-	WHITEOUT(U("ghost"));
-	WHITEOUT(U("m/ghost"));
-	WHITEOUT(U("ud/ghost"));
-	MKFILE(U("ud/real"), "r");
+	TREE(L(""), "m/");
+	TREE(U(""), "m/", "ud/", "ghost:wh", "m/ghost:wh", "ud/ghost:wh",
+	     "ud/real=r");
 	MOUNT();
 
-	EXPECT_ENOENT(M("ghost"));
-	EXPECT_ENOENT(M("m/ghost"));
-	EXPECT_ENOENT(M("ud/ghost"));
+	EXPECT_ABSENT(M(""), "ghost", "m/ghost", "ud/ghost");
 	CHECK_LIST(M(""), "m", "ud");
 	CHECK_EMPTY(M("m"));
 	CHECK_LIST(M("ud"), "real");
@@ -915,19 +895,11 @@ TEST_F(view, whiteout_itself_invisible)
 
 TEST_F(view, lower_whiteout_hidden)
 {
-	MKDIR(L("ld"));
-	MKDIR(L("md"));
-	MKDIR(U("md"));
-	WHITEOUT(L("w"));
-	WHITEOUT(L("ld/w"));
-	WHITEOUT(L("md/w"));
-	MKFILE(L("ld/f"), "f");
-	MKFILE(U("md/g"), "g");
+	TREE(L(""), "ld/", "md/", "w:wh", "ld/w:wh", "md/w:wh", "ld/f=f");
+	TREE(U(""), "md/", "md/g=g");
 	MOUNT();
 
-	EXPECT_ENOENT(M("w"));
-	EXPECT_ENOENT(M("ld/w"));
-	EXPECT_ENOENT(M("md/w"));
+	EXPECT_ABSENT(M(""), "w", "ld/w", "md/w");
 	CHECK_LIST(M(""), "ld", "md");
 	CHECK_LIST(M("ld"), "f");
 	CHECK_LIST(M("md"), "g");
@@ -938,23 +910,15 @@ TEST_F(view, lower_whiteout_hidden)
 
 TEST_F(view, merged_dir_union_of_entries)
 {
-	MKDIR(L("d"));
-	MKDIR(U("d"));
-	MKFILE(L("d/a"), "lower a");
-	MKFILE(L("d/b"), "lower b");
-	MKFILE(L("d/both"), "lower both");
-	MKFILE(U("d/c"), "upper c");
-	MKFILE(U("d/both"), "upper both");
-	MKFILE(L("rl"), "");
-	MKFILE(U("ru"), "");
+	TREE(L(""), "d/", "d/a=lower a", "d/b=lower b", "d/both=lower both",
+	     "rl=");
+	TREE(U(""), "d/", "d/c=upper c", "d/both=upper both", "ru=");
 	MOUNT();
 
 	CHECK_LIST(M(""), "d", "rl", "ru");
 	CHECK_LIST(M("d"), "a", "b", "c", "both");
-	EXPECT_CONTENT(M("d/a"), "lower a");
-	EXPECT_CONTENT(M("d/b"), "lower b");
-	EXPECT_CONTENT(M("d/c"), "upper c");
-	EXPECT_CONTENT(M("d/both"), "upper both");
+	EXPECT_CONTENTS(M(""), "d/a=lower a", "d/b=lower b", "d/c=upper c",
+	                "d/both=upper both");
 	EXPECT_INO(LINO(L("d")), M("d"));
 	EXPECT_INO(LINO(L("")), M(""));
 	check_tree(_metadata, self->l.mnt, NULL);
@@ -997,9 +961,8 @@ TEST_F(view, merged_deep_path)
 		EXPECT_INO(LINO(L(deep_dirs[i])), M(deep_dirs[i]));
 		EXPECT_EQ(1, LSTAT(M(deep_dirs[i])).st_nlink);
 	}
-	EXPECT_CONTENT(M("a/b/c/d/lower3"), "lower");
-	EXPECT_CONTENT(M("a/b/c/d/upper3"), "upper");
-	EXPECT_CONTENT(M("a/b/lower1"), "lower");
+	EXPECT_CONTENTS(M(""), "a/b/c/d/lower3=lower", "a/b/c/d/upper3=upper",
+	                "a/b/lower1=lower");
 	check_tree(_metadata, self->l.mnt, NULL);
 }
 
@@ -1009,10 +972,8 @@ TEST_F(view, dotdot_of_subdirs)
 	struct listing ls;
 
 	build_deep(_metadata, self);
-	MKDIR(L("lo"));
-	MKDIR(L("lo/sub"));
-	MKDIR(U("uo"));
-	MKDIR(U("uo/sub"));
+	TREE(L(""), "lo/", "lo/sub/");
+	TREE(U(""), "uo/", "uo/sub/");
 	MOUNT();
 
 	EXPECT_INO(INO(M("")), M("a/.."));
@@ -1048,32 +1009,21 @@ TEST_F(view, dotdot_of_subdirs)
 
 TEST_F(view, opaque_dir_hides_lower)
 {
-	MKDIR(L("d"));
-	MKFILE(L("d/a"), "a");
-	MKFILE(L("d/b"), "b");
-	MKDIR(L("d/sub"));
-	MKFILE(L("d/sub/x"), "x");
-	MKDIR(U("d"));
-	OPAQUE(U("d"));
-	MKFILE(U("d/c"), "c");
+	TREE(L(""), "d/", "d/a=a", "d/b=b", "d/sub/", "d/sub/x=x");
+	TREE(U(""), "d/", "d@opaque", "d/c=c");
 	MOUNT();
 
 	CHECK_LIST(M("d"), "c");
-	EXPECT_ENOENT(M("d/a"));
-	EXPECT_ENOENT(M("d/b"));
-	EXPECT_ENOENT(M("d/sub"));
-	EXPECT_ENOENT(M("d/sub/x"));
+	EXPECT_ABSENT(M(""), "d/a", "d/b", "d/sub", "d/sub/x");
 	EXPECT_CONTENT(M("d/c"), "c");
 	check_tree(_metadata, self->l.mnt, NULL);
 }
 
 TEST_F(view, opaque_root)
 {
-	MKFILE(L("hidden"), "h");
-	MKFILE(L("shown"), "s");
+	TREE(L(""), "hidden=h", "shown=s");
 	OPAQUE(self->l.upper);
-	FALLTHRU(U("shown"), DT_REG);
-	MKFILE(U("mine"), "m");
+	TREE(U(""), "shown:ft8", "mine=m");
 	MOUNT();
 
 	CHECK_LIST(M(""), "shown", "mine");
@@ -1086,20 +1036,10 @@ TEST_F(view, fallthru_in_opaque_dir)
 {
 	struct listing ls;
 
-	MKDIR(L("d"));
-	MKFILE(L("d/f"), "lower data");
-	MKDIR(L("d/sd"));
-	MKFILE(L("d/sd/x"), "x");
-	MKSYM("f", L("d/ln"));
-	MKFIFO(L("d/fifo"));
-	MKFILE(L("d/hidden"), "h");
-	MKDIR(U("d"));
-	OPAQUE(U("d"));
-	FALLTHRU(U("d/f"), DT_REG);
-	FALLTHRU(U("d/sd"), DT_DIR);
-	FALLTHRU(U("d/ln"), DT_LNK);
-	FALLTHRU(U("d/fifo"), DT_FIFO);
-	MKFILE(U("d/own"), "own");
+	TREE(L(""), "d/", "d/f=lower data", "d/sd/", "d/sd/x=x", "d/ln->f",
+	     "d/fifo:fifo", "d/hidden=h");
+	TREE(U(""), "d/", "d@opaque", "d/f:ft8", "d/sd:ft4", "d/ln:ft10",
+	     "d/fifo:ft1", "d/own=own");
 	MOUNT();
 
 	list_ok(_metadata, M("d"), &ls);
@@ -1114,9 +1054,7 @@ TEST_F(view, fallthru_in_opaque_dir)
 	EXPECT_TYPE(S_IFDIR, M("d/sd"));
 	EXPECT_TYPE(S_IFLNK, M("d/ln"));
 	EXPECT_TYPE(S_IFIFO, M("d/fifo"));
-	EXPECT_CONTENT(M("d/f"), "lower data");
-	EXPECT_CONTENT(M("d/sd/x"), "x");
-	EXPECT_CONTENT(M("d/ln"), "lower data");
+	EXPECT_CONTENTS(M(""), "d/f=lower data", "d/sd/x=x", "d/ln=lower data");
 	EXPECT_ENOENT(M("d/hidden"));
 	EXPECT_INO(LINO(L("d/f")), M("d/f"));
 	EXPECT_INO(LINO(L("d/sd")), M("d/sd"));
@@ -1127,13 +1065,8 @@ TEST_F(view, fallthru_in_opaque_dir)
 /* A fallthru in a non-opaque directory: the lower entry, listed once. */
 TEST_F(view, fallthru_in_merged_dir)
 {
-	MKDIR(L("d"));
-	MKFILE(L("d/f"), "lower f");
-	MKFILE(L("d/g"), "lower g");
-	MKDIR(U("d"));
-	FALLTHRU(U("d/f"), DT_REG);
-	FALLTHRU(U("f2"), DT_REG);
-	MKFILE(L("f2"), "root f2");
+	TREE(L(""), "d/", "d/f=lower f", "d/g=lower g", "f2=root f2");
+	TREE(U(""), "d/", "d/f:ft8", "f2:ft8");
 	MOUNT();
 
 	CHECK_LIST(M("d"), "f", "g");
@@ -1146,22 +1079,12 @@ TEST_F(view, fallthru_in_merged_dir)
 
 TEST_F(view, dangling_fallthru_enoent)
 {
-	MKDIR(L("d"));
-	MKFILE(L("d/real"), "r");
-	MKDIR(U("d"));
-	OPAQUE(U("d"));
-	FALLTHRU(U("d/real"), DT_REG);
-	FALLTHRU(U("d/gone"), DT_REG);
-	FALLTHRU(U("d/gonedir"), DT_DIR);
-	FALLTHRU(U("gone2"), DT_REG);
-	MKDIR(U("ud"));
-	FALLTHRU(U("ud/gone3"), DT_REG);
+	TREE(L(""), "d/", "d/real=r");
+	TREE(U(""), "d/", "d@opaque", "d/real:ft8", "d/gone:ft8",
+	     "d/gonedir:ft4", "gone2:ft8", "ud/", "ud/gone3:ft8");
 	MOUNT();
 
-	EXPECT_ENOENT(M("d/gone"));
-	EXPECT_ENOENT(M("d/gonedir"));
-	EXPECT_ENOENT(M("gone2"));
-	EXPECT_ENOENT(M("ud/gone3"));
+	EXPECT_ABSENT(M(""), "d/gone", "d/gonedir", "gone2", "ud/gone3");
 	CHECK_LIST(M("d"), "real");
 	CHECK_LIST(M(""), "d", "ud");
 	CHECK_EMPTY(M("ud"));
@@ -1170,15 +1093,9 @@ TEST_F(view, dangling_fallthru_enoent)
 
 TEST_F(view, dir_fallthru_marker_merges)
 {
-	MKDIR(L("op"));
-	MKDIR(L("op/sub"));
-	MKFILE(L("op/sub/l1"), "l1");
-	MKFILE(L("op/hidden"), "h");
-	MKDIR(U("op"));
-	OPAQUE(U("op"));
-	MKDIR(U("op/sub"));
-	DIR_FALLTHRU(U("op/sub"));
-	MKFILE(U("op/sub/u1"), "u1");
+	TREE(L(""), "op/", "op/sub/", "op/sub/l1=l1", "op/hidden=h");
+	TREE(U(""), "op/", "op@opaque", "op/sub/", "op/sub@fallthru",
+	     "op/sub/u1=u1");
 	MOUNT();
 
 	CHECK_LIST(M("op"), "sub");
@@ -1192,13 +1109,8 @@ TEST_F(view, dir_fallthru_marker_merges)
 
 TEST_F(view, unmarked_dir_in_opaque_not_merged)
 {
-	MKDIR(L("op"));
-	MKDIR(L("op/sub"));
-	MKFILE(L("op/sub/l1"), "l1");
-	MKDIR(U("op"));
-	OPAQUE(U("op"));
-	MKDIR(U("op/sub"));
-	MKFILE(U("op/sub/u1"), "u1");
+	TREE(L(""), "op/", "op/sub/", "op/sub/l1=l1");
+	TREE(U(""), "op/", "op@opaque", "op/sub/", "op/sub/u1=u1");
 	MOUNT();
 
 	CHECK_LIST(M("op/sub"), "u1");
@@ -1212,9 +1124,8 @@ TEST_F(view, unmarked_dir_in_opaque_not_merged)
 
 TEST_F(view, upper_file_over_lower_dir)
 {
-	MKDIR(L("x"));
-	MKFILE(L("x/y"), "y");
-	MKFILE(U("x"), "upper file");
+	TREE(L(""), "x/", "x/y=y");
+	TREE(U(""), "x=upper file");
 	MOUNT();
 
 	EXPECT_TYPE(S_IFREG, M("x"));
@@ -1228,9 +1139,8 @@ TEST_F(view, upper_file_over_lower_dir)
 
 TEST_F(view, upper_dir_over_lower_file)
 {
-	MKFILE(L("x"), "lower file");
-	MKDIR(U("x"));
-	MKFILE(U("x/y"), "y");
+	TREE(L(""), "x=lower file");
+	TREE(U(""), "x/", "x/y=y");
 	MOUNT();
 
 	EXPECT_TYPE(S_IFDIR, M("x"));
@@ -1247,22 +1157,17 @@ TEST_F(view, upper_dir_over_lower_file)
 TEST_F(view, readdir_empty_dirs)
 {
 	MKDIR(L("e1"));		/* merged, both empty */
-	MKDIR(U("e1"));
+	TREE(U(""), "e1/");
 	MKDIR(U("e2"));		/* upper only */
 	MKDIR(L("e3"));		/* lower only */
 	MKDIR(L("e4"));		/* every lower entry whited out */
-	MKFILE(L("e4/a"), "a");
-	MKDIR(L("e4/b"));
-	MKDIR(U("e4"));
-	WHITEOUT(U("e4/a"));
-	WHITEOUT(U("e4/b"));
+	TREE(L(""), "e4/a=a", "e4/b/");
+	TREE(U(""), "e4/", "e4/a:wh", "e4/b:wh");
 	MKDIR(L("e5"));		/* opaque over a non-empty lower dir */
-	MKFILE(L("e5/a"), "a");
-	MKDIR(U("e5"));
-	OPAQUE(U("e5"));
+	TREE(L(""), "e5/a=a");
+	TREE(U(""), "e5/", "e5@opaque");
 	MKDIR(U("e6"));		/* only markers on upper */
-	WHITEOUT(U("e6/w"));
-	FALLTHRU(U("e6/f"), DT_REG);
+	TREE(U(""), "e6/w:wh", "e6/f:ft8");
 	MOUNT();
 
 	CHECK_LIST(M(""), "e1", "e2", "e3", "e4", "e5", "e6");
@@ -1277,40 +1182,33 @@ TEST_F(view, readdir_empty_dirs)
 
 TEST_F(view, readdir_one_entry)
 {
+	static const char *const dirs[] = {
+		"o1", "o2", "o3", "o4", "o5", "o6", "o7",
+	};
+	unsigned int i;
+
 	MKDIR(L("o1"));		/* merged, entry from lower */
-	MKDIR(U("o1"));
-	MKFILE(L("o1/a"), "a");
+	TREE(U(""), "o1/");
+	TREE(L(""), "o1/a=a");
 	MKDIR(L("o2"));		/* merged, entry from upper */
-	MKDIR(U("o2"));
-	MKFILE(U("o2/a"), "a");
+	TREE(U(""), "o2/", "o2/a=a");
 	MKDIR(L("o3"));		/* merged, same name on both */
-	MKDIR(U("o3"));
-	MKFILE(L("o3/a"), "l");
-	MKFILE(U("o3/a"), "u");
+	TREE(U(""), "o3/", "o3/a=u");
+	TREE(L(""), "o3/a=l");
 	MKDIR(L("o4"));		/* lower only */
-	MKFILE(L("o4/a"), "a");
+	TREE(L(""), "o4/a=a");
 	MKDIR(U("o5"));		/* upper only */
-	MKFILE(U("o5/a"), "a");
+	TREE(U(""), "o5/a=a");
 	MKDIR(L("o6"));		/* opaque with one fallthru */
-	MKFILE(L("o6/a"), "a");
-	MKFILE(L("o6/b"), "b");
-	MKDIR(U("o6"));
-	OPAQUE(U("o6"));
-	FALLTHRU(U("o6/a"), DT_REG);
+	TREE(L(""), "o6/a=a", "o6/b=b");
+	TREE(U(""), "o6/", "o6@opaque", "o6/a:ft8");
 	MKDIR(L("o7"));		/* one of two lower entries whited out */
-	MKFILE(L("o7/a"), "a");
-	MKFILE(L("o7/b"), "b");
-	MKDIR(U("o7"));
-	WHITEOUT(U("o7/b"));
+	TREE(L(""), "o7/a=a", "o7/b=b");
+	TREE(U(""), "o7/", "o7/b:wh");
 	MOUNT();
 
-	CHECK_LIST(M("o1"), "a");
-	CHECK_LIST(M("o2"), "a");
-	CHECK_LIST(M("o3"), "a");
-	CHECK_LIST(M("o4"), "a");
-	CHECK_LIST(M("o5"), "a");
-	CHECK_LIST(M("o6"), "a");
-	CHECK_LIST(M("o7"), "a");
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		CHECK_LIST(M(dirs[i]), "a");
 	EXPECT_CONTENT(M("o3/a"), "u");
 	check_tree(_metadata, self->l.mnt, NULL);
 }
@@ -1336,8 +1234,8 @@ TEST_F_TIMEOUT(view, readdir_10000_entries, 600)
 	size_t nwant = 0, i;
 	int fd, r, types_bad = 0, ino_bad = 0;
 
-	MKDIR(L("big"));
-	MKDIR(U("big"));
+	TREE(L(""), "big/");
+	TREE(U(""), "big/");
 	for (i = 0; i < BIG_LOWER; i++) {
 		fmt(rel, sizeof(rel), "big/l%05zu", i);
 		mk_node(_metadata, L(rel), S_IFREG | 0644, 0);
@@ -1361,8 +1259,7 @@ TEST_F_TIMEOUT(view, readdir_10000_entries, 600)
 	ASSERT_EQ(BIG_VISIBLE, nwant);
 	MOUNT();
 
-	fd = open(M("big"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("big"), O_RDONLY | O_DIRECTORY);
 	r = list_fd(fd, &ls);
 	ASSERT_EQ(0, r) TH_LOG("readdir: %s", strerror(-r));
 	expect_names(_metadata, M("big"), &ls, want, nwant);
@@ -1423,11 +1320,8 @@ TEST_F(view, d_type_every_type)
 	char rel[64];
 	size_t i, d;
 
-	MKDIR(L("lo"));
-	MKDIR(U("up"));
-	MKDIR(L("op"));
-	MKDIR(U("op"));
-	OPAQUE(U("op"));
+	TREE(L(""), "lo/", "op/");
+	TREE(U(""), "up/", "op/", "op@opaque");
 	for (d = 0; d < 2; d++) {
 		const char *layer = d == 0 ? self->l.lower : self->l.upper;
 
@@ -1484,36 +1378,16 @@ TEST_F(view, d_type_every_type)
 
 TEST_F(view, special_files)
 {
-	struct stat st;
 	char buf[16];
 	int fd;
 
-	MKFIFO(L("lfifo"));
-	MKCHR(L("lnull"), 1, 3);
-	MKBLK(L("lblk"), 7, 0);
-	MKSOCK(L("lsock"));
-	MKFIFO(U("ufifo"));
-	MKCHR(U("uzero"), 1, 5);
-	MKBLK(U("ublk"), 7, 1);
-	MKSOCK(U("usock"));
+	TREE(L(""), "lfifo:fifo", "lnull:chr1:3", "lblk:blk7:0", "lsock:sock");
+	TREE(U(""), "ufifo:fifo", "uzero:chr1:5", "ublk:blk7:1", "usock:sock");
 	MOUNT();
 
-	EXPECT_TYPE(S_IFIFO, M("lfifo"));
-	EXPECT_TYPE(S_IFIFO, M("ufifo"));
-	EXPECT_TYPE(S_IFSOCK, M("lsock"));
-	EXPECT_TYPE(S_IFSOCK, M("usock"));
-	st = LSTAT(M("lnull"));
-	EXPECT_TRUE(S_ISCHR(st.st_mode));
-	EXPECT_EQ(makedev(1, 3), st.st_rdev);
-	st = LSTAT(M("uzero"));
-	EXPECT_TRUE(S_ISCHR(st.st_mode));
-	EXPECT_EQ(makedev(1, 5), st.st_rdev);
-	st = LSTAT(M("lblk"));
-	EXPECT_TRUE(S_ISBLK(st.st_mode));
-	EXPECT_EQ(makedev(7, 0), st.st_rdev);
-	st = LSTAT(M("ublk"));
-	EXPECT_TRUE(S_ISBLK(st.st_mode));
-	EXPECT_EQ(makedev(7, 1), st.st_rdev);
+	/* Types, and device numbers (kind() shows them). */
+	EXPECT_KINDS(M(""), "lfifo:fifo", "ufifo:fifo", "lsock:sock", "usock:sock",
+		     "lnull:chr1:3", "uzero:chr1:5", "lblk:blk7:0", "ublk:blk7:1");
 	EXPECT_INO(LINO(L("lfifo")), M("lfifo"));
 	EXPECT_INO(LINO(L("lsock")), M("lsock"));
 	EXPECT_INO(INO(U("ufifo")), M("ufifo"));
@@ -1549,58 +1423,21 @@ TEST_F(view, special_files)
 static void build_mixed(struct __test_metadata *_metadata,
 			FIXTURE_DATA(view) *self)
 {
-	MKFILE(L("lfile"), "L");
+	TREE(L(""), "lfile=L");
 	ASSERT_EQ(0, link(L("lfile"), L("lhard")));
-	MKFILE(L("cover"), "Lc");
-	MKDIR(L("ldir"));
-	MKFILE(L("ldir/x"), "x");
-	MKDIR(L("mdir"));
-	MKFILE(L("mdir/lx"), "lx");
-	MKFILE(L("mdir/both"), "lb");
-	MKDIR(L("mdir/sub"));
-	MKFILE(L("mdir/sub/deep"), "d");
-	MKDIR(L("file_over_dir"));
-	MKFILE(L("file_over_dir/y"), "y");
-	MKFILE(L("dir_over_file"), "f");
-	MKFILE(L("wh"), "w");
-	MKDIR(L("op"));
-	MKFILE(L("op/fa"), "fa");
-	MKDIR(L("op/fd"));
-	MKFILE(L("op/fd/z"), "z");
-	MKSYM("fa", L("op/fl"));
-	MKFILE(L("op/hidden"), "h");
-	MKDIR(L("op/mk"));
-	MKFILE(L("op/mk/lm"), "lm");
-	MKDIR(L("op/nomk"));
-	MKFILE(L("op/nomk/ln"), "ln");
-	MKSYM("lfile", L("lsym"));
-	MKFIFO(L("lfifo"));
+	TREE(L(""), "cover=Lc", "ldir/", "ldir/x=x", "mdir/", "mdir/lx=lx",
+	     "mdir/both=lb", "mdir/sub/", "mdir/sub/deep=d", "file_over_dir/",
+	     "file_over_dir/y=y", "dir_over_file=f", "wh=w", "op/", "op/fa=fa",
+	     "op/fd/", "op/fd/z=z", "op/fl->fa", "op/hidden=h", "op/mk/",
+	     "op/mk/lm=lm", "op/nomk/", "op/nomk/ln=ln", "lsym->lfile",
+	     "lfifo:fifo");
 
-	MKFILE(U("ufile"), "U");
-	MKFILE(U("cover"), "Uc");
-	MKDIR(U("udir"));
-	MKFILE(U("udir/y"), "y");
-	MKDIR(U("mdir"));
-	MKFILE(U("mdir/ux"), "ux");
-	MKFILE(U("mdir/both"), "ub");
-	MKDIR(U("mdir/sub"));
-	MKFILE(U("mdir/sub/udeep"), "ud");
-	MKFILE(U("file_over_dir"), "fod");
-	MKDIR(U("dir_over_file"));
-	MKFILE(U("dir_over_file/z"), "z");
-	WHITEOUT(U("wh"));
-	MKDIR(U("op"));
-	OPAQUE(U("op"));
-	FALLTHRU(U("op/fa"), DT_REG);
-	FALLTHRU(U("op/fd"), DT_DIR);
-	FALLTHRU(U("op/fl"), DT_LNK);
-	MKDIR(U("op/mk"));
-	DIR_FALLTHRU(U("op/mk"));
-	MKFILE(U("op/mk/um"), "um");
-	MKDIR(U("op/nomk"));
-	MKFILE(U("op/nomk/un"), "un");
-	MKSYM("ufile", U("usym"));
-	MKFIFO(U("ufifo"));
+	TREE(U(""), "ufile=U", "cover=Uc", "udir/", "udir/y=y", "mdir/",
+	     "mdir/ux=ux", "mdir/both=ub", "mdir/sub/", "mdir/sub/udeep=ud",
+	     "file_over_dir=fod", "dir_over_file/", "dir_over_file/z=z",
+	     "wh:wh", "op/", "op@opaque", "op/fa:ft8", "op/fd:ft4",
+	     "op/fl:ft10", "op/mk/", "op/mk@fallthru", "op/mk/um=um",
+	     "op/nomk/", "op/nomk/un=un", "usym->ufile", "ufifo:fifo");
 }
 
 TEST_F(view, st_dev_uniform)
@@ -1745,39 +1582,28 @@ TEST_F(view, d_ino_equals_st_ino)
 TEST_F(view, st_ino_stable_across_remount)
 {
 	char *before = NULL, *after = NULL;
-	size_t len;
-	FILE *f;
 	int r;
 
 	build_mixed(_metadata, self);
-	MOUNT();
-	f = open_memstream(&before, &len);
-	ASSERT_NE(NULL, f);
-	check_tree(_metadata, self->l.mnt, f);
-	fclose(f);
+	union_mount2_ok(_metadata, &self->l, 0);
+	before = tree_snapshot(_metadata, self);
 	UMOUNT();
 
 	/* Again through the new mount API ... */
-	r = fsmount_union(self);
+	r = union_mount(&self->l);
 	ASSERT_EQ(0, r) TH_LOG("fsmount union: %s", strerror(-r));
-	f = open_memstream(&after, &len);
-	ASSERT_NE(NULL, f);
-	check_tree(_metadata, self->l.mnt, f);
-	fclose(f);
+	after = tree_snapshot(_metadata, self);
 	expect_same_snapshot(_metadata, "inode numbers after remount",
 			     before, after);
 	free(after);
 	UMOUNT();
 
 	/* ... and with mount(2), looking names up before readdir. */
-	MOUNT();
+	union_mount2_ok(_metadata, &self->l, 0);
 	EXPECT_INO(LINO(L("lfile")), M("lfile"));
 	EXPECT_INO(LINO(L("op/fa")), M("op/fa"));
 	EXPECT_INO(LINO(L("mdir/sub")), M("mdir/sub"));
-	f = open_memstream(&after, &len);
-	ASSERT_NE(NULL, f);
-	check_tree(_metadata, self->l.mnt, f);
-	fclose(f);
+	after = tree_snapshot(_metadata, self);
 	expect_same_snapshot(_metadata, "inode numbers after 2nd remount",
 			     before, after);
 	free(after);
@@ -1786,17 +1612,8 @@ TEST_F(view, st_ino_stable_across_remount)
 
 TEST_F(view, merged_dir_nlink_one)
 {
-	MKDIR(L("m"));
-	MKDIR(U("m"));
-	MKDIR(L("m/s1"));
-	MKDIR(U("m/s2"));
-	MKDIR(L("m/s3"));
-	MKDIR(U("m/s3"));
-	MKDIR(L("ld"));
-	MKDIR(L("ld/a"));
-	MKDIR(L("ld/b"));
-	MKDIR(U("ud"));
-	MKDIR(U("ud/a"));
+	TREE(L(""), "m/", "m/s1/", "m/s3/", "ld/", "ld/a/", "ld/b/");
+	TREE(U(""), "m/", "m/s2/", "m/s3/", "ud/", "ud/a/");
 	MOUNT();
 
 	EXPECT_EQ(1, LSTAT(M("")).st_nlink);
@@ -1853,25 +1670,25 @@ TEST_F(view, stat_fields_match_real)
 	char big[70000];
 
 	memset(big, 'b', sizeof(big));
-	MKFILE(L("lfile"), "lower!");
+	TREE(L(""), "lfile=lower!");
 	set_attrs(_metadata, L("lfile"), 0640, 1234, 5678, 1);
-	MKFILE(L("cover"), "short");
+	TREE(L(""), "cover=short");
 	set_attrs(_metadata, L("cover"), 0777, 1, 1, 2);
 	mk_file(_metadata, U("cover"), big, sizeof(big));
 	set_attrs(_metadata, U("cover"), 0600, 42, 43, 3);
-	MKFILE(U("ufile"), "u");
+	TREE(U(""), "ufile=u");
 	set_attrs(_metadata, U("ufile"), 04755, 7, 8, 4);
-	MKDIR(L("mdir"));
+	TREE(L(""), "mdir/");
 	set_attrs(_metadata, L("mdir"), 0700, 11, 12, 5);
-	MKDIR(U("mdir"));
+	TREE(U(""), "mdir/");
 	set_attrs(_metadata, U("mdir"), 0751, 13, 14, 6);
-	MKDIR(L("ldir"));
+	TREE(L(""), "ldir/");
 	set_attrs(_metadata, L("ldir"), 01777, 15, 16, 7);
-	MKSYM("lfile", L("lsym"));
+	TREE(L(""), "lsym->lfile");
 	set_attrs(_metadata, L("lsym"), (mode_t)-1, 17, 18, 8);
-	MKFIFO(L("lfifo"));
+	TREE(L(""), "lfifo:fifo");
 	set_attrs(_metadata, L("lfifo"), 0620, 19, 20, 9);
-	MKCHR(U("uchr"), 1, 3);
+	TREE(U(""), "uchr:chr1:3");
 	set_attrs(_metadata, U("uchr"), 0666, 21, 22, 10);
 	ASSERT_EQ(0, link(L("lfile"), L("lhard")));
 	MOUNT();
@@ -1906,6 +1723,7 @@ struct bigfiles {
 	unsigned char *upper;	/* data of upper "cover" (over a 1 byte file) */
 };
 
+/* Makes lower "big" and upper "cover" (over a lower one) and mounts the union. */
 static void build_big(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(view) *self, struct bigfiles *b)
 {
@@ -1916,8 +1734,9 @@ static void build_big(struct __test_metadata *_metadata,
 	fill_pattern(b->lower, BIG_LEN, 1);
 	fill_pattern(b->upper, COVER_LEN, 2);
 	mk_file(_metadata, L("big"), b->lower, BIG_LEN);
-	MKFILE(L("cover"), "x");
+	TREE(L(""), "cover=x");
 	mk_file(_metadata, U("cover"), b->upper, COVER_LEN);
+	MOUNT();
 }
 
 static void expect_read(struct __test_metadata *_metadata, const char *path,
@@ -1940,7 +1759,6 @@ TEST_F(view, read_contents)
 	struct bigfiles b;
 
 	build_big(_metadata, self, &b);
-	MOUNT();
 
 	EXPECT_EQ(BIG_LEN, LSTAT(M("big")).st_size);
 	EXPECT_EQ(COVER_LEN, LSTAT(M("cover")).st_size);
@@ -1968,10 +1786,7 @@ TEST_F(view, pread_readv)
 
 	ASSERT_NE(NULL, bb);
 	build_big(_metadata, self, &b);
-	MOUNT();
-
-	fd = open(M("big"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("big"), O_RDONLY);
 	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
 		want = BIG_LEN - offs[i] < sizeof(buf) ? BIG_LEN - offs[i]
 						       : sizeof(buf);
@@ -2004,8 +1819,7 @@ TEST_F(view, pread_readv)
 	close(fd);
 
 	/* The covering upper file, not the lower one. */
-	fd = open(M("cover"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("cover"), O_RDONLY);
 	EXPECT_EQ(sizeof(buf), pread(fd, buf, sizeof(buf), 2 * MiB));
 	EXPECT_EQ(0, memcmp(buf, b.upper + 2 * MiB, sizeof(buf)));
 	EXPECT_EQ(COVER_LEN, lseek(fd, 0, SEEK_END));
@@ -2022,10 +1836,7 @@ TEST_F(view, mmap_contents)
 	int fd;
 
 	build_big(_metadata, self, &b);
-	MOUNT();
-
-	fd = open(M("big"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("big"), O_RDONLY);
 	p = mmap(NULL, BIG_LEN, PROT_READ, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap shared: %s", strerror(errno));
 	expect_bytes(_metadata, "mmap(MAP_SHARED) of big", b.lower, BIG_LEN,
@@ -2043,8 +1854,7 @@ TEST_F(view, mmap_contents)
 	munmap(p, MiB);
 	close(fd);
 
-	fd = open(M("cover"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("cover"), O_RDONLY);
 	p = mmap(NULL, COVER_LEN, PROT_READ, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap cover: %s", strerror(errno));
 	close(fd);	/* the mapping outlives the fd */
@@ -2067,11 +1877,9 @@ TEST_F(view, sendfile_splice)
 
 	ASSERT_NE(NULL, got);
 	build_big(_metadata, self, &b);
-	MOUNT();
 
 	/* sendfile to a file outside the union. */
-	in = open(M("big"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(in, 0);
+	in = open_ok(_metadata, M("big"), O_RDONLY);
 	out = open(self->scratch, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
 	ASSERT_GE(out, 0);
 	while ((n = sendfile(out, in, &off, BIG_LEN)) > 0)
@@ -2107,10 +1915,8 @@ TEST_F(view, sendfile_splice)
 	close(p[1]);
 
 	/* sendfile of the covering upper file, from an offset. */
-	in = open(M("cover"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(in, 0);
-	out = open(self->scratch, O_TRUNC | O_RDWR | O_CLOEXEC);
-	ASSERT_GE(out, 0);
+	in = open_ok(_metadata, M("cover"), O_RDONLY);
+	out = open_ok(_metadata, self->scratch, O_TRUNC | O_RDWR);
 	off = 4097;
 	while ((n = sendfile(out, in, &off, COVER_LEN)) > 0)
 		;
@@ -2196,8 +2002,7 @@ TEST_F(view, seek_data_hole)
 	MOUNT();
 
 	/* The real file is sparse as intended. */
-	fd = open(L("sparse"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, L("sparse"), O_RDONLY);
 	ASSERT_EQ(MiB, lseek(fd, 0, SEEK_HOLE));
 	ASSERT_EQ(9 * MiB, lseek(fd, MiB, SEEK_DATA));
 	close(fd);
@@ -2206,8 +2011,7 @@ TEST_F(view, seek_data_hole)
 	expect_same_seeks(_metadata, M("usparse"), U("usparse"), 6 * MiB);
 
 	/* The hole reads as zeros. */
-	fd = open(M("sparse"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("sparse"), O_RDONLY);
 	memset(buf, 1, sizeof(buf));
 	EXPECT_EQ(sizeof(buf), pread(fd, buf, sizeof(buf), 5 * MiB));
 	EXPECT_EQ(0, memcmp(buf, zero, sizeof(buf)));
@@ -2239,19 +2043,15 @@ TEST_F(view, symlinks)
 	char buf[16];
 	int r;
 
-	MKFILE(U("target"), "upper target");
+	TREE(U(""), "target=upper target");
 	MKSYM("target", L("ln"));		/* lower link, upper target */
-	MKDIR(L("sub"));
-	MKDIR(U("sub"));
-	MKFILE(L("sub/file"), "lower file in merged dir");
+	TREE(L(""), "sub/", "sub/file=lower file in merged dir");
+	TREE(U(""), "sub/");
 	MKSYM("sub/file", U("uln"));		/* upper link, lower target */
-	MKSYM("nowhere", L("dangling"));
+	TREE(L(""), "dangling->nowhere");
 	MKSYM("sub", L("dl"));			/* link to a merged dir */
-	MKSYM("ln", U("chain"));
-	MKSYM("../target", L("sub/up"));
-	MKSYM("wh", L("to_whiteout"));
-	MKFILE(L("wh"), "hidden");
-	WHITEOUT(U("wh"));
+	TREE(U(""), "chain->ln", "wh:wh");
+	TREE(L(""), "sub/up->../target", "to_whiteout->wh", "wh=hidden");
 	MOUNT();
 
 	expect_readlink(_metadata, M("ln"), PATH_LEN, "target");
@@ -2263,19 +2063,17 @@ TEST_F(view, symlinks)
 	EXPECT_TYPE(S_IFLNK, M("ln"));
 	EXPECT_TYPE(S_IFLNK, M("uln"));
 	EXPECT_TYPE(S_IFLNK, M("dangling"));
-	EXPECT_EQ(-1, readlink(M("target"), buf, sizeof(buf)));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_ERRNO(EINVAL, readlink(M("target"), buf, sizeof(buf)));
 
 	/* Following them. */
 	r = stat(M("ln"), &st) ? -errno : 0;
 	EXPECT_EQ(0, r) TH_LOG("stat %s: %s", M("ln"), strerror(-r));
 	EXPECT_TRUE(S_ISREG(st.st_mode)) TH_LOG("stat(ln): mode %o", st.st_mode);
 	EXPECT_EQ(INO(M("target")), (uint64_t)st.st_ino);
-	EXPECT_CONTENT(M("ln"), "upper target");
-	EXPECT_CONTENT(M("uln"), "lower file in merged dir");
-	EXPECT_CONTENT(M("chain"), "upper target");
-	EXPECT_CONTENT(M("sub/up"), "upper target");
-	EXPECT_CONTENT(M("dl/file"), "lower file in merged dir");
+	EXPECT_CONTENTS(M(""), "ln=upper target",
+	                "uln=lower file in merged dir", "chain=upper target",
+	                "sub/up=upper target",
+	                "dl/file=lower file in merged dir");
 	EXPECT_EQ(ENOENT, stat(M("dangling"), &st) ? errno : 0);
 	/* A link to a whited-out name does not reach the lower file. */
 	EXPECT_EQ(ENOENT, stat(M("to_whiteout"), &st) ? errno : 0);
@@ -2342,8 +2140,7 @@ static void expect_xattr_list(struct __test_metadata *_metadata,
 	EXPECT_EQ(*got ? (ssize_t)strlen(got) + 1 : 0, size)
 		TH_LOG("%s: listxattr size", upath);
 	if (size > 0) {
-		EXPECT_EQ(-1, llistxattr(upath, buf, size - 1));
-		EXPECT_EQ(ERANGE, errno);
+		EXPECT_ERRNO(ERANGE, llistxattr(upath, buf, size - 1));
 	}
 	free(want);
 	free(got);
@@ -2353,34 +2150,17 @@ static void expect_xattr_list(struct __test_metadata *_metadata,
 static void build_xattrs(struct __test_metadata *_metadata,
 			 FIXTURE_DATA(view) *self)
 {
-	MKDIR(L("op"));
-	MKDIR(L("op/mk"));
-	MKDIR(U("op"));
-	OPAQUE(U("op"));
-	XATTR(U("op"), "user.color", "blue");
-	XATTR(U("op"), "trusted.foo", "bar");
-	MKDIR(U("op/mk"));
-	DIR_FALLTHRU(U("op/mk"));
-	XATTR(U("op/mk"), "user.a", "1");
-	MKFILE(U("uf"), "uf");
-	XATTR(U("uf"), "trusted.union.custom", "zzz");
-	XATTR(U("uf"), "user.k", "v");
-	MKFILE(L("lf"), "lf");
+	TREE(L(""), "op/", "op/mk/");
+	TREE(U(""), "op/", "op@opaque", "op@user.color=blue",
+	     "op@trusted.foo=bar", "op/mk/", "op/mk@fallthru", "op/mk@user.a=1",
+	     "uf=uf", "uf@trusted.union.custom=zzz", "uf@user.k=v");
+	TREE(L(""), "lf=lf");
 	XATTR(L("lf"), OPAQUE_XATTR, "y");
-	XATTR(L("lf"), "user.l", "1");
-	XATTR(L("lf"), "trusted.bar", "baz");
-	MKFILE(L("cover"), "l");
-	XATTR(L("cover"), "user.who", "lower");
-	XATTR(L("cover"), "user.lonly", "x");
-	MKFILE(U("cover"), "u");
-	XATTR(U("cover"), "user.who", "upper");
-	MKDIR(L("mdir"));
-	XATTR(L("mdir"), "user.m", "low");
-	XATTR(L("mdir"), "user.lo", "1");
-	MKDIR(U("mdir"));
-	XATTR(U("mdir"), "user.m", "up");
-	MKFILE(U("empty"), "e");
-	XATTR(U("empty"), "user.e", "");
+	TREE(L(""), "lf@user.l=1", "lf@trusted.bar=baz", "cover=l",
+	     "cover@user.who=lower", "cover@user.lonly=x");
+	TREE(U(""), "cover=u", "cover@user.who=upper", "mdir/",
+	     "mdir@user.m=up", "empty=e", "empty@user.e=");
+	TREE(L(""), "mdir/", "mdir@user.m=low", "mdir@user.lo=1");
 }
 
 TEST_F(view, xattr_list_hides_private)
@@ -2468,11 +2248,9 @@ TEST_F(view, xattr_values)
 	expect_no_xattr(_metadata, M("mdir"), "user.lo");
 	expect_xattr(_metadata, M("empty"), "user.e", "");
 	expect_no_xattr(_metadata, M("lf"), "user.none");
-	EXPECT_EQ(-1, lgetxattr(M("lf"), "user.big", buf, 10));
-	EXPECT_EQ(ERANGE, errno);
+	EXPECT_ERRNO(ERANGE, lgetxattr(M("lf"), "user.big", buf, 10));
 
-	fd = open(M("lf"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("lf"), O_RDONLY);
 	EXPECT_EQ(1, fgetxattr(fd, "user.l", buf, sizeof(buf)));
 	EXPECT_EQ('1', buf[0]);
 	close(fd);
@@ -2495,11 +2273,9 @@ TEST_F(view, xattr_private_enodata)
 	expect_no_xattr(_metadata, M("lf"), OPAQUE_XATTR);
 	expect_no_xattr(_metadata, M(""), OPAQUE_XATTR);
 
-	fd = open(M("op"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("op"), O_RDONLY | O_DIRECTORY);
 	errno = 0;
-	EXPECT_EQ(-1, fgetxattr(fd, OPAQUE_XATTR, buf, sizeof(buf)));
-	EXPECT_EQ(ENODATA, errno);
+	EXPECT_ERRNO(ENODATA, fgetxattr(fd, OPAQUE_XATTR, buf, sizeof(buf)));
 	close(fd);
 }
 
@@ -2513,8 +2289,8 @@ TEST_F(view, statfs_matches_upper)
 
 	ASSERT_NE(NULL, data);
 	mk_file(_metadata, U("fill"), data, 3 * MiB);	/* upper not empty */
-	MKDIR(L("d"));
-	MKDIR(U("d"));
+	TREE(L(""), "d/");
+	TREE(U(""), "d/");
 	free(data);
 	MOUNT();
 
@@ -2540,8 +2316,7 @@ TEST_F(view, statfs_matches_upper)
 	EXPECT_EQ(u.f_bfree, s.f_bfree);
 	EXPECT_EQ(u.f_files, s.f_files);
 
-	fd = open(M(""), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M(""), O_RDONLY | O_DIRECTORY);
 	ASSERT_EQ(0, fstatfs(fd, &s));
 	close(fd);
 	EXPECT_EQ(UNION_MAGIC, (long)s.f_type);
@@ -2558,13 +2333,9 @@ TEST_F(view, work_dir_name_reserved_at_root)
 	char *lower_before, *lower_after;
 
 	/* The name on lower: hidden at the root, an ordinary name below. */
-	MKDIR(L(".union-work"));
-	MKFILE(L(".union-work/secret"), "s");
-	MKFILE(L("lf"), "lf");
-	MKDIR(L("d"));
-	MKFILE(L("d/.union-work"), "visible");
-	MKDIR(U("ud"));
-	MKDIR(U("ud/.union-work"));
+	TREE(L(""), ".union-work/", ".union-work/secret=s", "lf=lf", "d/",
+	     "d/.union-work=visible");
+	TREE(U(""), "ud/", "ud/.union-work/");
 	lower_before = snapshot(_metadata, self->l.lower);
 	MOUNT();
 
@@ -2718,10 +2489,7 @@ TEST_F(view, readdir_copy_up_keeps_view)
 			     before, after);
 	free(after);
 	/* ... or listed: a second walk lists from upper alone. */
-	f = open_memstream(&list2, &len);
-	ASSERT_NE(NULL, f);
-	check_tree(_metadata, self->l.mnt, f);
-	fclose(f);
+	list2 = tree_snapshot(_metadata, self);
 	expect_same_snapshot(_metadata, "listing after the first readdirs",
 			     list1, list2);
 	free(list2);
@@ -2732,14 +2500,28 @@ TEST_F(view, readdir_copy_up_keeps_view)
 	after = view_lookup(_metadata, self);
 	expect_same_snapshot(_metadata, "view after remount", before, after);
 	free(after);
-	f = open_memstream(&list2, &len);
-	ASSERT_NE(NULL, f);
-	check_tree(_metadata, self->l.mnt, f);
-	fclose(f);
+	list2 = tree_snapshot(_metadata, self);
 	expect_same_snapshot(_metadata, "listing after remount", list1, list2);
 	free(list2);
 	free(list1);
 	free(before);
+}
+
+/* The first pass walks the union (copying directories up), the second remounts it. */
+static void walk_or_remount(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(view) *self, size_t pass)
+{
+	if (pass == 0) {
+		check_tree(_metadata, self->l.mnt, NULL);
+	} else {
+		UMOUNT();
+		MOUNT();
+	}
+}
+
+static bool ts_eq(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
 TEST_F(view, readdir_keeps_dir_mtime)
@@ -2755,21 +2537,14 @@ TEST_F(view, readdir_keeps_dir_mtime)
 	size_t i, pass;
 
 	MKDIR(L("ld"));			/* lower only, with entries */
-	MKFILE(L("ld/a"), "a");
-	MKDIR(L("ld/sub"));
-	MKFILE(L("ld/sub/b"), "b");
+	TREE(L(""), "ld/a=a", "ld/sub/", "ld/sub/b=b");
 	MKDIR(L("md"));			/* merged */
-	MKFILE(L("md/l"), "l");
-	MKDIR(U("md"));
-	MKFILE(U("md/u"), "u");
+	TREE(L(""), "md/l=l");
+	TREE(U(""), "md/", "md/u=u");
 	MKDIR(L("le"));			/* lower only, empty */
 	MKDIR(L("op"));			/* opaque, with a fallthru dir */
-	MKDIR(L("op/fd"));
-	MKFILE(L("op/fd/c"), "c");
-	MKDIR(U("op"));
-	OPAQUE(U("op"));
-	FALLTHRU(U("op/fd"), DT_DIR);
-	MKFILE(L("lf"), "lf");
+	TREE(L(""), "op/fd/", "op/fd/c=c", "lf=lf");
+	TREE(U(""), "op/", "op@opaque", "op/fd:ft4");
 	for (i = 1; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		ASSERT_EQ(0, utimensat(AT_FDCWD, L(dirs[i]), ts, 0));
 		if (!lstat_errno(U(dirs[i])))
@@ -2780,23 +2555,16 @@ TEST_F(view, readdir_keeps_dir_mtime)
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		before[i] = LSTAT(M(dirs[i])).st_mtim;
 		if (i)
-			EXPECT_TRUE(before[i].tv_sec == ts[1].tv_sec &&
-				    before[i].tv_nsec == ts[1].tv_nsec)
+			EXPECT_TRUE(ts_eq(before[i], ts[1]))
 				TH_LOG("/%s: mtime %lld.%09ld, want the layer's",
 				       dirs[i], (long long)before[i].tv_sec,
 				       before[i].tv_nsec);
 	}
 	for (pass = 0; pass < 2; pass++) {
-		if (pass == 0) {
-			check_tree(_metadata, self->l.mnt, NULL);
-		} else {
-			UMOUNT();
-			MOUNT();
-		}
+		walk_or_remount(_metadata, self, pass);
 		for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 			st = LSTAT(M(dirs[i]));
-			EXPECT_TRUE(st.st_mtim.tv_sec == before[i].tv_sec &&
-				    st.st_mtim.tv_nsec == before[i].tv_nsec)
+			EXPECT_TRUE(ts_eq(st.st_mtim, before[i]))
 				TH_LOG("/%s: mtime %lld.%09ld before the readdirs, %lld.%09ld after%s",
 				       dirs[i], (long long)before[i].tv_sec,
 				       before[i].tv_nsec,
@@ -2820,32 +2588,21 @@ TEST_F(view, readdir_keeps_lower_dir_ctime)
 	struct stat st, lst;
 	size_t i, pass;
 
-	MKDIR(L("ld"));
-	MKFILE(L("ld/a"), "a");
-	MKDIR(L("ld/sub"));
-	MKFILE(L("ld/sub/b"), "b");
-	MKDIR(L("le"));
+	TREE(L(""), "ld/", "ld/a=a", "ld/sub/", "ld/sub/b=b", "le/");
 	MOUNT();
 	for (i = 0; i < 3; i++) {
 		before[i] = LSTAT(M(dirs[i])).st_ctim;
 		lst = LSTAT(L(dirs[i]));
-		EXPECT_TRUE(before[i].tv_sec == lst.st_ctim.tv_sec &&
-			    before[i].tv_nsec == lst.st_ctim.tv_nsec)
+		EXPECT_TRUE(ts_eq(before[i], lst.st_ctim))
 			TH_LOG("/%s: ctime is not the lower directory's", dirs[i]);
 	}
 	for (pass = 0; pass < 2; pass++) {
-		if (pass == 0) {
-			check_tree(_metadata, self->l.mnt, NULL);
-		} else {
-			UMOUNT();
-			MOUNT();
-		}
+		walk_or_remount(_metadata, self, pass);
 		for (i = 0; i < 3; i++) {
 			ASSERT_EQ(0, lstat_errno(U(dirs[i])))
 				TH_LOG("/%s was not copied up by readdir", dirs[i]);
 			st = LSTAT(M(dirs[i]));
-			EXPECT_TRUE(st.st_ctim.tv_sec == before[i].tv_sec &&
-				    st.st_ctim.tv_nsec == before[i].tv_nsec)
+			EXPECT_TRUE(ts_eq(st.st_ctim, before[i]))
 				TH_LOG("/%s: ctime %lld.%09ld before the readdirs, %lld.%09ld after%s",
 				       dirs[i], (long long)before[i].tv_sec, before[i].tv_nsec,
 				       (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec,
@@ -2855,8 +2612,7 @@ TEST_F(view, readdir_keeps_lower_dir_ctime)
 			/* A change of the inode alone moves it too (in this mount). */
 			ASSERT_EQ(0, chmod(M("le"), 0700));
 			st = LSTAT(M("le"));
-			EXPECT_FALSE(st.st_ctim.tv_sec == before[2].tv_sec &&
-				     st.st_ctim.tv_nsec == before[2].tv_nsec)
+			EXPECT_FALSE(ts_eq(st.st_ctim, before[2]))
 				TH_LOG("/le: chmod did not change the ctime");
 		}
 	}
@@ -2864,10 +2620,8 @@ TEST_F(view, readdir_keeps_lower_dir_ctime)
 	MKFILE(M("ld/new"), "n");
 	st = LSTAT(M("ld"));
 	lst = LSTAT(U("ld"));
-	EXPECT_FALSE(st.st_ctim.tv_sec == before[0].tv_sec &&
-		     st.st_ctim.tv_nsec == before[0].tv_nsec);
-	EXPECT_TRUE(st.st_ctim.tv_sec == lst.st_ctim.tv_sec &&
-		    st.st_ctim.tv_nsec == lst.st_ctim.tv_nsec);
+	EXPECT_FALSE(ts_eq(st.st_ctim, before[0]));
+	EXPECT_TRUE(ts_eq(st.st_ctim, lst.st_ctim));
 }
 
 /*
@@ -2879,23 +2633,21 @@ TEST_F(view, readdir_keeps_root_ctime)
 	struct timespec before;
 	struct stat st;
 
-	MKDIR(L("d"));
-	MKFILE(L("d/l"), "l");
-	MKFILE(L("f"), "f");
-	MKFILE(U("u"), "u");
+	TREE(L(""), "d/", "d/l=l", "f=f");
+	TREE(U(""), "u=u");
 	MOUNT();
 	before = LSTAT(M("")).st_ctim;
 	check_tree(_metadata, self->l.mnt, NULL);
 	ASSERT_EQ(0, lstat_errno(U("f"))) TH_LOG("the root was not copied up by readdir");
 	st = LSTAT(M(""));
-	EXPECT_TRUE(st.st_ctim.tv_sec == before.tv_sec && st.st_ctim.tv_nsec == before.tv_nsec)
+	EXPECT_TRUE(ts_eq(st.st_ctim, before))
 		TH_LOG("/: ctime %lld.%09ld before the readdirs, %lld.%09ld after",
 		       (long long)before.tv_sec, before.tv_nsec,
 		       (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
 	/* A change: the upper directory's ctime. */
 	ASSERT_EQ(0, chmod(M(""), 0711));
 	st = LSTAT(M(""));
-	EXPECT_FALSE(st.st_ctim.tv_sec == before.tv_sec && st.st_ctim.tv_nsec == before.tv_nsec)
+	EXPECT_FALSE(ts_eq(st.st_ctim, before))
 		TH_LOG("/: ctime %lld.%09ld after chmod, upper %lld.%09ld",
 		       (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec,
 		       (long long)LSTAT(U("")).st_ctim.tv_sec, LSTAT(U("")).st_ctim.tv_nsec);
@@ -3133,8 +2885,7 @@ TEST_F(view, readdir_copy_up_is_the_only_change)
 	char *lower_before, *lower_after;
 
 	build_mixed(_metadata, self);
-	XATTR(L("ldir"), "user.dir", "copied");
-	XATTR(L("mdir/sub"), "user.sub", "lower");
+	TREE(L(""), "ldir@user.dir=copied", "mdir/sub@user.sub=lower");
 	WHITEOUT(L("ldir/lwh"));		/* gets no fallthru */
 	ASSERT_EQ(0, chmod(L("ldir"), 0750));
 	ASSERT_EQ(0, chown(L("ldir"), 12, 34));
@@ -3278,9 +3029,8 @@ static void build_read_tree(struct __test_metadata *_metadata,
 	mk_file(_metadata, U("udir/big"), data, MiB + 123);
 	free(data);
 	mk_sparse(_metadata, L("mdir/sparse"), 0, 3 * MiB, 5 * MiB);
-	XATTR(L("lfile"), "user.l", "1");
-	XATTR(U("ufile"), "user.u", "2");
-	XATTR(L("ldir"), "user.d", "3");
+	TREE(L(""), "lfile@user.l=1", "ldir@user.d=3");
+	TREE(U(""), "ufile@user.u=2");
 }
 
 /* Removes the lines starting with @prefix from the snapshot @snap. */
@@ -3387,19 +3137,11 @@ TEST_F(view, reads_do_not_update_layer_atime)
 	size_t i;
 	int fd;
 
-	MKFILE(L("lf"), "lower file");
-	MKDIR(L("ld"));
-	MKFILE(L("ld/lx"), "lx");
-	MKSYM("lf", L("lsym"));
-	MKDIR(L("md"));
-	MKFILE(L("md/lm"), "lm");
+	TREE(L(""), "lf=lower file", "ld/", "ld/lx=lx", "lsym->lf", "md/",
+	     "md/lm=lm");
 	mk_sparse(_metadata, L("sparse"), 0, 2 * MiB, 4 * MiB);
-	MKFILE(U("uf"), "upper file");
-	MKDIR(U("ud"));
-	MKFILE(U("ud/ux"), "ux");
-	MKSYM("uf", U("usym"));
-	MKDIR(U("md"));
-	MKFILE(U("md/um"), "um");
+	TREE(U(""), "uf=upper file", "ud/", "ud/ux=ux", "usym->uf", "md/",
+	     "md/um=um");
 	for (i = 0; i < sizeof(lower_objs) / sizeof(lower_objs[0]); i++)
 		set_atime(_metadata, L(lower_objs[i]), old);
 	for (i = 0; i < sizeof(upper_objs) / sizeof(upper_objs[0]); i++)
@@ -3407,18 +3149,12 @@ TEST_F(view, reads_do_not_update_layer_atime)
 	MOUNT();
 
 	/* Reads of files and symlinks, no readdir. */
-	EXPECT_CONTENT(M("lf"), "lower file");
-	EXPECT_CONTENT(M("ld/lx"), "lx");
-	EXPECT_CONTENT(M("md/lm"), "lm");
-	EXPECT_CONTENT(M("uf"), "upper file");
-	EXPECT_CONTENT(M("ud/ux"), "ux");
-	EXPECT_CONTENT(M("md/um"), "um");
-	EXPECT_CONTENT(M("lsym"), "lower file");
-	EXPECT_CONTENT(M("usym"), "upper file");
+	EXPECT_CONTENTS(M(""), "lf=lower file", "ld/lx=lx", "md/lm=lm",
+	                "uf=upper file", "ud/ux=ux", "md/um=um",
+	                "lsym=lower file", "usym=upper file");
 	EXPECT_LT(0, readlink(M("lsym"), buf, sizeof(buf)));
 	EXPECT_LT(0, readlink(M("usym"), buf, sizeof(buf)));
-	fd = open(M("sparse"), O_RDONLY | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	fd = open_ok(_metadata, M("sparse"), O_RDONLY);
 	map = mmap(NULL, 4 * MiB, PROT_READ, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, map);
 	EXPECT_EQ(0, map[MiB + 5]);

@@ -37,7 +37,7 @@ if [ -z "${UNION_REPO:-}" ] || [ ! -f "$KO" ]; then
 	diag "union.ko not found (UNION_REPO='${UNION_REPO:-}')"
 fi
 
-work=$(mktemp -d /tmp/union-lifecycle.XXXXXX) && mount -t tmpfs tmpfs "$work" &&
+make_work lifecycle &&
 	mkdir "$work/lower" "$work/upper" "$work/mnt" &&
 	touch "$work/lower/hello"
 if [ $? -ne 0 ]; then

@@ -47,39 +47,6 @@ static int do_umount(const char *target)
 	return umount2(target, 0) ? -errno : 0;
 }
 
-static void append(char *buf, size_t size, const char *fmt, ...)
-{
-	size_t len = strlen(buf);
-	va_list ap;
-
-	if (len + 1 >= size)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf + len, size - len, fmt, ap);
-	va_end(ap);
-}
-
-/*
- * Drain the fs_context log of @fsfd (one message per read(), ENODATA when
- * empty) into @buf, one message per line, e.g. "e union: missing lower=".
- */
-static void fslog_read(int fsfd, char *buf, size_t size)
-{
-	char msg[1024];
-	ssize_t n;
-
-	buf[0] = '\0';
-	while ((n = read(fsfd, msg, sizeof(msg) - 1)) > 0) {
-		msg[n] = '\0';
-		if (msg[n - 1] == '\n')
-			msg[n - 1] = '\0';
-		append(buf, size, "%s\n", msg);
-	}
-	if (n < 0 && errno != ENODATA)
-		append(buf, size, "<read of fs_context log failed: %s>\n",
-		       strerror(errno));
-}
-
 /* Position @kmsg_fd after the last record currently in the kernel log. */
 static int kmsg_skip(int kmsg_fd)
 {
@@ -106,7 +73,7 @@ static void kmsg_read(int kmsg_fd, char *buf, size_t size)
 			if (errno == EPIPE)	/* records overwritten */
 				continue;
 			if (errno != EAGAIN)
-				append(buf, size,
+				buf_append(buf, size,
 				       "<read of /dev/kmsg failed: %s>\n",
 				       strerror(errno));
 			break;
@@ -121,7 +88,7 @@ static void kmsg_read(int kmsg_fd, char *buf, size_t size)
 			*nl = '\0';
 		prio = strtoul(rec, NULL, 10) & 7;
 		level = prio == 3 ? 'e' : prio == 4 ? 'w' : '0' + prio;
-		append(buf, size, "%c %s\n", level, text);
+		buf_append(buf, size, "%c %s\n", level, text);
 	}
 }
 
@@ -158,7 +125,7 @@ static const char *tap_lines(const char *log)
 	while (*line) {
 		const char *end = strchrnul(line, '\n');
 
-		append(out, sizeof(out), "%s#   %.*s", out[0] ? "\n" : "",
+		buf_append(out, sizeof(out), "%s#   %.*s", out[0] ? "\n" : "",
 		       (int)(end - line), line);
 		line = *end ? end + 1 : end;
 	}
@@ -179,41 +146,6 @@ static int mount_logged(int kmsg_fd, const char *target, unsigned long flags,
 		return ret;
 	ret = mount("none", target, "union", flags, data) ? -errno : 0;
 	kmsg_read(kmsg_fd, log, size);
-	return ret;
-}
-
-/*
- * Mount a union with the new mount API and attach it at @target. On failure
- * the fs_context log is left in @log.
- */
-static int fsmount_union(const char *lower, const char *upper,
-			 const char *target, char *log, size_t size)
-{
-	int fsfd, mfd, ret;
-
-	log[0] = '\0';
-	fsfd = union_fsopen();
-	if (fsfd < 0)
-		return fsfd;
-	ret = set_string(fsfd, "lower", lower);
-	if (!ret)
-		ret = set_string(fsfd, "upper", upper);
-	if (!ret)
-		ret = cmd_create(fsfd);
-	if (!ret) {
-		mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
-		if (mfd < 0) {
-			ret = -errno;
-		} else {
-			if (move_mount(mfd, "", AT_FDCWD, target,
-				       MOVE_MOUNT_F_EMPTY_PATH))
-				ret = -errno;
-			close(mfd);
-		}
-	}
-	if (ret)
-		fslog_read(fsfd, log, size);
-	close(fsfd);
 	return ret;
 }
 
@@ -383,6 +315,25 @@ static const char *layers(struct __test_metadata *_metadata, char *data,
 	ASSERT_TRUE(union_mounted_at(self->l.mnt));			\
 } while (0)
 
+/* A new union fs_context, asserting fsopen() succeeds. */
+static int fsopen_ok(struct __test_metadata *_metadata)
+{
+	int fd = union_fsopen();
+
+	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
+	return fd;
+}
+
+/* The same with @key set to @value. */
+static int fsopen_with(struct __test_metadata *_metadata, const char *key,
+		       const char *value)
+{
+	int fd = fsopen_ok(_metadata);
+
+	ASSERT_EQ(0, set_string(fd, key, value)) TH_LOG("%s=%s", key, value);
+	return fd;
+}
+
 /* Set lower= and upper= (must succeed) and expect CMD_CREATE to fail. */
 #define ASSERT_CREATE_FAILS(lower, upper, err, msg) do {		\
 	int __fd = union_fsopen(), __r;					\
@@ -430,7 +381,7 @@ TEST_F(union_opts, fsmount)
 {
 	int ret;
 
-	ret = fsmount_union(self->l.lower, self->l.upper, self->l.mnt,
+	ret = union_fsmount(self->l.lower, self->l.upper, self->l.mnt, false,
 			    self->log, sizeof(self->log));
 	ASSERT_EQ(0, ret)
 		TH_LOG("%s\n%s", strerror(-ret), tap_lines(self->log));
@@ -453,7 +404,7 @@ TEST_F(union_opts, escaped_paths)
 	ASSERT_EQ(0, mkdir(lower, 0755));
 	ASSERT_EQ(0, mkdir(upper, 0755));
 
-	ret = fsmount_union(lower, upper, self->l.mnt, self->log,
+	ret = union_fsmount(lower, upper, self->l.mnt, false, self->log,
 			    sizeof(self->log));
 	ASSERT_EQ(0, ret)
 		TH_LOG("%s\n%s", strerror(-ret), tap_lines(self->log));
@@ -467,7 +418,7 @@ TEST_F(union_opts, relative_paths_shown_absolute)
 	int ret;
 
 	ASSERT_EQ(0, chdir(self->l.base));
-	ret = fsmount_union("lower", "./upper", self->l.mnt, self->log,
+	ret = union_fsmount("lower", "./upper", self->l.mnt, false, self->log,
 			    sizeof(self->log));
 	ASSERT_EQ(0, ret)
 		TH_LOG("%s\n%s", strerror(-ret), tap_lines(self->log));
@@ -480,10 +431,8 @@ TEST_F(union_opts, relative_paths_shown_absolute)
 
 TEST_F(union_opts, missing_lower_fsconfig)
 {
-	int fd = union_fsopen();
+	int fd = fsopen_with(_metadata, "upper", self->l.upper);
 
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	ASSERT_EQ(0, set_string(fd, "upper", self->l.upper));
 	ASSERT_FSCONFIG_FAILS(fd, cmd_create(fd), EINVAL, "missing lower=");
 	close(fd);
 }
@@ -497,10 +446,8 @@ TEST_F(union_opts, missing_lower_mount)
 
 TEST_F(union_opts, missing_upper_fsconfig)
 {
-	int fd = union_fsopen();
+	int fd = fsopen_with(_metadata, "lower", self->l.lower);
 
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	ASSERT_EQ(0, set_string(fd, "lower", self->l.lower));
 	ASSERT_FSCONFIG_FAILS(fd, cmd_create(fd), EINVAL, "missing upper=");
 	close(fd);
 }
@@ -514,9 +461,8 @@ TEST_F(union_opts, missing_upper_mount)
 
 TEST_F(union_opts, unknown_option_fsconfig)
 {
-	int fd = union_fsopen();
+	int fd = fsopen_ok(_metadata);
 
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
 	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, "foo", "bar"), EINVAL,
 			      "Unknown parameter 'foo'");
 	close(fd);
@@ -533,26 +479,27 @@ TEST_F(union_opts, unknown_option_mount)
 	ASSERT_FALSE(union_mounted_at(self->l.mnt));
 }
 
+/* fsconfig() of @key a second time (@first, then @second) fails. */
+static void twice_fsconfig(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(union_opts) *self, const char *key,
+			   const char *first, const char *second)
+{
+	char msg[64];
+	int fd = fsopen_with(_metadata, key, first);
+
+	snprintf(msg, sizeof(msg), "%s= given more than once", key);
+	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, key, second), EINVAL, msg);
+	close(fd);
+}
+
 TEST_F(union_opts, lower_twice_fsconfig)
 {
-	int fd = union_fsopen();
-
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	ASSERT_EQ(0, set_string(fd, "lower", self->l.lower));
-	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, "lower", self->lower2),
-			      EINVAL, "lower= given more than once");
-	close(fd);
+	twice_fsconfig(_metadata, self, "lower", self->l.lower, self->lower2);
 }
 
 TEST_F(union_opts, upper_twice_fsconfig)
 {
-	int fd = union_fsopen();
-
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	ASSERT_EQ(0, set_string(fd, "upper", self->l.upper));
-	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, "upper", self->upper2),
-			      EINVAL, "upper= given more than once");
-	close(fd);
+	twice_fsconfig(_metadata, self, "upper", self->l.upper, self->upper2);
 }
 
 TEST_F(union_opts, lower_twice_mount)
@@ -569,10 +516,9 @@ TEST_F(union_opts, lower_twice_mount)
 /* An empty path must be rejected when it is set (errno not specified). */
 TEST_F(union_opts, empty_lower_fsconfig)
 {
-	int fd = union_fsopen();
+	int fd = fsopen_ok(_metadata);
 	int ret;
 
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
 	ret = set_string(fd, "lower", "");
 	fslog_read(fd, self->log, sizeof(self->log));
 	ASSERT_LT(ret, 0);
@@ -586,18 +532,30 @@ TEST_F(union_opts, empty_lower_fsconfig)
 
 /* ---- path resolution ---- */
 
+/*
+ * fsconfig() of @key with a path that does not exist fails with ENOENT; with
+ * @named, the message names the path.
+ */
+static void enoent_fsconfig(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(union_opts) *self, const char *key,
+			    bool named)
+{
+	char path[PATH_LEN], msg[64];
+	int fd = fsopen_ok(_metadata);
+
+	snprintf(msg, sizeof(msg), "failed to resolve %s=", key);
+	mkpath(_metadata, path, self->l.base, "nonexistent");
+	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, key, path), ENOENT, msg);
+	if (named) {
+		EXPECT_TRUE(log_has(self->log, path))
+			TH_LOG("path not in message:\n%s", tap_lines(self->log));
+	}
+	close(fd);
+}
+
 TEST_F(union_opts, lower_enoent_fsconfig)
 {
-	char path[PATH_LEN];
-	int fd = union_fsopen();
-
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	mkpath(_metadata, path, self->l.base, "nonexistent");
-	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, "lower", path), ENOENT,
-			      "failed to resolve lower=");
-	EXPECT_TRUE(log_has(self->log, path))
-		TH_LOG("path not in message:\n%s", tap_lines(self->log));
-	close(fd);
+	enoent_fsconfig(_metadata, self, "lower", true);
 }
 
 TEST_F(union_opts, lower_enoent_mount)
@@ -614,21 +572,13 @@ TEST_F(union_opts, lower_enoent_mount)
 
 TEST_F(union_opts, upper_enoent_fsconfig)
 {
-	char path[PATH_LEN];
-	int fd = union_fsopen();
-
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
-	mkpath(_metadata, path, self->l.base, "nonexistent");
-	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, "upper", path), ENOENT,
-			      "failed to resolve upper=");
-	close(fd);
+	enoent_fsconfig(_metadata, self, "upper", false);
 }
 
 TEST_F(union_opts, lower_notdir_fsconfig)
 {
-	int fd = union_fsopen();
+	int fd = fsopen_ok(_metadata);
 
-	ASSERT_GE(fd, 0) TH_LOG("fsopen: %s", strerror(-fd));
 	ASSERT_FSCONFIG_FAILS(fd, set_string(fd, "lower", self->file),
 			      ENOTDIR, "is not a directory");
 	close(fd);
@@ -653,8 +603,7 @@ static void make_ro_bind(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, mount(NULL, self->rodir, NULL,
 			   MS_BIND | MS_REMOUNT | MS_RDONLY, NULL));
 	mkpath(_metadata, path, self->rodir, "probe");
-	ASSERT_EQ(-1, mkdir(path, 0755));
-	ASSERT_EQ(EROFS, errno);
+	ASSERT_ERRNO(EROFS, mkdir(path, 0755));
 }
 
 TEST_F(union_opts, upper_ro_bind_fsconfig)
@@ -767,14 +716,14 @@ TEST_F(union_opts, upper_reusable_after_umount)
 
 	ASSERT_GOOD_MOUNT();
 	ASSERT_EQ(0, do_umount(self->l.mnt));
-	ret = fsmount_union(self->lower2, self->l.upper, self->mnt2, self->log,
-			    sizeof(self->log));
+	ret = union_fsmount(self->lower2, self->l.upper, self->mnt2, false,
+			    self->log, sizeof(self->log));
 	ASSERT_EQ(-ESTALE, ret);
 	EXPECT_NE(NULL, strstr(self->log, "was made over another lower layer"))
 		TH_LOG("log: %s", self->log);
 	EXPECT_NE(NULL, strstr(self->log, "-o remerge")) TH_LOG("log: %s", self->log);
-	ret = fsmount_union(self->l.lower, self->l.upper, self->mnt2, self->log,
-			    sizeof(self->log));
+	ret = union_fsmount(self->l.lower, self->l.upper, self->mnt2, false,
+			    self->log, sizeof(self->log));
 	ASSERT_EQ(0, ret)
 		TH_LOG("%s\n%s", strerror(-ret), tap_lines(self->log));
 	check_shown(_metadata, self->mnt2, self->l.lower, self->l.upper);
@@ -805,28 +754,29 @@ TEST_F(union_opts, union_subdir_as_lower)
 	ASSERT_EQ(0, do_umount(self->l.mnt));
 }
 
-TEST_F(union_opts, remount_change_lower)
+/* A remount with @key=@dir (another layer) fails and changes nothing. */
+static void remount_change(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(union_opts) *self, const char *key,
+			   const char *dir)
 {
 	char data[DATA_LEN];
 
 	ASSERT_GOOD_MOUNT();
-	snprintf(data, sizeof(data), "lower=%s", self->lower2);
+	snprintf(data, sizeof(data), "%s=%s", key, dir);
 	ASSERT_MOUNT_FAILS(self->l.mnt, MS_REMOUNT, data, EINVAL,
 			   "cannot change");
 	check_shown(_metadata, self->l.mnt, self->l.lower, self->l.upper);
 	ASSERT_EQ(0, do_umount(self->l.mnt));
 }
 
+TEST_F(union_opts, remount_change_lower)
+{
+	remount_change(_metadata, self, "lower", self->lower2);
+}
+
 TEST_F(union_opts, remount_change_upper)
 {
-	char data[DATA_LEN];
-
-	ASSERT_GOOD_MOUNT();
-	snprintf(data, sizeof(data), "upper=%s", self->upper2);
-	ASSERT_MOUNT_FAILS(self->l.mnt, MS_REMOUNT, data, EINVAL,
-			   "cannot change");
-	check_shown(_metadata, self->l.mnt, self->l.lower, self->l.upper);
-	ASSERT_EQ(0, do_umount(self->l.mnt));
+	remount_change(_metadata, self, "upper", self->upper2);
 }
 
 TEST_HARNESS_MAIN

@@ -25,13 +25,7 @@
 #include <sys/un.h>
 #include <sys/xattr.h>
 
-#define STR_LEN		8192
 
-#define X_OPAQUE	"trusted.union.opaque"
-#define X_FALLTHRU	"trusted.union.fallthru"
-#define X_ORIGIN	"trusted.union.origin"
-#define X_IMPURE	"trusted.union.impure"
-#define WORK_DIR	".union-work"
 
 #define TEST_UID	1000
 #define TEST_GID	1000
@@ -73,59 +67,7 @@ static const char *sb_str(struct sbuf *b)
 	return b->s;
 }
 
-/* Small strings returned by helpers live in a ring of static buffers. */
-static char *ring(void)
-{
-	static char bufs[48][STR_LEN];
-	static unsigned int i;
-
-	return bufs[i++ % 48];
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* ---- what is at a path ---- */
-
-/*
- * "none", "reg", "dir", "lnk", "fifo", "sock", "chrMAJ:MIN", "blkMAJ:MIN",
- * on upper also "wh" (char 0/0) and "ftN" (char 0/N, a fallthru), or
- * "<strerror>" if lstat fails otherwise.
- */
-static const char *node_kind(const char *path)
-{
-	char *k = ring();
-	struct stat st;
-
-	if (lstat(path, &st)) {
-		snprintf(k, STR_LEN, "%s", errno == ENOENT ? "none" :
-			 strerror(errno));
-		return k;
-	}
-	switch (st.st_mode & S_IFMT) {
-	case S_IFREG: return "reg";
-	case S_IFDIR: return "dir";
-	case S_IFLNK: return "lnk";
-	case S_IFIFO: return "fifo";
-	case S_IFSOCK: return "sock";
-	case S_IFBLK:
-		snprintf(k, STR_LEN, "blk%u:%u", major(st.st_rdev),
-			 minor(st.st_rdev));
-		return k;
-	case S_IFCHR:
-		if (major(st.st_rdev) == 0 && minor(st.st_rdev) == 0)
-			return "wh";
-		if (major(st.st_rdev) == 0)
-			snprintf(k, STR_LEN, "ft%u", minor(st.st_rdev));
-		else
-			snprintf(k, STR_LEN, "chr%u:%u", major(st.st_rdev),
-				 minor(st.st_rdev));
-		return k;
-	}
-	return "?";
-}
 
 /* Value of xattr @name of @path (not following symlinks), or "<ERRNO-NAME>". */
 static const char *xattr_str(const char *path, const char *name)
@@ -155,39 +97,6 @@ static uint64_t origin_of(const char *path)
 	for (i = 7; i >= 0; i--)
 		ino = ino << 8 | b[i];
 	return ino;
-}
-
-/* File contents (up to STR_LEN - 1 bytes), or "<strerror>". */
-static const char *content(const char *path)
-{
-	char *c = ring();
-	ssize_t n, total = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		snprintf(c, STR_LEN, "<%s>", strerror(errno));
-		return c;
-	}
-	while ((n = read(fd, c + total, STR_LEN - 1 - total)) > 0)
-		total += n;
-	if (n < 0)
-		snprintf(c, STR_LEN, "<read: %s>", strerror(errno));
-	else
-		c[total] = '\0';
-	close(fd);
-	return c;
-}
-
-static const char *link_target(const char *path)
-{
-	char *t = ring();
-	ssize_t n = readlink(path, t, STR_LEN - 1);
-
-	if (n < 0)
-		snprintf(t, STR_LEN, "<%s>", strerror(errno));
-	else
-		t[n] = '\0';
-	return t;
 }
 
 static struct stat st_of(struct __test_metadata *_metadata, const char *path)
@@ -260,99 +169,6 @@ static int getdents_all(int fd, struct ent *e, int max, size_t bufsize)
 		total += n;
 	}
 	return total;
-}
-
-/*
- * The sorted, space separated names in directory @path, without "." and
- * "..". Through the union, each name's d_type and d_ino are checked against
- * lstat; anomalies are appended as "!dup:NAME", "!dtype:NAME", "!dino:NAME".
- */
-static const char *listing(const char *path)
-{
-	static struct ent e[4096];
-	char *out = ring(), *names[4096];
-	int fd, n, i, cnt = 0;
-	size_t len = 0;
-
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(out, STR_LEN, "<open: %s>", strerror(errno));
-		return out;
-	}
-	n = getdents_all(fd, e, 4096, 4096);
-	close(fd);
-	if (n < 0) {
-		snprintf(out, STR_LEN, "<getdents: %s>", strerror(-n));
-		return out;
-	}
-	for (i = 0; i < n; i++)
-		if (strcmp(e[i].name, ".") && strcmp(e[i].name, ".."))
-			names[cnt++] = e[i].name;
-	qsort(names, cnt, sizeof(names[0]), cmp_str);
-	out[0] = '\0';
-	for (i = 0; i < cnt; i++)
-		len += snprintf(out + len, len < STR_LEN ? STR_LEN - len : 0,
-				"%s%s", i ? " " : "", names[i]);
-	for (i = 0; i < n; i++) {
-		const char *nm = e[i].name;
-		struct stat st;
-		int j, dups = 0;
-
-		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
-			continue;
-		for (j = 0; j < i; j++)
-			dups += !strcmp(e[j].name, nm);
-		if (dups)
-			len += snprintf(out + len, len < STR_LEN ?
-					STR_LEN - len : 0, " !dup:%s", nm);
-		if (lstat(jp(path, nm), &st)) {
-			len += snprintf(out + len, len < STR_LEN ?
-					STR_LEN - len : 0, " !lstat:%s", nm);
-			continue;
-		}
-		if (e[i].type != IFTODT(st.st_mode))
-			len += snprintf(out + len, len < STR_LEN ?
-					STR_LEN - len : 0, " !dtype:%s(%u/%u)",
-					nm, e[i].type, IFTODT(st.st_mode));
-		if (e[i].ino != st.st_ino)
-			len += snprintf(out + len, len < STR_LEN ?
-					STR_LEN - len : 0, " !dino:%s", nm);
-	}
-	return out;
-}
-
-/*
- * The raw upper directory @path: sorted "NAME:KIND" (see node_kind()), without
- * ".", ".." and the work directory.
- */
-static const char *upper_listing(const char *path)
-{
-	char *out = ring(), *names[1024];
-	struct dirent *d;
-	size_t len = 0;
-	int cnt = 0, i;
-	DIR *dir = opendir(path);
-
-	if (!dir) {
-		snprintf(out, STR_LEN, "<opendir: %s>", strerror(errno));
-		return out;
-	}
-	while ((d = readdir(dir)) && cnt < 1024) {
-		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, "..") ||
-		    !strcmp(d->d_name, WORK_DIR))
-			continue;
-		names[cnt++] = strdup(d->d_name);
-	}
-	closedir(dir);
-	qsort(names, cnt, sizeof(names[0]), cmp_str);
-	out[0] = '\0';
-	for (i = 0; i < cnt; i++) {
-		len += snprintf(out + len, len < STR_LEN ? STR_LEN - len : 0,
-				"%s%s:%s", i ? " " : "", names[i],
-				node_kind(jp(path, names[i])));
-		free(names[i]);
-	}
-	return out;
 }
 
 /* ---- tree snapshots ---- */
@@ -689,20 +505,6 @@ static int op_mkfifo(const char *p, const char *unused)
 	return E(mknod(p, S_IFIFO | 0644, 0));
 }
 
-/* Make a lower unix socket at @path. */
-static void mk_sock(struct __test_metadata *_metadata, const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ASSERT_LE(0, fd);
-	ASSERT_LT(strlen(path), sizeof(sa.sun_path));
-	strcpy(sa.sun_path, path);
-	ASSERT_EQ(0, bind(fd, (struct sockaddr *)&sa, sizeof(sa)))
-		TH_LOG("bind %s: %s", path, strerror(errno));
-	close(fd);
-}
-
 /* =================== create (rule 1) =================== */
 
 /* Every kind of object can be made in the root; upper holds exactly them. */
@@ -717,7 +519,7 @@ TEST_F(ns, create_all_types)
 
 	EXPECT_STREQ("hello", content(M("f")));
 	EXPECT_STREQ("target", link_target(M("s")));
-	EXPECT_STREQ("chr1:3", node_kind(M("c")));
+	EXPECT_STREQ("chr1:3", kind(M("c")));
 	EXPECT_STREQ("c d f p s", listing(M("")));
 	EXPECT_STREQ("c:chr1:3 d:dir f:reg p:fifo s:lnk",
 		     upper_listing(U("")));
@@ -749,11 +551,11 @@ TEST_F(ns, create_deep_copies_up_parents)
 		ASSERT_EQ(0, lsetxattr(L(d[i].rel), "user.tag", d[i].x,
 				       strlen(d[i].x), 0));
 	}
-	FILE_(L("a/sibling"), "s");
+	TREE(L(""), "a/sibling=s");
 	START();
 	for (i = 0; i < 3; i++)
 		before[i] = ST(M(d[i].rel));
-	ASSERT_STREQ("none", node_kind(U("a")));
+	ASSERT_STREQ("none", kind(U("a")));
 
 	ASSERT_OK(create_file(M("a/b/c/new"), 0644, "n"));
 
@@ -773,7 +575,7 @@ TEST_F(ns, create_deep_copies_up_parents)
 		EXPECT_EQ(before[i].st_uid, un.st_uid);
 		EXPECT_EQ(before[i].st_gid, un.st_gid);
 	}
-	EXPECT_STREQ("reg", node_kind(U("a/b/c/new")));
+	EXPECT_STREQ("reg", kind(U("a/b/c/new")));
 	EXPECT_EQ(0u, ST(U("a/b/c/new")).st_uid);
 	EXPECT_STREQ("n", content(M("a/b/c/new")));
 	/* The untouched lower sibling still shows through. */
@@ -792,9 +594,7 @@ TEST_F(ns, create_deep_keeps_ancestor_mtime)
 	struct timespec t[2] = { { 1000000000, 111 }, { 1000000000, 222 } };
 	struct stat lo, up, un;
 
-	DIR_(L("a"));
-	DIR_(L("a/b"));
-	DIR_(L("a/b/c"));
+	TREE(L(""), "a/", "a/b/", "a/b/c/");
 	ASSERT_EQ(0, utimensat(AT_FDCWD, L("a/b"), t, AT_SYMLINK_NOFOLLOW));
 	ASSERT_EQ(0, utimensat(AT_FDCWD, L("a"), t, AT_SYMLINK_NOFOLLOW));
 	START();
@@ -851,15 +651,13 @@ TEST_F(ns, create_owner_is_caller)
 /* Permission checks use the union view; a refused create changes nothing. */
 TEST_F(ns, create_permission_denied)
 {
-	DIR_(L("priv"));
+	TREE(L(""), "priv/");
 	START();
 	ASSERT_ERR(EACCES, op_as_user(TEST_UID, op_create, M("priv/f"), NULL));
 	ASSERT_ERR(EACCES, op_as_user(TEST_UID, op_mkdir, M("priv/d"), NULL));
 	ASSERT_ERR(EACCES, op_as_user(TEST_UID, op_create, M("f"), NULL));
-	EXPECT_STREQ("none", node_kind(M("priv/f")));
-	EXPECT_STREQ("none", node_kind(U("priv/f")));
-	EXPECT_STREQ("none", node_kind(U("priv/d")));
-	EXPECT_STREQ("none", node_kind(U("f")));
+	EXPECT_STREQ("none", kind(M("priv/f")));
+	EXPECT_KINDS(U(""), "priv/f:none", "priv/d:none", "f:none");
 	FINISH();
 }
 
@@ -869,16 +667,10 @@ TEST_F(ns, create_honours_umask)
 	static const char *dirs[] = { "", "low", "wh" };
 	unsigned int i;
 
-	DIR_(L("low"));
-	DIR_(L("wh"));
-	FILE_(L("wh/f"), "x");
-	DIR_(L("wh/d"));
-	FILE_(L("wh/p"), "x");
+	TREE(L(""), "low/", "wh/", "wh/f=x", "wh/d/", "wh/p=x");
 	START();
-	ASSERT_OK(E(unlink(M("wh/f"))));
-	ASSERT_OK(E(rmdir(M("wh/d"))));
-	ASSERT_OK(E(unlink(M("wh/p"))));
-	ASSERT_STREQ("wh", node_kind(U("wh/f")));
+	REMOVE(M(""), "wh/f", "wh/d/", "wh/p");
+	ASSERT_STREQ("wh", kind(U("wh/f")));
 	umask(027);
 	for (i = 0; i < 3; i++) {
 		char rel[64];
@@ -930,18 +722,14 @@ TEST_F(ns, create_in_setgid_dir_over_whiteout)
 	mk_dir(_metadata, L("sg"), 0777);
 	ASSERT_EQ(0, chown(L("sg"), 0, SGID_GROUP));
 	ASSERT_EQ(0, chmod(L("sg"), 02777));
-	FILE_(L("sg/f"), "old");
-	DIR_(L("sg/d"));
+	TREE(L(""), "sg/f=old", "sg/d/");
 	START();
-	ASSERT_OK(E(unlink(M("sg/f"))));
-	ASSERT_OK(E(rmdir(M("sg/d"))));
-	ASSERT_STREQ("wh", node_kind(U("sg/f")));
-	ASSERT_STREQ("wh", node_kind(U("sg/d")));
+	REMOVE(M(""), "sg/f", "sg/d/");
+	ASSERT_KINDS(U(""), "sg/f:wh", "sg/d:wh");
 	ASSERT_OK(create_file(M("sg/f"), 0644, NULL));
 	ASSERT_OK(E(mkdir(M("sg/d"), 0755)));
 
-	EXPECT_STREQ("reg", node_kind(U("sg/f")));
-	EXPECT_STREQ("dir", node_kind(U("sg/d")));
+	EXPECT_KINDS(U(""), "sg/f:reg", "sg/d:dir");
 	EXPECT_EQ((gid_t)SGID_GROUP, ST(M("sg/f")).st_gid);
 	EXPECT_EQ((gid_t)SGID_GROUP, ST(U("sg/f")).st_gid);
 	EXPECT_EQ((gid_t)SGID_GROUP, ST(U("sg/d")).st_gid);
@@ -953,15 +741,14 @@ TEST_F(ns, create_in_setgid_dir_over_whiteout)
 /* FIFOs and real device nodes can be made in a lower-only dir. */
 TEST_F(ns, mknod_fifo_and_device)
 {
-	DIR_(L("dev"));
+	TREE(L(""), "dev/");
 	START();
 	ASSERT_OK(E(mknod(M("dev/null2"), S_IFCHR | 0666, makedev(1, 3))));
 	ASSERT_OK(E(mknod(M("dev/fifo"), S_IFIFO | 0600, 0)));
 	ASSERT_OK(E(mknod(M("dev/loop"), S_IFBLK | 0600, makedev(7, 200))));
 
-	EXPECT_STREQ("chr1:3", node_kind(M("dev/null2")));
-	EXPECT_STREQ("fifo", node_kind(M("dev/fifo")));
-	EXPECT_STREQ("blk7:200", node_kind(M("dev/loop")));
+	EXPECT_KINDS(M(""), "dev/null2:chr1:3", "dev/fifo:fifo",
+	             "dev/loop:blk7:200");
 	EXPECT_STREQ("fifo:fifo loop:blk7:200 null2:chr1:3",
 		     upper_listing(U("dev")));
 	EXPECT_STREQ("fifo loop null2", listing(M("dev")));
@@ -971,26 +758,21 @@ TEST_F(ns, mknod_fifo_and_device)
 /* A 0/0 character device is the whiteout: mknod of one fails, anywhere. */
 TEST_F(ns, mknod_whiteout_eperm)
 {
-	DIR_(L("d"));
-	FILE_(L("gone"), "x");
+	TREE(L(""), "d/", "gone=x");
 	START();
 	ASSERT_OK(E(unlink(M("gone"))));
 	ASSERT_ERR(EPERM, E(mknod(M("w"), S_IFCHR | 0644, 0)));
 	ASSERT_ERR(EPERM, E(mknod(M("d/w"), S_IFCHR | 0644, 0)));
 	ASSERT_ERR(EPERM, E(mknod(M("gone"), S_IFCHR | 0644, 0)));
-	EXPECT_STREQ("none", node_kind(M("w")));
-	EXPECT_STREQ("none", node_kind(M("gone")));
-	EXPECT_STREQ("none", node_kind(U("w")));
-	EXPECT_STREQ("none", node_kind(U("d/w")));
-	EXPECT_STREQ("wh", node_kind(U("gone")));
+	EXPECT_KINDS(M(""), "w:none", "gone:none");
+	EXPECT_KINDS(U(""), "w:none", "d/w:none", "gone:wh");
 	FINISH();
 }
 
 /* Creating a name that is visible fails with EEXIST and changes nothing. */
 TEST_F(ns, create_existing_eexist)
 {
-	FILE_(L("f"), "lower");
-	DIR_(L("d"));
+	TREE(L(""), "f=lower", "d/");
 	START();
 	ASSERT_ERR(EEXIST, create_file(M("f"), 0644, NULL));
 	ASSERT_ERR(EEXIST, E(mkdir(M("d"), 0755)));
@@ -998,8 +780,7 @@ TEST_F(ns, create_existing_eexist)
 	ASSERT_ERR(EEXIST, E(symlink("x", M("d"))));
 	ASSERT_ERR(EEXIST, E(mknod(M("f"), S_IFIFO | 0644, 0)));
 	EXPECT_STREQ("lower", content(M("f")));
-	EXPECT_STREQ("none", node_kind(U("f")));
-	EXPECT_STREQ("none", node_kind(U("d")));
+	EXPECT_KINDS(U(""), "f:none", "d:none");
 	FINISH();
 }
 
@@ -1007,16 +788,16 @@ TEST_F(ns, create_existing_eexist)
 TEST_F(ns, work_dir_hidden)
 {
 	FILE_(L(WORK_DIR), "lower has the reserved name");
-	FILE_(L("f"), "x");
+	TREE(L(""), "f=x");
 	START();
 	EXPECT_EQ(S_IFDIR | 0700, ST(U(WORK_DIR)).st_mode);
-	EXPECT_STREQ("none", node_kind(M(WORK_DIR)));
+	EXPECT_STREQ("none", kind(M(WORK_DIR)));
 	EXPECT_STREQ("f", listing(M("")));
 	/* The first readdir copied the root up; still hidden after it. */
 	EXPECT_STREQ("f:ft8", upper_listing(U("")));
 	EXPECT_STREQ("f", listing(M("")));
-	EXPECT_STREQ("none", node_kind(M(WORK_DIR)));
-	EXPECT_STREQ("dir", node_kind(U(WORK_DIR)));
+	EXPECT_STREQ("none", kind(M(WORK_DIR)));
+	EXPECT_STREQ("dir", kind(U(WORK_DIR)));
 	FINISH();
 }
 
@@ -1028,9 +809,8 @@ TEST_F(ns, unlink_upper_only)
 	START();
 	ASSERT_OK(create_file(M("n"), 0644, "x"));
 	ASSERT_OK(E(symlink("n", M("s"))));
-	ASSERT_OK(E(unlink(M("n"))));
-	ASSERT_OK(E(unlink(M("s"))));
-	EXPECT_STREQ("none", node_kind(M("n")));
+	REMOVE(M(""), "n", "s");
+	EXPECT_STREQ("none", kind(M("n")));
 	EXPECT_STREQ("", listing(M("")));
 	EXPECT_STREQ("", upper_listing(U("")));
 	FINISH();
@@ -1039,18 +819,16 @@ TEST_F(ns, unlink_upper_only)
 /* A lower-only file leaves a whiteout; the lower file is untouched. */
 TEST_F(ns, unlink_lower_leaves_whiteout)
 {
-	DIR_(L("d"));
-	FILE_(L("d/f"), "x");
-	FILE_(L("d/keep"), "k");
+	TREE(L(""), "d/", "d/f=x", "d/keep=k");
 	START();
 	ASSERT_OK(E(unlink(M("d/f"))));
-	EXPECT_STREQ("none", node_kind(M("d/f")));
+	EXPECT_STREQ("none", kind(M("d/f")));
 	ASSERT_ERR(ENOENT, E(unlink(M("d/f"))));
-	EXPECT_STREQ("wh", node_kind(U("d/f")));
+	EXPECT_STREQ("wh", kind(U("d/f")));
 	EXPECT_STREQ("keep", listing(M("d")));
-	EXPECT_STREQ("reg", node_kind(L("d/f")));
+	EXPECT_STREQ("reg", kind(L("d/f")));
 	REMOUNT();
-	EXPECT_STREQ("none", node_kind(M("d/f")));
+	EXPECT_STREQ("none", kind(M("d/f")));
 	EXPECT_STREQ("keep", listing(M("d")));
 	FINISH();
 }
@@ -1060,17 +838,16 @@ TEST_F(ns, unlink_copied_up_leaves_whiteout)
 {
 	int fd;
 
-	FILE_(L("f"), "lower");
+	TREE(L(""), "f=lower");
 	START();
-	fd = open(M("f"), O_WRONLY | O_APPEND | O_CLOEXEC);
-	ASSERT_LE(0, fd);
+	fd = open_ok(_metadata, M("f"), O_WRONLY | O_APPEND);
 	ASSERT_EQ(1, write(fd, "+", 1));
 	close(fd);
-	ASSERT_STREQ("reg", node_kind(U("f")));
+	ASSERT_STREQ("reg", kind(U("f")));
 	ASSERT_STREQ("lower+", content(M("f")));
 	ASSERT_OK(E(unlink(M("f"))));
-	EXPECT_STREQ("none", node_kind(M("f")));
-	EXPECT_STREQ("wh", node_kind(U("f")));
+	EXPECT_STREQ("none", kind(M("f")));
+	EXPECT_STREQ("wh", kind(U("f")));
 	EXPECT_STREQ("", listing(M("")));
 	FINISH();
 }
@@ -1078,16 +855,10 @@ TEST_F(ns, unlink_copied_up_leaves_whiteout)
 /* Lower symlinks, FIFOs, sockets and devices leave whiteouts too. */
 TEST_F(ns, unlink_lower_special_files)
 {
-	ASSERT_EQ(0, symlink("nowhere", L("s")));
-	ASSERT_EQ(0, mknod(L("p"), S_IFIFO | 0644, 0));
-	ASSERT_EQ(0, mknod(L("c"), S_IFCHR | 0644, makedev(1, 3)));
-	mk_sock(_metadata, L("so"));
+	TREE(L(""), "s->nowhere", "p:fifo", "c:chr1:3", "so:sock");
 	START();
 	ASSERT_STREQ("c p s so", listing(M("")));
-	ASSERT_OK(E(unlink(M("s"))));
-	ASSERT_OK(E(unlink(M("p"))));
-	ASSERT_OK(E(unlink(M("c"))));
-	ASSERT_OK(E(unlink(M("so"))));
+	REMOVE(M(""), "s", "p", "c", "so");
 	EXPECT_STREQ("", listing(M("")));
 	EXPECT_STREQ("c:wh p:wh s:wh so:wh", upper_listing(U("")));
 	FINISH();
@@ -1101,43 +872,37 @@ TEST_F(ns, unlink_lower_special_files)
  */
 TEST_F(ns, unlink_in_dir_made_over_whiteout)
 {
-	DIR_(L("d"));
-	FILE_(L("d/x"), "lower x");
+	TREE(L(""), "d/", "d/x=lower x");
 	START();
-	ASSERT_OK(E(unlink(M("d/x"))));
-	ASSERT_OK(E(rmdir(M("d"))));
+	REMOVE(M(""), "d/x", "d/");
 	ASSERT_OK(E(mkdir(M("d"), 0755)));
 	ASSERT_STREQ("y", xattr_str(U("d"), X_OPAQUE));
 	ASSERT_OK(create_file(M("d/x"), 0644, "new x"));
 	ASSERT_OK(create_file(M("d/y"), 0644, "new y"));
-	ASSERT_OK(E(unlink(M("d/x"))));
-	ASSERT_OK(E(unlink(M("d/y"))));
+	REMOVE(M(""), "d/x", "d/y");
 	EXPECT_STREQ("", listing(M("d")));
 	EXPECT_STREQ("", upper_listing(U("d")));
-	EXPECT_STREQ("none", node_kind(M("d/x")));
+	EXPECT_STREQ("none", kind(M("d/x")));
 	FINISH();
 }
 
 /* rmdir of a directory showing entries fails, also for lower-only ones. */
 TEST_F(ns, rmdir_not_empty)
 {
-	DIR_(L("d"));
-	FILE_(L("d/f"), "x");
-	DIR_(L("e"));
-	DIR_(L("e/sub"));
+	TREE(L(""), "d/", "d/f=x", "e/", "e/sub/");
 	START();
 	ASSERT_ERR(ENOTEMPTY, E(rmdir(M("d"))));
 	ASSERT_ERR(ENOTEMPTY, E(rmdir(M("e"))));
-	EXPECT_STREQ("dir", node_kind(M("d")));
+	EXPECT_STREQ("dir", kind(M("d")));
 	EXPECT_STREQ("f", listing(M("d")));
 	EXPECT_STREQ("sub", listing(M("e")));
-	EXPECT_STRNE("wh", node_kind(U("d")));
-	EXPECT_STRNE("wh", node_kind(U("e")));
+	EXPECT_STRNE("wh", kind(U("d")));
+	EXPECT_STRNE("wh", kind(U("e")));
 	/* An upper file in an upper-only dir counts too. */
 	ASSERT_OK(E(mkdir(M("n"), 0755)));
 	ASSERT_OK(create_file(M("n/f"), 0644, NULL));
 	ASSERT_ERR(ENOTEMPTY, E(rmdir(M("n"))));
-	EXPECT_STREQ("dir", node_kind(U("n")));
+	EXPECT_STREQ("dir", kind(U("n")));
 	FINISH();
 }
 
@@ -1147,29 +912,23 @@ TEST_F(ns, rmdir_not_empty)
  */
 TEST_F(ns, rmdir_after_emptying)
 {
-	DIR_(L("d"));
-	FILE_(L("d/f1"), "1");
-	FILE_(L("d/f2"), "2");
-	DIR_(L("d/s"));
-	FILE_(L("d/s/g"), "g");
+	TREE(L(""), "d/", "d/f1=1", "d/f2=2", "d/s/", "d/s/g=g");
 	START();
 	ASSERT_STREQ("f1 f2 s", listing(M("d")));
 	ASSERT_STREQ("f1:ft8 f2:ft8 s:ft4", upper_listing(U("d")));
-	ASSERT_OK(E(unlink(M("d/f1"))));
-	ASSERT_OK(E(unlink(M("d/f2"))));
+	REMOVE(M(""), "d/f1", "d/f2");
 	ASSERT_ERR(ENOTEMPTY, E(rmdir(M("d"))));
 	ASSERT_ERR(ENOTEMPTY, E(rmdir(M("d/s"))));
-	ASSERT_OK(E(unlink(M("d/s/g"))));
-	ASSERT_OK(E(rmdir(M("d/s"))));
+	REMOVE(M(""), "d/s/g", "d/s/");
 	ASSERT_STREQ("", listing(M("d")));
 	ASSERT_OK(E(rmdir(M("d"))));
 
-	EXPECT_STREQ("none", node_kind(M("d")));
+	EXPECT_STREQ("none", kind(M("d")));
 	EXPECT_STREQ("", listing(M("")));
-	EXPECT_STREQ("wh", node_kind(U("d")));
-	EXPECT_STREQ("reg", node_kind(L("d/s/g")));
+	EXPECT_STREQ("wh", kind(U("d")));
+	EXPECT_STREQ("reg", kind(L("d/s/g")));
 	REMOUNT();
-	EXPECT_STREQ("none", node_kind(M("d")));
+	EXPECT_STREQ("none", kind(M("d")));
 	EXPECT_STREQ("", listing(M("")));
 	FINISH();
 }
@@ -1177,16 +936,11 @@ TEST_F(ns, rmdir_after_emptying)
 /* rmdir of an empty lower-only dir, without reading it first. */
 TEST_F(ns, rmdir_empty_lower_dir)
 {
-	DIR_(L("e"));
-	DIR_(L("p"));
-	DIR_(L("p/e"));
+	TREE(L(""), "e/", "p/", "p/e/");
 	START();
-	ASSERT_OK(E(rmdir(M("e"))));
-	ASSERT_OK(E(rmdir(M("p/e"))));
-	EXPECT_STREQ("none", node_kind(M("e")));
-	EXPECT_STREQ("none", node_kind(M("p/e")));
-	EXPECT_STREQ("wh", node_kind(U("e")));
-	EXPECT_STREQ("wh", node_kind(U("p/e")));
+	REMOVE(M(""), "e/", "p/e/");
+	EXPECT_KINDS(M(""), "e:none", "p/e:none");
+	EXPECT_KINDS(U(""), "e:wh", "p/e:wh");
 	EXPECT_STREQ("", listing(M("p")));
 	FINISH();
 }
@@ -1198,11 +952,9 @@ TEST_F(ns, rmdir_upper_only)
 	ASSERT_OK(E(mkdir(M("n"), 0755)));
 	ASSERT_OK(E(mkdir(M("n/sub"), 0755)));
 	ASSERT_OK(create_file(M("n/sub/f"), 0644, NULL));
-	ASSERT_OK(E(unlink(M("n/sub/f"))));
-	ASSERT_OK(E(rmdir(M("n/sub"))));
-	ASSERT_OK(E(rmdir(M("n"))));
-	EXPECT_STREQ("none", node_kind(M("n")));
-	EXPECT_STREQ("none", node_kind(U("n")));
+	REMOVE(M(""), "n/sub/f", "n/sub/", "n/");
+	EXPECT_STREQ("none", kind(M("n")));
+	EXPECT_STREQ("none", kind(U("n")));
 	EXPECT_STREQ("", upper_listing(U("")));
 	FINISH();
 }
@@ -1210,17 +962,14 @@ TEST_F(ns, rmdir_upper_only)
 /* rmdir of an opaque dir (made over a whiteout) leaves a whiteout again. */
 TEST_F(ns, rmdir_opaque_dir)
 {
-	DIR_(L("d"));
-	FILE_(L("d/x"), "x");
+	TREE(L(""), "d/", "d/x=x");
 	START();
-	ASSERT_OK(E(unlink(M("d/x"))));
-	ASSERT_OK(E(rmdir(M("d"))));
+	REMOVE(M(""), "d/x", "d/");
 	ASSERT_OK(E(mkdir(M("d"), 0755)));
 	ASSERT_OK(create_file(M("d/y"), 0644, NULL));
-	ASSERT_OK(E(unlink(M("d/y"))));
-	ASSERT_OK(E(rmdir(M("d"))));
-	EXPECT_STREQ("none", node_kind(M("d")));
-	EXPECT_STREQ("wh", node_kind(U("d")));
+	REMOVE(M(""), "d/y", "d/");
+	EXPECT_STREQ("none", kind(M("d")));
+	EXPECT_STREQ("wh", kind(U("d")));
 	FINISH();
 }
 
@@ -1228,49 +977,32 @@ TEST_F(ns, rmdir_opaque_dir)
 
 TEST_F(ns, mkdir_over_whiteout_is_opaque)
 {
-	DIR_(L("d"));
-	FILE_(L("d/x"), "x");
-	FILE_(L("d/y"), "y");
-	DIR_(L("d/sub"));
-	FILE_(L("d/sub/z"), "z");
+	TREE(L(""), "d/", "d/x=x", "d/y=y", "d/sub/", "d/sub/z=z");
 	START();
-	ASSERT_OK(E(unlink(M("d/x"))));
-	ASSERT_OK(E(unlink(M("d/y"))));
-	ASSERT_OK(E(unlink(M("d/sub/z"))));
-	ASSERT_OK(E(rmdir(M("d/sub"))));
-	ASSERT_OK(E(rmdir(M("d"))));
-	ASSERT_STREQ("wh", node_kind(U("d")));
+	REMOVE(M(""), "d/x", "d/y", "d/sub/z", "d/sub/", "d/");
+	ASSERT_STREQ("wh", kind(U("d")));
 	ASSERT_OK(E(mkdir(M("d"), 0700)));
 
-	EXPECT_STREQ("dir", node_kind(U("d")));
+	EXPECT_STREQ("dir", kind(U("d")));
 	EXPECT_STREQ("y", xattr_str(U("d"), X_OPAQUE));
 	EXPECT_STREQ("", upper_listing(U("d")));
 	EXPECT_STREQ("", listing(M("d")));
-	EXPECT_STREQ("none", node_kind(M("d/x")));
-	EXPECT_STREQ("none", node_kind(M("d/sub")));
+	EXPECT_KINDS(M(""), "d/x:none", "d/sub:none");
 	EXPECT_EQ(S_IFDIR | 0700, ST(M("d")).st_mode);
 	ASSERT_OK(create_file(M("d/new"), 0644, NULL));
 	EXPECT_STREQ("new", listing(M("d")));
 	REMOUNT();
 	EXPECT_STREQ("new", listing(M("d")));
-	EXPECT_STREQ("none", node_kind(M("d/x")));
+	EXPECT_STREQ("none", kind(M("d/x")));
 	FINISH();
 }
 
 /* Creating a file, symlink or dir where a whiteout is replaces it. */
 TEST_F(ns, create_over_whiteout_replaces_it)
 {
-	FILE_(L("f"), "lower f");
-	FILE_(L("s"), "lower s");
-	FILE_(L("g"), "lower g");
-	DIR_(L("d"));
-	FILE_(L("d/x"), "x");
+	TREE(L(""), "f=lower f", "s=lower s", "g=lower g", "d/", "d/x=x");
 	START();
-	ASSERT_OK(E(unlink(M("f"))));
-	ASSERT_OK(E(unlink(M("s"))));
-	ASSERT_OK(E(unlink(M("g"))));
-	ASSERT_OK(E(unlink(M("d/x"))));
-	ASSERT_OK(E(rmdir(M("d"))));
+	REMOVE(M(""), "f", "s", "g", "d/x", "d/");
 	ASSERT_STREQ("d:wh f:wh g:wh s:wh", upper_listing(U("")));
 
 	ASSERT_OK(create_file(M("f"), 0644, "new f"));
@@ -1281,8 +1013,7 @@ TEST_F(ns, create_over_whiteout_replaces_it)
 	EXPECT_STREQ("d:reg f:reg g:dir s:lnk", upper_listing(U("")));
 	EXPECT_STREQ("new f", content(M("f")));
 	EXPECT_STREQ("new f", content(U("f")));
-	EXPECT_STREQ("new f", content(M("s")));
-	EXPECT_STREQ("file d", content(M("d")));
+	EXPECT_CONTENTS(M(""), "s=new f", "d=file d");
 	EXPECT_STREQ("y", xattr_str(U("g"), X_OPAQUE));
 	EXPECT_STREQ("<ENODATA>", xattr_str(U("f"), X_ORIGIN));
 	EXPECT_STREQ("d f g s", listing(M("")));
@@ -1294,15 +1025,8 @@ TEST_F(ns, create_over_whiteout_replaces_it)
 /* The first readdir makes a fallthru per lower entry, typed by d_type. */
 TEST_F(ns, readdir_makes_fallthrus)
 {
-	DIR_(L("d"));
-	FILE_(L("d/r"), "r");
-	DIR_(L("d/sd"));
-	ASSERT_EQ(0, symlink("r", L("d/l")));
-	ASSERT_EQ(0, mknod(L("d/p"), S_IFIFO | 0644, 0));
-	ASSERT_EQ(0, mknod(L("d/c"), S_IFCHR | 0644, makedev(1, 3)));
-	ASSERT_EQ(0, mknod(L("d/b"), S_IFBLK | 0644, makedev(7, 0)));
-	mk_sock(_metadata, L("d/so"));
-	FILE_(L("d/covered"), "lower");
+	TREE(L(""), "d/", "d/r=r", "d/sd/", "d/l->r", "d/p:fifo", "d/c:chr1:3",
+	     "d/b:blk7:0", "d/so:sock", "d/covered=lower");
 	START();
 	ASSERT_OK(create_file(M("d/u"), 0644, "u"));
 	ASSERT_OK(E(unlink(M("d/covered"))));
@@ -1314,11 +1038,9 @@ TEST_F(ns, readdir_makes_fallthrus)
 	EXPECT_STREQ("y", xattr_str(U("d"), X_OPAQUE));
 	/* Served from upper now: same answer, objects as on lower. */
 	EXPECT_STREQ("b c covered l p r sd so u", listing(M("d")));
-	EXPECT_STREQ("blk7:0", node_kind(M("d/b")));
-	EXPECT_STREQ("chr1:3", node_kind(M("d/c")));
+	EXPECT_KINDS(M(""), "d/b:blk7:0", "d/c:chr1:3");
 	EXPECT_STREQ("r", link_target(M("d/l")));
-	EXPECT_STREQ("r", content(M("d/r")));
-	EXPECT_STREQ("upper", content(M("d/covered")));
+	EXPECT_CONTENTS(M(""), "d/r=r", "d/covered=upper");
 	EXPECT_EQ(ST(L("d/r")).st_ino | 1ULL << 63, ST(M("d/r")).st_ino);
 	REMOUNT();
 	EXPECT_STREQ("b c covered l p r sd so u", listing(M("d")));
@@ -1334,13 +1056,11 @@ TEST_F(ns, readdir_copies_up_lower_dir)
 	mk_dir(_metadata, L("d"), 0750);
 	ASSERT_EQ(0, chown(L("d"), 7, 8));
 	ASSERT_EQ(0, lsetxattr(L("d"), "user.k", "v", 1, 0));
-	FILE_(L("d/a"), "a");
-	DIR_(L("d/sub"));
-	FILE_(L("d/sub/z"), "z");
+	TREE(L(""), "d/a=a", "d/sub/", "d/sub/z=z");
 	START();
 	ASSERT_STREQ("a sub", listing(M("d")));
 
-	EXPECT_STREQ("dir", node_kind(U("d")));
+	EXPECT_STREQ("dir", kind(U("d")));
 	EXPECT_EQ(S_IFDIR | 0750, ST(U("d")).st_mode);
 	EXPECT_EQ(7u, ST(U("d")).st_uid);
 	EXPECT_EQ(8u, ST(U("d")).st_gid);
@@ -1359,16 +1079,13 @@ TEST_F(ns, readdir_copies_up_lower_dir)
 /* Whiteouts and markers are never listed; each name appears once. */
 TEST_F(ns, readdir_hides_whiteouts)
 {
-	DIR_(L("d"));
-	FILE_(L("d/a"), "a");
-	FILE_(L("d/b"), "b");
-	FILE_(L("d/c"), "c");
+	TREE(L(""), "d/", "d/a=a", "d/b=b", "d/c=c");
 	START();
 	ASSERT_OK(E(unlink(M("d/b"))));
 	EXPECT_STREQ("a c", listing(M("d")));
 	EXPECT_STREQ("a:ft8 b:wh c:ft8", upper_listing(U("d")));
 	EXPECT_STREQ("a c", listing(M("d")));
-	EXPECT_STREQ("none", node_kind(M("d/b")));
+	EXPECT_STREQ("none", kind(M("d/b")));
 	ASSERT_OK(create_file(M("d/b"), 0644, "new"));
 	EXPECT_STREQ("a b c", listing(M("d")));
 	ASSERT_OK(E(unlink(M("d/a"))));
@@ -1383,11 +1100,9 @@ TEST_F(ns, readdir_dot_entries)
 	static struct ent e[16];
 	int fd, n, i, seen = 0;
 
-	DIR_(L("d"));
-	FILE_(L("d/a"), "a");
+	TREE(L(""), "d/", "d/a=a");
 	START();
-	fd = open(M("d"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ASSERT_LE(0, fd);
+	fd = open_ok(_metadata, M("d"), O_RDONLY | O_DIRECTORY);
 	n = getdents_all(fd, e, 16, 4096);
 	close(fd);
 	ASSERT_EQ(3, n);
@@ -1415,15 +1130,9 @@ TEST_F(ns, telldir_seekdir)
 	long pos[NFILES + 2];
 	struct dirent *d;
 	DIR *dir;
-	int i, n = 0;
+	int i, k, n = 0;
 
-	DIR_(L("d"));
-	for (i = 0; i < NFILES; i++) {
-		char rel[32];
-
-		snprintf(rel, sizeof(rel), "d/f%02d", i);
-		FILE_(L(rel), "x");
-	}
+	make_numbered(_metadata, L("d"), "f%02d", NFILES, "x");
 	START();
 	dir = opendir(M("d"));
 	ASSERT_NE(NULL, dir);
@@ -1439,17 +1148,14 @@ TEST_F(ns, telldir_seekdir)
 		n++;
 	}
 	ASSERT_EQ(NFILES + 2, n);
-	for (i = n - 1; i >= 0; i -= 7) {
-		seekdir(dir, pos[i]);
-		d = readdir(dir);
-		ASSERT_NE(NULL, d);
-		EXPECT_STREQ(names[i], d->d_name) TH_LOG("entry %d", i);
-	}
-	for (i = 0; i < n; i += 5) {
-		seekdir(dir, pos[i]);
-		d = readdir(dir);
-		ASSERT_NE(NULL, d);
-		EXPECT_STREQ(names[i], d->d_name) TH_LOG("entry %d", i);
+	/* Every 7th entry backwards, then every 5th forwards. */
+	for (k = 0; k < 2; k++) {
+		for (i = k ? 0 : n - 1; k ? i < n : i >= 0; i += k ? 5 : -7) {
+			seekdir(dir, pos[i]);
+			d = readdir(dir);
+			ASSERT_NE(NULL, d);
+			EXPECT_STREQ(names[i], d->d_name) TH_LOG("entry %d", i);
+		}
 	}
 	closedir(dir);
 	FINISH();
@@ -1462,43 +1168,35 @@ TEST_F(ns, telldir_seekdir)
 TEST_F(ns, offsets_stable_across_reopen)
 {
 	static struct ent all[NFILES + 2], got[4];
-	int fd, n, i, k;
+	int fd, n, k, pass;
 
-	DIR_(L("d"));
-	for (i = 0; i < NFILES; i++) {
-		char rel[32];
-
-		snprintf(rel, sizeof(rel), "d/f%02d", i);
-		FILE_(L(rel), "x");
-	}
+	make_numbered(_metadata, L("d"), "f%02d", NFILES, "x");
 	START();
-	fd = open(M("d"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ASSERT_LE(0, fd);
+	fd = open_ok(_metadata, M("d"), O_RDONLY | O_DIRECTORY);
 	n = getdents_all(fd, all, NFILES + 2, 4096);
 	close(fd);
 	ASSERT_EQ(NFILES + 2, n);
 
-	for (k = 0; k < n - 1; k += 6) {
-		fd = open(M("d"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		ASSERT_LE(0, fd);
-		ASSERT_EQ(all[k].off, lseek(fd, all[k].off, SEEK_SET));
-		ASSERT_LE(1, getdents_once(fd, got, 1, 512));
-		EXPECT_STREQ(all[k + 1].name, got[0].name) TH_LOG("k=%d", k);
-		EXPECT_EQ(all[k + 1].ino, got[0].ino);
-		close(fd);
-	}
-	REMOUNT();
-	/* Remove the entries right before the probed ones. */
-	for (k = 2; k < n - 1; k += 6)
-		if (strcmp(all[k].name, ".") && strcmp(all[k].name, ".."))
-			ASSERT_OK(E(unlink(jp(M("d"), all[k].name))));
-	for (k = 2; k < n - 1; k += 6) {
-		fd = open(M("d"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		ASSERT_LE(0, fd);
-		ASSERT_EQ(all[k].off, lseek(fd, all[k].off, SEEK_SET));
-		ASSERT_LE(1, getdents_once(fd, got, 1, 512));
-		EXPECT_STREQ(all[k + 1].name, got[0].name) TH_LOG("k=%d", k);
-		close(fd);
+	/* Resume in a new open at every 6th offset (first pass: inode too). */
+	for (pass = 0; pass < 2; pass++) {
+		if (pass) {
+			REMOUNT();
+			/* Remove the entries right before the probed ones. */
+			for (k = 2; k < n - 1; k += 6)
+				if (strcmp(all[k].name, ".") &&
+				    strcmp(all[k].name, ".."))
+					ASSERT_OK(E(unlink(jp(M("d"), all[k].name))));
+		}
+		for (k = 2 * pass; k < n - 1; k += 6) {
+			fd = open_ok(_metadata, M("d"), O_RDONLY | O_DIRECTORY);
+			ASSERT_EQ(all[k].off, lseek(fd, all[k].off, SEEK_SET));
+			ASSERT_LE(1, getdents_once(fd, got, 1, 512));
+			EXPECT_STREQ(all[k + 1].name, got[0].name)
+				TH_LOG("k=%d", k);
+			if (!pass)
+				EXPECT_EQ(all[k + 1].ino, got[0].ino);
+			close(fd);
+		}
 	}
 	FINISH();
 }
@@ -1516,16 +1214,9 @@ TEST_F_TIMEOUT(ns, readdir_during_changes, 120)
 	int fd, n, total = 0, calls = 0, i;
 	bool churned = false;
 
-	DIR_(L("d"));
-	for (i = 0; i < NCHURN; i++) {
-		char rel[32];
-
-		snprintf(rel, sizeof(rel), "d/f%03d", i);
-		FILE_(L(rel), "x");
-	}
+	make_numbered(_metadata, L("d"), "f%03d", NCHURN, "x");
 	START();
-	fd = open(M("d"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ASSERT_LE(0, fd);
+	fd = open_ok(_metadata, M("d"), O_RDONLY | O_DIRECTORY);
 	for (;;) {
 		n = getdents_once(fd, e + total, 4 * NCHURN - total, 600);
 		ASSERT_LE(0, n) TH_LOG("getdents: %s", strerror(-n));
@@ -1577,8 +1268,7 @@ TEST_F(ns, rename_lower_file)
 {
 	struct stat lo, before, after;
 
-	DIR_(L("d"));
-	FILE_(L("d/f"), "data");
+	TREE(L(""), "d/", "d/f=data");
 	START();
 	lo = ST(L("d/f"));
 	before = ST(M("d/f"));
@@ -1586,7 +1276,7 @@ TEST_F(ns, rename_lower_file)
 	after = ST(M("d/g"));
 
 	EXPECT_EQ(before.st_ino, after.st_ino);
-	EXPECT_STREQ("none", node_kind(M("d/f")));
+	EXPECT_STREQ("none", kind(M("d/f")));
 	EXPECT_STREQ("data", content(M("d/g")));
 	EXPECT_STREQ("f:wh g:reg", upper_listing(U("d")));
 	EXPECT_STREQ("data", content(U("d/g")));
@@ -1605,21 +1295,17 @@ TEST_F(ns, rename_lower_file)
  */
 TEST_F(ns, rename_onto_another_lower_link_of_itself_does_nothing)
 {
-	DIR_(L("a"));
-	FILE_(L("f"), "x");
+	TREE(L(""), "a/", "f=x");
 	ASSERT_EQ(0, link(L("f"), L("a/d")));
 	ASSERT_EQ(0, link(L("f"), L("g")));
 	START();
 	ASSERT_OK(E(rename(M("f"), M("a/d"))));
 	ASSERT_OK(E(syscall(SYS_renameat2, AT_FDCWD, M("g"), AT_FDCWD, M("a/d"),
 			    RENAME_EXCHANGE)));
-	EXPECT_STREQ("reg", node_kind(M("f")));
-	EXPECT_STREQ("reg", node_kind(M("a/d")));
-	EXPECT_STREQ("reg", node_kind(M("g")));
+	EXPECT_KINDS(M(""), "f:reg", "a/d:reg", "g:reg");
 	EXPECT_EQ(3, ST(M("f")).st_nlink);
 	EXPECT_EQ(ST(M("f")).st_ino, ST(M("a/d")).st_ino);
-	EXPECT_STREQ("none", node_kind(U("f")));
-	EXPECT_STREQ("none", node_kind(U("a/d")));
+	EXPECT_KINDS(U(""), "f:none", "a/d:none");
 	EXPECT_STREQ("x", content(M("f")));
 	FINISH();
 }
@@ -1629,18 +1315,15 @@ TEST_F(ns, rename_lower_file_across_dirs)
 {
 	struct stat lo, before;
 
-	DIR_(L("a"));
-	DIR_(L("b"));
-	FILE_(L("a/f"), "data");
+	TREE(L(""), "a/", "b/", "a/f=data");
 	START();
 	lo = ST(L("a/f"));
 	before = ST(M("a/f"));
 	ASSERT_OK(E(rename(M("a/f"), M("b/f"))));
 	EXPECT_EQ(before.st_ino, ST(M("b/f")).st_ino);
 	EXPECT_STREQ("data", content(M("b/f")));
-	EXPECT_STREQ("none", node_kind(M("a/f")));
-	EXPECT_STREQ("wh", node_kind(U("a/f")));
-	EXPECT_STREQ("reg", node_kind(U("b/f")));
+	EXPECT_STREQ("none", kind(M("a/f")));
+	EXPECT_KINDS(U(""), "a/f:wh", "b/f:reg");
 	EXPECT_EQ(lo.st_ino, origin_of(U("b/f")));
 	EXPECT_STREQ("y", xattr_str(U("b"), X_IMPURE));
 	REMOUNT();
@@ -1655,7 +1338,7 @@ TEST_F(ns, rename_lower_symlink_and_fifo)
 {
 	struct stat s0, p0;
 
-	ASSERT_EQ(0, symlink("some/target", L("s")));
+	TREE(L(""), "s->some/target");
 	ASSERT_EQ(0, mknod(L("p"), S_IFIFO | 0640, 0));
 	START();
 	s0 = ST(M("s"));
@@ -1675,11 +1358,8 @@ TEST_F(ns, rename_lower_symlink_and_fifo)
 /* The target may be upper-only, lower-only, or a whiteout. */
 TEST_F(ns, rename_replaces_target)
 {
-	FILE_(L("src1"), "one");
-	FILE_(L("src2"), "two");
-	FILE_(L("src3"), "three");
-	FILE_(L("tlow"), "lower target");
-	FILE_(L("tw"), "removed target");
+	TREE(L(""), "src1=one", "src2=two", "src3=three", "tlow=lower target",
+	     "tw=removed target");
 	START();
 	ASSERT_OK(create_file(M("tup"), 0644, "upper target"));
 	ASSERT_OK(E(unlink(M("tw"))));
@@ -1688,9 +1368,7 @@ TEST_F(ns, rename_replaces_target)
 	ASSERT_OK(E(rename(M("src2"), M("tlow"))));
 	ASSERT_OK(E(rename(M("src3"), M("tw"))));
 
-	EXPECT_STREQ("one", content(M("tup")));
-	EXPECT_STREQ("two", content(M("tlow")));
-	EXPECT_STREQ("three", content(M("tw")));
+	EXPECT_CONTENTS(M(""), "tup=one", "tlow=two", "tw=three");
 	EXPECT_STREQ("tlow tup tw", listing(M("")));
 	EXPECT_STREQ("src1:wh src2:wh src3:wh tlow:reg tup:reg tw:reg",
 		     upper_listing(U("")));
@@ -1706,11 +1384,7 @@ TEST_F(ns, rename_and_link_fallthrus)
 {
 	struct stat a0, c0;
 
-	DIR_(L("r"));
-	FILE_(L("r/a"), "a");
-	FILE_(L("r/b"), "b");
-	FILE_(L("r/c"), "c");
-	FILE_(L("r/d"), "d");
+	TREE(L(""), "r/", "r/a=a", "r/b=b", "r/c=c", "r/d=d");
 	START();
 	ASSERT_STREQ("a b c d", listing(M("r")));
 	ASSERT_STREQ("a:ft8 b:ft8 c:ft8 d:ft8", upper_listing(U("r")));
@@ -1722,8 +1396,7 @@ TEST_F(ns, rename_and_link_fallthrus)
 
 	EXPECT_STREQ("a:wh b:reg c:wh d:reg e:reg f:reg", upper_listing(U("r")));
 	EXPECT_STREQ("b d e f", listing(M("r")));
-	EXPECT_STREQ("a", content(M("r/b")));
-	EXPECT_STREQ("c", content(M("r/e")));
+	EXPECT_CONTENTS(M(""), "r/b=a", "r/e=c");
 	EXPECT_EQ(a0.st_ino, ST(M("r/b")).st_ino);
 	EXPECT_EQ(c0.st_ino, ST(M("r/e")).st_ino);
 	EXPECT_EQ(ST(M("r/d")).st_ino, ST(M("r/f")).st_ino);
@@ -1735,14 +1408,13 @@ TEST_F(ns, rename_and_link_fallthrus)
 /* An upper-only name renamed away leaves nothing; over a lower name works. */
 TEST_F(ns, rename_upper_only_file)
 {
-	FILE_(L("tlow"), "lower");
+	TREE(L(""), "tlow=lower");
 	START();
 	ASSERT_OK(create_file(M("n"), 0644, "n"));
 	ASSERT_OK(create_file(M("o"), 0644, "o"));
 	ASSERT_OK(E(rename(M("n"), M("m"))));
 	ASSERT_OK(E(rename(M("o"), M("tlow"))));
-	EXPECT_STREQ("n", content(M("m")));
-	EXPECT_STREQ("o", content(M("tlow")));
+	EXPECT_CONTENTS(M(""), "m=n", "tlow=o");
 	EXPECT_STREQ("m:reg tlow:reg", upper_listing(U("")));
 	EXPECT_STREQ("m tlow", listing(M("")));
 	FINISH();
@@ -1750,16 +1422,13 @@ TEST_F(ns, rename_upper_only_file)
 
 TEST_F(ns, rename_noreplace)
 {
-	FILE_(L("a"), "a");
-	FILE_(L("b"), "b");
-	FILE_(L("c"), "c");
+	TREE(L(""), "a=a", "b=b", "c=c");
 	START();
 	ASSERT_OK(create_file(M("u"), 0644, "u"));
 	ASSERT_ERR(EEXIST, rename2(M("a"), M("b"), RENAME_NOREPLACE));
 	ASSERT_ERR(EEXIST, rename2(M("a"), M("u"), RENAME_NOREPLACE));
 	ASSERT_ERR(EEXIST, rename2(M("u"), M("b"), RENAME_NOREPLACE));
-	EXPECT_STREQ("a", content(M("a")));
-	EXPECT_STREQ("b", content(M("b")));
+	EXPECT_CONTENTS(M(""), "a=a", "b=b");
 	EXPECT_STREQ("u:reg", upper_listing(U("")));
 
 	ASSERT_OK(E(unlink(M("c"))));
@@ -1775,9 +1444,7 @@ TEST_F(ns, rename_exchange)
 {
 	struct stat a, b, c, d;
 
-	FILE_(L("a"), "A");
-	FILE_(L("c"), "C");
-	FILE_(L("d"), "D");
+	TREE(L(""), "a=A", "c=C", "d=D");
 	START();
 	ASSERT_OK(create_file(M("b"), 0644, "B"));
 	a = ST(M("a"));
@@ -1787,30 +1454,26 @@ TEST_F(ns, rename_exchange)
 	ASSERT_OK(rename2(M("a"), M("b"), RENAME_EXCHANGE));
 	ASSERT_OK(rename2(M("c"), M("d"), RENAME_EXCHANGE));
 
-	EXPECT_STREQ("B", content(M("a")));
-	EXPECT_STREQ("A", content(M("b")));
-	EXPECT_STREQ("D", content(M("c")));
-	EXPECT_STREQ("C", content(M("d")));
+	EXPECT_CONTENTS(M(""), "a=B", "b=A", "c=D", "d=C");
 	EXPECT_EQ(b.st_ino, ST(M("a")).st_ino);
 	EXPECT_EQ(a.st_ino, ST(M("b")).st_ino);
 	EXPECT_EQ(d.st_ino, ST(M("c")).st_ino);
 	EXPECT_EQ(c.st_ino, ST(M("d")).st_ino);
 	EXPECT_STREQ("a:reg b:reg c:reg d:reg", upper_listing(U("")));
-	EXPECT_STREQ("B", content(U("a")));
-	EXPECT_STREQ("A", content(U("b")));
+	EXPECT_CONTENTS(U(""), "a=B", "b=A");
 	EXPECT_STREQ("a b c d", listing(M("")));
 	FINISH();
 }
 
 TEST_F(ns, rename_whiteout_einval)
 {
-	FILE_(L("a"), "a");
+	TREE(L(""), "a=a");
 	START();
 	ASSERT_OK(create_file(M("u"), 0644, "u"));
 	ASSERT_ERR(EINVAL, rename2(M("a"), M("b"), RENAME_WHITEOUT));
 	ASSERT_ERR(EINVAL, rename2(M("u"), M("v"), RENAME_WHITEOUT));
 	EXPECT_STREQ("a", content(M("a")));
-	EXPECT_STREQ("none", node_kind(M("b")));
+	EXPECT_STREQ("none", kind(M("b")));
 	EXPECT_STREQ("u:reg", upper_listing(U("")));
 	FINISH();
 }
@@ -1818,13 +1481,7 @@ TEST_F(ns, rename_whiteout_einval)
 /* Directories with a lower part cannot be renamed: EXDEV, nothing changes. */
 TEST_F(ns, rename_lower_dir_exdev)
 {
-	DIR_(L("d"));
-	FILE_(L("d/f"), "f");
-	DIR_(L("m"));
-	FILE_(L("m/f"), "f");
-	DIR_(L("r"));
-	FILE_(L("r/f"), "f");
-	DIR_(L("e"));
+	TREE(L(""), "d/", "d/f=f", "m/", "m/f=f", "r/", "r/f=f", "e/");
 	START();
 	ASSERT_OK(create_file(M("m/u"), 0644, NULL));	/* merged */
 	ASSERT_STREQ("f", listing(M("r")));		/* copied up */
@@ -1833,10 +1490,7 @@ TEST_F(ns, rename_lower_dir_exdev)
 	ASSERT_ERR(EXDEV, E(rename(M("r"), M("r2"))));
 	ASSERT_ERR(EXDEV, E(rename(M("e"), M("e2"))));
 	ASSERT_ERR(EXDEV, rename2(M("d"), M("x"), RENAME_NOREPLACE));
-	EXPECT_STREQ("none", node_kind(U("d")));
-	EXPECT_STREQ("none", node_kind(U("e")));
-	EXPECT_STREQ("dir", node_kind(U("m")));
-	EXPECT_STREQ("dir", node_kind(U("r")));
+	EXPECT_KINDS(U(""), "d:none", "e:none", "m:dir", "r:dir");
 	EXPECT_STREQ("m:dir r:dir", upper_listing(U("")));
 	EXPECT_STREQ("d e m r", listing(M("")));
 	EXPECT_STREQ("f", listing(M("d")));
@@ -1850,8 +1504,7 @@ TEST_F(ns, rename_upper_only_dir)
 {
 	struct stat n0;
 
-	DIR_(L("ld"));
-	FILE_(L("ld/keep"), "k");
+	TREE(L(""), "ld/", "ld/keep=k");
 	START();
 	ASSERT_OK(E(mkdir(M("n"), 0755)));
 	ASSERT_OK(create_file(M("n/f"), 0644, "x"));
@@ -1862,15 +1515,14 @@ TEST_F(ns, rename_upper_only_dir)
 	EXPECT_EQ(n0.st_ino, ST(M("m")).st_ino);
 	EXPECT_STREQ("f sub", listing(M("m")));
 	EXPECT_STREQ("x", content(M("m/f")));
-	EXPECT_STREQ("none", node_kind(M("n")));
-	EXPECT_STREQ("none", node_kind(U("n")));
+	EXPECT_STREQ("none", kind(M("n")));
+	EXPECT_STREQ("none", kind(U("n")));
 	EXPECT_STREQ("f:reg sub:dir", upper_listing(U("m")));
 
 	ASSERT_OK(E(rename(M("m"), M("ld/m"))));
 	EXPECT_STREQ("keep m", listing(M("ld")));
 	EXPECT_STREQ("g", content(M("ld/m/sub/g")));
-	EXPECT_STREQ("none", node_kind(U("m")));
-	EXPECT_STREQ("dir", node_kind(U("ld/m")));
+	EXPECT_KINDS(U(""), "m:none", "ld/m:dir");
 	FINISH();
 }
 
@@ -1880,21 +1532,19 @@ TEST_F(ns, rename_upper_only_dir)
  */
 TEST_F(ns, rename_upper_dir_over_lower_dir)
 {
-	DIR_(L("e"));
-	FILE_(L("e/x"), "x");
+	TREE(L(""), "e/", "e/x=x");
 	START();
 	ASSERT_OK(E(mkdir(M("n"), 0755)));
 	ASSERT_OK(create_file(M("n/f"), 0644, "f"));
 	ASSERT_OK(E(unlink(M("e/x"))));
 	ASSERT_OK(E(rename(M("n"), M("e"))));
 	EXPECT_STREQ("f", listing(M("e")));
-	EXPECT_STREQ("none", node_kind(M("e/x")));
-	EXPECT_STREQ("none", node_kind(M("n")));
+	EXPECT_KINDS(M(""), "e/x:none", "n:none");
 	EXPECT_STREQ("y", xattr_str(U("e"), X_OPAQUE));
-	EXPECT_STREQ("none", node_kind(U("n")));
+	EXPECT_STREQ("none", kind(U("n")));
 	REMOUNT();
 	EXPECT_STREQ("f", listing(M("e")));
-	EXPECT_STREQ("none", node_kind(M("e/x")));
+	EXPECT_STREQ("none", kind(M("e/x")));
 	FINISH();
 }
 
@@ -1904,8 +1554,7 @@ TEST_F(ns, link_lower_file)
 {
 	struct stat lo, f0, f, g, uf, ug;
 
-	FILE_(L("f"), "data");
-	DIR_(L("d"));
+	TREE(L(""), "f=data", "d/");
 	START();
 	lo = ST(L("f"));
 	f0 = ST(M("f"));
@@ -1941,8 +1590,7 @@ TEST_F(ns, link_lower_file)
 /* The link name may be a whiteout; an unlinked name drops st_nlink. */
 TEST_F(ns, link_over_whiteout_and_unlink)
 {
-	FILE_(L("f"), "data");
-	FILE_(L("g"), "old g");
+	TREE(L(""), "f=data", "g=old g");
 	START();
 	ASSERT_OK(E(unlink(M("g"))));
 	ASSERT_OK(E(link(M("f"), M("g"))));
@@ -1953,7 +1601,7 @@ TEST_F(ns, link_over_whiteout_and_unlink)
 	EXPECT_EQ(2u, ST(U("g")).st_nlink);
 	ASSERT_OK(E(unlink(M("f"))));
 	EXPECT_EQ(1u, ST(M("g")).st_nlink);
-	EXPECT_STREQ("wh", node_kind(U("f")));
+	EXPECT_STREQ("wh", kind(U("f")));
 	EXPECT_EQ(1u, ST(U("g")).st_nlink);
 	EXPECT_STREQ("g", listing(M("")));
 	FINISH();
@@ -1967,8 +1615,7 @@ TEST_F(ns, private_xattrs_hidden)
 	const char *p;
 	ssize_t n;
 
-	DIR_(L("d"));
-	FILE_(L("d/f"), "f");
+	TREE(L(""), "d/", "d/f=f");
 	START();
 	ASSERT_OK(E(rename(M("d/f"), M("d/g"))));
 	ASSERT_STREQ("g", listing(M("d")));

@@ -97,7 +97,7 @@ setup()
 	done
 }
 
-work=$(mktemp -d /tmp/union-nstools.XXXXXX) && mount -t tmpfs tmpfs "$work"
+make_work nstools
 lower="$work/lower"
 upper="$work/upper"
 mnt="$work/mnt"

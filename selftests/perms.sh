@@ -41,7 +41,7 @@ mkdir -m 0777 "$U/.union-work"
 chown 1000:1000 "$U/.union-work"
 echo planted > "$U/.union-work/planted"
 
-mount -t union -o "lower=$L,upper=$U" none "$M" || { echo "not ok 1 mount"; exit 1; }
+mount_union_o "lower=$L,upper=$U" "$M" || { echo "not ok 1 mount"; exit 1; }
 echo "TAP version 13"
 
 result $([ "$(stat -c '%u %a' "$U/.union-work")" = "0 700" ] && [ ! -e "$U/.union-work/planted" ]; echo $?) \

@@ -26,19 +26,13 @@ set -u
 
 # shellcheck source=selftests/lib/tap.sh
 . "$(dirname "$0")/lib/tap.sh"
+# shellcheck source=selftests/lib/union.sh
+. "$(dirname "$0")/lib/union.sh"
 fsck=$(dirname "$0")/build/tools/union-fsck
 
-w=$(mktemp -d /tmp/union-persist.XXXXXX)
-mount -t tmpfs -o size=128m tmpfs "$w" || { echo "not ok 1 tmpfs"; exit 1; }
+make_work persist size=128m || { echo "not ok 1 tmpfs"; exit 1; }
 A=$w/a.sqfs B=$w/b.sqfs LA=$w/la LB=$w/lb U=$w/upper M=$w/mnt
-cleanup()
-{
-	umount "$M" 2>/dev/null
-	umount "$LA" "$LB" "$w/t1" "$w/t2" 2>/dev/null
-	umount "$w" 2>/dev/null
-	rmdir "$w"
-}
-trap cleanup EXIT
+trap 'cleanup_work "$M" "$LA" "$LB" "$w/t1" "$w/t2"' EXIT
 echo "TAP version 13"
 mkdir -p "$LA" "$LB" "$U" "$M" "$w/src/d" "$w/src/e" "$w/src/etc"
 echo keep >"$w/src/d/keep"
@@ -69,10 +63,8 @@ mksquashfs "$w/src" "$B" -quiet -noappend -all-root >/dev/null
 mount -o loop,ro "$A" "$LA" && mount -o loop,ro "$B" "$LB"
 result $? "setup: images A and B"
 
-um() { mount -t union -o "$1" none "$M" 2>&1; }
-
 # ---- image A: first mount records it, changes through the union
-out=$(um "lower=$LA,upper=$U")
+out=$(mount_union_o "lower=$LA,upper=$U" "$M")
 r=$?
 id=$(getfattr --absolute-names -n trusted.union.lower --only-values "$U" 2>/dev/null)
 [ $r -eq 0 ] && [[ "$id" == "v1 squashfs blocks="* ]]
@@ -93,22 +85,22 @@ getfattr --absolute-names -n trusted.union.metacopy "$U/d/meta" >/dev/null 2>&1 
 result $? "d_is_opaque_and_d_meta_a_metadata_only_copy"
 priv_mtime=$(stat -c %Y "$M/d/priv") meta_mtime=$(stat -c %Y "$M/d/meta")
 umount "$M"
-out=$(um "lower=$LA,upper=$U")
+out=$(mount_union_o "lower=$LA,upper=$U" "$M")
 result $? "the_same_image_mounts_again" "$out"
 umount "$M"
 
 # ---- image B without remerge: refused
-out=$(um "lower=$LB,upper=$U")
+out=$(mount_union_o "lower=$LB,upper=$U" "$M")
 r=$?
 msg=$(dmesg | grep 'was made over another lower layer' | tail -1)
 [ $r -ne 0 ] && grep -q 'Stale file handle' <<<"$out" && grep -q 'remerge' <<<"$msg"
 result $? "another_image_fails_with_ESTALE_and_names_remerge" "$out
 $msg"
-out=$(um "ro,lower=$LB,upper=$U")
+out=$(mount_union_o "ro,lower=$LB,upper=$U" "$M")
 r=$?
 [ $r -ne 0 ] && grep -q 'Stale file handle' <<<"$out"
 result $? "another_image_read_only_fails_too" "$out"
-out=$(um "ro,remerge,lower=$LB,upper=$U")
+out=$(mount_union_o "ro,remerge,lower=$LB,upper=$U" "$M")
 r=$?
 msg=$(dmesg | grep 'remerge writes to upper' | tail -1)
 [ $r -ne 0 ] && grep -q 'read-only' <<<"$out" && [ -n "$msg" ]
@@ -119,7 +111,7 @@ $msg"
 result $? "refused_mounts_changed_nothing"
 
 # ---- image B with remerge
-out=$(um "remerge,lower=$LB,upper=$U")
+out=$(mount_union_o "remerge,lower=$LB,upper=$U" "$M")
 r=$?
 result $r "remerge_mounts_B" "$out"
 if [ $r -eq 0 ]; then
@@ -153,7 +145,7 @@ if [ $r -eq 0 ]; then
 	umount "$M"
 	out=$("$fsck" "$LB" "$U" 2>&1)
 	result $? "upper_passes_union_fsck_against_B" "$out"
-	out=$(um "lower=$LB,upper=$U")
+	out=$(mount_union_o "lower=$LB,upper=$U" "$M")
 	result $? "B_mounts_without_the_option_afterwards" "$out"
 	[ "$(cat "$M/d/meta")" = meta-b-longer ] && [ "$(ls "$M/d" | tr '\n' ' ')" = "changed keep meta new priv suid " ]
 	result $? "and_shows_the_same"
@@ -168,7 +160,7 @@ fi
 
 # ---- an upper layer of an earlier version (no record): mounts, is recorded
 setfattr -x trusted.union.lower "$U"
-out=$(um "lower=$LB,upper=$U")
+out=$(mount_union_o "lower=$LB,upper=$U" "$M")
 r=$?
 [ $r -eq 0 ] && getfattr --absolute-names -n trusted.union.lower "$U" >/dev/null 2>&1
 result $? "an_upper_without_a_record_mounts_and_is_recorded" "$out"
@@ -178,8 +170,8 @@ umount "$M" 2>/dev/null
 mkdir -p "$w/t1" "$w/t2" "$w/u2"
 mount -t tmpfs tmpfs "$w/t1" && mount -t tmpfs tmpfs "$w/t2" && echo x >"$w/t1/x" &&
 	echo x >"$w/t2/x"
-out=$(um "lower=$w/t1,upper=$w/u2") && umount "$M" &&
-	! out=$(um "lower=$w/t2,upper=$w/u2") && grep -q 'Stale file handle' <<<"$out"
+out=$(mount_union_o "lower=$w/t1,upper=$w/u2" "$M") && umount "$M" &&
+	! out=$(mount_union_o "lower=$w/t2,upper=$w/u2" "$M") && grep -q 'Stale file handle' <<<"$out"
 result $? "another_tmpfs_is_another_lower_layer" "$out"
 umount "$M" 2>/dev/null
 

@@ -48,8 +48,7 @@ TEST_F(prot, chmod_not_undone_by_read)
 	ASSERT_EQ(0, write_file(L("f"), "data"));
 	ASSERT_EQ(0, chmod(L("f"), 0644));
 	union_mount_ok(_metadata, &self->l);
-	fd = open(M("f"), O_RDONLY);
-	ASSERT_LE(0, fd);
+	fd = open_ok(_metadata, M("f"), O_RDONLY);
 	ASSERT_EQ(0, chmod(M("f"), 0600));
 	EXPECT_EQ(0600, mode_of(M("f")));
 	EXPECT_EQ(4, pread(fd, buf, sizeof(buf), 0));
@@ -70,11 +69,9 @@ TEST_F(prot, rdonly_append_no_copy_up)
 
 	ASSERT_EQ(0, write_file(L("f"), "data"));
 	union_mount_ok(_metadata, &self->l);
-	fd = open(M("f"), O_RDONLY | O_APPEND);
-	ASSERT_LE(0, fd);
+	fd = open_ok(_metadata, M("f"), O_RDONLY | O_APPEND);
 	EXPECT_EQ(4, read(fd, buf, sizeof(buf)));
-	EXPECT_EQ(-1, write(fd, "x", 1));
-	EXPECT_EQ(EBADF, errno);
+	EXPECT_ERRNO(EBADF, write(fd, "x", 1));
 	close(fd);
 	EXPECT_STREQ("none", kind(U("f")));
 }
@@ -87,14 +84,12 @@ TEST_F(prot, marker_devices_cannot_be_made)
 	union_mount_ok(_metadata, &self->l);
 	for (minor = 0; minor <= 15; minor++) {
 		snprintf(name, sizeof(name), "c0-%u", minor);
-		EXPECT_EQ(-1, mknod(M(name), S_IFCHR | 0644, makedev(0, minor)));
-		EXPECT_EQ(EPERM, errno);
+		EXPECT_ERRNO(EPERM, mknod(M(name), S_IFCHR | 0644, makedev(0, minor)));
 		EXPECT_STREQ("none", kind(U(name)));
 	}
 	EXPECT_EQ(0, mknod(M("c0-16"), S_IFCHR | 0644, makedev(0, 16)));
 	EXPECT_EQ(0, mknod(M("null"), S_IFCHR | 0666, makedev(1, 3)));
-	EXPECT_STREQ("other", kind(M("c0-16")));
-	EXPECT_STREQ("other", kind(M("null")));
+	EXPECT_KINDS(M(""), "c0-16:chr0:16", "null:chr1:3");
 }
 
 TEST_F(prot, work_dir_name_is_reserved)
@@ -105,18 +100,12 @@ TEST_F(prot, work_dir_name_is_reserved)
 	union_mount_ok(_metadata, &self->l);
 	ASSERT_EQ(0, lstat(U(".union-work"), &st));
 	ASSERT_EQ(0, mkdir(M("x"), 0755));
-	EXPECT_EQ(-1, rename(M("x"), M(".union-work")));
-	EXPECT_EQ(EPERM, errno);
-	EXPECT_EQ(-1, mkdir(M(".union-work"), 0755));
-	EXPECT_EQ(EPERM, errno);
-	EXPECT_EQ(-1, open(M(".union-work"), O_WRONLY | O_CREAT, 0644));
-	EXPECT_EQ(EPERM, errno);
-	EXPECT_EQ(-1, symlink("f", M(".union-work")));
-	EXPECT_EQ(EPERM, errno);
-	EXPECT_EQ(-1, link(M("f"), M(".union-work")));
-	EXPECT_EQ(EPERM, errno);
-	EXPECT_EQ(-1, rmdir(M(".union-work")));
-	EXPECT_EQ(ENOENT, errno);
+	EXPECT_ERRNO(EPERM, rename(M("x"), M(".union-work")));
+	EXPECT_ERRNO(EPERM, mkdir(M(".union-work"), 0755));
+	EXPECT_ERRNO(EPERM, open(M(".union-work"), O_WRONLY | O_CREAT, 0644));
+	EXPECT_ERRNO(EPERM, symlink("f", M(".union-work")));
+	EXPECT_ERRNO(EPERM, link(M("f"), M(".union-work")));
+	EXPECT_ERRNO(ENOENT, rmdir(M(".union-work")));
 	/* The work directory is the one the mount made, and still works. */
 	ASSERT_EQ(0, lstat(U(".union-work"), &st2));
 	EXPECT_EQ(st.st_ino, st2.st_ino);
@@ -145,14 +134,10 @@ TEST_F(prot, immutable_lower_file)
 	if (set_flags(L("f"), FS_IMMUTABLE_FL))
 		SKIP(return, "lower fs cannot set the immutable flag: %s", strerror(errno));
 	union_mount_ok(_metadata, &self->l);
-	EXPECT_EQ(-1, open(M("f"), O_WRONLY));
-	EXPECT_EQ(EPERM, errno);
-	EXPECT_EQ(-1, chmod(M("f"), 0600));
-	EXPECT_EQ(EPERM, errno);
-	EXPECT_EQ(-1, unlink(M("f")));
-	EXPECT_EQ(EPERM, errno);
-	EXPECT_EQ(-1, truncate(M("f"), 0));
-	EXPECT_EQ(EPERM, errno);
+	EXPECT_ERRNO(EPERM, open(M("f"), O_WRONLY));
+	EXPECT_ERRNO(EPERM, chmod(M("f"), 0600));
+	EXPECT_ERRNO(EPERM, unlink(M("f")));
+	EXPECT_ERRNO(EPERM, truncate(M("f"), 0));
 	EXPECT_STREQ("data", read_str(M("f")));
 	EXPECT_STREQ("none", kind(U("f")));
 	set_flags(L("f"), 0);
@@ -166,10 +151,8 @@ TEST_F(prot, append_only_lower_file)
 	if (set_flags(L("f"), FS_APPEND_FL))
 		SKIP(return, "lower fs cannot set the append flag: %s", strerror(errno));
 	union_mount_ok(_metadata, &self->l);
-	EXPECT_EQ(-1, open(M("f"), O_WRONLY));
-	EXPECT_EQ(EPERM, errno);
-	EXPECT_EQ(-1, unlink(M("f")));
-	EXPECT_EQ(EPERM, errno);
+	EXPECT_ERRNO(EPERM, open(M("f"), O_WRONLY));
+	EXPECT_ERRNO(EPERM, unlink(M("f")));
 	EXPECT_STREQ("data", read_str(M("f")));
 	fd = open(M("f"), O_WRONLY | O_APPEND);
 	if (fd >= 0) {
@@ -244,11 +227,8 @@ TEST_F(prot, lower_marker_devices_are_absent)
 	ASSERT_EQ(0, mknod(L("wh"), S_IFCHR | 0644, makedev(0, 0)));
 	ASSERT_EQ(0, mknod(L("dev16"), S_IFCHR | 0644, makedev(0, 16)));
 	union_mount_ok(_metadata, &self->l);
-	EXPECT_STREQ("none", kind(M("dev5")));
-	EXPECT_STREQ("none", kind(M("wh")));
-	EXPECT_STREQ("other", kind(M("dev16")));
-	EXPECT_EQ(-1, chmod(M("dev5"), 0600));
-	EXPECT_EQ(ENOENT, errno);
+	EXPECT_KINDS(M(""), "dev5:none", "wh:none", "dev16:chr0:16");
+	EXPECT_ERRNO(ENOENT, chmod(M("dev5"), 0600));
 	EXPECT_EQ(0, chmod(M("dev16"), 0600));
 	EXPECT_STREQ("none", kind(U("dev5")));
 	EXPECT_EQ(0600, mode_of(M("dev16")));
@@ -265,12 +245,9 @@ TEST_F(prot, failing_xattr_change_does_not_copy_up)
 	ASSERT_EQ(0, link(L("f"), L("g")));
 	ASSERT_EQ(0, setxattr(L("f"), "user.a", "1", 1, 0));
 	union_mount_ok(_metadata, &self->l);
-	EXPECT_EQ(-1, removexattr(M("f"), "user.missing"));
-	EXPECT_EQ(ENODATA, errno);
-	EXPECT_EQ(-1, setxattr(M("f"), "user.missing", "1", 1, XATTR_REPLACE));
-	EXPECT_EQ(ENODATA, errno);
-	EXPECT_EQ(-1, setxattr(M("f"), "user.a", "2", 1, XATTR_CREATE));
-	EXPECT_EQ(EEXIST, errno);
+	EXPECT_ERRNO(ENODATA, removexattr(M("f"), "user.missing"));
+	EXPECT_ERRNO(ENODATA, setxattr(M("f"), "user.missing", "1", 1, XATTR_REPLACE));
+	EXPECT_ERRNO(EEXIST, setxattr(M("f"), "user.a", "2", 1, XATTR_CREATE));
 	EXPECT_STREQ("none", kind(U("f")));
 	EXPECT_EQ(0, setxattr(M("f"), "user.a", "3", 1, XATTR_REPLACE));
 	EXPECT_STREQ("reg", kind(U("f")));

@@ -16,18 +16,12 @@ set -u
 
 # shellcheck source=selftests/lib/tap.sh
 . "$(dirname "$0")/lib/tap.sh"
+# shellcheck source=selftests/lib/union.sh
+. "$(dirname "$0")/lib/union.sh"
 
-w=$(mktemp -d /tmp/union-ro.XXXXXX)
-mount -t tmpfs -o size=64m tmpfs "$w" || { echo "not ok 1 tmpfs"; exit 1; }
+make_work ro size=64m || { echo "not ok 1 tmpfs"; exit 1; }
 L=$w/lower UFS=$w/ufs U=$w/ufs/upper M=$w/mnt
-cleanup()
-{
-	umount "$M" 2>/dev/null
-	umount "$UFS" 2>/dev/null
-	umount "$w" 2>/dev/null
-	rmdir "$w"
-}
-trap cleanup EXIT
+trap 'cleanup_work "$M" "$UFS"' EXIT
 mkdir -p "$L/d/sub" "$L/e" "$L/big" "$UFS" "$M"
 mount -t tmpfs -o size=32m tmpfs "$UFS"
 mkdir "$U"
@@ -85,7 +79,7 @@ seek_check()
 }
 
 before=$(upper_state)
-mount -t union -o "ro,lower=$L,upper=$U" none "$M"
+mount_union_o "ro,lower=$L,upper=$U" "$M"
 result $? "mount -o ro"
 ro_view=$(view "$M")
 ls -lR "$M" >/dev/null
@@ -99,7 +93,7 @@ out=$(touch "$M/new" 2>&1)
 result $([ $? != 0 ] && grep -q "Read-only" <<<"$out"; echo $?) "writes fail with EROFS" "$out"
 umount "$M"
 
-mount -t union -o "lower=$L,upper=$U" none "$M"
+mount_union_o "lower=$L,upper=$U" "$M"
 rw_view=$(view "$M")
 result $([ "$rw_view" = "$ro_view" ]; echo $?) "the read-write union shows the same names, types and inode numbers" \
 	"$(diff <(echo "$ro_view") <(echo "$rw_view") | head -20)"
@@ -114,7 +108,7 @@ umount "$M"
 
 # Whiteouts, opaque directories and fallthrus of an existing upper.
 before=$(upper_state)
-mount -t union -o "ro,lower=$L,upper=$U" none "$M"
+mount_union_o "ro,lower=$L,upper=$U" "$M"
 ro_view=$(view "$M")
 result $([ "$rw_view" = "$ro_view" ]; echo $?) "read-only over a used upper: whiteouts, opaque dirs and new files as read-write showed" \
 	"$(diff <(echo "$rw_view") <(echo "$ro_view") | head -20)"
@@ -142,7 +136,7 @@ out=$(mount -w -t union -o "lower=$L,upper=$U" none "$M" 2>&1)
 result $([ $? != 0 ] && grep -q "read-only" <<<"$out$(dmesg | tail -2)"; echo $?) \
 	"read-write union over a read-only upper mount fails (EROFS)" "$out"
 mountpoint -q "$M" && umount "$M"
-mount -t union -o "ro,lower=$L,upper=$U" none "$M"
+mount_union_o "ro,lower=$L,upper=$U" "$M"
 result $? "read-only union over a read-only upper mount"
 result $([ "$(view "$M")" = "$(view "$M")" ] && [ "$(cat "$M/written")" = x ]; echo $?) "it shows the saved layer"
 dmesg -C 2>/dev/null

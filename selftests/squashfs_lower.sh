@@ -66,7 +66,10 @@ snapshot()	# snapshot DIR
 
 # Changes through the union, in order, as triples NAME COMMAND CHECK (run
 # with "sh -c"; $M is the union, $S the source tree of the image).  COMMAND
-# must succeed, then CHECK must hold.
+# must succeed, then CHECK must hold.  A CHECK may call
+# meta_is FILE STAT-FORMAT VALUE DATA: stat -c STAT-FORMAT of FILE is VALUE
+# and FILE holds DATA (a change of metadata only).
+check_helpers='meta_is() { [ "$(stat -c "$2" "$1")" = "$3" ] && [ "$(cat "$1")" = "$4" ]; }'
 changes=(
 	# file copy-up, on every trigger
 	write_lower_file
@@ -94,18 +97,15 @@ changes=(
 
 	chmod_lower_file
 	'chmod 600 "$M/mut/chmod.txt"'
-	'[ "$(stat -c %a "$M/mut/chmod.txt")" = 600 ] &&
-	 [ "$(cat "$M/mut/chmod.txt")" = c ]'
+	'meta_is "$M/mut/chmod.txt" %a 600 c'
 
 	chown_lower_file
 	'chown 1:2 "$M/mut/chown.txt"'
-	'[ "$(stat -c %u:%g "$M/mut/chown.txt")" = 1:2 ] &&
-	 [ "$(cat "$M/mut/chown.txt")" = o ]'
+	'meta_is "$M/mut/chown.txt" %u:%g 1:2 o'
 
 	utimes_lower_file
 	'touch -m -d @1000000000 "$M/mut/utimes.txt"'
-	'[ "$(stat -c %Y "$M/mut/utimes.txt")" = 1000000000 ] &&
-	 [ "$(cat "$M/mut/utimes.txt")" = u ]'
+	'meta_is "$M/mut/utimes.txt" %Y 1000000000 u'
 
 	setxattr_lower_file
 	'setfattr -n user.new -v 1 "$M/xattr.txt"'
@@ -183,8 +183,7 @@ NTESTS=$((23 + NCHANGES))
 echo "TAP version 13"
 echo "1..$NTESTS"
 
-work=$(mktemp -d /tmp/union-squashfs.XXXXXX) &&
-	mount -t tmpfs -o mode=0755 tmpfs "$work" &&
+make_work squashfs mode=0755 &&
 	mkdir "$work/src" "$work/sq" "$work/upper" "$work/mnt"
 if [ $? -ne 0 ]; then
 	diag "cannot set up work area '$work'"
@@ -275,7 +274,7 @@ out=$(
 [ -n "$out" ] && diag "building the upper layer: $out"
 
 # 3: the union
-out=$(mount -t union -o "lower=$sq,upper=$upper" none "$mnt" 2>&1)
+out=$(mount_union_o "lower=$sq,upper=$upper" "$mnt")
 rc=$?
 [ $rc -eq 0 ] || diag "mount union: $out"
 [ $rc -eq 0 ] && mounted "$mnt" union
@@ -430,7 +429,8 @@ for ((i = 0; i < ${#changes[@]}; i += 3)); do
 	if [ $rc -ne 0 ]; then
 		diag "'$cmd' failed (status $rc): $out"
 	else
-		out=$(M="$mnt" S="$src" sh -c "$check" 2>&1)
+		out=$(M="$mnt" S="$src" sh -c "$check_helpers
+$check" 2>&1)
 		rc=$?
 		[ $rc -eq 0 ] || diag "'$cmd' succeeded, but not: $check" "$out"
 	fi
@@ -573,7 +573,7 @@ result $? "lower_layer_unchanged"
 find "$mnt" >/dev/null 2>&1
 snap_union=$(snapshot "$mnt")
 out=$(umount "$mnt" 2>&1 &&
-      mount -t union -o "lower=$sq,upper=$upper" none "$mnt" 2>&1)
+      mount_union_o "lower=$sq,upper=$upper" "$mnt")
 rc=$?
 [ $rc -eq 0 ] || diag "remount union: $out"
 if [ $rc -eq 0 ]; then

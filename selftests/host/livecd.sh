@@ -35,25 +35,11 @@ logs=${UNION_LIVECD_LOGS:-/tmp/union-livecd-logs}
 rm -rf "$logs" && mkdir -p "$logs"
 t0=$(date +%s)
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; }
-check() { # DESC CMD...
-	local desc=$1 out
-	shift
-	if out=$("$@" 2>&1); then
-		ok "$desc"
-	else
-		notok "$desc"
-		[ -n "$out" ] && printf '%s\n' "$out" | tail -30 | sed 's/^/#   /'
-	fi
-	return 0
-}
-finish() {
+# shellcheck source=selftests/lib/tap.sh
+. "$here/../lib/tap.sh"
+end() {
 	echo "# livecd: total $(( $(date +%s) - t0 )) s; console logs in $logs"
-	echo "1..$n"
-	[ $failed = 0 ]
-	exit
+	finish
 }
 
 echo "TAP version 13"
@@ -61,11 +47,11 @@ echo "TAP version 13"
 # The root filesystem image (cold: ~2 min, downloads ~40 MB from deb.debian.org).
 s=$(date +%s)
 if rootfs=$("$repo/qemu/build-rootfs" 2>"$tmp/build-rootfs.log" | tail -1) && [ -f "$rootfs" ]; then
-	ok "build the root filesystem image ($(du -h "$rootfs" | cut -f1), $(( $(date +%s) - s )) s)"
+	result 0 "build the root filesystem image ($(du -h "$rootfs" | cut -f1), $(( $(date +%s) - s )) s)"
 else
-	notok "build the root filesystem image"
+	result 1 "build the root filesystem image"
 	tail -30 "$tmp/build-rootfs.log" | sed 's/^/#   /'
-	finish
+	end
 fi
 sha=$(sha256sum < "$rootfs")
 
@@ -104,10 +90,15 @@ boot() { # TAG MODE [qemu/live options]
 		--log "$logs/console-$tag.log" ${append:+--append "$append"} "$@" \
 		-- bash /mnt/host/livecd-guest "$mode" "$tag" "$fs" > "$logs/out-$tag" 2>&1
 	status=$?
+	# Every guest run reports results; none (or no output at all) is a failure, never a
+	# silent pass.
+	check "$tag: the guest reported its results" \
+		grep -qE '^(not )?ok - ' "$logs/out-$tag"
+	[ -f "$logs/out-$tag" ] || return 0
 	while IFS= read -r line; do
 		case "$line" in
-		"ok - "*) ok "${line#ok - }" ;;
-		"not ok - "*) notok "${line#not ok - }" ;;
+		"ok - "*) result 0 "${line#ok - }" ;;
+		"not ok - "*) result 1 "${line#not ok - }" ;;
 		"#"*) echo "$line" ;;
 		*) echo "# $line" ;;
 		esac
@@ -179,4 +170,4 @@ check "D: the ext4 upper layer is clean after power off (e2fsck -fn)" e2fsck -fn
 
 check "the root filesystem image is byte-identical (sha256)" \
 	sh -c "[ \"\$(sha256sum < '$rootfs')\" = '$sha' ]"
-finish
+end

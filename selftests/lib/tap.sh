@@ -4,6 +4,8 @@
 #   diag LINE...                each argument's lines as "# " comment lines
 #   result STATUS NAME [DIAG]   one TAP result, numbered in order ($n); a failure
 #                               (STATUS != 0) sets $failed and prints DIAG as comments
+#   check DESC CMD...           one result: CMD's exit status, the last 30 lines of
+#                               its output as DIAG
 #   finish [PLANNED]            end the script: with PLANNED (the plan "1..PLANNED" was
 #                               printed first) a different number of results fails;
 #                               without, print the plan "1..$n" now; exit 1 if
@@ -35,6 +37,16 @@ result()
 		failed=1
 	fi
 	return 0
+}
+
+check()
+{
+	local desc=$1 out rc
+
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	result $rc "$desc" "$(printf '%s\n' "$out" | tail -30)"
 }
 
 # shellcheck disable=SC2120 # (PLANNED is optional)

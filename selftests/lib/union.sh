@@ -9,12 +9,19 @@
 #   mounted DIR [FSTYPE]        an FSTYPE (default union) filesystem is mounted on DIR
 #   mount_union                 mount $lower and $upper on $mnt; mount(8)'s output is
 #                               kept in $mount_out and printed as a diag line
+#   mount_union_o OPTS [DIR]    mount -t union -o OPTS on DIR (default $mnt); prints
+#                               mount(8)'s messages (for a test to check them)
 #   umount_union                unmount $mnt; an error is printed as a diag line
 #   umount_all DIR [FSTYPE]     unmount every FSTYPE (default union) mount on DIR,
 #                               lazily if it is busy
+#   make_work NAME [OPTS]       mount a tmpfs (with options OPTS) on a new
+#                               /tmp/union-NAME.XXXXXX, $work (and $w); non-zero if
+#                               that fails
 #   remove_work                 unmount the tmpfs of $work and remove the directory
-#   cleanup_work                for the EXIT trap: leave for /, umount_all $mnt,
-#                               remove_work
+#   umount_dirs DIR...          unmount whatever is mounted on each DIR (lazily if
+#                               it is busy)
+#   cleanup_work [DIR...]       for the EXIT trap: leave for /, umount_all $mnt,
+#                               umount_dirs DIR..., remove_work
 #
 # A test against the oracle of a plain copy of the lower layer (cp -a) uses $L
 # (lower), $U (upper), $M (the union) and $C (the copy) in the tmpfs $w:
@@ -44,12 +51,16 @@ mounted()
 					  END { exit !found }' /proc/self/mounts
 }
 
+mount_union_o()
+{
+	LC_ALL=C mount -t union -o "$1" none "${2:-$mnt}" 2>&1
+}
+
 mount_union()
 {
 	local rc
 
-	mount_out=$(LC_ALL=C mount -t union -o "lower=$lower,upper=$upper" \
-		    none "$mnt" 2>&1)
+	mount_out=$(mount_union_o "lower=$lower,upper=$upper")
 	rc=$?
 	[ -n "$mount_out" ] && diag "mount: $mount_out"
 	return $rc
@@ -73,6 +84,25 @@ umount_all()
 	done
 }
 
+make_work()
+{
+	work=$(mktemp -d "/tmp/union-$1.XXXXXX") || return 1
+	w=$work
+	mount -t tmpfs ${2:+-o "$2"} tmpfs "$work"
+}
+
+umount_dirs()
+{
+	local d
+
+	for d in "$@"; do
+		[ -n "$d" ] || continue
+		while mountpoint -q "$d" 2>/dev/null; do
+			umount "$d" 2>/dev/null || umount -l "$d" || break
+		done
+	done
+}
+
 remove_work()
 {
 	[ -n "$work" ] || return 0
@@ -84,14 +114,14 @@ cleanup_work()
 {
 	cd / || true
 	umount_all "$mnt"
+	umount_dirs "$@"
 	remove_work
 }
 
 oracle_layers()
 {
-	w=$(mktemp -d "/tmp/union-$1.XXXXXX")
-	mount -t tmpfs -o size=64m tmpfs "$w" || { echo "1..0 # cannot mount tmpfs"; exit 1; }
-	trap 'umount "$w/mnt" 2>/dev/null; umount "$w" 2>/dev/null; rmdir "$w"' EXIT
+	make_work "$1" size=64m || { echo "1..0 # cannot mount tmpfs"; exit 1; }
+	trap 'cleanup_work "$w/mnt"' EXIT
 	L=$w/lower U=$w/upper M=$w/mnt C=$w/copy
 	mkdir -p "$L" "$U" "$M"
 }

@@ -186,20 +186,6 @@ static unsigned int fallthru_type(const struct stat *st)
 	return 0;
 }
 
-static unsigned int dtype_of(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFIFO: return DT_FIFO;
-	case S_IFCHR: return DT_CHR;
-	case S_IFDIR: return DT_DIR;
-	case S_IFBLK: return DT_BLK;
-	case S_IFREG: return DT_REG;
-	case S_IFLNK: return DT_LNK;
-	case S_IFSOCK: return DT_SOCK;
-	}
-	return DT_UNKNOWN;
-}
-
 static const char *dtype_name(unsigned int t)
 {
 	switch (t) {
@@ -401,7 +387,7 @@ static void read_uxattrs(const char *path, const struct stat *st, int is_marker,
 				ERR(path, "%s on a whiteout or fallthru marker", name);
 			} else if (!S_ISREG(st->st_mode) && !is_dir) {
 				ERR(path, "%s on a %s (only regular files and directories carry it)",
-				    name, dtype_name(dtype_of(st->st_mode)));
+				    name, dtype_name(IFTODT(st->st_mode)));
 			} else {
 				for (i = 0; i < n && (v[i] == 'a' || v[i] == 'i'); i++)
 					;
@@ -456,7 +442,7 @@ static void read_uxattrs(const char *path, const struct stat *st, int is_marker,
 				io_error(path, "cannot read xattr of");
 			else if (is_marker || !S_ISREG(st->st_mode))
 				ERR(path, "%s on a %s (only regular files carry it)", name,
-				    is_marker ? "marker" : dtype_name(dtype_of(st->st_mode)));
+				    is_marker ? "marker" : dtype_name(IFTODT(st->st_mode)));
 			else if (n != 4)
 				ERR(path, "%s is %zd bytes, not 4 (the union counts 0 lower names)",
 				    name, n);
@@ -535,9 +521,9 @@ static void walk_upper(int ufd, const char *upath, int lfd, int opaque,
 				    "with no lower directory counterpart");
 			else if (!has_lower)
 				NOTE(p, "fallthru whose lower entry is gone (the name does not exist)");
-			else if (valid_dtype(t) && dtype_of(lst.st_mode) != t)
+			else if (valid_dtype(t) && IFTODT(lst.st_mode) != t)
 				ERR(p, "fallthru 0/%u (%s) but the lower entry is %s",
-				    t, dtype_name(t), dtype_name(dtype_of(lst.st_mode)));
+				    t, dtype_name(t), dtype_name(IFTODT(lst.st_mode)));
 		} else if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 0) {
 			WARN(p, "character device 0/%u: neither a marker (0/0..0/15) nor a real device",
 			     minor(st.st_rdev));
@@ -594,7 +580,7 @@ static void walk_upper(int ufd, const char *upath, int lfd, int opaque,
 					    X_METACOPY, lfd < 0 ? " (parent not merged)" : "");
 				else if (!S_ISREG(lst.st_mode))
 					ERR(p, "%s but the lower entry is %s, not a regular file",
-					    X_METACOPY, dtype_name(dtype_of(lst.st_mode)));
+					    X_METACOPY, dtype_name(IFTODT(lst.st_mode)));
 				else if ((uint64_t)lst.st_ino != x.origin)
 					ERR(p, "%s with origin %llu but the lower file here is inode %llu (data lost: reads fail with EIO)",
 					    X_METACOPY, (unsigned long long)x.origin,
@@ -687,7 +673,7 @@ static void check_index_dir(int wfd, const char *p)
 			ERR(q, "in the hard-link index but not named by an inode number (ignored)");
 		} else if (!S_ISREG(st.st_mode)) {
 			ERR(q, "a %s in the hard-link index (only regular files; ignored)",
-			    dtype_name(dtype_of(st.st_mode)));
+			    dtype_name(IFTODT(st.st_mode)));
 		} else {
 			read_uxattrs(q, &st, 0, &x);
 			if (!x.has_origin || x.origin != ino)

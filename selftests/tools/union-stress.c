@@ -223,6 +223,15 @@ static void outcome(enum op op, int rc, int e, const char *path)
 			 op_names[op], path, strerror(e));
 }
 
+/* outcome() of an operation on @fd (with the errno it left), which is closed. */
+static void close_outcome(enum op op, int rc, int fd, const char *path)
+{
+	int e = errno;
+
+	close(fd);
+	outcome(op, rc, e, path);
+}
+
 /* ---- helpers ---- */
 
 static void fill(char *buf, size_t n)
@@ -334,9 +343,7 @@ static void one_op(enum op op)
 				rc = pwrite(fd, bigbuf, n, pick(8192)) < 0 ? -1 : 0;
 			else
 				rc = write_all(fd, bigbuf, n);
-			e = errno;
-			close(fd);
-			outcome(op, rc, e, p);
+			close_outcome(op, rc, fd, p);
 			return;
 		}
 		rc = -1;
@@ -407,9 +414,7 @@ static void one_op(enum op op)
 					;
 				rc = n < 0 ? -1 : 0;
 			}
-			e = errno;
-			close(fd);
-			outcome(op, rc, e, p);
+			close_outcome(op, rc, fd, p);
 			return;
 		}
 		rc = -1;
@@ -421,9 +426,7 @@ static void one_op(enum op op)
 		snprintf(p, sizeof(p), "%s/%s", mnt, d);
 		rc = rm_rf_at(mfd, d, 0);
 		if (rc < 0 && errno != ENOENT) {
-			e = errno;
-			close(mfd);
-			outcome(op, rc, e, p);
+			close_outcome(op, rc, mfd, p);
 			return;
 		}
 		rc = mkdirat(mfd, d, 0755);
@@ -639,6 +642,19 @@ static pid_t start_appender(const char *path)
 	return pid;
 }
 
+/*
+ * start_appender() on @path once the upper usage is known, then wait until
+ * its copy-up has made progress (if it shows none, count it in @noprog).
+ */
+static pid_t start_copy_up(const char *path, unsigned int *noprog)
+{
+	long base_kb = upper_used_kb();
+	pid_t pid = start_appender(path);
+
+	*noprog += !wait_copy_progress(base_kb);
+	return pid;
+}
+
 static int wait_status(pid_t pid)
 {
 	int st;
@@ -654,15 +670,12 @@ static void race_checks(void)
 	unsigned int ok = 0, noprog = 0;
 	off_t size;
 	int k, a, rc, e;
-	long base_kb;
 	pid_t pid;
 
 	for (k = 0; k < race_rounds && big_mb; k++) {
 		/* copy-up vs unlink: once unlink succeeded, the name is gone. */
 		snprintf(p, sizeof(p), "%s/r/u%d", mnt, k);
-		base_kb = upper_used_kb();
-		pid = start_appender(p);
-		noprog += !wait_copy_progress(base_kb);
+		pid = start_copy_up(p, &noprog);
 		rc = unlink(p);
 		e = errno;
 		a = wait_status(pid);
@@ -686,9 +699,7 @@ static void race_checks(void)
 			if (fd >= 0)
 				close(fd);
 		}
-		base_kb = upper_used_kb();
-		pid = start_appender(p);
-		noprog += !wait_copy_progress(base_kb);
+		pid = start_copy_up(p, &noprog);
 		rc = rename(q, p);
 		e = errno;
 		a = wait_status(pid);
@@ -704,9 +715,7 @@ static void race_checks(void)
 
 		/* copy-up vs unlink + create: the name holds the new file. */
 		snprintf(p, sizeof(p), "%s/r/w%d", mnt, k);
-		base_kb = upper_used_kb();
-		pid = start_appender(p);
-		noprog += !wait_copy_progress(base_kb);
+		pid = start_copy_up(p, &noprog);
 		rc = unlink(p);
 		e = errno;
 		if (rc == 0) {
@@ -840,22 +849,6 @@ static void race_checks(void)
 	       noprog ? " (some copy-ups showed no progress before the race)" : "");
 }
 
-/* ---- checks ---- */
-
-static unsigned char dtype_of(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFIFO: return DT_FIFO;
-	case S_IFCHR: return DT_CHR;
-	case S_IFDIR: return DT_DIR;
-	case S_IFBLK: return DT_BLK;
-	case S_IFREG: return DT_REG;
-	case S_IFLNK: return DT_LNK;
-	case S_IFSOCK: return DT_SOCK;
-	}
-	return DT_UNKNOWN;
-}
-
 struct entry {
 	char *path;
 	mode_t mode;
@@ -971,9 +964,9 @@ static void walk(int dfd, const char *rel, struct manifest *m, unsigned long *nl
 			     de->d_type, strerror(errno));
 			continue;
 		}
-		if (de->d_type != DT_UNKNOWN && de->d_type != dtype_of(st.st_mode))
+		if (de->d_type != DT_UNKNOWN && de->d_type != IFTODT(st.st_mode))
 			fail("%s: readdir d_type %u, stat says %u (mode %o)", r, de->d_type,
-			     dtype_of(st.st_mode), st.st_mode);
+			     IFTODT(st.st_mode), st.st_mode);
 		if (de->d_ino != st.st_ino)
 			fail("%s: readdir d_ino %llu, st_ino %llu", r,
 			     (unsigned long long)de->d_ino, (unsigned long long)st.st_ino);
