@@ -743,9 +743,3 @@ void union_inode_unlock_state(struct inode *inode)
 {
 	spin_unlock(&inode->i_lock);
 }
-
-/* Frees the kmalloc'd @p after an RCU grace period; may sleep. */
-void union_kvfree_rcu(void *p)
-{
-	kvfree_rcu_mightsleep(p);
-}

@@ -142,6 +142,5 @@ int union_kern_path_dir(const char *name, struct path *path);
 
 bool union_inode_lock_unless_freeing(struct inode *inode);
 void union_inode_unlock_state(struct inode *inode);
-void union_kvfree_rcu(void *p);
 
 #endif /* UNION_SHIM_H */

@@ -224,12 +224,11 @@ impl Inode {
         // cleared in `evict_inode::<T>`.
         let p = unsafe { (*self.as_ptr()).i_private } as *const T::InodeData;
         // SAFETY: A non-null `i_private` of an inode of a `T` superblock is the pinned
-        // `KBox<T::InodeData>` leaked by `get_inode::<T>`.  `evict_inode::<T>` drops it
+        // `KBox<T::InodeData>` leaked by `get_inode::<T>`, which `evict_inode::<T>` frees
         // when the inode dies, which a borrow that pins the inode (a reference, or a held
-        // dentry or open file) rules out; a borrow from an RCU-walk callback pins only the
-        // inode's memory, and may overlap the drop: the state's memory is then freed only
-        // after an RCU grace period, and RCU-walk callers read through it only pointers to
-        // RCU-freed objects (dentries, inodes), as overlayfs' RCU walk does.
+        // dentry or open file) rules out.  (A borrow from an RCU-walk callback pins only
+        // the inode's memory: see "Object lifetimes" in Documentation/development.rst for
+        // the window this leaves.)
         (!p.is_null()).then(|| unsafe { &*p })
     }
 }

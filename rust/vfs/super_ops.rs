@@ -90,19 +90,11 @@ unsafe extern "C" fn evict_inode<T: FileSystem>(inode: *mut bindings::inode) {
         data
     };
     if !data.is_null() {
-        // SAFETY: A non-null `i_private` of a `T` inode is the pinned `KBox` leaked by
+        // SAFETY: A non-null `i_private` of a `T` inode is the pinned box leaked by
         // `iget::get_inode::<T>`; this is the only place it is reclaimed, after which it is
-        // no longer reachable through the inode (cleared above).  The state is dropped in
-        // place now (process context: dropping it may drop references to dentries, which
-        // can sleep), as a pinned value must be before its memory goes; the memory, a
-        // kmalloc allocation, is freed after an RCU grace period, so that an RCU-walk
-        // caller (`permission`, `get_inode_acl`) that read `i_private` before it was
-        // cleared still reads allocated memory, as overlayfs frees its inodes
-        // (`ovl_free_inode` through `call_rcu`).
-        unsafe {
-            ptr::drop_in_place(data);
-            sys::union_kvfree_rcu(data.cast());
-        }
+        // no longer reachable through the inode (cleared above).  (`iget_test` does not
+        // read it: the inode has `I_FREEING`.)
+        drop(unsafe { Pin::new_unchecked(KBox::from_raw(data)) });
     }
 }
 
