@@ -827,17 +827,21 @@ pub(crate) fn install(
 /// lower entry gets a fallthru on upper, merged subdirectories get the directory fallthru
 /// marker, then the directory is marked opaque.  From then on it is listed from upper
 /// alone.  Interrupted (e.g. ENOSPC), it returns the error and the next call completes it.
-pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
+///
+/// Returns the lower directory's entries (name, `d_ino`, `d_type`; sorted by name) when
+/// this call copied the directory up, so that the listing readdir builds next resolves
+/// its fallthrus without reading the lower directory again.
+pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result<Option<LowerEntries>> {
     let inode = d.inode().ok_or(ENOENT)?;
     let info = inode.union_info();
     if info.is_opaque() || info.lower.is_none() {
-        return Ok(());
+        return Ok(None);
     }
     let updir = copy_up(d)?;
     let fs = inode.sb().union_fs();
     let _guard = info.copy_up_lock.lock_killable()?;
     if info.is_opaque() {
-        return Ok(());
+        return Ok(None);
     }
     let lodir = info.lower.as_ref().ok_or(EIO)?;
     let is_root = fs.is_root_upper(&updir);
@@ -867,29 +871,28 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
     }
     upper_names.sort_unstable_by(|a, b| a.0[..].cmp(&b.0[..]));
 
-    let mut lower_entries = vfs::dir_entries(fs.lower().mnt(), lodir, fs.creator_cred())?;
-    lower_entries.retain(|(name, _)| {
-        !(is_root && name[..] == *format::WORK_DIR_NAME)
-            && upper_names.binary_search_by(|u| u.0[..].cmp(name)).is_err()
-    });
+    let mut lower_entries = vfs::dir_entries_ino(fs.lower().mnt(), lodir, fs.creator_cred())?;
+    lower_entries.sort_unstable_by(|a, b| a.0[..].cmp(&b.0[..]));
     // Lower character devices may be markers (a flattened union), which count as absent;
     // entries of unknown type get their type from the lower inode.
-    let mut fallthrus = KVec::with_capacity(lower_entries.len(), GFP_KERNEL)?;
-    for (name, mut t) in lower_entries {
+    let mut shared = [None; format::MAX_FALLTHRU_TYPE as usize + 1];
+    let mut nodes = KVec::with_capacity(lower_entries.len(), GFP_KERNEL)?;
+    for (name, _, t) in lower_entries.iter() {
+        if (is_root && name[..] == *format::WORK_DIR_NAME)
+            || upper_names.binary_search_by(|u| u.0[..].cmp(name)).is_ok()
+        {
+            continue;
+        }
+        let mut t = *t;
         if t == vfs::dtype::CHR || t == vfs::dtype::UNKNOWN {
-            let l = vfs::lookup_real(fs.lower().mnt(), lodir, &name)?;
+            let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
             match l.inode() {
                 Some(i) if !format::is_lower_marker(&l) => t = vfs::dtype_of_mode(i.mode()),
                 _ => continue,
             }
         }
-        fallthrus.push((name, t), GFP_KERNEL)?;
-    }
-    let mut shared = [None; format::MAX_FALLTHRU_TYPE as usize + 1];
-    let mut nodes = KVec::with_capacity(fallthrus.len(), GFP_KERNEL)?;
-    for (name, t) in fallthrus.iter() {
         // `d_type`s are below 16 (`DT_WHT` 14 the largest), so every one has a slot.
-        let t = *t % (format::MAX_FALLTHRU_TYPE + 1);
+        let t = t % (format::MAX_FALLTHRU_TYPE + 1);
         let link = *shared[usize::from(t)].get_or_insert_with(|| fs.shared_marker(t));
         nodes.push(
             upper::ChrDev {
@@ -901,6 +904,7 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
         )?;
     }
     upper::create_chrdevs(mnt, &updir, &nodes)?;
+    drop(nodes);
     // The directory fallthru marker says "copy of a lower directory": an opaque
     // directory without it is a new directory that is never merged (`namei::lookup`).
     if !is_root && !xattr::has_flag(fs, &updir, format::FALLTHRU) {
@@ -910,8 +914,12 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result {
     times.restore(fs, &updir, Some(info));
     info.forget_listing();
     info.set_opaque();
-    Ok(())
+    Ok(Some(lower_entries))
 }
+
+/// A lower directory's entries but `.` and `..`: name, `d_ino` and `d_type`, sorted by
+/// name (see [`copy_up_dir_entries`]).
+pub(crate) type LowerEntries = KVec<(KVec<u8>, u64, u8)>;
 
 /// Whether `dir` (an upper directory) holds anything but whiteouts and fallthru markers;
 /// used by rmdir after directory copy-up.  `live` counts fallthrus whose lower entry
@@ -921,10 +929,14 @@ pub(crate) fn upper_dir_has_entries(
     dir: &Dentry,
     lodir: Option<&Dentry>,
 ) -> Result<bool> {
-    let names = vfs::dir_entries(fs.upper().mnt(), dir, fs.creator_cred())?;
-    for (name, t) in names.iter() {
+    let names = vfs::dir_entries_ino(fs.upper().mnt(), dir, fs.creator_cred())?;
+    for (name, ino, t) in names.iter() {
         if *t != vfs::dtype::CHR && *t != vfs::dtype::UNKNOWN {
             return Ok(true);
+        }
+        // A link of the shared whiteout is known by its inode number: no lookup.
+        if *t == vfs::dtype::CHR && fs.is_shared_whiteout(*ino) {
+            continue;
         }
         let u = vfs::lookup_real(fs.upper().mnt(), dir, name)?;
         match u.inode().map(format::classify_upper_inode) {

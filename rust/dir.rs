@@ -252,7 +252,7 @@ fn fix_inherited(fs: &UnionFs, pupper: &Dentry, tmp: &Dentry, is_dir: bool) -> R
 /// directory must be empty by now) is removed from the work directory afterwards.
 fn whiteout_over(fs: &UnionFs, pupper: &Dentry, existing: &Dentry) -> Result {
     let is_dir = existing.inode().is_some_and(|i| i.is_dir());
-    let wh = fs.create_temp(NewObject::Whiteout)?;
+    let wh = fs.create_temp_whiteout()?;
     if let Err(e) = upper::rename(
         fs.upper().mnt(),
         fs.work()?,
@@ -331,7 +331,7 @@ pub(crate) fn remove(dir: &Inode, dentry: &Dentry, is_dir: bool) -> Result {
     match (existing.inode(), shows) {
         (None, false) => return Err(ENOENT),
         (None, true) => {
-            upper::create(mnt, &pupper, &name, NewObject::Whiteout)?;
+            fs.create_whiteout(&pupper, &name)?;
         }
         (Some(ei), shows) => {
             if ei.is_dir() {

@@ -35,8 +35,10 @@
 //! layer the union does not have.  No user can make a marker through the union
 //! (`mknod` of 0/0..0/15 fails with `EPERM`, `RENAME_WHITEOUT` is refused).
 //!
-//! The markers are made by `vfs::upper`: `NewObject::Whiteout` (`vfs_mknod` of
-//! `S_IFCHR`, device 0) and `RENAME_WHITEOUT` (the kernel's `WHITEOUT_DEV`, 0/0) for
+//! The markers are made by `vfs::upper`: a hard link of the shared whiteout
+//! ([`SHARED_WHITEOUT_NAME`], made by `UnionFs::shared_whiteout`; `UnionFs::create_whiteout`
+//! falls back to `NewObject::Whiteout`, a `vfs_mknod` of `S_IFCHR`, device 0, where the
+//! link fails, e.g. `EMLINK`) and `RENAME_WHITEOUT` (the kernel's `WHITEOUT_DEV`, 0/0) for
 //! whiteouts; `create_chrdevs` for the fallthrus of a directory copy-up
 //! (`copy_up::copy_up_dir_entries`), each a character device of mode 0 and device
 //! [`fallthru_dev`] or a hard link of the shared marker of its type.  The shared markers
@@ -65,13 +67,14 @@
 //!
 //! The work directory [`WORK_DIR_NAME`] in the upper root (mode 0700; the name is
 //! reserved at the union root: never visible, nothing can be made or renamed there)
-//! holds the shared fallthru markers ([`shared_marker_name`]), the hard-link index
+//! holds the shared fallthru markers ([`shared_marker_name`]) and the shared whiteout
+//! ([`SHARED_WHITEOUT_NAME`]), the hard-link index
 //! [`INDEX_DIR_NAME`] (mode 0700), whose entries are named by [`index_name`], and
 //! objects being built, which are renamed into place (under temporary names `#<hex>`,
 //! the module's own choice and no part of the format).  Anything else in it is a
 //! leftover of an interrupted operation.  Everything in it but the index is removed at
-//! a read-write mount, however deep (removing a shared marker leaves the fallthrus
-//! linked to it).
+//! a read-write mount, however deep (removing a shared marker leaves the fallthrus and
+//! whiteouts linked to it).
 
 use crate::vfs::{
     self,
@@ -373,6 +376,12 @@ pub(crate) fn shared_marker_name(t: u8) -> ShortBytes<12> {
     name.push(b'0' + t % 10);
     name
 }
+
+/// The name of the shared whiteout in the work directory, `whiteout` (as overlayfs names
+/// its own): a whiteout (0/0) that the union's whiteouts are hard links of where the
+/// upper filesystem can link it; like the shared fallthru markers it stays after unmount
+/// until the next read-write mount empties the work directory.
+pub(crate) const SHARED_WHITEOUT_NAME: &[u8] = b"whiteout";
 
 /// Device number of a whiteout (a character device 0/0).
 pub(crate) const WHITEOUT_DEV: u32 = 0;

@@ -115,6 +115,12 @@ impl LowerIndex {
         Ok(Self(v))
     }
 
+    /// The index of entries a directory copy-up read already (sorted by name; the
+    /// lower layer does not change under the union).
+    fn from_sorted(v: copy_up::LowerEntries) -> Self {
+        Self(v)
+    }
+
     /// `Some(Some((ino, d_type)))` for a visible lower entry, `Some(None)` if there is
     /// none, `None` if only a lookup can tell.
     fn find(&self, name: &[u8]) -> Option<Option<(u64, u8)>> {
@@ -173,8 +179,12 @@ fn translate(
             _ => None,
         })
     };
-    // A link of a shared fallthru marker is known by its inode number: no lookup.
+    // A link of a shared fallthru marker or of the shared whiteout is known by its inode
+    // number: no lookup.
     if e.d_type == dtype::CHR {
+        if fs.is_shared_whiteout(e.ino) {
+            return Ok(None);
+        }
         if let Some(t) = fs.shared_marker_type(e.ino) {
             return Ok(lower(false)?.map(|l| (union_ino(None, Some(l)), t)));
         }
@@ -233,6 +243,7 @@ fn build_listing(
     inode: &Inode,
     real: &File,
     stamp: Stamp,
+    mut index: Option<LowerIndex>,
 ) -> Result<Option<Listing>> {
     let updir = upper::file_dentry(real);
     let impure = xattr::has_flag(fs, updir, format::IMPURE);
@@ -246,7 +257,6 @@ fn build_listing(
         return Ok(None);
     }
     let mut entries = KVec::with_capacity(raw.len(), GFP_KERNEL)?;
-    let mut index = None;
     for e in raw {
         let Some((ino, d_type)) = translate(fs, inode, updir, impure, 0, &e, Some(&mut index))?
         else {
@@ -301,8 +311,9 @@ pub(crate) fn iterate(
     if cache.merged.is_some() || (cache.real.is_none() && needs_merge(inode)) {
         return iterate_merged(fs, inode, cache, ctx);
     }
+    let mut index = None;
     if cache.real.is_none() {
-        copy_up::copy_up_dir_entries(dentry)?;
+        index = copy_up::copy_up_dir_entries(dentry)?.map(LowerIndex::from_sorted);
         let updir = copy_up::copy_up(dentry)?;
         cache.real = Some(open_upper_dir(fs, &updir)?);
     }
@@ -319,7 +330,7 @@ pub(crate) fn iterate(
         .cloned();
     let listing = match cached {
         Some(l) => l,
-        None => match build_listing(fs, inode, real, stamp)? {
+        None => match build_listing(fs, inode, real, stamp, index)? {
             Some(l) => {
                 let l = Arc::new(l, GFP_KERNEL)?;
                 *info.listing.lock() = Some(l.clone());

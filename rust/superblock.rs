@@ -110,7 +110,8 @@ pub(crate) struct UnionFs {
     /// mounted read-only (which writes nothing, so it does not make or clean it).
     work: SetOnce<ARef<Dentry>>,
     /// Shared fallthru markers in the work directory, one per `d_type` (made on first
-    /// need): directory copy-up links its fallthrus to them (see [`Self::shared_marker`]).
+    /// need): directory copy-up links its fallthrus to them (see [`Self::shared_marker`]);
+    /// slot 0 (no fallthru type) holds the shared whiteout ([`Self::shared_whiteout`]).
     markers: [SetOnce<ARef<Dentry>>; 16],
     /// The hard-link index, `.union-work/index` (see [`Self::index_entry`]): set at a
     /// read-write mount (made if missing), or at a read-only one if it exists.
@@ -310,6 +311,62 @@ impl UnionFs {
         upper::create(self.upper.mnt(), self.work()?, name.to_bytes(), obj)
     }
 
+    /// Creates a whiteout at `name` in the upper directory `parent`: a hard link of the
+    /// shared whiteout (no inode of its own, as overlayfs does), or, where that cannot be
+    /// made or linked (`EMLINK` on a filesystem with a link limit, a filesystem without
+    /// hard links), a whiteout inode of its own.  Called with the mounter's credentials.
+    pub(crate) fn create_whiteout(&self, parent: &Dentry, name: &[u8]) -> Result<ARef<Dentry>> {
+        let mnt = self.upper.mnt();
+        if let Some(shared) = self.shared_whiteout() {
+            if let Ok(d) = upper::create(mnt, parent, name, NewObject::Link(shared)) {
+                return Ok(d);
+            }
+        }
+        upper::create(mnt, parent, name, NewObject::Whiteout)
+    }
+
+    /// Creates a whiteout under a fresh temporary name in the work directory (see
+    /// [`Self::create_whiteout`]).
+    pub(crate) fn create_temp_whiteout(&self) -> Result<ARef<Dentry>> {
+        let name = vfs::cstring_fmt(fmt!("#{:x}", TEMP_ID.fetch_add(1, Relaxed)))?;
+        self.create_whiteout(self.work()?, name.to_bytes())
+    }
+
+    /// The shared whiteout ([`format::SHARED_WHITEOUT_NAME`] in the work directory), made
+    /// on first need and held for the life of the mount in slot 0 of the markers (0 is no
+    /// fallthru type); `None` if it cannot be made.  Called with the mounter's credentials.
+    pub(crate) fn shared_whiteout(&self) -> Option<&Dentry> {
+        let slot = &self.markers[0];
+        if let Some(d) = slot.as_ref() {
+            return Some(d);
+        }
+        let work = self.work().ok()?;
+        let mnt = self.upper.mnt();
+        let name = format::SHARED_WHITEOUT_NAME;
+        let d = match upper::create(mnt, work, name, NewObject::Whiteout) {
+            Ok(d) => d,
+            // Made by a concurrent caller, or left by an earlier mount of this module
+            // that the mount-time cleaning did not reach: use it if it is a whiteout.
+            Err(e) if e == EEXIST => vfs::lookup_real(mnt, work, name).ok()?,
+            Err(_) => return None,
+        };
+        if !matches!(format::classify_upper(&d), format::UpperKind::Whiteout) {
+            return None;
+        }
+        slot.populate(d);
+        slot.as_ref().map(|d| &**d)
+    }
+
+    /// Whether the upper inode number `ino` is the shared whiteout's: an upper directory
+    /// entry with that `d_ino` is a link of it, i.e. a whiteout (see
+    /// [`Self::shared_marker_type`]).
+    pub(crate) fn is_shared_whiteout(&self, ino: u64) -> bool {
+        self.markers[0]
+            .as_ref()
+            .and_then(|d| d.inode())
+            .is_some_and(|i| i.ino() == ino)
+    }
+
     /// Removes a temporary object from the work directory (best effort: a leftover is
     /// cleaned at the next mount).
     pub(crate) fn discard_temp(&self, d: &Dentry, is_dir: bool) {
@@ -333,6 +390,10 @@ impl UnionFs {
     /// links of it cost the upper layer a directory entry each instead of an inode.  Called
     /// with the mounter's credentials.
     pub(crate) fn shared_marker(&self, t: u8) -> Option<&Dentry> {
+        if t == 0 {
+            // Slot 0 is the shared whiteout's; a type-0 "fallthru" (0/0) is a whiteout.
+            return None;
+        }
         let slot = self.markers.get(usize::from(t))?;
         if let Some(d) = slot.as_ref() {
             return Some(d);

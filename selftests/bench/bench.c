@@ -13,6 +13,9 @@
  *   mmapread FILE N  map FILE and touch one byte per page, N times
  *   append FILE N    open FILE O_WRONLY|O_APPEND, write one byte, close; N times
  *                    (the first one is the copy-up of a lower file)
+ *   links DIR N      create DIR/t, then N hard links DIR/l<i> of it (what a
+ *                    directory copy-up writes for N fallthrus: the floor of a
+ *                    first readdir that writes them)
  *
  * Prints the elapsed seconds of the whole loop.  Timings under TCG are only
  * meaningful as ratios between setups measured in the same VM run.
@@ -149,6 +152,16 @@ int main(int argc, char **argv)
 				sum += m[o];
 			munmap(m, st.st_size);
 			close(fd);
+		}
+	} else if (!strcmp(op, "links")) {
+		char target[4096];
+
+		snprintf(target, sizeof(target), "%s/t", p);
+		close(open_or_die(target, O_CREAT | O_WRONLY | O_EXCL));
+		for (i = 0; i < n; i++) {
+			snprintf(path, sizeof(path), "%s/l%ld", p, i);
+			if (link(target, path))
+				die("link", path);
 		}
 	} else if (!strcmp(op, "append")) {
 		for (i = 0; i < n; i++) {

@@ -697,7 +697,8 @@ static void check_index_dir(int wfd, const char *p)
 
 /*
  * .union-work: a directory, mode 0700, empty when the union is not mounted but for
- * the shared fallthru markers fallthru.1 .. fallthru.15 and the hard-link index.
+ * the shared fallthru markers fallthru.1 .. fallthru.15, the shared whiteout and the
+ * hard-link index.
  */
 static void check_work_dir(int urfd)
 {
@@ -763,6 +764,16 @@ static void check_work_dir(int urfd)
 			    fstatat(dirfd(d), e->d_name, &est, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    S_ISCHR(est.st_mode) && major(est.st_rdev) == 0 &&
 			    minor(est.st_rdev) == t) {
+				free(q);
+				continue;
+			}
+			/*
+			 * whiteout: the shared whiteout (0/0) that whiteouts are
+			 * hard links of; kept and removed like the markers.
+			 */
+			if (!strcmp(e->d_name, "whiteout") &&
+			    fstatat(dirfd(d), e->d_name, &est, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISCHR(est.st_mode) && est.st_rdev == makedev(0, 0)) {
 				free(q);
 				continue;
 			}
