@@ -209,8 +209,8 @@ fn translate(
 }
 
 /// A translated listing of an upper directory, cached in the union inode: what a readdir
-/// shows, with the upper filesystem's positions.  Valid while the upper directory's ctime
-/// and size are unchanged (every change to the directory, its entries or its markers
+/// shows, with the upper filesystem's positions, in their order.  Valid while the upper
+/// directory's ctime and size are unchanged (every change to the directory, its entries or its markers
 /// changes its ctime).
 pub(crate) struct Listing {
     stamp: Stamp,
@@ -272,6 +272,8 @@ fn build_listing(
             GFP_KERNEL,
         )?;
     }
+    // Served in the order of the positions (see `iterate`); they are distinct (above).
+    entries.sort_unstable_by_key(|e| e.pos);
     Ok(Some(Listing {
         stamp,
         entries,
@@ -344,15 +346,15 @@ pub(crate) fn iterate(
     if ctx.pos() == listing.end {
         return Ok(());
     }
+    // The listing is in the order of its positions, so a position it does not have (its
+    // entry was removed, or became a hidden whiteout) resumes at the next entry in that
+    // order -- not at wherever the upper filesystem would resume: tmpfs lists a
+    // directory in the order of its dentry list, to the head of which a rename moves an
+    // entry while its position stays (every copy-up and whiteout over a fallthru is
+    // such a rename), so its own resumption would list entries twice or skip some.
     let from = match listing.entries.get(cache.next) {
-        Some(e) if e.pos == ctx.pos() => Some(cache.next),
-        _ if ctx.pos() == 0 => Some(0),
-        _ => listing.entries.iter().position(|e| e.pos == ctx.pos()),
-    };
-    let Some(from) = from else {
-        // A position this listing does not have (its entry is hidden or gone): read the
-        // upper directory from there.
-        return iterate_live(fs, inode, real, ctx);
+        Some(e) if e.pos == ctx.pos() => cache.next,
+        _ => listing.entries.partition_point(|e| e.pos < ctx.pos()),
     };
     for (i, e) in listing.entries.iter().enumerate().skip(from) {
         cache.next = i;

@@ -292,14 +292,17 @@ static bool is_shared_marker(int dfd, const char *name)
 	unsigned int t;
 	char c;
 
-	return sscanf(name, "fallthru.%u%c", &t, &c) == 1 &&
-	       !fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) &&
+	if (!strcmp(name, "whiteout"))	/* the shared whiteout, 0/0 */
+		t = 0;
+	else if (sscanf(name, "fallthru.%u%c", &t, &c) != 1)
+		return false;
+	return !fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) &&
 	       S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, t);
 }
 
 /*
  * Number of entries (besides . and ..) in @dir, and with @but_markers besides the
- * shared fallthru markers; -1 if it cannot be read.
+ * shared fallthru markers and the shared whiteout; -1 if it cannot be read.
  */
 static int count_entries_but(const char *dir, char *names, size_t size, bool but_markers)
 {

@@ -231,6 +231,10 @@ fresh && mknod "$U/.union-work/fallthru.8" c 0 4
 expect "work_dir_shared_marker_of_wrong_type" 1 ERROR ".union-work/fallthru.8"
 fresh && touch "$U/.union-work/fallthru.8"
 expect "work_dir_shared_marker_not_a_device" 1 ERROR ".union-work/fallthru.8"
+fresh && mknod "$U/.union-work/whiteout" c 0 0 && ln "$U/.union-work/whiteout" "$U/file"
+expect "work_dir_shared_whiteout_is_allowed" 0 "" ""
+fresh && mknod "$U/.union-work/whiteout" c 0 8
+expect "work_dir_shared_whiteout_not_a_whiteout" 1 ERROR ".union-work/whiteout"
 fresh && rmdir "$U/.union-work" && touch "$U/.union-work"
 expect "work_dir_not_a_directory" 1 ERROR ".union-work"
 # ---- the hard-link index: an indexed copy of a lower file with two links

@@ -671,17 +671,21 @@ static void snap_xattrs(FILE *f, const char *path)
 }
 
 /*
- * Whether @rel (relative to the upper root) is a shared fallthru marker: the
+ * Whether @rel (relative to the upper root) is a shared fallthru marker (the
  * character device 0/t named fallthru.<t> in the work directory that directory
- * copy-up links its fallthrus to.
+ * copy-up links its fallthrus to) or the shared whiteout (0/0 named whiteout,
+ * which whiteouts are links of).
  */
 static bool is_shared_marker(const char *rel, const struct stat *st)
 {
 	unsigned int t;
 	char c;
 
-	return sscanf(rel, ".union-work/fallthru.%u%c", &t, &c) == 1 &&
-	       S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, t);
+	if (!strcmp(rel, ".union-work/whiteout"))
+		t = 0;
+	else if (sscanf(rel, ".union-work/fallthru.%u%c", &t, &c) != 1)
+		return false;
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, t);
 }
 
 /*

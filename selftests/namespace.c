@@ -865,6 +865,44 @@ TEST_F(ns, unlink_lower_special_files)
 }
 
 /*
+ * Whiteouts are hard links of one shared whiteout in the work directory (as
+ * overlayfs makes them): no inode each.  They hide their names as any whiteout,
+ * also after the remount that removes the shared one from the work directory
+ * (FINISH); a directory holding only such links counts as empty for rmdir, and
+ * union-fsck takes the shared whiteout of an unmounted union as part of the
+ * format (fsck.sh).
+ */
+TEST_F(ns, whiteouts_link_the_shared_whiteout)
+{
+	struct stat shared, st;
+	const char *names[] = { "a", "b", "d/c" };
+	unsigned int i;
+
+	TREE(L(""), "a=a", "b=b", "d/", "d/c=c", "e/", "e/x=x");
+	START();
+	ASSERT_STREQ("c", listing(M("d")));
+	REMOVE(M(""), "a", "b", "d/c");
+	ASSERT_EQ(0, lstat(U(WORK_DIR "/whiteout"), &shared));
+	EXPECT_TRUE(S_ISCHR(shared.st_mode));
+	EXPECT_EQ(makedev(0, 0), shared.st_rdev);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		ASSERT_EQ(0, lstat(U(names[i]), &st));
+		EXPECT_STREQ("wh", kind(U(names[i])));
+		EXPECT_EQ(shared.st_ino, st.st_ino) TH_LOG("%s is not a link of the shared whiteout", names[i]);
+	}
+	EXPECT_EQ(4, (int)shared.st_nlink);
+	EXPECT_KINDS(M(""), "a:none", "b:none", "d/c:none", "e/x:reg");
+	/* d now holds a shared-whiteout link only: empty; e still shows x. */
+	ASSERT_ERR(ENOTEMPTY, E(rmdir(M("e"))));
+	ASSERT_OK(E(rmdir(M("d"))));
+	EXPECT_STREQ("wh", kind(U("d")));
+	EXPECT_STREQ("e", listing(M("")));
+	FINISH();
+	/* The remount in FINISH emptied the work directory; the links stayed. */
+	EXPECT_STREQ("wh", kind(U("a")));
+}
+
+/*
  * A directory made over a whiteout is a new directory: opaque, not merged
  * with the lower one (union.rst, "Lookup"), so removing a name in it needs
  * no whiteout even where the old lower directory has that name, and the
@@ -1158,6 +1196,64 @@ TEST_F(ns, telldir_seekdir)
 		}
 	}
 	closedir(dir);
+	FINISH();
+}
+
+/*
+ * Copy-ups of entries not read yet, while the directory is being read: each
+ * entry is still listed exactly once.  A copy-up over a fallthru (and a
+ * whiteout over one) is a rename on upper, which tmpfs moves to the head of
+ * its listing order while it keeps its position; resuming where tmpfs would
+ * skipped those entries or listed the ones read already again.
+ */
+TEST_F_TIMEOUT(ns, readdir_during_copy_ups, 120)
+{
+	static struct ent e[2 * NFILES + 4];
+	static int seen[NFILES];
+	int fd, n, total = 0, calls = 0, i, j;
+	bool changed = false;
+
+	make_numbered(_metadata, L("d"), "f%02d", NFILES, "x");
+	START();
+	fd = open_ok(_metadata, M("d"), O_RDONLY | O_DIRECTORY);
+	for (;;) {
+		n = getdents_once(fd, e + total, 2 * NFILES + 4 - total, 256);
+		ASSERT_LE(0, n) TH_LOG("getdents: %s", strerror(-n));
+		if (!n)
+			break;
+		total += n;
+		ASSERT_LT(++calls, 1000) TH_LOG("readdir does not end");
+		if (changed)
+			continue;
+		/* Copy up every second entry not listed yet. */
+		for (i = 0; i < NFILES; i += 2) {
+			char rel[32];
+			bool listed = false;
+
+			snprintf(rel, sizeof(rel), "f%02d", i);
+			for (j = 0; j < total; j++)
+				listed |= !strcmp(e[j].name, rel);
+			if (listed)
+				continue;
+			snprintf(rel, sizeof(rel), "d/f%02d", i);
+			ASSERT_OK(E(chmod(M(rel), 0600)));
+		}
+		changed = true;
+	}
+	close(fd);
+	ASSERT_TRUE(changed);
+	ASSERT_LT(2, total) TH_LOG("the first read listed everything: nothing tested");
+	for (i = 0; i < total; i++) {
+		int idx;
+
+		if (sscanf(e[i].name, "f%d", &idx) == 1 && idx < NFILES)
+			seen[idx]++;
+	}
+	for (i = 0; i < NFILES; i++) {
+		int times = seen[i];
+
+		EXPECT_EQ(1, times) TH_LOG("f%02d listed %d times", i, times);
+	}
 	FINISH();
 }
 
