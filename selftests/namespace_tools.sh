@@ -31,7 +31,9 @@ tree_sig()	# tree_sig DIR
 		find . -mindepth 1 \( -type d -printf '%P %y %m %U:%G %T@\n' \) -o \
 			-printf '%P %y %m %U:%G %s %T@ %l\n' | LC_ALL=C sort
 		find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum
-		getfattr -R -h -d -m '^user\.' . 2>/dev/null
+		# In name order, not readdir order (which no filesystem promises).
+		find . -print0 | LC_ALL=C sort -z |
+			xargs -0r getfattr -h -d -m '^user\.' 2>/dev/null
 	)
 }
 
@@ -43,7 +45,7 @@ lower_sig()
 		cd "$lower" || exit 1
 		find . -printf '%P %y %m %U:%G %s %T@ %C@ %n %l\n' | LC_ALL=C sort
 		find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum
-		getfattr -R -h -d -m - . 2>/dev/null
+		find . -print0 | LC_ALL=C sort -z | xargs -0r getfattr -h -d -m - 2>/dev/null
 	) | sha256sum
 }
 
