@@ -359,8 +359,9 @@ unsafe extern "C" fn splice_write<T: FileOperations>(
     // As for `write_iter`.
     let _lock = inode.lock();
     T::sync_attr(inode);
-    // SAFETY: `file` is open for the call (see above), so are its data and the real file that
-    // holds.
+    // SAFETY: The VFS holds a reference to `file`, an open file of ours, until this returns;
+    // its private data (set at open, dropped at release) and the real file it holds live
+    // as long.
     let real = unsafe { T::opened_file(data_of::<T>(file)).as_ptr() };
     // SAFETY: Both files are open files of ours, held for the call (the VFS's contract,
     // which is `range_op`'s).

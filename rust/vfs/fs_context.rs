@@ -378,7 +378,8 @@ unsafe extern "C" fn fc_parse_param<T: FileSystem>(
     param: *mut sys::fs_parameter,
 ) -> c_int {
     from_result(|| {
-        // SAFETY: `fc` is a valid context of type `T` used by this task (see above).
+        // SAFETY: The VFS passes a context made by `T`'s `init_fs_context`, which only
+        // this task uses while `vfs_parse_fs_param` runs (`fsconfig` holds `uapi_mutex`).
         let ctx = unsafe { FsContext::<T>::from_raw(fc) };
         let mut result = MaybeUninit::<sys::fs_parse_result>::zeroed();
         // SAFETY: Valid context, table and parameter; `result` is writable.  `fs_parse`
@@ -389,9 +390,9 @@ unsafe extern "C" fn fc_parse_param<T: FileSystem>(
         if opt < 0 {
             return Err(Error::from_errno(opt));
         }
-        // SAFETY: `param` is valid for the call; its key is a NUL-terminated string, its
-        // string value null or NUL-terminated, both owned by the parameter, which outlives
-        // this callback.
+        // SAFETY: `vfs_parse_fs_param`'s caller owns `param` until this callback returns;
+        // its key is a NUL-terminated string, its string value null or NUL-terminated, both
+        // owned by the parameter.
         let (key, value) = unsafe {
             let k = sys::union_param_key(param);
             let v = sys::union_param_string(param);

@@ -76,8 +76,9 @@ unsafe extern "C" fn iget_test<T: FileSystem>(
     inode: *mut bindings::inode,
     data: *mut c_void,
 ) -> c_int {
-    // SAFETY: The inode is on a hash chain walked under the RCU read lock, so its memory is
-    // valid for the call.
+    // SAFETY: `find_inode` walks the hash chain holding the RCU read lock, and an inode
+    // is freed only after an RCU grace period once off the chain, so `inode` points to
+    // live memory until this function returns.
     if !unsafe { sys::union_inode_lock_unless_freeing(inode) } {
         // Being evicted (`evict_inode` may be dropping its state): say it matches, so
         // that `find_inode` waits for it to be freed and looks again.

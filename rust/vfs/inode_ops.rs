@@ -260,7 +260,8 @@ impl<T: InodeOperations> InodeVtable<T> {
 #[must_use]
 pub(crate) struct AclResult(*mut bindings::posix_acl);
 
-/// The ACL argument of a `set_acl` call: null (remove) or an ACL valid for the call.
+/// The ACL argument of a `set_acl` call: null (remove) or an ACL the VFS holds a reference
+/// to until the call returns.
 pub(crate) struct AclArg<'a>(*mut bindings::posix_acl, PhantomData<&'a ()>);
 
 /// Proof that the running `get_inode_acl` call is in RCU walk mode: the RCU read lock is
@@ -455,7 +456,8 @@ unsafe extern "C" fn get_acl<T: InodeOperations>(
 /// # Safety
 ///
 /// Called by the VFS (`vfs_set_acl`, `vfs_remove_acl`) with a positive dentry it holds,
-/// its inode locked, and `acl` null or valid for the call.
+/// its inode locked, and `acl` null or an ACL the caller holds a reference to until this
+/// returns.
 unsafe extern "C" fn set_acl<T: InodeOperations>(
     _idmap: *mut bindings::mnt_idmap,
     dentry: *mut bindings::dentry,
@@ -463,8 +465,9 @@ unsafe extern "C" fn set_acl<T: InodeOperations>(
     type_: c_int,
 ) -> c_int {
     from_result(|| {
-        // SAFETY: `vfs_set_acl`/`vfs_remove_acl` hold the positive dentry for the call, and
-        // `acl` is null or valid for it; the `AclArg` does not outlive the call.
+        // SAFETY: `vfs_set_acl`/`vfs_remove_acl` hold a reference to the positive dentry
+        // until this returns, and `acl` is null or an ACL they hold a reference to as long;
+        // neither borrow nor the `AclArg` outlives this function.
         let (d, acl) = unsafe { (Dentry::from_raw(dentry), AclArg(acl, PhantomData)) };
         T::set_acl(d, &acl, type_)?;
         Ok(0)
@@ -485,8 +488,8 @@ unsafe extern "C" fn listxattr<T: InodeOperations>(
     let out = if buf.is_null() || size == 0 {
         None
     } else {
-        // SAFETY: `buf` is writable for `size` bytes (see above) and nothing else accesses
-        // it during the call.
+        // SAFETY: `vfs_listxattr`'s caller passes a buffer of `size` writable bytes that
+        // nothing else accesses until this returns (the slice does not outlive it).
         Some(unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), size) })
     };
     match T::listxattr(d, out) {
@@ -825,8 +828,8 @@ unsafe extern "C" fn setattr<T: InodeOperations>(
     attr: *mut bindings::iattr,
 ) -> c_int {
     from_result(|| {
-        // SAFETY: Valid idmap, dentry and attributes (see above); the permission checks
-        // run against the inode's attributes.
+        // SAFETY: `notify_change` passes its caller's idmap and attributes and holds the
+        // positive dentry with its inode locked until this returns.
         to_result(unsafe { bindings::setattr_prepare(idmap, dentry, attr) })?;
         // SAFETY: `notify_change` holds the dentry for the call; `attr` is the caller's, used
         // only by us during it.

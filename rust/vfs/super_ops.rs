@@ -152,7 +152,8 @@ unsafe extern "C" fn show_options<T: FileSystem>(
     m: *mut bindings::seq_file,
     root: *mut bindings::dentry,
 ) -> c_int {
-    // INVARIANT: `m` is valid for the call, which the `SeqFile` does not outlive.
+    // INVARIANT: `show_vfsmnt` owns the seq_file `m` until this returns, and the `SeqFile`
+    // does not outlive this function.
     let m = SeqFile(m, PhantomData);
     // SAFETY: The mount holds a reference to its root for the call.
     let d = unsafe { Dentry::from_raw(root) };

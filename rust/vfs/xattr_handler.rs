@@ -85,8 +85,8 @@ unsafe extern "C" fn get<T: XattrHandler>(
     let buf = if buffer.is_null() || size == 0 {
         &mut empty[..]
     } else {
-        // SAFETY: Writable for `size` bytes (see above), accessed only by us during the
-        // call.
+        // SAFETY: `__vfs_getxattr`'s caller passes a buffer of `size` writable bytes that
+        // nothing else accesses until this returns (the slice does not outlive it).
         unsafe { core::slice::from_raw_parts_mut(buffer.cast::<u8>(), size) }
     };
     match T::get(d, name, buf) {
