@@ -210,8 +210,8 @@ fn translate(
 
 /// A translated listing of an upper directory, cached in the union inode: what a readdir
 /// shows, with the upper filesystem's positions, in their order.  Valid while the upper
-/// directory's ctime and size are unchanged (every change to the directory, its entries or its markers
-/// changes its ctime).
+/// directory's ctime and size are unchanged (every change to the directory, its entries
+/// or its markers changes its ctime).
 pub(crate) struct Listing {
     stamp: Stamp,
     entries: KVec<Entry>,

@@ -305,10 +305,19 @@ impl UnionFs {
         core::ptr::eq(d, self.upper.root())
     }
 
+    /// A fresh temporary name for an object built in the work directory.
+    fn temp_name() -> Result<CString> {
+        vfs::cstring_fmt(fmt!("#{:x}", TEMP_ID.fetch_add(1, Relaxed)))
+    }
+
     /// Creates `obj` under a fresh temporary name in the work directory.
     pub(crate) fn create_temp(&self, obj: NewObject<'_>) -> Result<ARef<Dentry>> {
-        let name = vfs::cstring_fmt(fmt!("#{:x}", TEMP_ID.fetch_add(1, Relaxed)))?;
-        upper::create(self.upper.mnt(), self.work()?, name.to_bytes(), obj)
+        upper::create(
+            self.upper.mnt(),
+            self.work()?,
+            Self::temp_name()?.to_bytes(),
+            obj,
+        )
     }
 
     /// Creates a whiteout at `name` in the upper directory `parent`: a hard link of the
@@ -328,33 +337,19 @@ impl UnionFs {
     /// Creates a whiteout under a fresh temporary name in the work directory (see
     /// [`Self::create_whiteout`]).
     pub(crate) fn create_temp_whiteout(&self) -> Result<ARef<Dentry>> {
-        let name = vfs::cstring_fmt(fmt!("#{:x}", TEMP_ID.fetch_add(1, Relaxed)))?;
-        self.create_whiteout(self.work()?, name.to_bytes())
+        self.create_whiteout(self.work()?, Self::temp_name()?.to_bytes())
     }
 
     /// The shared whiteout ([`format::SHARED_WHITEOUT_NAME`] in the work directory), made
     /// on first need and held for the life of the mount in slot 0 of the markers (0 is no
     /// fallthru type); `None` if it cannot be made.  Called with the mounter's credentials.
     pub(crate) fn shared_whiteout(&self) -> Option<&Dentry> {
-        let slot = &self.markers[0];
-        if let Some(d) = slot.as_ref() {
-            return Some(d);
-        }
-        let work = self.work().ok()?;
-        let mnt = self.upper.mnt();
-        let name = format::SHARED_WHITEOUT_NAME;
-        let d = match upper::create(mnt, work, name, NewObject::Whiteout) {
-            Ok(d) => d,
-            // Made by a concurrent caller, or left by an earlier mount of this module
-            // that the mount-time cleaning did not reach: use it if it is a whiteout.
-            Err(e) if e == EEXIST => vfs::lookup_real(mnt, work, name).ok()?,
-            Err(_) => return None,
-        };
-        if !matches!(format::classify_upper(&d), format::UpperKind::Whiteout) {
-            return None;
-        }
-        slot.populate(d);
-        slot.as_ref().map(|d| &**d)
+        self.shared_node(
+            &self.markers[0],
+            format::SHARED_WHITEOUT_NAME,
+            NewObject::Whiteout,
+            |k| matches!(k, format::UpperKind::Whiteout),
+        )
     }
 
     /// Whether the upper inode number `ino` is the shared whiteout's: an upper directory
@@ -395,28 +390,39 @@ impl UnionFs {
             return None;
         }
         let slot = self.markers.get(usize::from(t))?;
+        self.shared_node(
+            slot,
+            format::shared_marker_name(t).as_bytes(),
+            NewObject::Node(vfs::S_IFCHR, format::fallthru_dev(t)),
+            |k| matches!(k, format::UpperKind::Fallthru(k) if k == t),
+        )
+    }
+
+    /// The shared node `slot` holds: made as `obj` named `name` in the work directory on
+    /// first need (or the one of that name a concurrent caller made), if it is of the kind
+    /// `is_kind` accepts; `None` if it cannot be made.  A concurrent caller may set the
+    /// slot first; both dentries name the same node, or the loser's is just not shared.
+    fn shared_node<'a>(
+        &'a self,
+        slot: &'a SetOnce<ARef<Dentry>>,
+        name: &[u8],
+        obj: NewObject<'_>,
+        is_kind: impl Fn(format::UpperKind) -> bool,
+    ) -> Option<&'a Dentry> {
         if let Some(d) = slot.as_ref() {
             return Some(d);
         }
         let work = self.work().ok()?;
-        let name = format::shared_marker_name(t);
         let mnt = self.upper.mnt();
-        let d = match upper::create(
-            mnt,
-            work,
-            name.as_bytes(),
-            NewObject::Node(vfs::S_IFCHR, format::fallthru_dev(t)),
-        ) {
+        let d = match upper::create(mnt, work, name, obj) {
             Ok(d) => d,
-            // Made by a concurrent copy-up: use that one.
-            Err(e) if e == EEXIST => vfs::lookup_real(mnt, work, name.as_bytes()).ok()?,
+            // Made by a concurrent caller: use that one.
+            Err(e) if e == EEXIST => vfs::lookup_real(mnt, work, name).ok()?,
             Err(_) => return None,
         };
-        if !matches!(format::classify_upper(&d), format::UpperKind::Fallthru(k) if k == t) {
+        if !is_kind(format::classify_upper(&d)) {
             return None;
         }
-        // A concurrent caller may have set the slot first; both dentries name the same
-        // marker, or the loser's is just not shared.
         slot.populate(d);
         slot.as_ref().map(|d| &**d)
     }
