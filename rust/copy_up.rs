@@ -78,8 +78,7 @@ pub(crate) fn copy_up_meta(d: &Dentry) -> Result<ARef<Dentry>> {
         return Ok(u.clone());
     }
     let meta = info
-        .lower
-        .as_ref()
+        .lower()
         .and_then(|l| l.inode())
         .is_some_and(|i| i.mode() & S_IFMT == S_IFREG && vfs::nlink_of(i) == 1);
     copy_up_ancestors(d)?;
@@ -134,7 +133,7 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
         // makes path-based callers look the name up again and see the current state.
         return Err(ESTALE);
     }
-    let lower = info.lower.clone().ok_or(EIO)?;
+    let lower = info.lower().cloned().ok_or(EIO)?;
     let pupper = upper_parent(d)?;
     // The name cannot change under us: renaming an object that is not on upper needs its
     // copy-up, and unlink, rmdir and rename over it wait for `copy_up_lock`.  `install`
@@ -235,7 +234,7 @@ impl Times {
     fn restore(&self, fs: &UnionFs, d: &Dentry, info: Option<&crate::inode::UnionInode>) {
         // What users saw before the change (with the rules of `inode::shown_dir_ctime`).
         let seen = match (info, self.at_mt, self.ctime) {
-            (Some(info), Some((_, (m_s, m_ns))), Some((c_s, c_ns))) if info.lower.is_some() => {
+            (Some(info), Some((_, (m_s, m_ns))), Some((c_s, c_ns))) if info.lower().is_some() => {
                 let t = |s, ns: i64| bindings::timespec64 {
                     tv_sec: s,
                     tv_nsec: ns as isize,
@@ -507,7 +506,7 @@ fn copy_up_data(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Den
     if !info.is_metacopy() {
         return Ok(upper);
     }
-    let lower = info.lower.clone().ok_or(EIO)?;
+    let lower = info.lower().cloned().ok_or(EIO)?;
     let _creds = fs.override_creds();
     let cred = fs.creator_cred();
     let mut st = vfs::Kstat::default();
@@ -834,7 +833,7 @@ pub(crate) fn install(
 pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result<Option<LowerEntries>> {
     let inode = d.inode().ok_or(ENOENT)?;
     let info = inode.union_info();
-    if info.is_opaque() || info.lower.is_none() {
+    if info.is_opaque() || info.lower().is_none() {
         return Ok(None);
     }
     let updir = copy_up(d)?;
@@ -843,7 +842,7 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result<Option<LowerEntries>> {
     if info.is_opaque() {
         return Ok(None);
     }
-    let lodir = info.lower.as_ref().ok_or(EIO)?;
+    let lodir = info.lower().ok_or(EIO)?;
     let is_root = fs.is_root_upper(&updir);
     let _creds = fs.override_creds();
     let mnt = fs.upper().mnt();

@@ -49,7 +49,7 @@ use kernel::{
 /// fallthru could otherwise reappear: the whiteout states the removal on disk).
 fn lower_shows_through(fs: &UnionFs, parent: &Inode, name: &[u8]) -> Result<bool> {
     let pinfo = parent.union_info();
-    let Some(lodir) = pinfo.lower.as_ref() else {
+    let Some(lodir) = pinfo.lower() else {
         return Ok(false);
     };
     let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
@@ -113,7 +113,7 @@ fn forget_if_gone(inode: &Inode, is_dir: bool) {
 
 /// Whether the lower entry at `name` in `parent` is a directory (hidden or not).
 fn lower_is_dir(fs: &UnionFs, parent: &Inode, name: &[u8]) -> Result<bool> {
-    let Some(lodir) = parent.union_info().lower.as_ref() else {
+    let Some(lodir) = parent.union_info().lower() else {
         return Ok(false);
     };
     let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
@@ -275,8 +275,8 @@ fn same_lower_object(a: &Inode, b: &Inode) -> bool {
         return false;
     }
     match (
-        ai.lower.as_ref().and_then(|l| l.inode()),
-        bi.lower.as_ref().and_then(|l| l.inode()),
+        ai.lower().and_then(|l| l.inode()),
+        bi.lower().and_then(|l| l.inode()),
     ) {
         (Some(x), Some(y)) => core::ptr::eq(x, y),
         _ => false,
@@ -289,7 +289,7 @@ fn same_lower_object(a: &Inode, b: &Inode) -> bool {
 /// a lower one was removed, or moved onto a lower directory's name, are upper-only (see
 /// `namei::lookup`) and rename normally.
 fn has_lower_part(d: &Inode) -> bool {
-    d.union_info().lower.is_some()
+    d.union_info().lower().is_some()
 }
 
 /// Fails with `ENOTEMPTY` unless the union directory `d` shows no entries; leaves its
@@ -303,7 +303,7 @@ fn check_empty_dir(d: &Dentry) -> Result {
         return Ok(());
     };
     let _creds = fs.override_creds();
-    if copy_up::upper_dir_has_entries(fs, u, info.lower.as_deref())? {
+    if copy_up::upper_dir_has_entries(fs, u, info.lower().map(|l| &**l))? {
         return Err(ENOTEMPTY);
     }
     Ok(())

@@ -22,6 +22,8 @@ use crate::{
         AclArg,
         AclResult,
         Dentry,
+        EvictRef,
+        Evicting,
         Fiemap,
         FileAttr,
         Idmap,
@@ -61,10 +63,11 @@ pub(crate) const LOWER_INO_BIT: u64 = 1 << 63;
 #[pin_data]
 pub(crate) struct UnionInode {
     /// The upper object, once there is one (set at lookup, creation or copy-up; never
-    /// changes afterwards).
-    upper: SetOnce<ARef<Dentry>>,
-    /// The lower object, if any and visible (for directories: merged).
-    pub(crate) lower: Option<ARef<Dentry>>,
+    /// changes afterwards; released at eviction).
+    upper: SetOnce<EvictRef<Dentry>>,
+    /// The lower object, if any and visible (for directories: merged; released at
+    /// eviction).
+    lower: Option<EvictRef<Dentry>>,
     /// Upper directory marked opaque: lower entries are hidden unless a fallthru names them.
     opaque: Atomic<bool>,
     /// Regular files: the upper object holds the metadata only (metadata-only copy-up,
@@ -107,11 +110,11 @@ impl UnionInode {
     ) -> impl PinInit<Self> {
         let set = SetOnce::new();
         if let Some(u) = upper {
-            set.populate(u);
+            set.populate(EvictRef::new(u));
         }
         pin_init!(Self {
             upper: set,
-            lower,
+            lower: lower.map(EvictRef::new),
             opaque: Atomic::new(opaque),
             metacopy: Atomic::new(metacopy),
             indexed: Atomic::new(false),
@@ -123,12 +126,29 @@ impl UnionInode {
 
     /// The upper object, if there is one.
     pub(crate) fn upper(&self) -> Option<&ARef<Dentry>> {
-        self.upper.as_ref()
+        self.upper.as_ref().map(|u| &**u)
+    }
+
+    /// The lower object, if any and visible (for directories: merged).
+    pub(crate) fn lower(&self) -> Option<&ARef<Dentry>> {
+        self.lower.as_deref()
     }
 
     /// Records the upper object made by copy-up.  Called with `copy_up_lock` held.
     pub(crate) fn set_upper(&self, upper: ARef<Dentry>) {
-        self.upper.populate(upper);
+        self.upper.populate(EvictRef::new(upper));
+    }
+
+    /// Eviction: gives back the real objects and the cached listing (RCU-walk callbacks
+    /// may still read the two real dentries' memory until the state is freed).
+    pub(crate) fn evict(&self, ev: &Evicting<'_>) {
+        if let Some(u) = self.upper.as_ref() {
+            u.release(ev);
+        }
+        if let Some(l) = &self.lower {
+            l.release(ev);
+        }
+        self.forget_listing();
     }
 
     /// Drops the cached readdir listing: the union changed the upper directory.  The
@@ -171,7 +191,7 @@ impl UnionInode {
     pub(crate) fn data(&self) -> Result<(&Dentry, Which)> {
         let real = self.real();
         if real.1 == Which::Upper && self.is_metacopy() {
-            return self.lower.as_deref().map(|l| (l, Which::Lower)).ok_or(EIO);
+            return self.lower().map(|l| (&**l, Which::Lower)).ok_or(EIO);
         }
         Ok(real)
     }
@@ -201,7 +221,7 @@ impl UnionInode {
     }
 
     fn key_inode(&self) -> Option<&Inode> {
-        let lower = self.lower.as_ref().and_then(|d| d.inode());
+        let lower = self.lower().and_then(|d| d.inode());
         if lower.is_some_and(|i| i.is_dir()) {
             return lower;
         }
@@ -221,12 +241,12 @@ impl UnionInode {
         let is_dir = self.real_inode().is_some_and(|i| i.is_dir());
         !is_dir
             || (ptr_of(self.upper()) == ptr_of(found.upper())
-                && ptr_of(self.lower.as_ref()) == ptr_of(found.lower.as_ref()))
+                && ptr_of(self.lower()) == ptr_of(found.lower()))
     }
 
     /// The object users see: upper if present, else lower.
     pub(crate) fn real(&self) -> (&Dentry, Which) {
-        match (self.upper(), &self.lower) {
+        match (self.upper(), self.lower()) {
             (Some(u), _) => (u, Which::Upper),
             (None, Some(l)) => (l, Which::Lower),
             // INVARIANT (upheld by `namei::lookup` and `root_inode`): one of the two exists.
@@ -244,19 +264,15 @@ impl UnionInode {
     /// its own union inode, and the copied name reports the upper inode number.  (Lower
     /// regular files keep their links across copy-up: see [`Self::is_indexed`].)
     pub(crate) fn shares_lower_links(&self) -> bool {
-        self.lower
-            .as_ref()
-            .and_then(|l| l.inode())
-            .is_some_and(|i| {
-                !i.is_dir() && i.mode() & vfs::S_IFMT != vfs::S_IFREG && vfs::nlink_of(i) > 1
-            })
+        self.lower().and_then(|l| l.inode()).is_some_and(|i| {
+            !i.is_dir() && i.mode() & vfs::S_IFMT != vfs::S_IFREG && vfs::nlink_of(i) > 1
+        })
     }
 
     /// Whether this is a lower regular file with several hard links: its copy-up makes an
     /// indexed copy that all its names share.
     pub(crate) fn lower_is_linked_file(&self) -> bool {
-        self.lower
-            .as_ref()
+        self.lower()
             .and_then(|l| l.inode())
             .is_some_and(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG && vfs::nlink_of(i) > 1)
     }
@@ -273,8 +289,7 @@ impl UnionInode {
     pub(crate) fn is_merged_dir(&self) -> bool {
         self.upper().is_some()
             && self
-                .lower
-                .as_ref()
+                .lower()
                 .is_some_and(|l| l.inode().is_some_and(|i| i.is_dir()))
     }
 }
@@ -317,8 +332,7 @@ pub(crate) fn make_inode(
         rdev: real.rdev(),
         ino: union_ino(
             info.upper().and_then(|d| d.inode()).map(|i| i.ino()),
-            info.lower
-                .as_ref()
+            info.lower()
                 .and_then(|d| d.inode())
                 .map(|i| i.ino())
                 .or(origin),
@@ -430,7 +444,7 @@ pub(crate) fn lower_stat(
     info: &UnionInode,
     flags: u32,
 ) -> Result<Option<vfs::Kstat>> {
-    let Some(lower) = info.lower.as_ref() else {
+    let Some(lower) = info.lower() else {
         return Ok(None);
     };
     let mut lst = vfs::Kstat::default();
@@ -478,6 +492,8 @@ const MAY_WRITE: i32 = 0x2;
 const MAY_READ: i32 = 0x4;
 /// `MAY_APPEND`.
 const MAY_APPEND: i32 = 0x8;
+/// `MAY_NOT_BLOCK`: the check runs in RCU walk mode.
+const MAY_NOT_BLOCK: i32 = 0x80;
 
 /// `permission`: every access is checked twice, as overlayfs does: on the union inode
 /// with the caller's credentials (`generic`: mode bits, owner, POSIX ACLs), then on the
@@ -488,7 +504,13 @@ pub(crate) fn permission(inode: &Inode, mask: i32, idmap: &Idmap<'_>) -> Result 
     let fs = inode.sb().union_fs();
     let (real, which) = inode.union_info().real();
     let Some(ri) = real.inode() else {
-        return Err(ENOENT);
+        // In RCU walk mode, the inode may be being evicted (its real dentry released and
+        // killed): let the walk retry with references.
+        return Err(if mask & MAY_NOT_BLOCK != 0 {
+            ECHILD
+        } else {
+            ENOENT
+        });
     };
     let mut mask = mask;
     let special = matches!(

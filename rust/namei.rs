@@ -104,7 +104,7 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
 
     let mut lower = None;
     if want_lower {
-        if let Some(lodir) = &parent.lower {
+        if let Some(lodir) = parent.lower() {
             lower = lookup_lower(fs, lodir, name)?;
         }
     }
@@ -190,7 +190,7 @@ fn metacopy_data(
     name: &[u8],
     ino: u64,
 ) -> Result<Option<ARef<Dentry>>> {
-    let found = match &parent.lower {
+    let found = match parent.lower() {
         Some(lodir) => lookup_lower(fs, lodir, name)?,
         None => None,
     };

@@ -158,7 +158,7 @@ fn translate(
         return Ok(Some((union_ino(Some(e.ino), None), e.d_type)));
     }
     let mut lower = |want_dir: bool| -> Result<Option<u64>> {
-        let Some(lodir) = info.lower.as_ref() else {
+        let Some(lodir) = info.lower() else {
             return Ok(None);
         };
         if let Some(index) = index.as_deref_mut() {
@@ -374,7 +374,9 @@ pub(crate) fn iterate(
 /// its next first readdir, as usual.
 fn needs_merge(inode: &Inode) -> bool {
     let info = inode.union_info();
-    inode.sb().is_rdonly() && info.lower.is_some() && !(info.is_opaque() && info.upper().is_some())
+    inode.sb().is_rdonly()
+        && info.lower().is_some()
+        && !(info.is_opaque() && info.upper().is_some())
 }
 
 /// Builds the in-memory merged listing of a read-only union's directory: `.` and `..`,
@@ -427,7 +429,7 @@ fn build_merged(fs: &UnionFs, inode: &Inode) -> Result<KVec<Entry>> {
     }
     upper_names.sort_unstable_by(|a, b| a[..].cmp(&b[..]));
     let opaque = info.is_opaque() && info.upper().is_some();
-    if let (Some(lodir), false) = (info.lower.as_ref(), opaque) {
+    if let (Some(lodir), false) = (info.lower(), opaque) {
         let is_root = info.upper().is_some_and(|u| fs.is_root_upper(u));
         for (name, _) in vfs::dir_entries(fs.lower().mnt(), lodir, fs.creator_cred())? {
             if upper_names

@@ -4,6 +4,8 @@
  * constant tables that Rust cannot reach through bindings live here; the
  * filesystem logic is in Rust.
  */
+#include <linux/rcupdate.h>
+
 #include "shim.h"
 
 int union_fs_parse(struct fs_context *fc, const struct fs_parameter_spec *desc,
@@ -742,4 +744,9 @@ bool union_inode_lock_unless_freeing(struct inode *inode)
 void union_inode_unlock_state(struct inode *inode)
 {
 	spin_unlock(&inode->i_lock);
+}
+
+void union_rcu_barrier(void)
+{
+	rcu_barrier();
 }

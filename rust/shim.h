@@ -143,4 +143,7 @@ int union_kern_path_dir(const char *name, struct path *path);
 bool union_inode_lock_unless_freeing(struct inode *inode);
 void union_inode_unlock_state(struct inode *inode);
 
+/* Waits for the RCU callbacks queued so far (`free_inode`) before module exit. */
+void union_rcu_barrier(void);
+
 #endif /* UNION_SHIM_H */

@@ -815,6 +815,10 @@ impl FileSystem for Union {
         crate::inode::root_inode(sb)
     }
 
+    fn evict_inode(data: &crate::inode::UnionInode, ev: &vfs::Evicting<'_>) {
+        data.evict(ev);
+    }
+
     fn statfs(d: &Dentry, buf: &mut vfs::Kstatfs) -> Result {
         statfs(d.sb().union_fs(), buf)
     }

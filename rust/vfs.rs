@@ -76,7 +76,11 @@ pub(crate) use inode_ops::{
     InodeOperations,
     RcuWalk, //
 };
-pub(crate) use super_ops::SeqFile;
+pub(crate) use super_ops::{
+    EvictRef,
+    Evicting,
+    SeqFile, //
+};
 pub(crate) use xattr_handler::XattrHandler;
 
 use core::{

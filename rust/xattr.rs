@@ -122,7 +122,7 @@ pub(crate) fn setxattr(d: &Dentry, name: &CStr, value: Option<&[u8]>, flags: i32
     let inode = d.inode().ok_or(ENOENT)?;
     let fs = inode.sb().union_fs();
     let info = inode.union_info();
-    if let (None, Some(lower)) = (info.upper(), info.lower.as_ref()) {
+    if let (None, Some(lower)) = (info.upper(), info.lower()) {
         // A change that is going to fail must not copy the object up (which would break
         // its lower hard links and change its inode number for nothing): removing or
         // replacing an xattr the lower object does not have, or creating one it has.

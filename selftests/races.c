@@ -14,6 +14,8 @@
  * - dir.*: a directory removed and made again at the same name while a
  *   process still has the old one as its cwd is a new directory (no stale
  *   union inode, no second alias).
+ * - rcu_walk.*: path walks in RCU mode through a directory whose union
+ *   inode is being evicted never read freed union state.
  *
  * Each test works in its own mount namespace on private tmpfs layers (the
  * upper on a tmpfs of its own, so statfs shows a copy-up's progress: the
@@ -487,6 +489,72 @@ TEST_F(races, rmdir_mkdir_with_old_cwd)
 TEST_F(races, rmdir_mkdir_with_old_cwd_listed_parent)
 {
 	rmdir_mkdir_cwd(_metadata, self, true);
+}
+
+/*
+ * RCU-walk permission checks on a directory whose union inode is being
+ * evicted: every rmdir evicts the inode of d while walkers (root, and uid
+ * 1000 for the group/other class and ACL checks) go through d in RCU walk
+ * mode.  The union state such a walk reads must outlive the eviction by an
+ * RCU grace period (free_inode): freed in evict_inode, the debug kernel's
+ * KASAN reported the walk's read of freed state (the kernel log check fails
+ * the test on it).  The walks only ever see d (0) or no d (ENOENT).
+ */
+#define RCU_WALKERS	2
+#define RCU_ROUNDS	20000
+
+TEST_F_TIMEOUT(races, rcu_walk_through_a_dir_being_evicted, 600)
+{
+	/* [0]: stop; [1 + k]: walks of walker k that went through d; [3]: errno */
+	volatile int *sh;
+	char d[PATH_LEN], dot[PATH_LEN];
+	pid_t pid[RCU_WALKERS];
+	int i, k, status;
+
+	sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		  -1, 0);
+	ASSERT_NE(MAP_FAILED, sh);
+	ASSERT_EQ(0, union_mount(&self->l));
+	snprintf(d, sizeof(d), "%s", M("d"));
+	snprintf(dot, sizeof(dot), "%s", M("d/."));
+	for (k = 0; k < RCU_WALKERS; k++) {
+		pid[k] = fork();
+		ASSERT_LE(0, pid[k]);
+		if (pid[k] == 0) {
+			struct stat st;
+
+			if (k == 1 && (setgroups(0, NULL) ||
+				       setresgid(1000, 1000, 1000) ||
+				       setresuid(1000, 1000, 1000)))
+				_exit(AS_USER_SETUP_FAILED);
+			while (!__atomic_load_n(&sh[0], __ATOMIC_ACQUIRE)) {
+				if (stat(dot, &st) == 0)
+					__atomic_add_fetch(&sh[1 + k], 1, __ATOMIC_RELAXED);
+				else if (errno != ENOENT)
+					sh[3] = errno;
+			}
+			_exit(0);
+		}
+	}
+	/* At least RCU_ROUNDS evictions, and on until each walker went through d. */
+	for (i = 0; i < RCU_ROUNDS * 10; i++) {
+		ASSERT_EQ(0, mkdir(d, 0755));
+		ASSERT_EQ(0, rmdir(d));
+		if (i >= RCU_ROUNDS && __atomic_load_n(&sh[1], __ATOMIC_RELAXED) &&
+		    __atomic_load_n(&sh[2], __ATOMIC_RELAXED))
+			break;
+	}
+	__atomic_store_n(&sh[0], 1, __ATOMIC_RELEASE);
+	for (k = 0; k < RCU_WALKERS; k++) {
+		ASSERT_EQ(pid[k], waitpid(pid[k], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status));
+		EXPECT_EQ(0, WEXITSTATUS(status));
+		EXPECT_LT(0, sh[1 + k]) TH_LOG("walker %d never went through d", k);
+	}
+	EXPECT_EQ(0, sh[3]) TH_LOG("a walk failed: %s", strerror(sh[3]));
+	EXPECT_STREQ("none", kind(M("d")));
+	EXPECT_STREQ("none", kind(U("d")));
+	munmap((void *)sh, 4096);
 }
 
 TEST_HARNESS_MAIN

@@ -97,6 +97,12 @@ pub(crate) trait FileSystem: Sized + 'static {
     /// The root inode of a new superblock (whose state is set up).
     fn root_inode(sb: &SuperBlock) -> Result<ARef<Inode>>;
 
+    /// Eviction of an inode with state `data`: gives back what the state holds (each
+    /// [`super_ops::EvictRef`]) while RCU-walk callbacks may still read it.  The state
+    /// itself is dropped an RCU grace period later, in softirq context, where dropping a
+    /// reference that was not released could sleep.
+    fn evict_inode(_data: &Self::InodeData, _ev: &super_ops::Evicting<'_>) {}
+
     /// `statfs` of the filesystem of `d`.
     fn statfs(_d: &super::Dentry, _buf: &mut super::Kstatfs) -> Result {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
@@ -240,6 +246,10 @@ impl<T: FileSystem> Drop for Registration<T> {
         // that owns the type, which cannot be unloaded while a superblock of the type lives
         // (`owner` pins it), so none uses the type any more.
         unsafe { bindings::unregister_filesystem(self.ty.as_ptr()) };
+        // The inodes of the type's last superblocks may still wait for `free_inode::<T>`
+        // (an RCU callback in this module's code): let them run before the module goes.
+        // SAFETY: Process context, no lock held (module exit).
+        unsafe { sys::union_rcu_barrier() };
         self.ty.claimed.store(false, Ordering::Release);
     }
 }

@@ -80,15 +80,16 @@ unsafe extern "C" fn iget_test<T: FileSystem>(
     // is freed only after an RCU grace period once off the chain, so `inode` points to
     // live memory until this function returns.
     if !unsafe { sys::union_inode_lock_unless_freeing(inode) } {
-        // Being evicted (`evict_inode` may be dropping its state): say it matches, so
-        // that `find_inode` waits for it to be freed and looks again.
+        // Being evicted (`evict_inode` may be releasing what its state holds): say it
+        // matches, so that `find_inode` waits for it to be freed and looks again.
         return 1;
     }
     // SAFETY: `data` is the `IgetData<T>` on `get_inode`'s stack, whose `data` is that
     // caller's valid (not yet shared) state.  A hashed `T` inode has its `i_private` set
-    // before it is hashed (`iget_set`) and dropped only by `evict_inode::<T>`, which runs
-    // after `I_FREEING` is set under `i_lock`: we hold `i_lock` and saw neither flag, so
-    // the state is alive until we unlock.
+    // before it is hashed (`iget_set`), released by `evict_inode::<T>`, which runs after
+    // `I_FREEING` is set under `i_lock`, and freed by `free_inode::<T>` after that: we
+    // hold `i_lock` and saw neither flag, so the state is alive and unreleased until we
+    // unlock.
     let r = unsafe {
         let found = (*inode).i_private as *const T::InodeData;
         let data = &*data.cast::<IgetData<T>>();
@@ -125,7 +126,7 @@ pub(crate) fn get_inode<T: FileSystem>(
     }
     let key = data.key();
     // SAFETY: The box is only moved as a pointer; it is never unpinned (we rebuild the
-    // `Pin` before dropping it, and `evict_inode` does too).
+    // `Pin` before dropping it, and `free_inode` does too).
     let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(data) });
     let mut idata = IgetData::<T> { key, data: raw };
     let inode = if new.hashed {
@@ -221,15 +222,15 @@ impl Inode {
             return None;
         }
         // SAFETY: The inode is valid; `i_private` of a `T` inode is written only before the
-        // inode is visible (`get_inode::<T>`, the only allocator of `T` inodes) and
-        // cleared in `evict_inode::<T>`.
+        // inode is visible (`get_inode::<T>`, the only allocator of `T` inodes).
         let p = unsafe { (*self.as_ptr()).i_private } as *const T::InodeData;
         // SAFETY: A non-null `i_private` of an inode of a `T` superblock is the pinned
-        // `KBox<T::InodeData>` leaked by `get_inode::<T>`, which `evict_inode::<T>` frees
-        // when the inode dies, which a borrow that pins the inode (a reference, or a held
-        // dentry or open file) rules out.  (A borrow from an RCU-walk callback pins only
-        // the inode's memory: see "Object lifetimes" in Documentation/development.rst for
-        // the window this leaves.)
+        // `KBox<T::InodeData>` leaked by `get_inode::<T>`, which `free_inode::<T>` frees
+        // an RCU grace period after the inode is evicted.  A borrow that pins the inode (a
+        // reference, or a held dentry or open file) rules the eviction out; one from an
+        // RCU-walk callback pins the inode's memory, under the RCU read lock, which keeps
+        // the state until the callback returns (it may find the state's `EvictRef`s
+        // released: see `super_ops`).
         (!p.is_null()).then(|| unsafe { &*p })
     }
 }

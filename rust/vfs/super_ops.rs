@@ -1,7 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `super_operations` of a [`FileSystem`], and the end of its superblocks (`kill_sb`) and
-//! inodes (`evict_inode`).
+//! inodes (`evict_inode`, `free_inode`).
+//!
+//! An inode's state ends in two steps, as overlayfs' (`ovl_destroy_inode`,
+//! `ovl_free_inode`): `evict_inode` lets the filesystem give back what the state holds
+//! ([`FileSystem::evict_inode`], [`EvictRef::release`]), synchronously, so real objects
+//! go when the inode goes; the state's memory is freed by `free_inode`, which the VFS
+//! calls an RCU grace period after eviction.  So an RCU-walk callback (`permission`,
+//! `get_inode_acl` with `MAY_NOT_BLOCK`), which pins only the inode's memory, never reads
+//! freed state: it reads pointers to real dentries whose memory the RCU read lock keeps.
 //!
 //! C header: [`include/linux/fs/super_types.h`](srctree/include/linux/fs/super_types.h).
 
@@ -17,13 +25,27 @@ use core::{
         CStr, //
     },
     marker::PhantomData,
-    mem::MaybeUninit,
+    mem::{
+        ManuallyDrop,
+        MaybeUninit, //
+    },
+    ops::Deref,
     ptr, //
 };
 use kernel::{
     bindings,
     error::from_result,
-    prelude::*, //
+    prelude::*,
+    sync::{
+        aref::{
+            ARef,
+            AlwaysRefCounted, //
+        },
+        atomic::{
+            ordering,
+            Atomic, //
+        },
+    }, //
 };
 
 /// The `super_operations` of `T`.
@@ -47,6 +69,7 @@ impl<T: FileSystem> SuperVtable<T> {
             None
         },
         evict_inode: Some(evict_inode::<T>),
+        free_inode: Some(free_inode::<T>),
         drop_inode: Some(bindings::inode_just_drop),
         // SAFETY: All-zero is a valid `super_operations` (all callbacks `None`).
         ..unsafe { MaybeUninit::zeroed().assume_init() }
@@ -75,27 +98,110 @@ pub(super) unsafe extern "C" fn kill_sb<T: FileSystem>(sb: *mut bindings::super_
     }
 }
 
+/// Proof that the running code is `evict_inode` of the inode whose state it comes with:
+/// nobody holds the inode or can find it any more, so nothing but an RCU-walk callback
+/// (which pins only the inode's memory and takes no reference) can read its state until
+/// `free_inode` frees it.
+pub(crate) struct Evicting<'a>(PhantomData<&'a ()>);
+
+/// A counted reference held by an inode's state that eviction gives back
+/// ([`Self::release`]) while the state's memory lives on until `free_inode`, an RCU grace
+/// period later.
+///
+/// After the release, the pointer stays in place and is no longer counted: an RCU-walk
+/// callback still reading the state reaches an object whose memory its RCU read lock
+/// keeps (dentries and inodes are freed through RCU), which it reads and never takes a
+/// reference to.  Nothing else can reach the state by then (see [`Evicting`]).
+///
+/// # Invariants
+///
+/// `r` holds a reference to its object while `released` is false; `released` goes from
+/// false to true at most once, in `evict_inode`.
+pub(crate) struct EvictRef<T: AlwaysRefCounted> {
+    r: ManuallyDrop<ARef<T>>,
+    released: Atomic<bool>,
+}
+
+impl<T: AlwaysRefCounted> EvictRef<T> {
+    /// Holds `r` until the owning inode is evicted (or the state is dropped unused).
+    pub(crate) fn new(r: ARef<T>) -> Self {
+        Self {
+            r: ManuallyDrop::new(r),
+            released: Atomic::new(false),
+        }
+    }
+
+    /// Gives the reference back, once (later calls do nothing).  Only eviction can:
+    /// `_ev` proves no one but RCU-walk readers can still reach the state.
+    pub(crate) fn release(&self, _ev: &Evicting<'_>) {
+        if !self.released.xchg(true, ordering::Full) {
+            // SAFETY: `released` was false, so `r` held a reference (type invariant),
+            // which this moves out and drops exactly once (the flag is set now and
+            // `Drop` checks it).  The bytes of `r` stay for RCU-walk readers, which
+            // take no reference (see the type documentation).
+            drop(unsafe { ptr::read(&*self.r) });
+        }
+    }
+}
+
+impl<T: AlwaysRefCounted> Deref for EvictRef<T> {
+    type Target = ARef<T>;
+
+    fn deref(&self) -> &ARef<T> {
+        &self.r
+    }
+}
+
+impl<T: AlwaysRefCounted> Drop for EvictRef<T> {
+    fn drop(&mut self) {
+        if !*self.released.get_mut() {
+            // SAFETY: Not released, so `r` still holds its reference (type invariant);
+            // `r` is not used after this.
+            unsafe { ManuallyDrop::drop(&mut self.r) };
+        }
+    }
+}
+
 /// # Safety
 ///
 /// Called by the VFS (`evict`) once per inode of a `T` superblock as it dies: no one else
-/// holds or can find the inode any more.
+/// holds or can find the inode any more (RCU-walk callbacks may still be reading it).
 unsafe extern "C" fn evict_inode<T: FileSystem>(inode: *mut bindings::inode) {
-    // SAFETY: `inode` is valid and being evicted, so its page cache and state are ours to
-    // tear down.
+    // SAFETY: `inode` is valid and being evicted, so its page cache is ours to tear down.
+    // `i_private` stays set: `free_inode::<T>` frees the state.
     let data = unsafe {
         bindings::truncate_inode_pages_final(&mut (*inode).i_data);
         bindings::clear_inode(inode);
-        let data = (*inode).i_private.cast::<T::InodeData>();
-        (*inode).i_private = ptr::null_mut();
-        data
+        (*inode).i_private.cast_const().cast::<T::InodeData>()
     };
     if !data.is_null() {
         // SAFETY: A non-null `i_private` of a `T` inode is the pinned box leaked by
-        // `iget::get_inode::<T>`; this is the only place it is reclaimed, after which it is
-        // no longer reachable through the inode (cleared above).  (`iget_test` does not
-        // read it: the inode has `I_FREEING`.)
+        // `iget::get_inode::<T>`, freed only by `free_inode::<T>`, which the VFS calls
+        // after this returns (an RCU grace period later).
+        let data = unsafe { &*data };
+        T::evict_inode(data, &Evicting(PhantomData));
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS (`i_callback`, an RCU callback: softirq context, no sleeping) once
+/// per inode of a `T` superblock, an RCU grace period after `evict_inode::<T>`; it frees
+/// the inode.  (The superblock may be gone already: neither it nor its state is read.)
+unsafe extern "C" fn free_inode<T: FileSystem>(inode: *mut bindings::inode) {
+    // SAFETY: The inode's memory lives until `free_inode_nonrcu` below; no one reads it
+    // any more (the grace period after eviction ended every RCU-walk reader).
+    let data = unsafe { (*inode).i_private.cast::<T::InodeData>() };
+    if !data.is_null() {
+        // SAFETY: A non-null `i_private` of a `T` inode is the pinned box leaked by
+        // `iget::get_inode::<T>`; this is the only place it is reclaimed, and nothing
+        // reaches it any more (above).  Its references were released by
+        // `T::evict_inode`, so dropping it does not sleep.
         drop(unsafe { Pin::new_unchecked(KBox::from_raw(data)) });
     }
+    // SAFETY: The VFS allocated the inode from its cache (`T` has no `alloc_inode`) and
+    // hands it here to free, as `free_inode_nonrcu` does without a `free_inode`.
+    unsafe { bindings::free_inode_nonrcu(inode) };
 }
 
 /// # Safety
