@@ -248,23 +248,21 @@ fn fix_inherited(fs: &UnionFs, pupper: &Dentry, tmp: &Dentry, is_dir: bool) -> R
     upper::setattr(fs.upper().mnt(), tmp, &attr)
 }
 
-/// Replaces the upper entry `existing` with a whiteout in one step; the old entry (a
-/// directory must be empty by now) is removed from the work directory afterwards.
+/// Replaces the upper entry `existing` with a whiteout in one step: a whiteout made in the
+/// work directory is renamed over a non-directory (the rename removes it, as overlayfs
+/// renames its whiteout onto a name), or exchanged with a directory (which must be empty
+/// by now), which is then removed from the work directory.
 fn whiteout_over(fs: &UnionFs, pupper: &Dentry, existing: &Dentry) -> Result {
     let is_dir = existing.inode().is_some_and(|i| i.is_dir());
     let wh = fs.create_temp_whiteout()?;
-    if let Err(e) = upper::rename(
-        fs.upper().mnt(),
-        fs.work()?,
-        &wh,
-        pupper,
-        existing,
-        upper::RENAME_EXCHANGE,
-    ) {
+    let flags = if is_dir { upper::RENAME_EXCHANGE } else { 0 };
+    if let Err(e) = upper::rename(fs.upper().mnt(), fs.work()?, &wh, pupper, existing, flags) {
         fs.discard_temp(&wh, false);
         return Err(e);
     }
-    fs.discard_temp(existing, is_dir);
+    if is_dir {
+        fs.discard_temp(existing, true);
+    }
     Ok(())
 }
 

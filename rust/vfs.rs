@@ -250,10 +250,14 @@ impl Dentry {
 
     /// The inode of a positive dentry.
     pub(crate) fn inode(&self) -> Option<&Inode> {
-        // SAFETY: The dentry is valid; `d_inode` is stable while we hold a reference to a
-        // positive dentry (it can only become negative once unhashed and unreferenced).
-        let inode = unsafe { (*self.as_ptr()).d_inode };
-        // SAFETY: A positive dentry pins its inode.
+        // SAFETY: The dentry is valid (referenced, or its memory kept by the RCU read lock
+        // of an RCU-walk callback reading a state whose `EvictRef`s eviction released).
+        // `d_inode` is stable while a reference to a positive dentry is held (it becomes
+        // negative only once unhashed and unreferenced); read once (`READ_ONCE`), since a
+        // released dentry's may go null under an RCU-walk reader, which then gets `None`.
+        let inode = unsafe { ptr::read_volatile(ptr::addr_of!((*self.as_ptr()).d_inode)) };
+        // SAFETY: A positive dentry pins its inode (for an RCU-walk reader of a released
+        // dentry, the RCU read lock keeps the inode's memory: inodes are freed through RCU).
         NonNull::new(inode).map(|p| unsafe { Inode::from_raw(p.as_ptr()) })
     }
 

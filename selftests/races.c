@@ -23,6 +23,8 @@
  */
 #include "union_test.h"
 
+#include <sys/prctl.h>
+
 /* Big enough that copying it up takes a while even when the VM is fast. */
 #define BIG_SIZE	(384 * MiB)
 
@@ -494,20 +496,22 @@ TEST_F(races, rmdir_mkdir_with_old_cwd_listed_parent)
 /*
  * RCU-walk permission checks on a directory whose union inode is being
  * evicted: every rmdir evicts the inode of d while walkers (root, and uid
- * 1000 for the group/other class and ACL checks) go through d in RCU walk
- * mode.  The union state such a walk reads must outlive the eviction by an
+ * 1000 for the group/other class and ACL checks) go through d/./././...
+ * in RCU walk mode.  The union state such a walk reads must outlive the eviction by an
  * RCU grace period (free_inode): freed in evict_inode, the debug kernel's
  * KASAN reported the walk's read of freed state (the kernel log check fails
  * the test on it).  The walks only ever see d (0) or no d (ENOENT).
  */
 #define RCU_WALKERS	2
-#define RCU_ROUNDS	20000
+#define RCU_ROUNDS	2000
+/* "/." components after d: each is a permission check on d's inode. */
+#define RCU_DOTS	1000
 
 TEST_F_TIMEOUT(races, rcu_walk_through_a_dir_being_evicted, 600)
 {
 	/* [0]: stop; [1 + k]: walks of walker k that went through d; [3]: errno */
 	volatile int *sh;
-	char d[PATH_LEN], dot[PATH_LEN];
+	char d[PATH_LEN], dot[PATH_LEN + 2 * RCU_DOTS];
 	pid_t pid[RCU_WALKERS];
 	int i, k, status;
 
@@ -516,13 +520,32 @@ TEST_F_TIMEOUT(races, rcu_walk_through_a_dir_being_evicted, 600)
 	ASSERT_NE(MAP_FAILED, sh);
 	ASSERT_EQ(0, union_mount(&self->l));
 	snprintf(d, sizeof(d), "%s", M("d"));
-	snprintf(dot, sizeof(dot), "%s", M("d/."));
+	/*
+	 * d/./././... (relative to the union root): after stepping into d, the
+	 * walk checks permission on d's inode once per component, so that a
+	 * walk is in d (in RCU mode) for long enough that rmdir evicts d's
+	 * inode in the middle of it.
+	 */
+	snprintf(dot, sizeof(dot), "d");
+	for (i = 0; i < RCU_DOTS; i++)
+		strcat(dot, "/.");
 	for (k = 0; k < RCU_WALKERS; k++) {
 		pid[k] = fork();
 		ASSERT_LE(0, pid[k]);
 		if (pid[k] == 0) {
+			pid_t parent = getppid();
 			struct stat st;
 
+			/* Never outlive a failed or killed test. */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+				_exit(AS_USER_SETUP_FAILED);
+			/*
+			 * Relative walks from the union root: a walk from / in
+			 * the test VM leaves RCU mode at its first component
+			 * (9p's d_revalidate refuses RCU walk).
+			 */
+			if (chdir(self->l.mnt))
+				_exit(AS_USER_SETUP_FAILED);
 			if (k == 1 && (setgroups(0, NULL) ||
 				       setresgid(1000, 1000, 1000) ||
 				       setresuid(1000, 1000, 1000)))
@@ -551,6 +574,8 @@ TEST_F_TIMEOUT(races, rcu_walk_through_a_dir_being_evicted, 600)
 		EXPECT_EQ(0, WEXITSTATUS(status));
 		EXPECT_LT(0, sh[1 + k]) TH_LOG("walker %d never went through d", k);
 	}
+	ksft_print_msg("%d mkdir+rmdir rounds; walks through d: %d (root), %d (uid 1000)\n",
+		       i, sh[1], sh[2]);
 	EXPECT_EQ(0, sh[3]) TH_LOG("a walk failed: %s", strerror(sh[3]));
 	EXPECT_STREQ("none", kind(M("d")));
 	EXPECT_STREQ("none", kind(U("d")));

@@ -100,8 +100,9 @@ pub(crate) trait FileSystem: Sized + 'static {
     /// Eviction of an inode with state `data`: gives back what the state holds (each
     /// [`super_ops::EvictRef`]) while RCU-walk callbacks may still read it.  The state
     /// itself is dropped an RCU grace period later, in softirq context, where dropping a
-    /// reference that was not released could sleep.
-    fn evict_inode(_data: &Self::InodeData, _ev: &super_ops::Evicting<'_>) {}
+    /// reference that was not released could sleep: so every filesystem must say what it
+    /// releases (no default).
+    fn evict_inode(data: &Self::InodeData, ev: &super_ops::Evicting<'_>);
 
     /// `statfs` of the filesystem of `d`.
     fn statfs(_d: &super::Dentry, _buf: &mut super::Kstatfs) -> Result {

@@ -216,7 +216,8 @@ fn ops_for_mode<T: FileSystem>(
 
 impl Inode {
     /// The state of an inode of a `T` superblock; `None` for an inode of any other
-    /// filesystem (or one being torn down).
+    /// filesystem.  (An RCU-walk callback may get the state of an inode being evicted,
+    /// whose `EvictRef`s are released: see `super_ops`.)
     pub(crate) fn private<T: FileSystem>(&self) -> Option<&T::InodeData> {
         if !self.sb().is_type::<T>() {
             return None;

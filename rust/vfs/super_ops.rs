@@ -7,9 +7,9 @@
 //! `ovl_free_inode`): `evict_inode` lets the filesystem give back what the state holds
 //! ([`FileSystem::evict_inode`], [`EvictRef::release`]), synchronously, so real objects
 //! go when the inode goes; the state's memory is freed by `free_inode`, which the VFS
-//! calls an RCU grace period after eviction.  So an RCU-walk callback (`permission`,
-//! `get_inode_acl` with `MAY_NOT_BLOCK`), which pins only the inode's memory, never reads
-//! freed state: it reads pointers to real dentries whose memory the RCU read lock keeps.
+//! calls an RCU grace period after eviction.  So an RCU-walk callback (`permission` with
+//! `MAY_NOT_BLOCK`, `get_inode_acl` with `rcu`), which pins only the inode's memory, never
+//! reads freed state: it reads pointers to real dentries whose memory the RCU read lock keeps.
 //!
 //! C header: [`include/linux/fs/super_types.h`](srctree/include/linux/fs/super_types.h).
 
@@ -88,8 +88,9 @@ impl<T: FileSystem> SuperVtable<T> {
 pub(super) unsafe extern "C" fn kill_sb<T: FileSystem>(sb: *mut bindings::super_block) {
     // SAFETY: `sb` is valid until `kill_anon_super` returns; read first.
     let data = unsafe { (*sb).s_fs_info }.cast::<T::Data>();
-    // SAFETY: Evicts all inodes (dropping their state, which may refer to `data`) and frees
-    // the anonymous device.
+    // SAFETY: Evicts all inodes (`evict_inode::<T>` releases what their states hold, which
+    // may refer to `data`; `free_inode::<T>`, later, reads neither the superblock nor
+    // `data`) and frees the anonymous device.
     unsafe { bindings::kill_anon_super(sb) };
     if !data.is_null() {
         // SAFETY: Leaked by `fill_super::<T>`; no inode or dentry of the superblock is
@@ -110,8 +111,10 @@ pub(crate) struct Evicting<'a>(PhantomData<&'a ()>);
 ///
 /// After the release, the pointer stays in place and is no longer counted: an RCU-walk
 /// callback still reading the state reaches an object whose memory its RCU read lock
-/// keeps (dentries and inodes are freed through RCU), which it reads and never takes a
-/// reference to.  Nothing else can reach the state by then (see [`Evicting`]).
+/// keeps (dentries and inodes are freed through RCU), which it reads and must never take
+/// a reference to (RCU-walk callbacks cannot: they may not sleep, and a reference taken
+/// there would be to a dying object).  Nothing else can reach the state by then (see
+/// [`Evicting`]).
 ///
 /// # Invariants
 ///
