@@ -497,10 +497,11 @@ TEST_F(races, rmdir_mkdir_with_old_cwd_listed_parent)
  * RCU-walk permission checks on a directory whose union inode is being
  * evicted: every rmdir evicts the inode of d while walkers (root, and uid
  * 1000 for the group/other class and ACL checks) go through d/./././...
- * in RCU walk mode.  The union state such a walk reads must outlive the eviction by an
- * RCU grace period (free_inode): freed in evict_inode, the debug kernel's
- * KASAN reported the walk's read of freed state (the kernel log check fails
- * the test on it).  The walks only ever see d (0) or no d (ENOENT).
+ * in RCU walk mode.  The union state such a walk reads must outlive the
+ * eviction by an RCU grace period (free_inode).  When evict_inode cleared and
+ * freed it (52bfd77), a walk hit the BUG of a union inode without state (a
+ * killed walker; the kernel log check fails the test too), or read the freed
+ * state.  The walks only ever see d (0) or no d (ENOENT).
  */
 #define RCU_WALKERS	2
 #define RCU_ROUNDS	2000
