@@ -229,11 +229,12 @@ struct Entry {
 #[derive(PartialEq, Eq, Clone, Copy)]
 struct Stamp(i64, i64, i64);
 
-/// What identifies the current state of an upper directory.
-fn stamp_of(fs: &UnionFs, updir: &Dentry) -> Result<Stamp> {
-    let mut st = vfs::Kstat::default();
-    vfs::getattr_real(fs.upper().mnt(), updir, &mut st, vfs::STATX_BASIC, 0)?;
-    Ok(Stamp(st.ctime.tv_sec, st.ctime.tv_nsec as i64, st.size))
+/// What identifies the current state of an upper directory: its inode's ctime and size,
+/// read from the inode (a `getattr` of the upper directory on every `getdents` of a
+/// cached listing cost more than serving the listing).
+fn stamp_of(updir: &Dentry) -> Stamp {
+    let (sec, nsec, size) = upper::ctime_and_size_of(updir);
+    Stamp(sec, nsec, size)
 }
 
 /// Reads and translates the whole upper directory.  `None` if its positions do not
@@ -323,7 +324,7 @@ pub(crate) fn iterate(
     let updir = upper::file_dentry(real);
     let _creds = fs.override_creds();
     let info = inode.union_info();
-    let stamp = stamp_of(fs, updir)?;
+    let stamp = stamp_of(updir);
     let cached = info
         .listing
         .lock()

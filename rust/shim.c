@@ -139,6 +139,14 @@ loff_t union_i_size_read(const struct inode *inode)
 	return i_size_read(inode);
 }
 
+void union_inode_ctime(const struct inode *inode, s64 *sec, long *nsec)
+{
+	struct timespec64 ts = inode_get_ctime(inode);
+
+	*sec = ts.tv_sec;
+	*nsec = ts.tv_nsec;
+}
+
 bool union_dir_emit(struct dir_context *ctx, const char *name, int namelen,
 		    u64 ino, unsigned int type)
 {

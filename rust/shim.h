@@ -57,6 +57,7 @@ void union_inode_unlock(struct inode *inode);
 void union_inode_lock_shared(struct inode *inode);
 void union_inode_unlock_shared(struct inode *inode);
 loff_t union_i_size_read(const struct inode *inode);
+void union_inode_ctime(const struct inode *inode, s64 *sec, long *nsec);
 bool union_dir_emit(struct dir_context *ctx, const char *name, int namelen,
 		    u64 ino, unsigned int type);
 int union_seq_show_option(struct seq_file *m, const char *name, const char *value);

@@ -526,6 +526,22 @@ pub(crate) fn size_of(d: &Dentry) -> i64 {
         .map_or(0, |i| unsafe { sys::union_i_size_read(i.as_ptr()) })
 }
 
+/// The ctime (seconds, nanoseconds) and size of a dentry's inode, read from the inode
+/// (`inode_get_ctime`, `i_size_read`): no `getattr` call.  `(0, 0, 0)` if negative.
+pub(crate) fn ctime_and_size_of(d: &Dentry) -> (i64, i64, i64) {
+    let Some(i) = d.inode() else {
+        return (0, 0, 0);
+    };
+    let (mut sec, mut nsec) = (0i64, 0);
+    // SAFETY: A positive dentry pins its inode (the caller holds `d`); the two outputs are
+    // locals written by the call.
+    let size = unsafe {
+        sys::union_inode_ctime(i.as_ptr(), &mut sec, &mut nsec);
+        sys::union_i_size_read(i.as_ptr())
+    };
+    (sec, nsec as i64, size)
+}
+
 /// The parent of a dentry (`dget_parent`).
 pub(crate) fn parent(d: &Dentry) -> ARef<Dentry> {
     // SAFETY: `dget_parent` returns a referenced dentry for any valid dentry.
