@@ -42,7 +42,6 @@ use kernel::{
     fs::File,
     new_mutex,
     prelude::*,
-    str::CString,
     sync::{
         aref::ARef,
         atomic::{
@@ -525,13 +524,15 @@ pub(crate) fn permission(inode: &Inode, mask: i32, idmap: &Idmap<'_>) -> Result 
     vfs::permission_real(fs.layer(which).mnt(), ri, mask)
 }
 
-/// `get_link`: the real symlink's target.
-pub(crate) fn get_link(d: &Dentry) -> Result<KBox<CString>> {
+/// `get_link`: the real symlink's target, passed on (`vfs_get_link` of the real symlink, as
+/// overlayfs does; no copy).  The real dentry is the union inode's, held until the inode is
+/// evicted, so for as long as `d` is.
+pub(crate) fn get_link<'a>(d: &'a Dentry, done: vfs::LinkDone<'a>) -> Result<vfs::LinkTarget<'a>> {
     let inode = d.inode().ok_or(ENOENT)?;
     let fs = inode.sb().union_fs();
     let (real, _) = inode.union_info().real();
     let _creds = fs.override_creds();
-    Ok(KBox::new(vfs::get_link_real(real)?, GFP_KERNEL)?)
+    done.real(real)
 }
 
 /// `setattr` (chmod, chown, utimes, truncate): copy the object up (for truncate, only the
@@ -683,8 +684,8 @@ impl InodeOperations for InodeOps {
         crate::xattr::listxattr(d, buf)
     }
 
-    fn get_link(d: &Dentry) -> Result<KBox<CString>> {
-        get_link(d)
+    fn get_link<'a>(d: &'a Dentry, done: vfs::LinkDone<'a>) -> Result<vfs::LinkTarget<'a>> {
+        get_link(d, done)
     }
 
     fn fileattr_get(d: &Dentry, fa: &mut FileAttr) -> Result {

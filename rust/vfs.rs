@@ -74,6 +74,8 @@ pub(crate) use inode_ops::{
     Idmap,
     InodeAcl,
     InodeOperations,
+    LinkDone,
+    LinkTarget,
     RcuWalk, //
 };
 pub(crate) use super_ops::{

@@ -2024,12 +2024,12 @@ TEST_F(view, seek_data_hole)
 
 /* ---- symlinks ---- */
 
-/* readlink(@path) into a buffer of @bufsize must give @want. */
+/* readlink(@path) into a buffer of @bufsize (at most PATH_MAX) must give @want. */
 static void expect_readlink(struct __test_metadata *_metadata,
 			    const char *path, size_t bufsize, const char *want)
 {
-	char buf[PATH_LEN];
-	ssize_t n = readlink(path, buf, bufsize);
+	char buf[PATH_MAX];
+	ssize_t n = readlink(path, buf, bufsize < sizeof(buf) ? bufsize : sizeof(buf));
 	int err = errno;
 
 	EXPECT_EQ((ssize_t)strlen(want), n)
@@ -2083,6 +2083,73 @@ TEST_F(view, symlinks)
 	EXPECT_EQ(ENOENT, stat(M("to_whiteout"), &st) ? errno : 0);
 	EXPECT_EQ(ENOENT, open_errno(M("to_whiteout")));
 	CHECK_LIST(M("dl"), "file", "up");
+}
+
+/* A symlink target of @len bytes that names "f" in the link's directory. */
+static void walking_target(char *buf, size_t len)
+{
+	size_t i = 0;
+
+	/* "./" repeated, then "f" (odd @len) or "/f" (even @len). */
+	while (i + 2 < len - (len % 2 ? 0 : 1)) {
+		buf[i++] = '.';
+		buf[i++] = '/';
+	}
+	if (len % 2 == 0 && len > 1)
+		buf[i++] = '/';
+	buf[i++] = 'f';
+	buf[i] = '\0';
+}
+
+/*
+ * Targets of every length tmpfs keeps either in the inode (up to 127 bytes) or
+ * in a page (128 to PATH_MAX - 1): readlink and a walk through the link give
+ * the target on either layer, and after the link's copy-up (lchown) the upper
+ * layer holds the same target.
+ */
+TEST_F(view, symlink_targets_of_every_size)
+{
+	static const size_t lens[] = { 1, 126, 127, 128, 129, 1000, 4095 };
+	char target[4096], buf[4096], name[64];
+	struct stat st;
+	size_t i;
+
+	TREE(L(""), "f=lower f", "d/", "d/f=lower d/f");
+	TREE(U(""), "u/", "u/f=upper u/f");
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		walking_target(target, lens[i]);
+		ASSERT_EQ(lens[i], strlen(target));
+		snprintf(name, sizeof(name), "l%zu", lens[i]);
+		MKSYM(target, L(name));
+		snprintf(name, sizeof(name), "d/l%zu", lens[i]);
+		MKSYM(target, L(name));
+		snprintf(name, sizeof(name), "u/l%zu", lens[i]);
+		MKSYM(target, U(name));
+	}
+	MOUNT();
+
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		static const char *const dirs[] = { "", "d/", "u/" };
+		static const char *const want[] = {
+			"lower f", "lower d/f", "upper u/f"
+		};
+		size_t j;
+
+		walking_target(target, lens[i]);
+		for (j = 0; j < 3; j++) {
+			snprintf(name, sizeof(name), "%sl%zu", dirs[j], lens[i]);
+			expect_readlink(_metadata, M(name), sizeof(buf), target);
+			EXPECT_EQ(0, stat(M(name), &st)) TH_LOG("stat %s: %s", name, strerror(errno));
+			EXPECT_TRUE(S_ISREG(st.st_mode)) TH_LOG("%s: mode %o", name, st.st_mode);
+			EXPECT_CONTENT(M(name), want[j]);
+			/* Copy-up of the link itself, then the same again. */
+			ASSERT_EQ(0, lchown(M(name), 0, 1)) TH_LOG("lchown %s: %s", name, strerror(errno));
+			expect_readlink(_metadata, M(name), sizeof(buf), target);
+			expect_readlink(_metadata, U(name), sizeof(buf), target);
+			EXPECT_EQ(1, LSTAT(U(name)).st_gid);
+			EXPECT_CONTENT(M(name), want[j]);
+		}
+	}
 }
 
 /* ---- xattrs ---- */

@@ -16,6 +16,9 @@
  *   union inode, no second alias).
  * - rcu_walk.*: path walks in RCU mode through a directory whose union
  *   inode is being evicted never read freed union state.
+ * - symlink.*: a link's target, which the union passes on from the real
+ *   symlink without a copy, reads whole while the link is copied up, removed
+ *   and made again.
  *
  * Each test works in its own mount namespace on private tmpfs layers (the
  * upper on a tmpfs of its own, so statfs shows a copy-up's progress: the
@@ -23,6 +26,7 @@
  */
 #include "union_test.h"
 
+#include <sched.h>
 #include <sys/prctl.h>
 
 /* Big enough that copying it up takes a while even when the VM is fast. */
@@ -580,6 +584,100 @@ TEST_F_TIMEOUT(races, rcu_walk_through_a_dir_being_evicted, 600)
 	EXPECT_EQ(0, sh[3]) TH_LOG("a walk failed: %s", strerror(sh[3]));
 	EXPECT_STREQ("none", kind(M("d")));
 	EXPECT_STREQ("none", kind(U("d")));
+	munmap((void *)sh, 4096);
+}
+
+/*
+ * readlink of lower symlinks (page-backed targets) while the parent copies
+ * each up (lchown), removes it and makes it again with the other target:
+ * every read gives one of the two targets whole, or ENOENT.
+ */
+#define SYM_NAMES	64
+#define SYM_ROUNDS	40
+#define SYM_LEN		3000
+
+TEST_F_TIMEOUT(races, symlink_read_while_copied_up_and_replaced, 600)
+{
+	/* [0]: stop; [1 + k]: reads of reader k; [3]: errno; [4]: bad targets */
+	volatile int *sh;
+	static char ta[SYM_LEN + 1], tb[SYM_LEN + 1];
+	char name[PATH_LEN];
+	pid_t pid[2];
+	int i, k, r, status;
+
+	memset(ta, 'a', SYM_LEN);
+	memset(tb, 'b', SYM_LEN);
+	sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		  -1, 0);
+	ASSERT_NE(MAP_FAILED, sh);
+	for (i = 0; i < SYM_NAMES; i++) {
+		snprintf(name, sizeof(name), "%s/s%d", self->l.lower, i);
+		ASSERT_EQ(0, symlink(ta, name));
+	}
+	ASSERT_EQ(0, union_mount(&self->l));
+	for (k = 0; k < 2; k++) {
+		pid[k] = fork();
+		ASSERT_LE(0, pid[k]);
+		if (pid[k] == 0) {
+			pid_t parent = getppid();
+			char buf[PATH_MAX];
+			ssize_t n;
+
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+				_exit(AS_USER_SETUP_FAILED);
+			if (chdir(self->l.mnt))
+				_exit(AS_USER_SETUP_FAILED);
+			for (i = 0; !__atomic_load_n(&sh[0], __ATOMIC_ACQUIRE);
+			     i = (i + 1) % SYM_NAMES) {
+				snprintf(name, sizeof(name), "s%d", i);
+				n = readlink(name, buf, sizeof(buf));
+				if (n < 0) {
+					if (errno != ENOENT)
+						sh[3] = errno;
+					continue;
+				}
+				if (n != SYM_LEN || (memcmp(buf, ta, n) && memcmp(buf, tb, n)))
+					__atomic_add_fetch(&sh[4], 1, __ATOMIC_RELAXED);
+				else
+					__atomic_add_fetch(&sh[1 + k], 1, __ATOMIC_RELAXED);
+			}
+			_exit(0);
+		}
+	}
+	for (r = 0; r < SYM_ROUNDS; r++) {
+		for (i = 0; i < SYM_NAMES; i++) {
+			snprintf(name, sizeof(name), "%s/s%d", self->l.mnt, i);
+			ASSERT_EQ(0, lchown(name, 0, r % 2));
+			ASSERT_EQ(0, unlink(name));
+			ASSERT_EQ(0, symlink(r % 2 ? ta : tb, name));
+		}
+	}
+	/* On until each reader read some. */
+	while ((!__atomic_load_n(&sh[1], __ATOMIC_RELAXED) ||
+		!__atomic_load_n(&sh[2], __ATOMIC_RELAXED)) &&
+	       !__atomic_load_n(&sh[3], __ATOMIC_RELAXED) &&
+	       !__atomic_load_n(&sh[4], __ATOMIC_RELAXED))
+		sched_yield();
+	__atomic_store_n(&sh[0], 1, __ATOMIC_RELEASE);
+	for (k = 0; k < 2; k++) {
+		ASSERT_EQ(pid[k], waitpid(pid[k], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status));
+		EXPECT_EQ(0, WEXITSTATUS(status));
+	}
+	ksft_print_msg("%d replacements; whole reads: %d, %d\n",
+		       SYM_ROUNDS * SYM_NAMES, sh[1], sh[2]);
+	EXPECT_EQ(0, sh[3]) TH_LOG("a readlink failed: %s", strerror(sh[3]));
+	EXPECT_EQ(0, sh[4]) TH_LOG("%d reads gave a wrong target", sh[4]);
+	for (i = 0; i < SYM_NAMES; i++) {
+		char buf[PATH_MAX];
+		ssize_t n;
+
+		snprintf(name, sizeof(name), "%s/s%d", self->l.upper, i);
+		n = readlink(name, buf, sizeof(buf));
+		EXPECT_EQ(SYM_LEN, n);
+		/* The last round (SYM_ROUNDS - 1, odd) made each with ta. */
+		EXPECT_EQ(0, n == SYM_LEN ? memcmp(buf, ta, n) : -1);
+	}
 	munmap((void *)sh, 4096);
 }
 

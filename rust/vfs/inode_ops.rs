@@ -27,7 +27,6 @@ use core::{
     ffi::{
         c_int,
         c_uint,
-        c_void,
         CStr, //
     },
     marker::PhantomData,
@@ -43,7 +42,6 @@ use kernel::{
     ffi::c_char,
     fs::File,
     prelude::*,
-    str::CString,
     sync::aref::ARef, //
 };
 
@@ -144,8 +142,9 @@ pub(crate) trait InodeOperations: Sized + 'static {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
-    /// `get_link` of a symlink (not called in RCU walk mode).
-    fn get_link(_d: &Dentry) -> Result<KBox<CString>> {
+    /// `get_link` of a symlink (not called in RCU walk mode): the target, handed to the
+    /// VFS with what frees it (`done`).
+    fn get_link<'a>(_d: &'a Dentry, _done: LinkDone<'a>) -> Result<LinkTarget<'a>> {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -498,10 +497,49 @@ unsafe extern "C" fn listxattr<T: InodeOperations>(
     }
 }
 
+/// The caller's delayed call of a `get_link` (what the VFS runs once it is done with the
+/// target), handed to [`InodeOperations::get_link`] for the target it returns.
+///
+/// # Invariants
+///
+/// `done` is the delayed call of the running `get_link`, which the VFS runs after its last
+/// use of the target and before it lets go of the link's dentry (`put_link`,
+/// `vfs_readlink`); `'a` is the borrow of that dentry, which lasts until then.
+pub(crate) struct LinkDone<'a> {
+    done: *mut bindings::delayed_call,
+    _dentry: PhantomData<&'a Dentry>,
+}
+
+/// A symlink target for the VFS, valid until the [`LinkDone`] it was made with runs.
+pub(crate) struct LinkTarget<'a> {
+    target: *const c_char,
+    _done: PhantomData<LinkDone<'a>>,
+}
+
+impl<'a> LinkDone<'a> {
+    /// The target of the real symlink `real` (`vfs_get_link`, with the caller's
+    /// credentials), as overlayfs passes it on: the real filesystem's buffer (its page, or
+    /// its inode's inline target) and the real filesystem's delayed call that releases it,
+    /// no copy.
+    pub(crate) fn real(self, real: &'a Dentry) -> Result<LinkTarget<'a>> {
+        // SAFETY: `real` is a valid dentry (a reference), `self.done` the running
+        // `get_link`'s delayed call (type invariant), which `vfs_get_link` sets to what
+        // releases the target.  The target lives in the real inode (or a page of it) until
+        // that runs; `real`, borrowed for `'a`, outlives the run (type invariant of
+        // `LinkDone`: `'a` lasts until the VFS runs `done`).
+        let p = unsafe { sys::vfs_get_link(real.as_ptr(), self.done) };
+        let p = kernel::error::from_err_ptr(p.cast_mut())?;
+        Ok(LinkTarget {
+            target: p,
+            _done: PhantomData,
+        })
+    }
+}
+
 /// # Safety
 ///
 /// Called by the VFS (`pick_link`, `vfs_readlink`) for a symlink; `dentry` is null in RCU
-/// walk mode, else held for the call; `done` is the caller's delayed call.
+/// walk mode, else held until after the VFS ran `done`, the caller's (cleared) delayed call.
 unsafe extern "C" fn get_link<T: InodeOperations>(
     dentry: *mut bindings::dentry,
     _inode: *mut bindings::inode,
@@ -510,29 +548,19 @@ unsafe extern "C" fn get_link<T: InodeOperations>(
     if dentry.is_null() {
         return ECHILD.to_ptr();
     }
-    // SAFETY: Outside RCU walk mode (checked above) the caller holds the dentry for the call.
+    // SAFETY: Outside RCU walk mode (checked above) the caller holds the dentry until after
+    // it ran `done`, which is as long as the borrow `'a` of `LinkDone<'a>` must last.
     let d = unsafe { Dentry::from_raw(dentry) };
-    match T::get_link(d) {
-        Ok(target) => {
-            let p = KBox::into_raw(target);
-            // SAFETY: `done` is the caller's; `free_link` reclaims the box once the VFS is
-            // done with the string, which lives in the box until then.
-            unsafe {
-                (*done).fn_ = Some(free_link);
-                (*done).arg = p.cast();
-                (**p).as_char_ptr()
-            }
-        }
+    // INVARIANT: `done` is this call's delayed call, run by the VFS after its last use of
+    // the target and before it lets go of `d` (the function's safety requirements).
+    let link_done = LinkDone {
+        done,
+        _dentry: PhantomData,
+    };
+    match T::get_link(d, link_done) {
+        Ok(target) => target.target,
         Err(e) => e.to_ptr(),
     }
-}
-
-/// # Safety
-///
-/// Called once by the VFS (`do_delayed_call`) with the `arg` set in `get_link`.
-unsafe extern "C" fn free_link(arg: *mut c_void) {
-    // SAFETY: `arg` is the box leaked by `get_link`, reclaimed once.
-    drop(unsafe { KBox::from_raw(arg.cast::<CString>()) });
 }
 
 /// Instantiates the negative `dentry` of a create-type operation with a new inode.
