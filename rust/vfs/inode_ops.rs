@@ -500,6 +500,9 @@ unsafe extern "C" fn listxattr<T: InodeOperations>(
 /// The caller's delayed call of a `get_link` (what the VFS runs once it is done with the
 /// target), handed to [`InodeOperations::get_link`] for the target it returns.
 ///
+/// `'a` is invariant, so the borrow a target is made from cannot be shortened to one of
+/// the implementation's own (a local reference it drops before the VFS runs `done`).
+///
 /// # Invariants
 ///
 /// `done` is the delayed call of the running `get_link`, which the VFS runs after its last
@@ -507,13 +510,23 @@ unsafe extern "C" fn listxattr<T: InodeOperations>(
 /// `vfs_readlink`); `'a` is the borrow of that dentry, which lasts until then.
 pub(crate) struct LinkDone<'a> {
     done: *mut bindings::delayed_call,
-    _dentry: PhantomData<&'a Dentry>,
+    _dentry: PhantomData<fn(&'a Dentry) -> &'a Dentry>,
 }
 
-/// A symlink target for the VFS, valid until the [`LinkDone`] it was made with runs.
+/// A symlink target for the VFS, valid until the delayed call of the [`LinkDone`] it was
+/// made with runs.  Dropped instead of returned (an implementation that fails after
+/// making it), it runs that delayed call and clears it, so nothing is left for the VFS to
+/// release (`vfs_readlink` does not run it on an error).
+///
+/// # Invariants
+///
+/// `done` is the [`LinkDone`]'s delayed call, set by the real filesystem to what releases
+/// `target` (or left clear).
+#[must_use]
 pub(crate) struct LinkTarget<'a> {
     target: *const c_char,
-    _done: PhantomData<LinkDone<'a>>,
+    done: *mut bindings::delayed_call,
+    _dentry: PhantomData<fn(&'a Dentry) -> &'a Dentry>,
 }
 
 impl<'a> LinkDone<'a> {
@@ -525,14 +538,29 @@ impl<'a> LinkDone<'a> {
         // SAFETY: `real` is a valid dentry (a reference), `self.done` the running
         // `get_link`'s delayed call (type invariant), which `vfs_get_link` sets to what
         // releases the target.  The target lives in the real inode (or a page of it) until
-        // that runs; `real`, borrowed for `'a`, outlives the run (type invariant of
-        // `LinkDone`: `'a` lasts until the VFS runs `done`).
+        // that runs; `real`, borrowed for the invariant `'a`, outlives the run (type
+        // invariant of `LinkDone`: `'a` lasts until the VFS runs `done`).
         let p = unsafe { sys::vfs_get_link(real.as_ptr(), self.done) };
         let p = kernel::error::from_err_ptr(p.cast_mut())?;
+        // INVARIANT: `vfs_get_link` set `self.done` to what releases `p`, or left it clear.
         Ok(LinkTarget {
             target: p,
-            _done: PhantomData,
+            done: self.done,
+            _dentry: PhantomData,
         })
+    }
+}
+
+impl Drop for LinkTarget<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `self.done` is the running `get_link`'s delayed call (type invariant),
+        // valid for the call; a target dropped here never reached the VFS, so its release
+        // runs once, here, and the delayed call is cleared for the VFS.
+        unsafe {
+            if let Some(f) = (*self.done).fn_.take() {
+                f((*self.done).arg);
+            }
+        }
     }
 }
 
@@ -558,7 +586,11 @@ unsafe extern "C" fn get_link<T: InodeOperations>(
         _dentry: PhantomData,
     };
     match T::get_link(d, link_done) {
-        Ok(target) => target.target,
+        Ok(target) => {
+            // Handed to the VFS, which runs `done` when it is done with it.
+            let target = core::mem::ManuallyDrop::new(target);
+            target.target
+        }
         Err(e) => e.to_ptr(),
     }
 }
