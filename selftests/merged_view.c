@@ -2085,17 +2085,19 @@ TEST_F(view, symlinks)
 	CHECK_LIST(M("dl"), "file", "up");
 }
 
-/* A symlink target of @len bytes that names "f" in the link's directory. */
+/*
+ * A symlink target of @len bytes (1, or more than 2) that names "f" in the
+ * link's directory: (@len - 1) / 2 times "./", then "f" (odd @len) or "/f".
+ */
 static void walking_target(char *buf, size_t len)
 {
 	size_t i = 0;
 
-	/* "./" repeated, then "f" (odd @len) or "/f" (even @len). */
-	while (i + 2 < len - (len % 2 ? 0 : 1)) {
+	while (i < (len - 1) / 2 * 2) {
 		buf[i++] = '.';
 		buf[i++] = '/';
 	}
-	if (len % 2 == 0 && len > 1)
+	if (len % 2 == 0)
 		buf[i++] = '/';
 	buf[i++] = 'f';
 	buf[i] = '\0';
@@ -2116,7 +2118,7 @@ TEST_F(view, symlink_targets_of_every_size)
 
 	TREE(L(""), "f=lower f", "d/", "d/f=lower d/f");
 	TREE(U(""), "u/", "u/f=upper u/f");
-	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(lens); i++) {
 		walking_target(target, lens[i]);
 		ASSERT_EQ(lens[i], strlen(target));
 		snprintf(name, sizeof(name), "l%zu", lens[i]);
@@ -2128,7 +2130,7 @@ TEST_F(view, symlink_targets_of_every_size)
 	}
 	MOUNT();
 
-	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(lens); i++) {
 		static const char *const dirs[] = { "", "d/", "u/" };
 		static const char *const want[] = {
 			"lower f", "lower d/f", "upper u/f"
@@ -2136,7 +2138,7 @@ TEST_F(view, symlink_targets_of_every_size)
 		size_t j;
 
 		walking_target(target, lens[i]);
-		for (j = 0; j < 3; j++) {
+		for (j = 0; j < ARRAY_SIZE(dirs); j++) {
 			snprintf(name, sizeof(name), "%sl%zu", dirs[j], lens[i]);
 			expect_readlink(_metadata, M(name), sizeof(buf), target);
 			EXPECT_EQ(0, stat(M(name), &st)) TH_LOG("stat %s: %s", name, strerror(errno));
