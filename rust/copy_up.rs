@@ -51,11 +51,15 @@ pub(crate) fn copy_up_limited(d: &Dentry, limit: Option<i64>) -> Result<ARef<Den
     let inode = d.inode().ok_or(ENOENT)?;
     let info = inode.union_info();
     if let Some(u) = info.upper() {
+        let fs = inode.sb().union_fs();
         if info.is_metacopy() {
-            return copy_up_data(inode.sb().union_fs(), d, limit);
+            let up = copy_up_data(fs, d, limit)?;
+            if !info.is_indexed() {
+                return Ok(up);
+            }
         }
         if info.is_indexed() {
-            return link_up_name(inode.sb().union_fs(), d);
+            return link_up_name(fs, d);
         }
         return Ok(u.clone());
     }
@@ -63,11 +67,13 @@ pub(crate) fn copy_up_limited(d: &Dentry, limit: Option<i64>) -> Result<ARef<Den
     copy_up_one(inode.sb().union_fs(), d, limit, false)
 }
 
-/// Copies `d` up for a change of its metadata (chmod, chown, utimes, xattrs, ACLs): a
-/// lower regular file gets a metadata-only copy (its data stays on lower until it is
-/// opened for write or truncated); anything else is copied up whole.  A lower file with
-/// several hard links is copied whole, as today, so a metadata-only copy's name always
-/// reaches its data by its own name on lower.
+/// Copies `d` up for a change of its metadata (chmod, chown, utimes, xattrs, ACLs) or of
+/// its names (the removal of one of its names, or a rename over it): a lower regular file
+/// gets a metadata-only copy (its data stays on lower until it is opened for write or
+/// truncated); anything else is copied up whole.  A lower file with several hard links
+/// gets a metadata-only indexed copy: each of its names is a lower name of the file (a
+/// new name, by link or rename, needs the data on upper first), so each reaches the data
+/// by its own name on lower.
 pub(crate) fn copy_up_meta(d: &Dentry) -> Result<ARef<Dentry>> {
     let inode = d.inode().ok_or(ENOENT)?;
     let info = inode.union_info();
@@ -80,7 +86,7 @@ pub(crate) fn copy_up_meta(d: &Dentry) -> Result<ARef<Dentry>> {
     let meta = info
         .lower()
         .and_then(|l| l.inode())
-        .is_some_and(|i| i.mode() & S_IFMT == S_IFREG && vfs::nlink_of(i) == 1);
+        .is_some_and(|i| i.mode() & S_IFMT == S_IFREG);
     copy_up_ancestors(d)?;
     copy_up_one(inode.sb().union_fs(), d, None, meta)
 }
@@ -116,14 +122,17 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
     let info = inode.union_info();
     let guard = info.copy_up_lock.lock_killable()?;
     if let Some(u) = info.upper() {
-        if info.is_metacopy() && !meta {
-            // Someone else made a metadata-only copy meanwhile: copy the data.
+        let data = info.is_metacopy() && !meta;
+        if data || info.is_indexed() {
             drop(guard);
-            return copy_up_data(fs, d, limit);
-        }
-        if info.is_indexed() {
+            if data {
+                // Someone else made a metadata-only copy meanwhile: copy the data.
+                let up = copy_up_data(fs, d, limit)?;
+                if !info.is_indexed() {
+                    return Ok(up);
+                }
+            }
             // Another name of the file was copied up meanwhile: link this one.
-            drop(guard);
             return link_up_name(fs, d);
         }
         return Ok(u.clone());
@@ -145,7 +154,7 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
     let ptimes = Times::of(fs, &pupper);
     let linked = mode & S_IFMT == S_IFREG && info.lower_is_linked_file();
     let new = match mode & S_IFMT {
-        S_IFREG if linked => copy_up_linked(fs, inode, &lower, &pupper, &name, limit)?,
+        S_IFREG if linked => copy_up_linked(fs, inode, &lower, &pupper, &name, limit, meta)?,
         S_IFREG if meta => copy_up_file_meta(fs, &lower, &pupper, &name)?,
         S_IFREG => copy_up_file(fs, &lower, &pupper, &name, limit)?,
         S_IFDIR => {
@@ -188,6 +197,7 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
         info.set_metacopy();
     }
     if linked {
+        // (`copy_up_linked` set the metacopy flag as the index entry has it.)
         info.set_indexed();
     }
     info.set_upper(new.clone());
@@ -199,6 +209,11 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
     inode.copy_attr_from(ni);
     // The protection flags the lower object had (now in the copy's protattr record).
     inode.copy_flags_from(ni, inode.prot_flags());
+    if linked && !meta && info.is_metacopy() {
+        // The file's index entry was there already, a metadata-only copy: its data now.
+        drop(guard);
+        copy_up_data(fs, d, limit)?;
+    }
     Ok(new)
 }
 
@@ -321,6 +336,9 @@ fn build_copy(
 /// low (which would remove the entry while a name still shows it).  Something else at
 /// the index entry's name (not made by the union) makes this a plain copy whose name is
 /// a file of its own, as copies of such files were before the index.
+///
+/// With `meta`, the copy holds the metadata only (see [`format::METACOPY`]): the data
+/// stays on lower, where every name of the file reaches it by its own name.
 fn copy_up_linked(
     fs: &UnionFs,
     inode: &vfs::Inode,
@@ -328,14 +346,16 @@ fn copy_up_linked(
     pupper: &Dentry,
     name: &[u8],
     limit: Option<i64>,
+    meta: bool,
 ) -> Result<ARef<Dentry>> {
     let li = lower.inode().ok_or(ENOENT)?;
     let ino = li.ino();
     let nlink = vfs::nlink_of(li);
     match fs.index_slot(ino)? {
         crate::superblock::IndexSlot::Valid(entry) => {
+            let entry_meta = xattr::flag(fs, &entry, format::METACOPY)?;
             let _index = fs.index_lock.lock();
-            adopt_indexed(inode, &entry);
+            adopt_indexed(inode, &entry, entry_meta);
             return link_indexed(fs, &entry, pupper, name);
         }
         crate::superblock::IndexSlot::Bad => {
@@ -351,7 +371,11 @@ fn copy_up_linked(
     let index = fs.index_dir_made()?;
     let key = format::index_name(ino);
     let mnt = fs.upper().mnt();
-    let tmp = build_copy(fs, lower, pupper, limit)?;
+    let tmp = if meta {
+        build_meta_copy(fs, lower, pupper)?
+    } else {
+        build_copy(fs, lower, pupper, limit)?
+    };
     let td = upper::file_dentry(&tmp);
     // Every name shows it from lower until `name` has its link.
     xattr::set_lower_links(fs, td, nlink)?;
@@ -360,19 +384,23 @@ fn copy_up_linked(
     let entry = upper::create(mnt, index, &key, NewObject::Link(td))?;
     // From here on the lower names show the copy: so does this union inode, also if
     // `name` cannot get its link now.
-    adopt_indexed(inode, &entry);
+    adopt_indexed(inode, &entry, meta);
     let new = install_link(fs, pupper, name, td, Expect::Lower)?;
     count_linked_name(fs, td, nlink);
     Ok(new)
 }
 
 /// Makes the union inode `inode` of a lower file with several links the one of its
-/// indexed copy `entry` (if it is not yet): found by the copy from now on.  Called with
-/// the index lock and the inode's `copy_up_lock` held.
-fn adopt_indexed(inode: &vfs::Inode, entry: &Dentry) {
+/// indexed copy `entry` (if it is not yet): found by the copy from now on.  `meta`: the
+/// copy holds the metadata only (its data is the lower file of the inode's name).  Called
+/// with the index lock and the inode's `copy_up_lock` held.
+fn adopt_indexed(inode: &vfs::Inode, entry: &Dentry, meta: bool) {
     let info = inode.union_info();
     info.set_indexed();
     if info.upper().is_none() {
+        if meta {
+            info.set_metacopy();
+        }
         info.set_upper(entry.into());
         inode.rehash(info.key());
     }
@@ -479,6 +507,19 @@ fn copy_up_file_meta(
     pupper: &Dentry,
     name: &[u8],
 ) -> Result<ARef<Dentry>> {
+    let tmp = build_meta_copy(fs, lower, pupper)?;
+    upper::fsync(&tmp)?;
+    install_link(fs, pupper, name, upper::file_dentry(&tmp), Expect::Lower)
+}
+
+/// The metadata-only copy of the lower regular file `lower`: an `O_TMPFILE` file in
+/// `pupper` with its size (a hole), xattrs, owner, mode, times, origin and the metacopy
+/// marker; not synced yet.
+fn build_meta_copy(
+    fs: &UnionFs,
+    lower: &Dentry,
+    pupper: &Dentry,
+) -> Result<ARef<kernel::fs::File>> {
     let cred = fs.creator_cred();
     let st = lower_attrs(fs, lower)?;
     let tmp = upper::tmpfile(fs.upper().mnt(), pupper, 0o600, cred)?;
@@ -487,8 +528,7 @@ fn copy_up_file_meta(
     copy_meta_from(fs, lower, &st, td, true)?;
     set_origin(fs, lower, td, pupper)?;
     xattr::set_flag(fs.upper().mnt(), td, format::METACOPY)?;
-    upper::fsync(&tmp)?;
-    install_link(fs, pupper, name, td, Expect::Lower)
+    Ok(tmp)
 }
 
 /// Copies the data of a metadata-only copy into its upper file (at most `limit` bytes:

@@ -2588,19 +2588,127 @@ TEST_F(cu, meta_lower_replaced_reads_eio)
 	EXPECT_EQ(-1, cmp_pat_path(jp(e->l.mnt, "keep"), 0, 100, 11));
 }
 
-/* A lower file with several links is copied whole, as before. */
-TEST_F(cu, meta_not_for_lower_hard_links)
+/*
+ * A lower file with several links gets a metadata-only indexed copy: the index
+ * entry and the changed name are one upper inode holding no data, every name
+ * shows the change and reads the lower data (by its own lower name), also after
+ * remount and read-only; a write through another name copies the data into that
+ * inode, which all names then read.
+ */
+TEST_F(cu, meta_for_lower_hard_links)
 {
 	struct env *e = &self->e;
+	const char *idx;
+	struct stat st;
+	ino_t ino;
 
-	make_file(_metadata, jp(e->l.lower, "f"), 5000, 13, 0644);
+	make_file(_metadata, jp(e->l.lower, "f"), 70000, 13, 0644);
 	ASSERT_EQ(0, link(jp(e->l.lower, "f"), jp(e->l.lower, "f.link")));
+	ASSERT_EQ(0, mkdir(jp(e->l.lower, "d"), 0755));
+	ASSERT_EQ(0, link(jp(e->l.lower, "f"), jp(e->l.lower, "d/f3")));
+	ASSERT_EQ(0, lstat(jp(e->l.lower, "f"), &st));
+	ino = st.st_ino | (1ull << 63);
+	idx = index_entry(e, jp(e->l.lower, "f"));
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, chmod(jp(e->l.mnt, "f"), 0600));
 	ASSERT_COPIED_UP(jp(e->l.upper, "f"));
-	ASSERT_NOT_META_ONLY(jp(e->l.upper, "f"));
-	ASSERT_PAT(jp(e->l.upper, "f"), 5000, 13);
-	ASSERT_PAT(jp(e->l.mnt, "f.link"), 5000, 13);
+	ASSERT_META_ONLY(jp(e->l.upper, "f"));
+	ASSERT_SAME_INODE(jp(e->l.upper, "f"), idx);
+	ASSERT_EQ(0, lstat(idx, &st));
+	EXPECT_EQ(0, st.st_blocks);
+	EXPECT_EQ(70000, st.st_size);
+	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "f.link"));
+	ASSERT_PAT(jp(e->l.mnt, "f"), 70000, 13);
+	ASSERT_PAT(jp(e->l.mnt, "f.link"), 70000, 13);
+	ASSERT_INO_NLINK(jp(e->l.mnt, "d/f3"), ino, 3);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "f.link"), &st));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	/* After remount, and read-only: the same, from the lower names. */
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	ASSERT_PAT(jp(e->l.mnt, "d/f3"), 70000, 13);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "d/f3"), &st));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	ASSERT_INO_NLINK(jp(e->l.mnt, "f.link"), ino, 3);
+	UMOUNT_UNION(e);
+	union_mount_ro_ok(_metadata, &e->l);
+	ASSERT_PAT(jp(e->l.mnt, "f.link"), 70000, 13);
+	ASSERT_PAT(jp(e->l.mnt, "f"), 70000, 13);
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	/* A write through another name: the data, into the one inode. */
+	REWRITE_PAT(jp(e->l.mnt, "d/f3"), 5000, 14);
+	ASSERT_NOT_META_ONLY(idx);
+	ASSERT_SAME_INODE(jp(e->l.upper, "d/f3"), idx);
+	ASSERT_PAT(jp(e->l.mnt, "f"), 5000, 14);
+	ASSERT_PAT(jp(e->l.mnt, "f.link"), 5000, 14);
+	ASSERT_PAT(jp(e->l.lower, "f"), 70000, 13);
+	ASSERT_INO_NLINK(jp(e->l.mnt, "f"), ino, 3);
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	ASSERT_PAT(jp(e->l.mnt, "f.link"), 5000, 14);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "f.link"), &st));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+}
+
+/*
+ * Removing a name of a lower file with several links copies no data (as
+ * overlayfs with index=on,metacopy=on): the index entry is a metadata-only
+ * copy, the other names read the lower data and count one name less, also
+ * after remount; the data follows on a write, a rename over a name copies no
+ * data either, and the entry goes with the last name.
+ */
+TEST_F(cu, lower_hardlink_unlink_copies_no_data)
+{
+	struct env *e = &self->e;
+	const char *idx;
+	struct stat st;
+	ino_t ino;
+
+	make_file(_metadata, jp(e->l.lower, "a"), 300000, 31, 0644);
+	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "b")));
+	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "c")));
+	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "d")));
+	make_file(_metadata, jp(e->l.lower, "other"), 100, 32, 0644);
+	ASSERT_EQ(0, lstat(jp(e->l.lower, "a"), &st));
+	ino = st.st_ino | (1ull << 63);
+	idx = index_entry(e, jp(e->l.lower, "a"));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, unlink(jp(e->l.mnt, "b")));
+	ASSERT_META_ONLY(idx);
+	ASSERT_EQ(0, lstat(idx, &st));
+	EXPECT_EQ(0, st.st_blocks);
+	EXPECT_EQ(1, st.st_nlink);
+	ASSERT_INO_NLINK(jp(e->l.mnt, "a"), ino, 3);
+	ASSERT_PAT(jp(e->l.mnt, "a"), 300000, 31);
+	/* rename of another file over a name: no data either */
+	ASSERT_EQ(0, rename(jp(e->l.mnt, "other"), jp(e->l.mnt, "c")));
+	ASSERT_META_ONLY(idx);
+	ASSERT_INO_NLINK(jp(e->l.mnt, "d"), ino, 2);
+	ASSERT_PAT(jp(e->l.mnt, "c"), 100, 32);
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	ASSERT_EQ(-1, access(jp(e->l.mnt, "b"), F_OK));
+	ASSERT_INO_NLINK(jp(e->l.mnt, "a"), ino, 2);
+	ASSERT_PAT(jp(e->l.mnt, "d"), 300000, 31);
+	/* the data follows on a write */
+	REWRITE_PAT(jp(e->l.mnt, "a"), 4000, 33);
+	ASSERT_NOT_META_ONLY(idx);
+	ASSERT_PAT(jp(e->l.mnt, "d"), 4000, 33);
+	ASSERT_EQ(0, unlink(jp(e->l.mnt, "a")));
+	ASSERT_INO_NLINK(jp(e->l.mnt, "d"), ino, 1);
+	ASSERT_EQ(0, unlink(jp(e->l.mnt, "d")));
+	EXPECT_EQ('n', layer_kind(idx));
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	static const char *const gone[] = { "a", "b", "d" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(gone); i++) {
+		EXPECT_EQ(-1, access(jp(e->l.mnt, gone[i]), F_OK)) {
+			TH_LOG("%s exists", gone[i]);
+		}
+	}
+	ASSERT_PAT(jp(e->l.mnt, "c"), 100, 32);
 }
 
 /* As the owner of @arg (a path): chmod, setxattr, then the data is intact. */

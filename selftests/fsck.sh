@@ -261,6 +261,15 @@ hl && indexed file "$L/file" 0x00000000 && rm "$U/file"
 expect "index_entry_no_name_shows" 1 WARNING "\\.union-work/index/[0-9a-f]{16}"
 hl && indexed file "$L/file" 0x01000000 && rm "$U/file"
 expect "index_entry_for_lower_names_is_allowed" 0 "" ""
+# A metadata-only indexed copy (chmod or unlink of a name): linked in the index and
+# at the changed name, which is a lower name of the file.
+hl && indexed file "$L/file" 0x01000000 && truncate -s 0 "$U/file" &&
+	truncate -s "$(stat -c %s "$L/file")" "$U/file" &&
+	setfattr -n trusted.union.metacopy -v y "$U/file"
+expect "indexed_metadata_only_copy_is_allowed" 0 "" ""
+hl && indexed file "$L/file" 0x01000000 && truncate -s 1 "$U/file" &&
+	setfattr -n trusted.union.metacopy -v y "$U/file"
+expect "indexed_metadata_only_copy_size_differs" 1 ERROR file
 hl && mkdir -p "$U/.union-work/index" && echo x >"$U/.union-work/index/junk"
 expect "index_entry_not_named_by_an_inode" 1 ERROR ".union-work/index/junk"
 
@@ -297,6 +306,8 @@ rm -rf "$L" "$U" && mkdir -p "$L" "$U" && mnt=$work/mnt && mkdir -p "$mnt" &&
 	echo bin >"$L/usr/bin/tool" && chmod 755 "$L/usr/bin/tool" &&
 	ln -s f1 "$L/etc/lnk" && mkfifo "$L/etc/fifo" && echo deep >"$L/gone/deep/x" &&
 	head -c 300000 /dev/urandom >"$L/var/lib/x/big" && ln "$L/etc/f5" "$L/etc/f5-link" &&
+	head -c 5000 /dev/urandom >"$L/etc/h1" && ln "$L/etc/h1" "$L/etc/h2" &&
+	ln "$L/etc/h1" "$L/etc/h3" &&
 	mount_union_o "lower=$L,upper=$U" "$mnt"
 r=$?
 result $r "real_usage_mount"
@@ -323,6 +334,9 @@ if [ $r -eq 0 ]; then
 		ln -s /nowhere etc/dangling
 		truncate -s 1000 var/lib/x/big			# truncate copy-up
 		rm etc/fifo
+		chmod 640 etc/h1				# metadata-only indexed copy
+		rm etc/h2					# a name of it removed
+		cmp etc/h3 "$L/etc/h3"
 		: >etc/f2 && echo over >etc/f2
 		chattr +a etc/f5 && chattr +i usr && chattr +d etc/sub	# protattr, flags
 		ls -laR . >/dev/null

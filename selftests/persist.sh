@@ -49,6 +49,8 @@ cap=0x0100000200200000000000000000000000000000
 echo priv-a >"$w/src/d/priv" && chmod 4755 "$w/src/d/priv" &&
 	setfattr -n security.capability -v $cap "$w/src/d/priv"
 echo suid-a >"$w/src/d/suid" && chmod 4755 "$w/src/d/suid"
+# d/hl, d/hl2: one file with two links in A; in B d/hl alone, new data.
+echo hl-a >"$w/src/d/hl" && ln "$w/src/d/hl" "$w/src/d/hl2"
 touch -m -d @1000000000 "$w/src/d/priv" "$w/src/d/meta"	# times a remerge must keep
 mksquashfs "$w/src" "$A" -quiet -noappend -all-root >/dev/null
 # Image B: A plus d/new and etc/new, minus d/dropped and d/metadropped, d/meta changed.
@@ -59,6 +61,7 @@ echo meta-b-longer >"$w/src/d/meta"
 setfattr -x security.capability "$w/src/d/priv" && chmod 0755 "$w/src/d/priv" &&
 	echo priv-b-new >"$w/src/d/priv"
 echo suid-b-new >"$w/src/d/suid"
+rm "$w/src/d/hl2" && echo hl-b-new >"$w/src/d/hl"
 mksquashfs "$w/src" "$B" -quiet -noappend -all-root >/dev/null
 mount -o loop,ro "$A" "$LA" && mount -o loop,ro "$B" "$LB"
 result $? "setup: images A and B"
@@ -76,6 +79,8 @@ recorded: $id"
 	echo new-content >"$M/d/changed"
 	rm "$M/d/gone"
 	chmod 600 "$M/d/meta" "$M/d/metadropped"	# metadata-only copies
+	chmod 600 "$M/d/hl"	# a metadata-only indexed copy (the index entry + d/hl)
+	rm "$M/d/hl2"
 	setfattr -n user.tag -v 1 "$M/d/priv" "$M/d/suid"
 	rm -r "$M/e" && mkdir "$M/e" && echo mine >"$M/e/mine"
 )
@@ -116,7 +121,7 @@ r=$?
 result $r "remerge_mounts_B" "$out"
 if [ $r -eq 0 ]; then
 	got=$(cd "$M" && ls d etc e | tr '\n' ' ')
-	[ "$(ls "$M/d" | tr '\n' ' ')" = "changed keep meta new priv suid " ]
+	[ "$(ls "$M/d" | tr '\n' ' ')" = "changed hl keep meta new priv suid " ]
 	result $? "d_shows_B_s_new_file_and_the_user_s_removals" "$(ls -la "$M/d")"
 	[ "$(ls "$M/etc" | tr '\n' ' ')" = "conf new " ]
 	result $? "etc_shows_B_s_new_file" "$got"
@@ -129,6 +134,11 @@ if [ $r -eq 0 ]; then
 	result $? "a_chmod_keeps_its_mode_over_B_s_data" "$(stat "$M/d/meta"; cat "$M/d/meta")"
 	[ ! -e "$M/d/metadropped" ] && [ ! -e "$U/d/metadropped" ]
 	result $? "a_metadata_only_copy_of_a_file_B_removed_is_gone"
+	# A's links of d/hl are gone in B: the name shows B's file, never zeros
+	# (the metadata-only indexed copy's data was A's).
+	[ "$(cat "$M/d/hl")" = hl-b-new ] && [ "$(stat -c %h "$M/d/hl")" = 1 ] &&
+		[ ! -e "$M/d/hl2" ]
+	result $? "a_metadata_only_indexed_copy_shows_B_s_file" "$(stat "$M/d/hl"; od -c "$M/d/hl" | head -3)"
 	# B's data under A's privileges would be a setuid or capable binary that B
 	# does not ship: a re-pointed copy keeps setuid/setgid only where B's file
 	# has them, and B's file capabilities.  Its times stay what they were.
@@ -147,7 +157,7 @@ if [ $r -eq 0 ]; then
 	result $? "upper_passes_union_fsck_against_B" "$out"
 	out=$(mount_union_o "lower=$LB,upper=$U" "$M")
 	result $? "B_mounts_without_the_option_afterwards" "$out"
-	[ "$(cat "$M/d/meta")" = meta-b-longer ] && [ "$(ls "$M/d" | tr '\n' ' ')" = "changed keep meta new priv suid " ]
+	[ "$(cat "$M/d/meta")" = meta-b-longer ] && [ "$(ls "$M/d" | tr '\n' ' ')" = "changed hl keep meta new priv suid " ]
 	result $? "and_shows_the_same"
 	out=$(mount -o remount,remerge "$M" 2>&1)
 	r=$?

@@ -569,7 +569,9 @@ static void walk_upper(int ufd, const char *upath, int lfd, int opaque,
 				/*
 				 * A metadata-only copy: its data is the lower regular
 				 * file of the same name, which must be its origin and
-				 * have its size (namei.rs, metacopy_data).
+				 * have its size (namei.rs, metacopy_data).  An indexed
+				 * one is linked in the index and at each name that got
+				 * a link: each a lower name of the file.
 				 */
 				n_metacopies++;
 				if (!x.has_origin)
@@ -589,8 +591,8 @@ static void walk_upper(int ufd, const char *upath, int lfd, int opaque,
 					ERR(p, "%s of size %lld but its lower data has %lld bytes",
 					    X_METACOPY, (long long)st.st_size,
 					    (long long)lst.st_size);
-				else if (st.st_nlink != 1)
-					ERR(p, "%s with %lu links (a metadata-only copy is never linked)",
+				else if (st.st_nlink != 1 && !x.has_lower_links)
+					ERR(p, "%s with %lu links (a metadata-only copy is never linked, except an indexed one)",
 					    X_METACOPY, (unsigned long)st.st_nlink);
 			}
 			free(p);
