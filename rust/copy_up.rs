@@ -67,14 +67,38 @@ pub(crate) fn copy_up_limited(d: &Dentry, limit: Option<i64>) -> Result<ARef<Den
     copy_up_one(inode.sb().union_fs(), d, limit, false)
 }
 
-/// Copies `d` up for a change of its metadata (chmod, chown, utimes, xattrs, ACLs) or of
-/// its names (the removal of one of its names, or a rename over it): a lower regular file
-/// gets a metadata-only copy (its data stays on lower until it is opened for write or
-/// truncated); anything else is copied up whole.  A lower file with several hard links
-/// gets a metadata-only indexed copy: each of its names is a lower name of the file (a
-/// new name, by link or rename, needs the data on upper first), so each reaches the data
-/// by its own name on lower.
+/// Copies `d` up for a change of its metadata (chmod, chown, utimes, xattrs, ACLs): a
+/// lower regular file gets a metadata-only copy (its data stays on lower until it is
+/// opened for write or truncated); anything else is copied up whole.  A lower file with
+/// several hard links is copied whole, so a metadata-only copy's name always reaches its
+/// data by its own name on lower, and an indexed copy that has upper names holds its
+/// data (what a re-merge over a new lower layer keeps, see `persist`).
 pub(crate) fn copy_up_meta(d: &Dentry) -> Result<ARef<Dentry>> {
+    let inode = d.inode().ok_or(ENOENT)?;
+    let info = inode.union_info();
+    if let Some(u) = info.upper() {
+        if info.is_indexed() {
+            // The data too if it is a metadata-only indexed copy (see above).
+            return copy_up_limited(d, None);
+        }
+        return Ok(u.clone());
+    }
+    let meta = info
+        .lower()
+        .and_then(|l| l.inode())
+        .is_some_and(|i| i.mode() & S_IFMT == S_IFREG && vfs::nlink_of(i) == 1);
+    copy_up_ancestors(d)?;
+    copy_up_one(inode.sb().union_fs(), d, None, meta)
+}
+
+/// Before a name of a lower regular file with several hard links is removed (unlink, or
+/// a rename over it): copies the file into the hard-link index, metadata only, so that
+/// the other names count one name less (as overlayfs with `index=on,metacopy=on`).  The
+/// name's link made here is replaced right away, so a metadata-only indexed copy has no
+/// upper names, only its index entry, and each name that shows it is a lower name of the
+/// file, reading the data by its own name.  A copy that is already indexed gets a link
+/// at this name (the data stays where it is).
+pub(crate) fn copy_up_for_removal(d: &Dentry) -> Result<ARef<Dentry>> {
     let inode = d.inode().ok_or(ENOENT)?;
     let info = inode.union_info();
     if let Some(u) = info.upper() {
@@ -83,12 +107,8 @@ pub(crate) fn copy_up_meta(d: &Dentry) -> Result<ARef<Dentry>> {
         }
         return Ok(u.clone());
     }
-    let meta = info
-        .lower()
-        .and_then(|l| l.inode())
-        .is_some_and(|i| i.mode() & S_IFMT == S_IFREG);
     copy_up_ancestors(d)?;
-    copy_up_one(inode.sb().union_fs(), d, None, meta)
+    copy_up_one(inode.sb().union_fs(), d, None, true)
 }
 
 /// Copies up the ancestors of `d` that have no upper directory, top down.

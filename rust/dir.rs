@@ -351,14 +351,14 @@ pub(crate) fn remove(dir: &Inode, dentry: &Dentry, is_dir: bool) -> Result {
 /// Before a name of a lower regular file with several hard links is removed or replaced:
 /// the file is copied up (into the hard-link index), so that the union counts its names
 /// from then on (as overlayfs does with `index=on`).  Its metadata only: a removal of a
-/// name needs no data (as overlayfs with `index=on,metacopy=on`).
+/// name needs no data (see [`crate::copy_up::copy_up_for_removal`]).
 fn copy_up_linked_name(d: &Dentry) -> Result {
     let Some(inode) = d.inode() else {
         return Ok(());
     };
     let info = inode.union_info();
     if !inode.is_dir() && (info.is_indexed() || info.lower_is_linked_file()) {
-        crate::copy_up::copy_up_meta(d)?;
+        crate::copy_up::copy_up_for_removal(d)?;
     }
     Ok(())
 }

@@ -334,8 +334,9 @@ if [ $r -eq 0 ]; then
 		ln -s /nowhere etc/dangling
 		truncate -s 1000 var/lib/x/big			# truncate copy-up
 		rm etc/fifo
-		chmod 640 etc/h1				# metadata-only indexed copy
-		rm etc/h2					# a name of it removed
+		rm etc/h2					# metadata-only indexed copy
+		cmp etc/h1 "$L/etc/h1"
+		chmod 640 etc/h1				# then its data
 		cmp etc/h3 "$L/etc/h3"
 		: >etc/f2 && echo over >etc/f2
 		chattr +a etc/f5 && chattr +i usr && chattr +d etc/sub	# protattr, flags

@@ -79,8 +79,8 @@ recorded: $id"
 	echo new-content >"$M/d/changed"
 	rm "$M/d/gone"
 	chmod 600 "$M/d/meta" "$M/d/metadropped"	# metadata-only copies
-	chmod 600 "$M/d/hl"	# a metadata-only indexed copy (the index entry + d/hl)
-	rm "$M/d/hl2"
+	rm "$M/d/hl2"		# a metadata-only indexed copy (the index entry only)
+	chmod 600 "$M/d/hl"	# now its data too (an upper name of it)
 	setfattr -n user.tag -v 1 "$M/d/priv" "$M/d/suid"
 	rm -r "$M/e" && mkdir "$M/e" && echo mine >"$M/e/mine"
 )
@@ -134,11 +134,11 @@ if [ $r -eq 0 ]; then
 	result $? "a_chmod_keeps_its_mode_over_B_s_data" "$(stat "$M/d/meta"; cat "$M/d/meta")"
 	[ ! -e "$M/d/metadropped" ] && [ ! -e "$U/d/metadropped" ]
 	result $? "a_metadata_only_copy_of_a_file_B_removed_is_gone"
-	# A's links of d/hl are gone in B: the name shows B's file, never zeros
-	# (the metadata-only indexed copy's data was A's).
-	[ "$(cat "$M/d/hl")" = hl-b-new ] && [ "$(stat -c %h "$M/d/hl")" = 1 ] &&
-		[ ! -e "$M/d/hl2" ]
-	result $? "a_metadata_only_indexed_copy_shows_B_s_file" "$(stat "$M/d/hl"; od -c "$M/d/hl" | head -3)"
+	# d/hl, indexed and changed on A, stays a file of upper's own with A's data
+	# and the user's mode (never zeros, and the chmod is not lost).
+	[ "$(cat "$M/d/hl")" = hl-a ] && [ "$(stat -c %h "$M/d/hl")" = 1 ] &&
+		[ "$(stat -c %a "$M/d/hl")" = 600 ] && [ ! -e "$M/d/hl2" ]
+	result $? "an_indexed_copy_keeps_its_data_and_mode" "$(stat "$M/d/hl"; od -c "$M/d/hl" | head -3)"
 	# B's data under A's privileges would be a setuid or capable binary that B
 	# does not ship: a re-pointed copy keeps setuid/setgid only where B's file
 	# has them, and B's file capabilities.  Its times stay what they were.

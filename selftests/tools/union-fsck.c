@@ -570,8 +570,8 @@ static void walk_upper(int ufd, const char *upath, int lfd, int opaque,
 				 * A metadata-only copy: its data is the lower regular
 				 * file of the same name, which must be its origin and
 				 * have its size (namei.rs, metacopy_data).  An indexed
-				 * one is linked in the index and at each name that got
-				 * a link: each a lower name of the file.
+				 * one is linked in the index (and, after a crash during
+				 * an unlink, at the removed name: a lower name too).
 				 */
 				n_metacopies++;
 				if (!x.has_origin)
