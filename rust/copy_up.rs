@@ -173,10 +173,14 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
     // Copy-up changes nothing users can see in the parent: keep its times.
     let ptimes = Times::of(fs, &pupper);
     let linked = mode & S_IFMT == S_IFREG && info.lower_is_linked_file();
+    let content = if meta {
+        Content::MetaOnly
+    } else {
+        Content::Data(limit)
+    };
     let new = match mode & S_IFMT {
-        S_IFREG if linked => copy_up_linked(fs, inode, &lower, &pupper, &name, limit, meta)?,
-        S_IFREG if meta => copy_up_file_meta(fs, &lower, &pupper, &name)?,
-        S_IFREG => copy_up_file(fs, &lower, &pupper, &name, limit)?,
+        S_IFREG if linked => copy_up_linked(fs, inode, &lower, &pupper, &name, content)?,
+        S_IFREG => copy_up_file(fs, &lower, &pupper, &name, content)?,
         S_IFDIR => {
             let tmp = fs.create_temp(NewObject::Dir(0o700))?;
             let r = copy_meta(fs, &lower, &tmp, true)
@@ -307,40 +311,62 @@ fn ctime_of(fs: &UnionFs, d: &Dentry) -> Option<(i64, i64)> {
     Some((st.ctime.tv_sec, st.ctime.tv_nsec as i64))
 }
 
+/// What the copy of a regular file holds.
+#[derive(Clone, Copy)]
+enum Content {
+    /// The data: all of it, or at most this many bytes (the copy-up of a truncate).
+    Data(Option<i64>),
+    /// The metadata only: the lower size as a hole, and the metacopy marker (see
+    /// [`format::METACOPY`]).
+    MetaOnly,
+}
+
 /// Copies a regular file through an `O_TMPFILE` file and links it into place.
 fn copy_up_file(
     fs: &UnionFs,
     lower: &Dentry,
     pupper: &Dentry,
     name: &[u8],
-    limit: Option<i64>,
+    content: Content,
 ) -> Result<ARef<Dentry>> {
-    let tmp = build_copy(fs, lower, pupper, limit)?;
+    let tmp = build_copy(fs, lower, pupper, content)?;
     upper::fsync(&tmp)?;
     install_link(fs, pupper, name, upper::file_dentry(&tmp), Expect::Lower)
 }
 
-/// The copy of the lower regular file `lower` (at most `limit` bytes of its data), as an
-/// `O_TMPFILE` file in `pupper` with the data, xattrs, owner, mode, times and origin;
-/// not synced yet.
+/// The copy of the lower regular file `lower`, as an `O_TMPFILE` file in `pupper` with
+/// `content`, xattrs, owner, mode, times and origin; not synced yet.
 fn build_copy(
     fs: &UnionFs,
     lower: &Dentry,
     pupper: &Dentry,
-    limit: Option<i64>,
+    content: Content,
 ) -> Result<ARef<kernel::fs::File>> {
     let cred = fs.creator_cred();
     // Attributes first: reading the data must not change what is copied (atime).
     let st = lower_attrs(fs, lower)?;
-    let flags = bindings::O_RDONLY | bindings::O_LARGEFILE | bindings::O_NOATIME;
-    let src = upper::open(fs.lower().mnt(), lower, flags, cred)?;
-    let tmp = upper::tmpfile(fs.upper().mnt(), pupper, 0o600, cred)?;
-    let size = upper::size_of(lower);
-    let len = limit.map_or(size, |l| l.min(size));
-    copy_data(fs, &src, &tmp, len)?;
+    let tmp = match content {
+        Content::Data(limit) => {
+            let flags = bindings::O_RDONLY | bindings::O_LARGEFILE | bindings::O_NOATIME;
+            let src = upper::open(fs.lower().mnt(), lower, flags, cred)?;
+            let tmp = upper::tmpfile(fs.upper().mnt(), pupper, 0o600, cred)?;
+            let size = upper::size_of(lower);
+            let len = limit.map_or(size, |l| l.min(size));
+            copy_data(fs, &src, &tmp, len)?;
+            tmp
+        }
+        Content::MetaOnly => {
+            let tmp = upper::tmpfile(fs.upper().mnt(), pupper, 0o600, cred)?;
+            upper::truncate_file(fs.upper().mnt(), &tmp, st.size)?;
+            tmp
+        }
+    };
     let td = upper::file_dentry(&tmp);
     copy_meta_from(fs, lower, &st, td, true)?;
     set_origin(fs, lower, td, pupper)?;
+    if let Content::MetaOnly = content {
+        xattr::set_flag(fs.upper().mnt(), td, format::METACOPY)?;
+    }
     Ok(tmp)
 }
 
@@ -357,16 +383,15 @@ fn build_copy(
 /// the index entry's name (not made by the union) makes this a plain copy whose name is
 /// a file of its own, as copies of such files were before the index.
 ///
-/// With `meta`, the copy holds the metadata only (see [`format::METACOPY`]): the data
-/// stays on lower, where every name of the file reaches it by its own name.
+/// With [`Content::MetaOnly`], the data stays on lower, where every name of the file
+/// reaches it by its own name.
 fn copy_up_linked(
     fs: &UnionFs,
     inode: &vfs::Inode,
     lower: &Dentry,
     pupper: &Dentry,
     name: &[u8],
-    limit: Option<i64>,
-    meta: bool,
+    content: Content,
 ) -> Result<ARef<Dentry>> {
     let li = lower.inode().ok_or(ENOENT)?;
     let ino = li.ino();
@@ -382,7 +407,12 @@ fn copy_up_linked(
             pr_warn!(
                 "union: the hard-link index entry of lower inode {ino} is not the union's; its names are copied up one by one\n"
             );
-            let new = copy_up_file(fs, lower, pupper, name, limit)?;
+            // With its data: the origin goes, which a metadata-only copy needs.
+            let full = match content {
+                Content::MetaOnly => Content::Data(None),
+                data => data,
+            };
+            let new = copy_up_file(fs, lower, pupper, name, full)?;
             upper::removexattr(fs.upper().mnt(), &new, format::ORIGIN)?;
             return Ok(new);
         }
@@ -391,11 +421,7 @@ fn copy_up_linked(
     let index = fs.index_dir_made()?;
     let key = format::index_name(ino);
     let mnt = fs.upper().mnt();
-    let tmp = if meta {
-        build_meta_copy(fs, lower, pupper)?
-    } else {
-        build_copy(fs, lower, pupper, limit)?
-    };
+    let tmp = build_copy(fs, lower, pupper, content)?;
     let td = upper::file_dentry(&tmp);
     // Every name shows it from lower until `name` has its link.
     xattr::set_lower_links(fs, td, nlink)?;
@@ -404,7 +430,7 @@ fn copy_up_linked(
     let entry = upper::create(mnt, index, &key, NewObject::Link(td))?;
     // From here on the lower names show the copy: so does this union inode, also if
     // `name` cannot get its link now.
-    adopt_indexed(inode, &entry, meta);
+    adopt_indexed(inode, &entry, matches!(content, Content::MetaOnly));
     let new = install_link(fs, pupper, name, td, Expect::Lower)?;
     count_linked_name(fs, td, nlink);
     Ok(new)
@@ -516,39 +542,6 @@ pub(crate) fn drop_unused_index(fs: &UnionFs, upper: &Dentry) {
     if entry.same_inode(upper) {
         let _ = upper::remove(fs.upper().mnt(), index, &entry, false);
     }
-}
-
-/// Makes a metadata-only copy of a regular file: an `O_TMPFILE` file with the lower
-/// file's size (a hole), xattrs, owner, mode, times, origin and the metacopy marker,
-/// linked into place (see [`format::METACOPY`]).
-fn copy_up_file_meta(
-    fs: &UnionFs,
-    lower: &Dentry,
-    pupper: &Dentry,
-    name: &[u8],
-) -> Result<ARef<Dentry>> {
-    let tmp = build_meta_copy(fs, lower, pupper)?;
-    upper::fsync(&tmp)?;
-    install_link(fs, pupper, name, upper::file_dentry(&tmp), Expect::Lower)
-}
-
-/// The metadata-only copy of the lower regular file `lower`: an `O_TMPFILE` file in
-/// `pupper` with its size (a hole), xattrs, owner, mode, times, origin and the metacopy
-/// marker; not synced yet.
-fn build_meta_copy(
-    fs: &UnionFs,
-    lower: &Dentry,
-    pupper: &Dentry,
-) -> Result<ARef<kernel::fs::File>> {
-    let cred = fs.creator_cred();
-    let st = lower_attrs(fs, lower)?;
-    let tmp = upper::tmpfile(fs.upper().mnt(), pupper, 0o600, cred)?;
-    upper::truncate_file(fs.upper().mnt(), &tmp, st.size)?;
-    let td = upper::file_dentry(&tmp);
-    copy_meta_from(fs, lower, &st, td, true)?;
-    set_origin(fs, lower, td, pupper)?;
-    xattr::set_flag(fs.upper().mnt(), td, format::METACOPY)?;
-    Ok(tmp)
 }
 
 /// Copies the data of a metadata-only copy into its upper file (at most `limit` bytes:
