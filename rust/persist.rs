@@ -263,8 +263,9 @@ pub(crate) fn remerge(upper: &Layer, lower: &Layer, cred: &Credential) -> Result
                     lower_child(lower, lodir.as_deref(), &name)?
                 };
                 match lo.as_ref().and_then(|l| l.inode()) {
-                    // (Not several upper names of one metadata-only indexed copy:
-                    // the new lower files of those names are files of their own.)
+                    // (Not a name still linked with a metadata-only indexed copy's
+                    // index entry -- an unlink interrupted between the copy and its
+                    // whiteout: its data was the old layer's file of several links.)
                     Some(li)
                         if li.mode() & vfs::S_IFMT == vfs::S_IFREG
                             && vfs::nlink_of(li) == 1
@@ -273,8 +274,8 @@ pub(crate) fn remerge(upper: &Layer, lower: &Layer, cred: &Credential) -> Result
                         let ino = li.ino();
                         xattr::set_origin(upper.mnt(), &child, ino)?;
                         repoint(upper, lower, &child, lo.as_deref().ok_or(EIO)?)?;
-                        // A name of a metadata-only indexed copy: a file of its own
-                        // now (the index goes below), reading the new lower file.
+                        // A name that lost its index entry (see the guard): a
+                        // metadata-only copy of its own now, of the new lower file.
                         drop_xattr(upper, &child, format::LOWER_LINKS)?;
                         done.metacopies += 1;
                     }
