@@ -52,19 +52,30 @@ pub(crate) fn copy_up_limited(d: &Dentry, limit: Option<i64>) -> Result<ARef<Den
     let info = inode.union_info();
     if let Some(u) = info.upper() {
         let fs = inode.sb().union_fs();
-        if info.is_metacopy() {
-            let up = copy_up_data(fs, d, limit)?;
-            if !info.is_indexed() {
-                return Ok(up);
-            }
-        }
         if info.is_indexed() {
-            return link_up_name(fs, d);
+            return link_up_name_with_data(fs, d, limit);
+        }
+        if info.is_metacopy() {
+            return copy_up_data(fs, d, limit);
         }
         return Ok(u.clone());
     }
     copy_up_ancestors(d)?;
     copy_up_one(inode.sb().union_fs(), d, limit, false)
+}
+
+/// The name `d` of an indexed copy gets its link ([`link_up_name`]), then the copy its
+/// data if it is a metadata-only one ([`copy_up_data`], at most `limit` bytes), in this
+/// order: the link changes nothing any name reads (a name with a link of a metadata-only
+/// copy reads the data by its own lower name, as the names without one do), so a link
+/// that cannot be made (`ENOSPC`) fails the call before the shared data is touched.
+fn link_up_name_with_data(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Dentry>> {
+    let new = link_up_name(fs, d)?;
+    let info = d.inode().ok_or(ENOENT)?.union_info();
+    if info.is_metacopy() {
+        copy_up_data(fs, d, limit)?;
+    }
+    Ok(new)
 }
 
 /// Copies `d` up for a change of its metadata (chmod, chown, utimes, xattrs, ACLs): a
@@ -142,18 +153,18 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
     let info = inode.union_info();
     let guard = info.copy_up_lock.lock_killable()?;
     if let Some(u) = info.upper() {
-        let data = info.is_metacopy() && !meta;
-        if data || info.is_indexed() {
-            drop(guard);
-            if data {
-                // Someone else made a metadata-only copy meanwhile: copy the data.
-                let up = copy_up_data(fs, d, limit)?;
-                if !info.is_indexed() {
-                    return Ok(up);
-                }
-            }
-            // Another name of the file was copied up meanwhile: link this one.
-            return link_up_name(fs, d);
+        drop(guard);
+        if info.is_indexed() {
+            // Another name of the file was copied up meanwhile: link this one (and copy
+            // the data of a metadata-only copy, unless this is one too).
+            return match meta {
+                true => link_up_name(fs, d),
+                false => link_up_name_with_data(fs, d, limit),
+            };
+        }
+        if info.is_metacopy() && !meta {
+            // Someone else made a metadata-only copy meanwhile: copy the data.
+            return copy_up_data(fs, d, limit);
         }
         return Ok(u.clone());
     }
@@ -220,10 +231,6 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
     if meta && mode & S_IFMT == S_IFREG && !linked {
         info.set_metacopy();
     }
-    if linked {
-        // (`copy_up_linked` set the metacopy flag as the index entry has it.)
-        info.set_indexed();
-    }
     info.set_upper(new.clone());
     if !inode.is_dir() {
         // Found by its upper inode from now on (see `UnionInode::key`).
@@ -233,7 +240,7 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
     inode.copy_attr_from(ni);
     // The protection flags the lower object had (now in the copy's protattr record).
     inode.copy_flags_from(ni, inode.prot_flags());
-    if linked && !meta && info.is_metacopy() {
+    if info.is_indexed() && !meta && info.is_metacopy() {
         // The file's index entry was there already, a metadata-only copy: its data now.
         drop(guard);
         copy_up_data(fs, d, limit)?;
@@ -380,8 +387,9 @@ fn build_copy(
 /// (`format::LOWER_LINKS`) is lowered only once a name has its link, so an error or a
 /// crash leaves it too high (the entry then outlives the names: harmless), never too
 /// low (which would remove the entry while a name still shows it).  Something else at
-/// the index entry's name (not made by the union) makes this a plain copy whose name is
-/// a file of its own, as copies of such files were before the index.
+/// the index entry's name (not made by the union) fails the copy-up with `EIO`: the
+/// names keep showing the lower file until it is removed (as overlayfs fails on a bad
+/// index entry).
 ///
 /// With [`Content::MetaOnly`], the data stays on lower, where every name of the file
 /// reaches it by its own name.
@@ -404,17 +412,12 @@ fn copy_up_linked(
             return link_indexed(fs, &entry, pupper, name);
         }
         crate::superblock::IndexSlot::Bad => {
-            pr_warn!(
-                "union: the hard-link index entry of lower inode {ino} is not the union's; its names are copied up one by one\n"
+            // Not the union's: it is never replaced (it is not ours to remove), and a
+            // copy of this name alone would split the file its names share.
+            pr_err!(
+                ".union-work/index/{ino:016x} is not the union's (see union-fsck); no name of lower inode {ino} can be copied up until it is removed\n"
             );
-            // With its data: the origin goes, which a metadata-only copy needs.
-            let full = match content {
-                Content::MetaOnly => Content::Data(None),
-                data => data,
-            };
-            let new = copy_up_file(fs, lower, pupper, name, full)?;
-            upper::removexattr(fs.upper().mnt(), &new, format::ORIGIN)?;
-            return Ok(new);
+            return Err(EIO);
         }
         crate::superblock::IndexSlot::Empty => {}
     }
@@ -458,7 +461,7 @@ fn adopt_indexed(inode: &vfs::Inode, entry: &Dentry, meta: bool) {
 fn count_linked_name(fs: &UnionFs, upper: &Dentry, n: u32) {
     if let Err(e) = xattr::set_lower_links(fs, upper, n.saturating_sub(1)) {
         pr_warn!(
-            "union: cannot update the link count of an indexed copy ({:?}): st_nlink is one too high\n",
+            "cannot update the link count of an indexed copy ({:?}): st_nlink is one too high\n",
             e
         );
     }
@@ -581,7 +584,12 @@ fn copy_up_data(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Den
         Err(e) if e == ENODATA || e == EOPNOTSUPP => None,
         Err(e) => return Err(e),
     };
-    let copied = copy_data(fs, &src, &dst, len);
+    // Cut to `limit`, as the truncate this copy is for: whatever follows, the file (which
+    // other names of an indexed copy show) is never its first `limit` bytes and a hole.
+    let copied = copy_data(fs, &src, &dst, len).and_then(|()| match len < size {
+        true => upper::truncate_file(fs.upper().mnt(), &dst, len),
+        false => Ok(()),
+    });
     if copied.is_err() {
         // Give the space of the partial copy back (the marker stays: nothing reads it).
         let _ = upper::truncate_file(fs.upper().mnt(), &dst, 0)

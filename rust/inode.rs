@@ -329,12 +329,18 @@ pub(crate) fn make_inode(
     let new = NewInode {
         mode: real.mode(),
         rdev: real.rdev(),
+        // A metadata-only copy's lower part is where its data is: its number is its
+        // origin's only if it keeps it (see `namei::lookup`).
         ino: union_ino(
             info.upper().and_then(|d| d.inode()).map(|i| i.ino()),
-            info.lower()
-                .and_then(|d| d.inode())
-                .map(|i| i.ino())
-                .or(origin),
+            match metacopy {
+                true => origin,
+                false => info
+                    .lower()
+                    .and_then(|d| d.inode())
+                    .map(|i| i.ino())
+                    .or(origin),
+            },
         ),
         // A lower file with several hard links gets one union inode per name.
         hashed: !info.shares_lower_links(),

@@ -142,10 +142,11 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
         }
     }
     // A copied-up non-directory keeps the inode number of its lower origin.
-    let mut origin = match (&upper, &lower) {
+    let recorded_origin = match (&upper, &lower) {
         (Some(u), None) if !u.inode().is_some_and(|i| i.is_dir()) => xattr::origin(fs, u),
         _ => None,
     };
+    let mut origin = recorded_origin;
     if let (false, Some(u), Some(ino)) = (indexed, &upper, origin) {
         if u.inode()
             .is_some_and(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG)
@@ -153,7 +154,8 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
         {
             // A name of an indexed copy with an upper entry of its own.  A copy that is
             // not (or no longer) in the index is a file of upper's own, with its own
-            // inode number: the lower names show the lower file.
+            // inode number: the lower names show the lower file.  (If it is a
+            // metadata-only copy, its data is still its lower name's.)
             if fs.index_entry(ino)?.is_some_and(|e| e.same_inode(u)) {
                 indexed = true;
             } else {
@@ -162,7 +164,7 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
         }
     }
     let mut metacopy = false;
-    if let (Some(u), Some(ino)) = (&upper, origin) {
+    if let (Some(u), Some(ino)) = (&upper, recorded_origin) {
         if u.inode()
             .is_some_and(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG)
             && xattr::flag(fs, u, format::METACOPY)?
@@ -200,7 +202,7 @@ fn metacopy_data(
     });
     if found.is_none() {
         pr_warn!(
-            "union: metadata-only copy without its lower data (inode {ino} gone); reads fail with EIO\n"
+            "metadata-only copy without its lower data (inode {ino} gone); reads fail with EIO\n"
         );
     }
     Ok(found)

@@ -2246,6 +2246,144 @@ TEST_F(cu, lower_hardlink_index_crash_cases)
 }
 
 /*
+ * Something at the index entry's name that the union did not make (here a plain
+ * file without origin) is not the union's to replace, and a copy of one name alone
+ * would split the file its names share: every copy-up of the file fails with EIO
+ * (as overlayfs fails on a bad index entry) and changes nothing; the names read
+ * the lower file, linked; the foreign entry stays.  Once it is removed, the file
+ * is copied up into the index as usual.
+ */
+TEST_F(cu, lower_hardlink_foreign_index_entry)
+{
+	struct env *e = &self->e;
+	char idxdir[PATH_LEN];
+	const char *idx;
+	struct stat a, b;
+
+	make_file(_metadata, jp(e->l.lower, "a"), 2000, 34, 0644);
+	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "b")));
+	idx = index_entry(e, jp(e->l.lower, "a"));
+	MOUNT_UNION(e);
+	UMOUNT_UNION(e);
+	snprintf(idxdir, sizeof(idxdir), "%s/.union-work/index", e->l.upper);
+	ASSERT_TRUE(mkdir(idxdir, 0700) == 0 || errno == EEXIST);
+	make_file(_metadata, idx, 10, 35, 0600);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "b"), &b));
+	EXPECT_ERRNO(EIO, truncate(jp(e->l.mnt, "a"), 1000));
+	EXPECT_ERRNO(EIO, chmod(jp(e->l.mnt, "a"), 0600));
+	EXPECT_ERRNO(EIO, unlink(jp(e->l.mnt, "b")));
+	EXPECT_ERRNO(EIO, open(jp(e->l.mnt, "b"), O_WRONLY | O_CLOEXEC));
+	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "a"));
+	ASSERT_NOT_COPIED_UP(jp(e->l.upper, "b"));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "a"), &a));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "b"), &b));
+	EXPECT_EQ(2, a.st_nlink);
+	EXPECT_EQ(a.st_ino, b.st_ino);
+	EXPECT_EQ(S_IFREG | 0644, a.st_mode);
+	ASSERT_PAT(jp(e->l.mnt, "a"), 2000, 34);
+	ASSERT_PAT(jp(e->l.mnt, "b"), 2000, 34);
+	ASSERT_PAT(idx, 10, 35);
+	UMOUNT_UNION(e);
+	ASSERT_EQ(0, unlink(idx));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, truncate(jp(e->l.mnt, "a"), 1000));
+	ASSERT_PAT(jp(e->l.mnt, "b"), 1000, 34);
+	ASSERT_SAME_INODE(jp(e->l.upper, "a"), idx);
+}
+
+/*
+ * A name linked to a metadata-only index entry (an unlink interrupted between the
+ * copy and the whiteout) whose entry is gone (the index removed by hand, an upper
+ * copied without hard links): the name is a file of its own whose data is still
+ * its lower name's: it reads that data (never the copy's hole), has its own inode
+ * number, and gets the data at its first write.
+ */
+TEST_F(cu, lower_hardlink_meta_name_without_index_reads_lower)
+{
+	struct env *e = &self->e;
+	const char *idx;
+	struct stat a, b, b2;
+
+	make_file(_metadata, jp(e->l.lower, "a"), 3000, 41, 0644);
+	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "b")));
+	idx = index_entry(e, jp(e->l.lower, "a"));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, unlink(jp(e->l.mnt, "b")));
+	ASSERT_META_ONLY(idx);
+	UMOUNT_UNION(e);
+	ASSERT_EQ(0, unlink(jp(e->l.upper, "b")));
+	ASSERT_EQ(0, link(idx, jp(e->l.upper, "b")));
+	ASSERT_EQ(0, unlink(idx));
+	MOUNT_UNION(e);
+	ASSERT_PAT(jp(e->l.mnt, "b"), 3000, 41);
+	ASSERT_PAT(jp(e->l.mnt, "a"), 3000, 41);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "a"), &a));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "b"), &b));
+	EXPECT_NE(a.st_ino, b.st_ino);
+	EXPECT_EQ(1, b.st_nlink);
+	EXPECT_EQ(2, a.st_nlink);
+	ASSERT_EQ(0, truncate(jp(e->l.mnt, "b"), 1000));
+	ASSERT_NOT_META_ONLY(jp(e->l.upper, "b"));
+	ASSERT_PAT(jp(e->l.upper, "b"), 1000, 41);
+	ASSERT_PAT(jp(e->l.mnt, "a"), 3000, 41);
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	ASSERT_PAT(jp(e->l.mnt, "b"), 1000, 41);
+	ASSERT_PAT(jp(e->l.mnt, "a"), 3000, 41);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "b"), &b2));
+	EXPECT_EQ(b.st_ino, b2.st_ino);
+}
+
+/*
+ * A truncate (truncate(2), O_TRUNC) through a name of a metadata-only indexed copy
+ * that cannot give the name its link (ENOSPC: tmpfs counts a link as an inode)
+ * fails before the shared data is touched: every name still reads the whole file,
+ * the entry stays metadata-only.  With room, the truncate shows on every name.
+ */
+TEST_F(cu, lower_hardlink_meta_truncate_enospc_changes_nothing)
+{
+	struct env *e = &self->e;
+	char fill[PATH_LEN];
+	const char *idx;
+	int i, n, fd;
+
+	make_file(_metadata, jp(e->l.lower, "a"), 65536, 43, 0644);
+	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "b")));
+	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "c")));
+	ASSERT_EQ(0, mount("tmpfs", e->small, "tmpfs", 0, "size=8m,nr_inodes=64,mode=0755"));
+	strcpy(e->l.upper, e->small);
+	idx = index_entry(e, jp(e->l.lower, "a"));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, unlink(jp(e->l.mnt, "c")));
+	ASSERT_META_ONLY(idx);
+	for (n = 0; n < 100; n++) {
+		snprintf(fill, sizeof(fill), "%s/fill%d", e->l.upper, n);
+		fd = open(fill, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		if (fd < 0)
+			break;
+		close(fd);
+	}
+	ASSERT_EQ(ENOSPC, errno) TH_LOG("fill %d: %m", n);
+	EXPECT_ERRNO(ENOSPC, truncate(jp(e->l.mnt, "a"), 100));
+	EXPECT_ERRNO(ENOSPC, open(jp(e->l.mnt, "b"), O_WRONLY | O_TRUNC | O_CLOEXEC));
+	ASSERT_META_ONLY(idx);
+	ASSERT_PAT(jp(e->l.mnt, "a"), 65536, 43);
+	ASSERT_PAT(jp(e->l.mnt, "b"), 65536, 43);
+	for (i = 0; i < n; i++) {
+		snprintf(fill, sizeof(fill), "%s/fill%d", e->l.upper, i);
+		ASSERT_EQ(0, unlink(fill));
+	}
+	ASSERT_EQ(0, truncate(jp(e->l.mnt, "a"), 100));
+	ASSERT_NOT_META_ONLY(idx);
+	ASSERT_PAT(jp(e->l.mnt, "a"), 100, 43);
+	ASSERT_PAT(jp(e->l.mnt, "b"), 100, 43);
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	ASSERT_PAT(jp(e->l.mnt, "b"), 100, 43);
+}
+
+/*
  * Directory copy-up links its fallthrus to one shared marker per type in the work
  * directory (fallthru.<t>): each costs upper a directory entry, not an inode.  The
  * markers read as before, removing one name leaves the others, and the view is the

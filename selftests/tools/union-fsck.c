@@ -674,12 +674,12 @@ static void check_index_dir(int wfd, const char *p)
 			   sscanf(e->d_name, "%16llx%c", &ino, &c) != 1) {
 			ERR(q, "in the hard-link index but not named by an inode number (ignored)");
 		} else if (!S_ISREG(st.st_mode)) {
-			ERR(q, "a %s in the hard-link index (only regular files; ignored)",
+			ERR(q, "a %s in the hard-link index (only regular files; copy-up of that lower file fails with EIO until it is removed)",
 			    dtype_name(IFTODT(st.st_mode)));
 		} else {
 			read_uxattrs(q, &st, 0, &x);
 			if (!x.has_origin || x.origin != ino)
-				ERR(q, "index entry without the origin %llu its name says (ignored: the lower names show the lower file)",
+				ERR(q, "index entry without the origin %llu its name says (not the union's: copy-up of that lower file fails with EIO until it is removed)",
 				    ino);
 			else if (!inoset_has(&lower_inos, ino))
 				WARN(q, "index entry of inode %llu, which lower does not have (a new lower layer? it is ignored)",
