@@ -584,12 +584,7 @@ fn copy_up_data(fs: &UnionFs, d: &Dentry, limit: Option<i64>) -> Result<ARef<Den
         Err(e) if e == ENODATA || e == EOPNOTSUPP => None,
         Err(e) => return Err(e),
     };
-    // Cut to `limit`, as the truncate this copy is for: whatever follows, the file (which
-    // other names of an indexed copy show) is never its first `limit` bytes and a hole.
-    let copied = copy_data(fs, &src, &dst, len).and_then(|()| match len < size {
-        true => upper::truncate_file(fs.upper().mnt(), &dst, len),
-        false => Ok(()),
-    });
+    let copied = copy_data(fs, &src, &dst, len);
     if copied.is_err() {
         // Give the space of the partial copy back (the marker stays: nothing reads it).
         let _ = upper::truncate_file(fs.upper().mnt(), &dst, 0)

@@ -4,7 +4,7 @@
 //! lower) as a backing file, and all I/O goes straight to it (see `vfs::file_ops`).
 //!
 //! Opening for write (`O_WRONLY`, `O_RDWR`) or with `O_TRUNC` copies the file up first
-//! (with `O_TRUNC`, without its data), or the data of a metadata-only copy.  Opening a
+//! (with `O_TRUNC` for write, without its data), or the data of a metadata-only copy.  Opening a
 //! metadata-only copy for read opens the lower file, which holds its data.  A descriptor
 //! opened read-only on the lower file switches to the upper file for reads once the data
 //! has been copied up, so it sees later writes (shared mappings made before the copy-up
@@ -194,7 +194,11 @@ pub(crate) fn open(inode: &Inode, dentry: &Dentry, user_file: &File) -> Result<K
     let fs = inode.sb().union_fs();
     let flags = user_file.flags();
     if needs_copy_up(flags) {
-        let limit = (flags & bindings::O_TRUNC != 0).then_some(0);
+        // Without the data only if the truncate is sure to follow: an open for write has
+        // its write access before `open`, one for read gets it after, in the truncate,
+        // which then fails on a running program (`ETXTBSY`) with the file left whole.
+        let write = flags & (bindings::O_WRONLY | bindings::O_RDWR) != 0;
+        let limit = (write && flags & bindings::O_TRUNC != 0).then_some(0);
         copy_up::copy_up_limited(dentry, limit)?;
     }
     let (real, layer) = inode.union_info().data()?;

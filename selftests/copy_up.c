@@ -1427,6 +1427,109 @@ TEST_F(cu, enospc_then_truncate_small)
 	ASSERT_PAT(jp(e->l.lower, "big"), BIG, 11);
 }
 
+/* The size of @path, or -1. */
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : st.st_size;
+}
+
+/* 0 if the files @a and @b hold the same bytes, else 1 (-1 on an error). */
+static int same_bytes(const char *a, const char *b)
+{
+	int fa = open(a, O_RDONLY | O_CLOEXEC), fb = open(b, O_RDONLY | O_CLOEXEC);
+	char ba[65536], bb[65536];
+	ssize_t na, nb;
+	int r = -1;
+
+	if (fa >= 0 && fb >= 0) {
+		do {
+			na = read(fa, ba, sizeof(ba));
+			nb = read(fb, bb, sizeof(bb));
+		} while (na > 0 && na == nb && !memcmp(ba, bb, na));
+		r = na < 0 || nb < 0 ? -1 : (na == 0 && nb == 0 ? 0 : 1);
+	}
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	return r;
+}
+
+/* Copies the file @src to @dst (created with @mode); returns its size, or -1. */
+static off_t copy_path(const char *src, const char *dst, mode_t mode)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC), out;
+	char buf[65536];
+	off_t total = 0;
+	ssize_t n;
+
+	if (in < 0)
+		return -1;
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		if (write(out, buf, n) != n) {
+			n = -1;
+			break;
+		}
+		total += n;
+	}
+	close(in);
+	close(out);
+	return n < 0 ? -1 : total;
+}
+
+/*
+ * open(O_RDONLY | O_TRUNC) of a lower program that runs through the union: the VFS
+ * takes write access for the truncate only after the filesystem's open, and fails
+ * with ETXTBSY; the copy-up made in the open must not have cut the file (it copies
+ * it whole).  An open for write fails before the union's open and copies nothing.
+ */
+TEST_F(cu, rdonly_trunc_of_running_program_keeps_it)
+{
+	struct env *e = &self->e;
+	const char *m = jp(e->l.mnt, "prog");
+	int sync[2], fd;
+	off_t size;
+	pid_t pid;
+	char c;
+
+	size = copy_path("/bin/sleep", jp(e->l.lower, "prog"), 0755);
+	ASSERT_GT(size, 0);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, pipe2(sync, O_CLOEXEC));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		close(sync[0]);
+		execl(m, "prog", "1000", (char *)NULL);
+		_exit(127);
+	}
+	close(sync[1]);
+	/* EOF once the exec closed the write end (O_CLOEXEC): the program runs. */
+	ASSERT_EQ(0, read(sync[0], &c, 1));
+	close(sync[0]);
+	fd = open(m, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	EXPECT_EQ(-1, fd);
+	EXPECT_EQ(ETXTBSY, errno);
+	fd = open(m, O_RDONLY | O_TRUNC | O_CLOEXEC);
+	EXPECT_EQ(-1, fd);
+	EXPECT_EQ(ETXTBSY, errno);
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	ASSERT_EQ(0, same_bytes(m, "/bin/sleep"));
+	ASSERT_EQ(size, file_size(m));
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	ASSERT_EQ(size, file_size(m));
+	ASSERT_EQ(0, same_bytes(m, "/bin/sleep"));
+}
+
 /* truncate and O_TRUNC copy only the data that remains. */
 TEST_F(cu, truncate_copies_only_remaining)
 {
