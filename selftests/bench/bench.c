@@ -16,6 +16,11 @@
  *   links DIR N      create DIR/t, then N hard links DIR/l<i> of it (what a
  *                    directory copy-up writes for N fallthrus: the floor of a
  *                    first readdir that writes them)
+ *   lsl-CALL DIR N   one of the calls ls -l makes per entry, on every entry of
+ *                    the tree DIR (collected first, untimed), N times: CALL is
+ *                    statx (lstat), selinux (lgetxattr security.selinux), acl
+ *                    (getxattr system.posix_acl_access, not of symlinks) or
+ *                    readlink (of symlinks): where a warm ls -lR spends its time
  *
  * Prints the elapsed seconds of the whole loop.  Timings under TCG are only
  * meaningful as ratios between setups measured in the same VM run.
@@ -28,7 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ftw.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,6 +79,69 @@ static unsigned long list_dir(const char *path)
 	return n;
 }
 
+/* The entries of a tree (lsl-* ops): path and whether it is a symlink. */
+static struct entry {
+	char *path;
+	int symlink;
+} *entries;
+static size_t n_entries, cap_entries;
+
+static int collect(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (n_entries == cap_entries) {
+		cap_entries = cap_entries * 2 + 1024;
+		entries = realloc(entries, cap_entries * sizeof(*entries));
+		if (!entries)
+			die("realloc", path);
+	}
+	entries[n_entries].path = strdup(path);
+	entries[n_entries].symlink = type == FTW_SL;
+	if (!entries[n_entries++].path)
+		die("strdup", path);
+	return 0;
+}
+
+/* Runs the ls -l call @call on every entry of the tree @dir, @n times; returns the
+ * seconds (the collection of the entries is not timed). */
+static double lsl_calls(const char *call, const char *dir, long n)
+{
+	static char buf[4096];
+	struct statx sx;
+	size_t j;
+	double t0;
+	long i;
+
+	if (nftw(dir, collect, 64, FTW_PHYS))
+		die("nftw", dir);
+	t0 = now();
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < n_entries; j++) {
+			const char *p = entries[j].path;
+
+			if (!strcmp(call, "statx")) {
+				if (statx(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+					  STATX_MODE | STATX_NLINK | STATX_UID | STATX_GID |
+					  STATX_MTIME | STATX_SIZE, &sx))
+					die("statx", p);
+			} else if (!strcmp(call, "selinux")) {
+				lgetxattr(p, "security.selinux", buf, 255);
+			} else if (!strcmp(call, "acl")) {
+				if (!entries[j].symlink)
+					getxattr(p, "system.posix_acl_access", NULL, 0);
+			} else if (!strcmp(call, "readlink")) {
+				if (entries[j].symlink && readlink(p, buf, sizeof(buf)) < 0)
+					die("readlink", p);
+			} else {
+				fprintf(stderr, "bench: unknown call %s\n", call);
+				exit(2);
+			}
+		}
+	}
+	return now() - t0;
+}
+
 int main(int argc, char **argv)
 {
 	static char buf[1 << 16];
@@ -92,6 +162,10 @@ int main(int argc, char **argv)
 	if (n < 1 || k < 1) {
 		fprintf(stderr, "bench: N and K must be positive\n");
 		return 2;
+	}
+	if (!strncmp(op, "lsl-", 4)) {
+		printf("%.6f\n", lsl_calls(op + 4, p, n));
+		return 0;
 	}
 	t0 = now();
 	if (!strcmp(op, "stat")) {
