@@ -148,19 +148,11 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
     };
     let mut origin = recorded_origin;
     if let (false, Some(u), Some(ino)) = (indexed, &upper, origin) {
-        if u.inode()
-            .is_some_and(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG)
-            && xattr::lower_links(fs, u).is_some()
-        {
-            // A name of an indexed copy with an upper entry of its own.  A copy that is
-            // not (or no longer) in the index is a file of upper's own, with its own
-            // inode number: the lower names show the lower file.  (If it is a
-            // metadata-only copy, its data is still its lower name's.)
-            if fs.index_entry(ino)?.is_some_and(|e| e.same_inode(u)) {
-                indexed = true;
-            } else {
-                origin = None;
-            }
+        match linked_copy(fs, u, ino)? {
+            LinkedCopy::No => {}
+            LinkedCopy::Indexed => indexed = true,
+            // (If it is a metadata-only copy, its data is still its lower name's.)
+            LinkedCopy::Lost => origin = None,
         }
     }
     let mut metacopy = false;
@@ -179,6 +171,39 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<ARef<Inode>>> {
         inode.union_info().set_indexed();
     }
     Ok(Some(inode))
+}
+
+/// What an upper regular file with an origin is to the hard-link index.
+pub(crate) enum LinkedCopy {
+    /// Not the copy of a lower file with several links (no `lowerlinks`).
+    No,
+    /// A name of an indexed copy with an upper entry of its own.
+    Indexed,
+    /// Such a copy that is not (or no longer) in the index: a file of upper's own, with
+    /// its own inode number (in `stat` and readdir's `d_ino` alike); the lower names show
+    /// the lower file.
+    Lost,
+}
+
+/// What the upper object `u`, whose origin is `ino`, is to the hard-link index.  Called
+/// with the mounter's credentials.
+pub(crate) fn linked_copy(
+    fs: &crate::superblock::UnionFs,
+    u: &Dentry,
+    ino: u64,
+) -> Result<LinkedCopy> {
+    let reg = u
+        .inode()
+        .is_some_and(|i| i.mode() & vfs::S_IFMT == vfs::S_IFREG);
+    if !reg || xattr::lower_links(fs, u).is_none() {
+        return Ok(LinkedCopy::No);
+    }
+    Ok(
+        match fs.index_entry(ino)?.is_some_and(|e| e.same_inode(u)) {
+            true => LinkedCopy::Indexed,
+            false => LinkedCopy::Lost,
+        },
+    )
 }
 
 /// The lower file holding the data of the metadata-only copy `name` (whose origin is

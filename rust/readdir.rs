@@ -201,10 +201,20 @@ fn translate(
             let l = if merges { lower(true)? } else { None };
             Some((union_ino(Some(ui.ino()), l), dtype::DIR))
         }
-        UpperKind::Object => Some((
-            union_ino(Some(ui.ino()), xattr::origin(fs, &u)),
-            vfs::dtype_of_mode(ui.mode()),
-        )),
+        UpperKind::Object => {
+            // The inode number `stat` shows (see `namei::lookup`).
+            let origin = match xattr::origin(fs, &u) {
+                Some(ino) => match crate::namei::linked_copy(fs, &u, ino)? {
+                    crate::namei::LinkedCopy::Lost => None,
+                    _ => Some(ino),
+                },
+                None => None,
+            };
+            Some((
+                union_ino(Some(ui.ino()), origin),
+                vfs::dtype_of_mode(ui.mode()),
+            ))
+        }
     })
 }
 

@@ -2332,6 +2332,8 @@ TEST_F(cu, lower_hardlink_index_crash_cases)
 	ASSERT_EQ(0, stat(jp(e->l.mnt, "y"), &b));
 	EXPECT_EQ(1, a.st_nlink);
 	EXPECT_NE(a.st_ino, b.st_ino);
+	/* readdir's d_ino is each name's st_ino */
+	EXPECT_STREQ("a b x y", listing(e->l.mnt));
 	/* Both keep working: writes, unlinks; b keeps the data a's removal left. */
 	ASSERT_EQ(0, truncate(jp(e->l.mnt, "a"), 800));
 	ASSERT_EQ(0, unlink(jp(e->l.mnt, "a")));
@@ -2426,6 +2428,7 @@ TEST_F(cu, lower_hardlink_meta_name_without_index_reads_lower)
 	EXPECT_NE(a.st_ino, b.st_ino);
 	EXPECT_EQ(1, b.st_nlink);
 	EXPECT_EQ(2, a.st_nlink);
+	EXPECT_STREQ("a b", listing(e->l.mnt));
 	ASSERT_EQ(0, truncate(jp(e->l.mnt, "b"), 1000));
 	ASSERT_NOT_META_ONLY(jp(e->l.upper, "b"));
 	ASSERT_PAT(jp(e->l.upper, "b"), 1000, 41);
