@@ -488,9 +488,10 @@ impl UnionFs {
         let d = vfs::lookup_real(self.upper.mnt(), index, &name)?;
         Ok(match d.inode() {
             None => IndexSlot::Empty,
+            // (An error reading the origin is that error, not a foreign entry.)
             Some(i)
                 if i.mode() & vfs::S_IFMT == vfs::S_IFREG
-                    && crate::xattr::origin(self, &d) == Some(ino) =>
+                    && crate::xattr::read_origin(self, &d)? == Some(ino) =>
             {
                 IndexSlot::Valid(d)
             }

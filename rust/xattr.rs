@@ -19,11 +19,21 @@ use kernel::prelude::*;
 /// File capabilities (`security.capability`): removed by a write, kept by a copy.
 pub(crate) const CAPABILITY: &CStr = c"security.capability";
 
-/// The origin ([`format::ORIGIN`]) recorded on an upper non-directory, if any.
+/// The origin ([`format::ORIGIN`]) recorded on an upper non-directory, if any; an error
+/// reading it reads as none.
 pub(crate) fn origin(fs: &crate::superblock::UnionFs, upper: &Dentry) -> Option<u64> {
+    read_origin(fs, upper).ok().flatten()
+}
+
+/// Like [`origin`], but an error reading the xattr (other than its absence or a malformed
+/// value) is an error.
+pub(crate) fn read_origin(fs: &crate::superblock::UnionFs, upper: &Dentry) -> Result<Option<u64>> {
     let mut buf = [0u8; format::ORIGIN_LEN];
-    let n = vfs::getxattr_real(fs.upper().mnt(), upper, format::ORIGIN, &mut buf).ok()?;
-    buf.get(..n).and_then(format::decode_origin)
+    match vfs::getxattr_real(fs.upper().mnt(), upper, format::ORIGIN, &mut buf) {
+        Ok(n) => Ok(buf.get(..n).and_then(format::decode_origin)),
+        Err(e) if e == ENODATA || e == EOPNOTSUPP || e == ERANGE => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The [`format::LOWER_LINKS`] count of an upper file, if it has one (an indexed copy).
