@@ -2351,6 +2351,52 @@ TEST_F(cu, lower_hardlink_index_crash_cases)
 }
 
 /*
+ * A write through a name of a metadata-only indexed copy whose link is made but
+ * whose data copy fails (ENOSPC on blocks): the call fails, the name keeps its
+ * link, every name still reads the lower data (the copy stays metadata-only), and
+ * with room the next write copies the data once, which every name then shows,
+ * also after remount.
+ */
+TEST_F(cu, lower_hardlink_meta_linked_data_enospc)
+{
+	struct env *e = &self->e;
+	const char *idx;
+	struct stat a, st;
+
+	make_file(_metadata, jp(e->l.lower, "a"), 2 * MiB, 44, 0644);
+	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "b")));
+	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "c")));
+	SMALL_UPPER(e, "1m");
+	idx = index_entry(e, jp(e->l.lower, "a"));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, unlink(jp(e->l.mnt, "c")));
+	ASSERT_META_ONLY(idx);
+	EXPECT_ERRNO(ENOSPC, open(jp(e->l.mnt, "a"), O_WRONLY | O_CLOEXEC));
+	ASSERT_SAME_INODE(jp(e->l.upper, "a"), idx);
+	ASSERT_META_ONLY(idx);
+	ASSERT_PAT(jp(e->l.mnt, "a"), 2 * MiB, 44);
+	ASSERT_PAT(jp(e->l.mnt, "b"), 2 * MiB, 44);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "a"), &a));
+	EXPECT_EQ(2, a.st_nlink);
+	ASSERT_EQ(0, lstat(idx, &st));
+	EXPECT_EQ(0, st.st_blocks) TH_LOG("the partial copy's space was not given back");
+	UMOUNT_UNION(e);
+	ASSERT_EQ(0, mount("tmpfs", e->small, "tmpfs", MS_REMOUNT, "size=8m"))
+		TH_LOG("remount: %m");
+	MOUNT_UNION(e);
+	ASSERT_PAT(jp(e->l.mnt, "b"), 2 * MiB, 44);
+	REWRITE_PAT(jp(e->l.mnt, "b"), 3000, 46);
+	ASSERT_NOT_META_ONLY(idx);
+	ASSERT_PAT(jp(e->l.mnt, "a"), 3000, 46);
+	UMOUNT_UNION(e);
+	MOUNT_UNION(e);
+	ASSERT_PAT(jp(e->l.mnt, "a"), 3000, 46);
+	ASSERT_PAT(jp(e->l.mnt, "b"), 3000, 46);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "b"), &a));
+	EXPECT_EQ(2, a.st_nlink);
+}
+
+/*
  * Something at the index entry's name that the union did not make (here a plain
  * file without origin) is not the union's to replace, and a copy of one name alone
  * would split the file its names share: every copy-up of the file fails with EIO
