@@ -4,11 +4,11 @@
 //! lower) as a backing file, and all I/O goes straight to it (see `vfs::file_ops`).
 //!
 //! Opening for write (`O_WRONLY`, `O_RDWR`) or with `O_TRUNC` copies the file up first
-//! (with `O_TRUNC` for write, without its data), or the data of a metadata-only copy.  Opening a
-//! metadata-only copy for read opens the lower file, which holds its data.  A descriptor
-//! opened read-only on the lower file switches to the upper file for reads once the data
-//! has been copied up, so it sees later writes (shared mappings made before the copy-up
-//! keep the lower pages).
+//! (for write with `O_TRUNC`, without its data), or the data of a metadata-only copy.
+//! Opening a metadata-only copy for read opens the lower file, which holds its data.  A
+//! descriptor opened read-only on the lower file switches to the upper file for reads
+//! once the data has been copied up, so it sees later writes (shared mappings made
+//! before the copy-up keep the lower pages).
 
 use crate::{
     copy_up,

@@ -29,11 +29,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
