@@ -1524,6 +1524,8 @@ TEST_F(cu, rdonly_trunc_of_running_program_keeps_it)
 	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
 	ASSERT_EQ(0, same_bytes(m, "/bin/sleep"));
 	ASSERT_EQ(size, file_size(m));
+	/* The copy the read-only O_TRUNC made is whole on upper. */
+	ASSERT_EQ(0, same_bytes(jp(e->l.upper, "prog"), "/bin/sleep"));
 	UMOUNT_UNION(e);
 	MOUNT_UNION(e);
 	ASSERT_EQ(size, file_size(m));
