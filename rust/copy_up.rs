@@ -18,6 +18,10 @@
 use crate::{
     format,
     inode::InodeExt,
+    stats::{
+        self,
+        Stat, //
+    },
     superblock::SuperBlockExt,
     superblock::UnionFs,
     vfs::{
@@ -232,6 +236,7 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
         info.set_metacopy();
     }
     info.set_upper(new.clone());
+    stats::add(Stat::CopyUps, 1);
     if !inode.is_dir() {
         // Found by its upper inode from now on (see `UnionInode::key`).
         inode.rehash(info.key());
@@ -716,11 +721,14 @@ fn copy_data(fs: &UnionFs, src: &kernel::fs::File, dst: &kernel::fs::File, len: 
                 return Err(EIO);
             }
             p += n as i64;
+            stats::add(Stat::DataBytes, stats::bytes(n));
         }
         pos = hole;
     }
     // Sets the size, including a trailing hole.
-    upper::truncate_file(fs.upper().mnt(), dst, len)
+    upper::truncate_file(fs.upper().mnt(), dst, len)?;
+    stats::add(Stat::DataCopies, 1);
+    Ok(())
 }
 
 /// Copies `len` bytes at `pos`: `copy_file_range` where the filesystems can, else splice.
@@ -931,7 +939,7 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result<Option<LowerEntries>> {
     // Lower character devices may be markers (a flattened union), which count as absent;
     // entries of unknown type get their type from the lower inode.
     let mut shared = [None; format::MAX_FALLTHRU_TYPE as usize + 1];
-    let mut nodes = KVec::with_capacity(lower_entries.len(), GFP_KERNEL)?;
+    let mut nodes = KVVec::with_capacity(lower_entries.len(), GFP_KERNEL)?;
     for (name, _, t) in lower_entries.iter() {
         if (is_root && name[..] == *format::WORK_DIR_NAME)
             || upper_names.binary_search_by(|u| u.0[..].cmp(name)).is_ok()
@@ -959,6 +967,7 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result<Option<LowerEntries>> {
         )?;
     }
     upper::create_chrdevs(mnt, &updir, &nodes)?;
+    stats::add(Stat::Fallthrus, stats::bytes(nodes.len()));
     drop(nodes);
     // The directory fallthru marker says "copy of a lower directory": an opaque
     // directory without it is a new directory that is never merged (`namei::lookup`).
@@ -969,12 +978,13 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result<Option<LowerEntries>> {
     times.restore(fs, &updir, Some(info));
     info.forget_listing();
     info.set_opaque();
+    stats::add(Stat::DirCopyUps, 1);
     Ok(Some(lower_entries))
 }
 
 /// A lower directory's entries but `.` and `..`: name, `d_ino` and `d_type`, sorted by
 /// name (see [`copy_up_dir_entries`]).
-pub(crate) type LowerEntries = KVec<(KVec<u8>, u64, u8)>;
+pub(crate) type LowerEntries = KVVec<(KVec<u8>, u64, u8)>;
 
 /// Whether `dir` (an upper directory) holds anything but whiteouts and fallthru markers;
 /// used by rmdir after directory copy-up.  `live` counts fallthrus whose lower entry

@@ -20,6 +20,10 @@ use crate::{
     },
     inode::union_ino,
     inode::InodeExt,
+    stats::{
+        self,
+        Stat, //
+    },
     superblock::SuperBlockExt,
     superblock::UnionFs,
     vfs::{
@@ -52,7 +56,7 @@ pub(crate) struct DirCache {
     next: usize,
     /// A read-only union's listing of a directory that was never copied up, merged in
     /// memory on the first read of this open directory (positions are indices).
-    merged: Option<KVec<Entry>>,
+    merged: Option<Entries>,
 }
 
 impl DirCache {
@@ -69,33 +73,81 @@ impl DirCache {
     }
 }
 
-/// One upper entry and the position that resumes at it.
-struct Raw {
-    name: KVec<u8>,
-    ino: u64,
-    d_type: u8,
+/// One directory entry of [`Entries`]: the position that resumes at it, its inode number
+/// and type, and where its name is in the names buffer.
+#[derive(Clone, Copy)]
+struct Item {
     pos: i64,
+    ino: u64,
+    name: u32,
+    len: u16,
+    d_type: u8,
 }
 
-/// Reads up to `limit` entries of the open upper directory from position `pos`; returns
-/// them and the position after them.
-fn read_raw(real: &File, pos: i64, limit: usize) -> Result<(KVec<Raw>, i64)> {
-    let mut raw: KVec<Raw> = KVec::new();
+/// Directory entries with their names in one buffer: two allocations for a whole
+/// directory instead of one per name, and both may be virtually contiguous (`KVVec`),
+/// so that a directory of any size can be listed (a physically contiguous array of a
+/// few hundred thousand entries is more than `kmalloc` gives).
+struct Entries {
+    items: KVVec<Item>,
+    names: KVVec<u8>,
+}
+
+impl Entries {
+    fn new() -> Self {
+        Self {
+            items: KVVec::new(),
+            names: KVVec::new(),
+        }
+    }
+
+    fn with_capacity(items: usize, name_bytes: usize) -> Result<Self> {
+        Ok(Self {
+            items: KVVec::with_capacity(items, GFP_KERNEL)?,
+            names: KVVec::with_capacity(name_bytes, GFP_KERNEL)?,
+        })
+    }
+
+    fn push(&mut self, pos: i64, name: &[u8], ino: u64, d_type: u8) -> Result {
+        let item = Item {
+            pos,
+            ino,
+            name: u32::try_from(self.names.len()).map_err(|_| ENOMEM)?,
+            len: u16::try_from(name.len()).map_err(|_| ENAMETOOLONG)?,
+            d_type,
+        };
+        self.names.extend_from_slice(name, GFP_KERNEL)?;
+        self.items.push(item, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    fn name(&self, it: &Item) -> &[u8] {
+        let start = it.name as usize;
+        self.names
+            .get(start..start + usize::from(it.len))
+            .unwrap_or_default()
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The memory the two buffers hold.
+    fn bytes(&self) -> usize {
+        self.items.capacity() * core::mem::size_of::<Item>() + self.names.capacity()
+    }
+}
+
+/// Reads up to `limit` entries of the open upper directory from position `pos` (each
+/// item's `pos` the position that resumes at it); returns them and the position after
+/// them.
+fn read_raw(real: &File, pos: i64, limit: usize) -> Result<(Entries, i64)> {
+    let mut raw = Entries::new();
     let end = vfs::read_dir_batch(real, pos, &mut |name, ino, d_type, pos| {
         if raw.len() >= limit {
             return Ok(false);
         }
-        let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-        n.extend_from_slice(name, GFP_KERNEL)?;
-        raw.push(
-            Raw {
-                name: n,
-                ino,
-                d_type,
-                pos,
-            },
-            GFP_KERNEL,
-        )?;
+        raw.push(pos, name, ino, d_type)?;
         Ok(true)
     })?;
     Ok((raw, end))
@@ -106,7 +158,7 @@ fn read_raw(real: &File, pos: i64, limit: usize) -> Result<(KVec<Raw>, i64)> {
 /// directory's `d_ino` is the lower inode number on the filesystems union stacks over
 /// (the one `stat` reports through the union).  Character devices and entries of unknown
 /// type are not in it: whether they are markers (which count as absent) needs their inode.
-struct LowerIndex(KVec<(KVec<u8>, u64, u8)>);
+struct LowerIndex(KVVec<(KVec<u8>, u64, u8)>);
 
 impl LowerIndex {
     fn read(fs: &UnionFs, lodir: &Dentry) -> Result<Self> {
@@ -134,20 +186,38 @@ impl LowerIndex {
     }
 }
 
+/// The upper directory a listing is read from.
+struct UpperDir<'a> {
+    dentry: &'a Dentry,
+    /// It holds copied-up files (`format::IMPURE`): only then does a plain entry need a
+    /// lookup to be translated.
+    impure: bool,
+}
+
+impl<'a> UpperDir<'a> {
+    fn of(fs: &UnionFs, dentry: &'a Dentry) -> Self {
+        Self {
+            dentry,
+            impure: xattr::has_flag(fs, dentry, format::IMPURE),
+        }
+    }
+}
+
 /// Translates an upper entry into what the union shows; `None` hides it.  With `index`,
 /// lower entries are found in the lower directory's [`LowerIndex`], read on first need
 /// (for a whole listing); without, by lookup.
 fn translate(
     fs: &UnionFs,
     inode: &Inode,
-    updir: &Dentry,
-    impure: bool,
+    dir: &UpperDir<'_>,
     parent_ino: u64,
-    e: &Raw,
+    name: &[u8],
+    e: &Item,
     mut index: Option<&mut Option<LowerIndex>>,
 ) -> Result<Option<(u64, u8)>> {
+    let (updir, impure) = (dir.dentry, dir.impure);
     let info = inode.union_info();
-    match &e.name[..] {
+    match name {
         b"." => return Ok(Some((inode.ino(), dtype::DIR))),
         b".." => return Ok(Some((parent_ino, dtype::DIR))),
         n if n == format::WORK_DIR_NAME && fs.is_root_upper(updir) => return Ok(None),
@@ -165,13 +235,13 @@ fn translate(
             if index.is_none() {
                 *index = Some(LowerIndex::read(fs, lodir)?);
             }
-            if let Some(found) = index.as_ref().and_then(|i| i.find(&e.name)) {
+            if let Some(found) = index.as_ref().and_then(|i| i.find(name)) {
                 return Ok(found
                     .filter(|(_, t)| !want_dir || *t == dtype::DIR)
                     .map(|(ino, _)| ino));
             }
         }
-        let l = vfs::lookup_real(fs.lower().mnt(), lodir, &e.name)?;
+        let l = vfs::lookup_real(fs.lower().mnt(), lodir, name)?;
         Ok(match l.inode() {
             Some(li) if !format::is_lower_marker(&l) && (!want_dir || li.is_dir()) => {
                 Some(li.ino())
@@ -189,7 +259,7 @@ fn translate(
             return Ok(lower(false)?.map(|l| (union_ino(None, Some(l)), t)));
         }
     }
-    let u = vfs::lookup_real(fs.upper().mnt(), updir, &e.name)?;
+    let u = vfs::lookup_real(fs.upper().mnt(), updir, name)?;
     let Some(ui) = u.inode() else {
         return Ok(None);
     };
@@ -224,16 +294,27 @@ fn translate(
 /// or its markers changes its ctime).
 pub(crate) struct Listing {
     stamp: Stamp,
-    entries: KVec<Entry>,
+    entries: Entries,
     end: i64,
 }
 
-/// One translated entry; `.` and `..` are translated when served (`ino` unused).
-struct Entry {
-    pos: i64,
-    name: KVec<u8>,
-    ino: u64,
-    d_type: u8,
+impl Listing {
+    fn new(stamp: Stamp, entries: Entries, end: i64) -> Self {
+        stats::add(Stat::Listings, 1);
+        stats::add(Stat::ListingBytes, stats::bytes(entries.bytes()));
+        Self {
+            stamp,
+            entries,
+            end,
+        }
+    }
+}
+
+impl Drop for Listing {
+    fn drop(&mut self) {
+        stats::add(Stat::Listings, -1);
+        stats::add(Stat::ListingBytes, -stats::bytes(self.entries.bytes()));
+    }
 }
 
 #[derive(PartialEq, Eq, Clone, Copy)]
@@ -256,52 +337,48 @@ fn build_listing(
     stamp: Stamp,
     mut index: Option<LowerIndex>,
 ) -> Result<Option<Listing>> {
-    let updir = upper::file_dentry(real);
-    let impure = xattr::has_flag(fs, updir, format::IMPURE);
+    let dir = UpperDir::of(fs, upper::file_dentry(real));
     let (raw, end) = read_raw(real, 0, usize::MAX)?;
-    let mut positions = KVec::with_capacity(raw.len(), GFP_KERNEL)?;
-    for e in raw.iter() {
+    let mut positions = KVVec::with_capacity(raw.len(), GFP_KERNEL)?;
+    for e in raw.items.iter() {
         positions.push(e.pos, GFP_KERNEL)?;
     }
     positions.sort_unstable();
     if positions.windows(2).any(|w| w[0] == w[1]) {
         return Ok(None);
     }
-    let mut entries = KVec::with_capacity(raw.len(), GFP_KERNEL)?;
-    for e in raw {
-        let Some((ino, d_type)) = translate(fs, inode, updir, impure, 0, &e, Some(&mut index))?
-        else {
+    drop(positions);
+    let mut shown = KVVec::with_capacity(raw.len(), GFP_KERNEL)?;
+    let mut name_bytes = 0;
+    for e in raw.items.iter() {
+        let name = raw.name(e);
+        let Some((ino, d_type)) = translate(fs, inode, &dir, 0, name, e, Some(&mut index))? else {
             continue;
         };
-        entries.push(
-            Entry {
-                pos: e.pos,
-                name: e.name,
-                ino,
-                d_type,
-            },
-            GFP_KERNEL,
-        )?;
+        name_bytes += name.len();
+        shown.push(Item { ino, d_type, ..*e }, GFP_KERNEL)?;
     }
     // Served in the order of the positions (see `iterate`); they are distinct (above).
-    entries.sort_unstable_by_key(|e| e.pos);
-    Ok(Some(Listing {
-        stamp,
-        entries,
-        end,
-    }))
+    shown.sort_unstable_by_key(|e| e.pos);
+    // Kept with exactly the room it needs: it lives as long as the directory's inode.
+    let mut entries = Entries::with_capacity(shown.len(), name_bytes)?;
+    for e in shown.iter() {
+        entries.push(e.pos, raw.name(e), e.ino, e.d_type)?;
+    }
+    Ok(Some(Listing::new(stamp, entries, end)))
 }
 
 /// Emits one listing entry at its position (`.` and `..` get the union directory's and
 /// its parent's inode numbers); `false` when the caller's buffer is full.
-fn emit_entry(inode: &Inode, ctx: &mut DirEmitter<'_>, e: &Entry) -> bool {
-    let (ino, d_type) = match &e.name[..] {
+fn emit_entry(inode: &Inode, ctx: &mut DirEmitter<'_>, entries: &Entries, e: &Item) -> bool {
+    let name = entries.name(e);
+    let (ino, d_type) = match name {
         b"." => (inode.ino(), dtype::DIR),
         b".." => (ctx.parent_ino(), dtype::DIR),
         _ => (e.ino, e.d_type),
     };
     ctx.set_pos(e.pos);
-    ctx.emit(&e.name, ino, d_type)
+    ctx.emit(name, ino, d_type)
 }
 
 /// Opens an upper directory for reading its entries, with the mounter's credentials.
@@ -363,17 +440,18 @@ pub(crate) fn iterate(
     // directory in the order of its dentry list, to the head of which a rename moves an
     // entry while its position stays (every copy-up and whiteout over a fallthru is
     // such a rename), so its own resumption would list entries twice or skip some.
-    let from = match listing.entries.get(cache.next) {
+    let entries = &listing.entries;
+    let from = match entries.items.get(cache.next) {
         Some(e) if e.pos == ctx.pos() => cache.next,
-        _ => listing.entries.partition_point(|e| e.pos < ctx.pos()),
+        _ => entries.items.partition_point(|e| e.pos < ctx.pos()),
     };
-    for (i, e) in listing.entries.iter().enumerate().skip(from) {
+    for (i, e) in entries.items.iter().enumerate().skip(from) {
         cache.next = i;
-        if !emit_entry(inode, ctx, e) {
+        if !emit_entry(inode, ctx, entries, e) {
             return Ok(());
         }
     }
-    cache.next = listing.entries.len();
+    cache.next = entries.len();
     ctx.set_pos(listing.end);
     Ok(())
 }
@@ -395,46 +473,29 @@ fn needs_merge(inode: &Inode) -> bool {
 /// as their lower entries), then the lower entries that upper does not name at all (lower
 /// whiteouts hidden).  Positions are the entries' indices: stable for as long as the
 /// directory is open (`telldir`/`seekdir`), since nothing changes a read-only union.
-fn build_merged(fs: &UnionFs, inode: &Inode) -> Result<KVec<Entry>> {
+fn build_merged(fs: &UnionFs, inode: &Inode) -> Result<Entries> {
     let info = inode.union_info();
-    let mut entries: KVec<Entry> = KVec::new();
+    let mut entries = Entries::new();
     for dot in [&b"."[..], &b".."[..]] {
-        let mut name = KVec::new();
-        name.extend_from_slice(dot, GFP_KERNEL)?;
-        entries.push(
-            Entry {
-                pos: 0,
-                name,
-                ino: 0,
-                d_type: dtype::DIR,
-            },
-            GFP_KERNEL,
-        )?;
+        entries.push(0, dot, 0, dtype::DIR)?;
     }
-    let mut upper_names: KVec<KVec<u8>> = KVec::new();
+    let mut upper_names: KVVec<KVec<u8>> = KVVec::new();
     let mut index = None;
     if let Some(updir) = info.upper() {
         let real = open_upper_dir(fs, updir)?;
-        let impure = xattr::has_flag(fs, updir, format::IMPURE);
+        let dir = UpperDir::of(fs, updir);
         let (raw, _) = read_raw(&real, 0, usize::MAX)?;
-        for e in raw {
-            if &e.name[..] == b"." || &e.name[..] == b".." {
+        for e in raw.items.iter() {
+            let name = raw.name(e);
+            if name == b"." || name == b".." {
                 continue;
             }
-            let shown = translate(fs, inode, updir, impure, 0, &e, Some(&mut index))?;
-            let mut n = KVec::with_capacity(e.name.len(), GFP_KERNEL)?;
-            n.extend_from_slice(&e.name, GFP_KERNEL)?;
+            let shown = translate(fs, inode, &dir, 0, name, e, Some(&mut index))?;
+            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+            n.extend_from_slice(name, GFP_KERNEL)?;
             upper_names.push(n, GFP_KERNEL)?;
             if let Some((ino, d_type)) = shown {
-                entries.push(
-                    Entry {
-                        pos: 0,
-                        name: e.name,
-                        ino,
-                        d_type,
-                    },
-                    GFP_KERNEL,
-                )?;
+                entries.push(0, name, ino, d_type)?;
             }
         }
     }
@@ -457,18 +518,11 @@ fn build_merged(fs: &UnionFs, inode: &Inode) -> Result<KVec<Entry>> {
             if format::is_lower_marker(&l) {
                 continue;
             }
-            entries.push(
-                Entry {
-                    pos: 0,
-                    name,
-                    ino: union_ino(None, Some(li.ino())),
-                    d_type: vfs::dtype_of_mode(li.mode()),
-                },
-                GFP_KERNEL,
-            )?;
+            let ino = union_ino(None, Some(li.ino()));
+            entries.push(0, &name, ino, vfs::dtype_of_mode(li.mode()))?;
         }
     }
-    for (i, e) in entries.iter_mut().enumerate() {
+    for (i, e) in entries.items.iter_mut().enumerate() {
         e.pos = i as i64;
     }
     Ok(entries)
@@ -487,8 +541,8 @@ fn iterate_merged(
     }
     let entries = cache.merged.as_ref().ok_or(EINVAL)?;
     let from = usize::try_from(ctx.pos()).map_err(|_| EINVAL)?;
-    for e in entries.iter().skip(from) {
-        if !emit_entry(inode, ctx, e) {
+    for e in entries.items.iter().skip(from) {
+        if !emit_entry(inode, ctx, entries, e) {
             return Ok(());
         }
     }
@@ -498,22 +552,21 @@ fn iterate_merged(
 
 /// Reads and translates the upper directory batch by batch, without caching.
 fn iterate_live(fs: &UnionFs, inode: &Inode, real: &File, ctx: &mut DirEmitter<'_>) -> Result {
-    let updir = upper::file_dentry(real);
-    // Only directories holding copied-up files need a lookup per plain entry.
-    let impure = xattr::has_flag(fs, updir, format::IMPURE);
+    let dir = UpperDir::of(fs, upper::file_dentry(real));
     loop {
         let (batch, end) = read_raw(real, ctx.pos(), BATCH)?;
-        if batch.is_empty() {
+        if batch.len() == 0 {
             ctx.set_pos(end);
             return Ok(());
         }
-        for e in batch.iter() {
-            let Some((ino, t)) = translate(fs, inode, updir, impure, ctx.parent_ino(), e, None)?
-            else {
+        for e in batch.items.iter() {
+            let name = batch.name(e);
+            let parent_ino = ctx.parent_ino();
+            let Some((ino, t)) = translate(fs, inode, &dir, parent_ino, name, e, None)? else {
                 continue;
             };
             ctx.set_pos(e.pos);
-            if !ctx.emit(&e.name, ino, t) {
+            if !ctx.emit(name, ino, t) {
                 return Ok(());
             }
         }

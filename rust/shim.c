@@ -758,3 +758,22 @@ void union_rcu_barrier(void)
 {
 	rcu_barrier();
 }
+
+void *union_proc_create(const char *dir, const char *name,
+			int (*show)(struct seq_file *m, void *v))
+{
+	struct proc_dir_entry *d = proc_mkdir(dir, NULL);
+
+	if (!d)
+		return NULL;
+	if (!proc_create_single(name, 0444, d, show)) {
+		proc_remove(d);
+		return NULL;
+	}
+	return d;
+}
+
+void union_proc_remove(void *dir)
+{
+	proc_remove(dir);
+}

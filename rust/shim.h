@@ -22,6 +22,7 @@
 #include <linux/mutex.h>
 #include <linux/posix_acl.h>
 #include <linux/posix_acl_xattr.h>
+#include <linux/proc_fs.h>
 #include <linux/sched/signal.h>
 #include <linux/namei.h>
 #include <linux/seq_file.h>
@@ -143,6 +144,15 @@ int union_kern_path_dir(const char *name, struct path *path);
 
 bool union_inode_lock_unless_freeing(struct inode *inode);
 void union_inode_unlock_state(struct inode *inode);
+
+/*
+ * A directory /proc/<dir> with one read-only file <name> shown by `show`
+ * (see rust/vfs/proc.rs); NULL if it cannot be made.  union_proc_remove()
+ * removes both and waits for running reads.
+ */
+void *union_proc_create(const char *dir, const char *name,
+			int (*show)(struct seq_file *m, void *v));
+void union_proc_remove(void *dir);
 
 /* Waits for the RCU callbacks queued so far (`free_inode`) before module exit. */
 void union_rcu_barrier(void);

@@ -23,6 +23,7 @@
 //! - [`fileattr`]: file attributes (chattr flags), the protection flags kept in an xattr.
 //! - [`xattr`]: extended attributes, hiding the private `trusted.union.*` namespace.
 //! - [`dir`], [`copy_up`], [`acl`]: namespace changes, copy-up, POSIX ACLs.
+//! - [`stats`]: counters in `/proc/fs/union/stats`.
 
 use kernel::prelude::*;
 
@@ -49,6 +50,8 @@ mod persist;
 #[forbid(unsafe_code)]
 mod readdir;
 #[forbid(unsafe_code)]
+mod stats;
+#[forbid(unsafe_code)]
 mod superblock;
 mod vfs;
 #[forbid(unsafe_code)]
@@ -64,6 +67,7 @@ module! {
 
 struct UnionModule {
     _registration: vfs::Registration<superblock::Union>,
+    _stats: vfs::proc::ProcFile<stats::Stats>,
 }
 
 impl Drop for UnionModule {
@@ -79,9 +83,11 @@ impl Drop for UnionModule {
 impl kernel::Module for UnionModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         superblock::init_registry();
+        let stats = stats::register()?;
         let registration = vfs::Registration::new(module)?;
         Ok(Self {
             _registration: registration,
+            _stats: stats,
         })
     }
 }

@@ -24,7 +24,8 @@
 //!   through to a real (backing) file;
 //! - [`xattr_handler`]: [`XattrHandler`], the `s_xattr` table;
 //! - [`dir_context`]: `struct dir_context` both ways (emitting entries, reading a real
-//!   directory).
+//!   directory);
+//! - [`proc`]: [`proc::ProcShow`], a read-only file in `/proc`.
 //!
 //! The filesystems built on it are *stacking* ones, as overlayfs: their superblocks are
 //! `SB_NOATIME | SB_POSIXACL` with `MAX_LFS_FILESIZE`, their inodes `S_NOATIME |
@@ -41,6 +42,7 @@ pub(crate) mod file_ops;
 pub(crate) mod fs_context;
 pub(crate) mod iget;
 pub(crate) mod inode_ops;
+pub(crate) mod proc;
 pub(crate) mod super_ops;
 mod sys;
 pub(crate) mod upper;
@@ -1392,8 +1394,8 @@ pub(crate) fn dir_entries_ino(
     mnt: &PrivateMount,
     dir: &Dentry,
     cred: &Credential,
-) -> Result<KVec<(KVec<u8>, u64, u8)>> {
-    let mut out = KVec::new();
+) -> Result<KVVec<(KVec<u8>, u64, u8)>> {
+    let mut out = KVVec::new();
     read_dir_real(mnt, dir, cred, &mut |name, ino, t| {
         if name != b"." && name != b".." {
             let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
@@ -1410,8 +1412,8 @@ pub(crate) fn dir_entries(
     mnt: &PrivateMount,
     dir: &Dentry,
     cred: &Credential,
-) -> Result<KVec<(KVec<u8>, u8)>> {
-    let mut out = KVec::new();
+) -> Result<KVVec<(KVec<u8>, u8)>> {
+    let mut out = KVVec::new();
     read_dir_real(mnt, dir, cred, &mut |name, _ino, t| {
         if name != b"." && name != b".." {
             let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;

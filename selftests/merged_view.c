@@ -1306,6 +1306,76 @@ TEST_F_TIMEOUT(view, readdir_10000_entries, 600)
 	close(fd);
 }
 
+/*
+ * A lower directory of 100,000 entries, listed through a read-only union (merged in
+ * memory), then through a read-write one (copied up: 100,000 fallthrus), again from the
+ * cached listing, and after a remount.  Arrays of per-entry records for a directory of
+ * this size are more than kmalloc() gives (4 MiB): union's listings and its directory
+ * copy-up grew such arrays and failed readdir with ENOMEM past 65,536 entries.
+ */
+#define HUGE_N	100000
+
+UNION_LAYERS_FIXTURE(huge, .name = "huge", .propagation = MS_SLAVE,
+		     .base_fs = "mode=0755",
+		     .lower_fs = "mode=0755,size=1g,nr_inodes=0",
+		     .upper_fs = "mode=0755,size=1g,nr_inodes=0");
+
+/* @path lists ".", ".." and f000000.. f<@n - 1>, each once, regular files. */
+static void expect_huge_listing(struct __test_metadata *_metadata,
+				const char *path, size_t n)
+{
+	struct listing ls;
+	char want[16];
+	size_t i, bad = 0;
+
+	list_ok(_metadata, path, &ls);
+	ASSERT_EQ(n + 2, ls.n) TH_LOG("%s: %zu entries", path, ls.n);
+	EXPECT_STREQ(".", ls.e[0].name);
+	EXPECT_STREQ("..", ls.e[1].name);
+	for (i = 0; i < n; i++) {
+		const struct dent *d = &ls.e[i + 2];
+
+		fmt(want, sizeof(want), "f%06zu", i);
+		if ((strcmp(d->name, want) || d->type != DT_REG) &&
+		    bad++ < MAX_LOGGED)
+			TH_LOG("%s: entry %zu is %s (d_type %u), want %s",
+			       path, i, d->name, d->type, want);
+	}
+	EXPECT_EQ(0, bad);
+	free(ls.e);
+}
+
+TEST_F_TIMEOUT(huge, readdir_100000_entries, 900)
+{
+	struct listing up;
+	char rel[32];
+	size_t i, fallthrus = 0;
+
+	MKDIR(L("big"));
+	for (i = 0; i < HUGE_N; i++) {
+		fmt(rel, sizeof(rel), "big/f%06zu", i);
+		mk_node(_metadata, L(rel), S_IFREG | 0644, 0);
+	}
+	union_mount_ro_ok(_metadata, &self->l);
+	expect_huge_listing(_metadata, M("big"), HUGE_N);
+	UMOUNT();
+	EXPECT_ERRNO(ENOENT, access(U("big"), F_OK));
+
+	MOUNT();
+	expect_huge_listing(_metadata, M("big"), HUGE_N);
+	expect_huge_listing(_metadata, M("big"), HUGE_N);
+	list_ok(_metadata, U("big"), &up);
+	for (i = 0; i < up.n; i++)
+		fallthrus += up.e[i].type == DT_CHR;
+	EXPECT_EQ(HUGE_N + 2, up.n);
+	EXPECT_EQ(HUGE_N, fallthrus);
+	free(up.e);
+	EXPECT_ERRNO(ENOTEMPTY, rmdir(M("big")));
+
+	union_remount_ok(_metadata, &self->l);
+	expect_huge_listing(_metadata, M("big"), HUGE_N);
+}
+
 /* ---- types ---- */
 
 TEST_F(view, d_type_every_type)
