@@ -1309,9 +1309,10 @@ TEST_F_TIMEOUT(view, readdir_10000_entries, 600)
 /*
  * A lower directory of 100,000 entries, listed through a read-only union (merged in
  * memory), then through a read-write one (copied up: 100,000 fallthrus), again from the
- * cached listing, and after a remount.  Arrays of per-entry records for a directory of
- * this size are more than kmalloc() gives (4 MiB): union's listings and its directory
- * copy-up grew such arrays and failed readdir with ENOMEM past 65,536 entries.
+ * cached listing, after a remount, and emptied and removed.  Arrays of per-entry
+ * records for a directory of this size are more than kmalloc() gives (4 MiB):
+ * union's listings and its directory copy-up grew such arrays and failed readdir
+ * with ENOMEM past 65,536 entries.
  */
 #define HUGE_N	100000
 
@@ -1348,6 +1349,7 @@ static void expect_huge_listing(struct __test_metadata *_metadata,
 TEST_F_TIMEOUT(huge, readdir_100000_entries, 900)
 {
 	struct listing up;
+	struct stat st;
 	char rel[32];
 	size_t i, fallthrus = 0;
 
@@ -1374,6 +1376,84 @@ TEST_F_TIMEOUT(huge, readdir_100000_entries, 900)
 
 	union_remount_ok(_metadata, &self->l);
 	expect_huge_listing(_metadata, M("big"), HUGE_N);
+
+	/* Emptied (a whiteout over each fallthru), it is removed with them. */
+	for (i = 0; i < HUGE_N; i++) {
+		fmt(rel, sizeof(rel), "big/f%06zu", i);
+		ASSERT_EQ(0, unlink(M(rel))) TH_LOG("unlink %s: %m", rel);
+	}
+	expect_huge_listing(_metadata, M("big"), 0);
+	ASSERT_EQ(0, rmdir(M("big"))) TH_LOG("rmdir: %m");
+	EXPECT_ERRNO(ENOENT, access(M("big"), F_OK));
+	/* What is left on upper is the whiteout over the lower directory. */
+	st = LSTAT(U("big"));
+	EXPECT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
+}
+
+/* ---- /proc/fs/union/stats ---- */
+
+enum { ST_COPY_UPS, ST_DATA_COPIES, ST_DATA_BYTES, ST_DIR_COPY_UPS, ST_FALLTHRUS,
+       ST_LISTINGS, ST_LISTING_BYTES, ST_N };
+
+/* The counters of /proc/fs/union/stats, each line "name value" in this order. */
+static void read_stats(struct __test_metadata *_metadata, long long *v)
+{
+	static const char *const names[ST_N] = {
+		"copy_ups", "data_copies", "data_bytes", "dir_copy_ups",
+		"fallthrus", "listings", "listing_bytes",
+	};
+	char name[64];
+	FILE *f = fopen("/proc/fs/union/stats", "re");
+	int i;
+
+	ASSERT_NE(NULL, f) TH_LOG("/proc/fs/union/stats: %m");
+	for (i = 0; i < ST_N; i++) {
+		ASSERT_EQ(2, fscanf(f, "%63s %lld", name, &v[i]));
+		ASSERT_STREQ(names[i], name);
+	}
+	EXPECT_EQ(EOF, fscanf(f, "%63s", name));
+	fclose(f);
+}
+
+/*
+ * The counters move with what the union does: a directory copy-up of readdir (its
+ * copy-up, the fallthrus), a file's copy-up with its data, and a listing held while
+ * the directory's inode lives and given back at umount.
+ */
+TEST_F(view, proc_stats_count_copy_ups_and_listings)
+{
+	long long s0[ST_N], s1[ST_N], s2[ST_N], s3[ST_N];
+	struct listing ls;
+
+	TREE(L(""), "d/", "d/a=12345", "d/b=b", "d/c=c", "d/sub/");
+	read_stats(_metadata, s0);
+	MOUNT();
+	list_ok(_metadata, M("d"), &ls);
+	free(ls.e);
+	read_stats(_metadata, s1);
+	EXPECT_EQ(s0[ST_COPY_UPS] + 1, s1[ST_COPY_UPS]);	/* d */
+	EXPECT_EQ(s0[ST_DATA_COPIES], s1[ST_DATA_COPIES]);
+	EXPECT_EQ(s0[ST_DIR_COPY_UPS] + 1, s1[ST_DIR_COPY_UPS]);
+	EXPECT_EQ(s0[ST_FALLTHRUS] + 4, s1[ST_FALLTHRUS]);
+	EXPECT_EQ(s0[ST_LISTINGS] + 1, s1[ST_LISTINGS]);
+	/* Six names and their records. */
+	EXPECT_LT(s0[ST_LISTING_BYTES] + 6 * 16, s1[ST_LISTING_BYTES]);
+
+	ASSERT_EQ(6, WITH_FD(fd, M("d/a"), O_WRONLY | O_APPEND, write(fd, "678901", 6)));
+	read_stats(_metadata, s2);
+	EXPECT_EQ(s1[ST_COPY_UPS] + 1, s2[ST_COPY_UPS]);
+	EXPECT_EQ(s1[ST_DATA_COPIES] + 1, s2[ST_DATA_COPIES]);
+	EXPECT_EQ(s1[ST_DATA_BYTES] + 5, s2[ST_DATA_BYTES]);
+	/* The copy-up changed d: its listing is dropped. */
+	EXPECT_EQ(s0[ST_LISTINGS], s2[ST_LISTINGS]);
+	list_ok(_metadata, M("d"), &ls);
+	free(ls.e);
+
+	UMOUNT();
+	read_stats(_metadata, s3);
+	EXPECT_EQ(s0[ST_LISTINGS], s3[ST_LISTINGS]);
+	EXPECT_EQ(s0[ST_LISTING_BYTES], s3[ST_LISTING_BYTES]);
+	EXPECT_EQ(s2[ST_DIR_COPY_UPS], s3[ST_DIR_COPY_UPS]);
 }
 
 /* ---- types ---- */

@@ -12,7 +12,7 @@
 set -u
 
 KO="${UNION_REPO:-}/union.ko"
-NTESTS=13
+NTESTS=15
 
 # shellcheck source=selftests/lib/tap.sh
 . "$(dirname "$0")/lib/tap.sh"
@@ -87,6 +87,10 @@ result $rmmod_rc "rmmod_succeeds_when_unused"
 [ $rmmod_rc -eq 0 ] && ! registered
 result $? "unregistered_after_rmmod"
 
+# 8b: ... and its /proc/fs/union is gone too
+[ $rmmod_rc -eq 0 ] && [ ! -e /proc/fs/union ]
+result $? "proc_stats_gone_after_rmmod"
+
 # 9: ... so mounting fails, for lack of the fs type
 if [ $rmmod_rc -ne 0 ]; then
 	diag "module was not removed"
@@ -110,6 +114,11 @@ result $rc "insmod_again"
 # 11: registered again
 registered
 result $? "registered_after_insmod"
+
+# 11b: with its counters, all zero on a fresh module
+[ "$(awk '$2 != 0' /proc/fs/union/stats 2>&1)" = "" ] &&
+	[ "$(wc -l </proc/fs/union/stats)" = 7 ]
+result $? "proc_stats_fresh_after_insmod"
 
 # 12: mounting works again
 mount_union && mounted "$mnt" && ls "$mnt" >/dev/null
