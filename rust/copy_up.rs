@@ -900,6 +900,12 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result<Option<LowerEntries>> {
     if info.is_opaque() || info.lower().is_none() {
         return Ok(None);
     }
+    if info.upper().is_none() {
+        if let Some(entries) = copy_up_dir_whole(d)? {
+            return Ok(Some(entries));
+        }
+        // Copied up (by a change in it) while we waited: add the fallthrus to it.
+    }
     let updir = copy_up(d)?;
     let fs = inode.sb().union_fs();
     let _guard = info.copy_up_lock.lock_killable()?;
@@ -934,10 +940,40 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result<Option<LowerEntries>> {
     }
     upper_names.sort_unstable_by(|a, b| a.0[..].cmp(&b.0[..]));
 
-    let mut lower_entries = vfs::dir_entries_ino(fs.lower().mnt(), lodir, fs.creator_cred())?;
-    lower_entries.sort_unstable_by(|a, b| a.0[..].cmp(&b.0[..]));
-    // Lower character devices may be markers (a flattened union), which count as absent;
-    // entries of unknown type get their type from the lower inode.
+    let lower_entries = sorted_lower_entries(fs, lodir)?;
+    write_fallthrus(fs, lodir, &updir, &lower_entries, &upper_names, is_root)?;
+    // The directory fallthru marker says "copy of a lower directory": an opaque
+    // directory without it is a new directory that is never merged (`namei::lookup`).
+    if !is_root && !xattr::has_flag(fs, &updir, format::FALLTHRU) {
+        xattr::set_flag(mnt, &updir, format::FALLTHRU)?;
+    }
+    xattr::set_flag(mnt, &updir, format::OPAQUE)?;
+    times.restore(fs, &updir, Some(info));
+    info.forget_listing();
+    info.set_opaque();
+    stats::add(Stat::DirCopyUps, 1);
+    Ok(Some(lower_entries))
+}
+
+/// The entries of the lower directory `lodir`, sorted by name.
+fn sorted_lower_entries(fs: &UnionFs, lodir: &Dentry) -> Result<LowerEntries> {
+    let mut entries = vfs::dir_entries_ino(fs.lower().mnt(), lodir, fs.creator_cred())?;
+    entries.sort_unstable_by(|a, b| a.0[..].cmp(&b.0[..]));
+    Ok(entries)
+}
+
+/// Writes a fallthru in `updir` for each visible entry of `lower_entries` (the entries
+/// of `lodir`, sorted) that `upper_names` (sorted) does not have.  Lower character
+/// devices may be markers (a flattened union), which count as absent; entries of
+/// unknown type get their type from the lower inode.
+fn write_fallthrus(
+    fs: &UnionFs,
+    lodir: &Dentry,
+    updir: &Dentry,
+    lower_entries: &LowerEntries,
+    upper_names: &[(KVec<u8>, u8)],
+    is_root: bool,
+) -> Result {
     let mut shared = [None; format::MAX_FALLTHRU_TYPE as usize + 1];
     let mut nodes = KVVec::with_capacity(lower_entries.len(), GFP_KERNEL)?;
     for (name, _, t) in lower_entries.iter() {
@@ -966,16 +1002,71 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result<Option<LowerEntries>> {
             GFP_KERNEL,
         )?;
     }
-    upper::create_chrdevs(mnt, &updir, &nodes)?;
+    upper::create_chrdevs(fs.upper().mnt(), updir, &nodes)?;
     stats::add(Stat::Fallthrus, stats::bytes(nodes.len()));
-    drop(nodes);
-    // The directory fallthru marker says "copy of a lower directory": an opaque
-    // directory without it is a new directory that is never merged (`namei::lookup`).
-    if !is_root && !xattr::has_flag(fs, &updir, format::FALLTHRU) {
-        xattr::set_flag(mnt, &updir, format::FALLTHRU)?;
+    Ok(())
+}
+
+/// The directory copy-up of readdir for a directory with no upper part yet, built whole
+/// in the work directory: a new directory gets a fallthru for each visible lower entry,
+/// then the lower directory's metadata (owner, mode, xattrs, times: after the fallthrus,
+/// whose links move the mtime) and the directory fallthru and opaque markers, and is
+/// renamed into place.  It appears complete, in the state the copy-up of an existing
+/// upper directory ends in; the work directory is private, so nothing else is in the new
+/// directory: it needs no listing of its own and no times put back (overlayfs copies a
+/// directory up the same way).  `None` if it was copied up while we waited.
+fn copy_up_dir_whole(d: &Dentry) -> Result<Option<LowerEntries>> {
+    let inode = d.inode().ok_or(ENOENT)?;
+    let fs = inode.sb().union_fs();
+    let info = inode.union_info();
+    copy_up_ancestors(d)?;
+    let _guard = info.copy_up_lock.lock_killable()?;
+    if info.upper().is_some() {
+        return Ok(None);
     }
-    xattr::set_flag(mnt, &updir, format::OPAQUE)?;
-    times.restore(fs, &updir, Some(info));
+    if d.is_unhashed() {
+        // Removed while we waited (see `copy_up_one`).
+        return Err(ESTALE);
+    }
+    let lower = info.lower().cloned().ok_or(EIO)?;
+    let pupper = upper_parent(d)?;
+    let name = d.name_copy()?;
+    let _creds = fs.override_creds();
+    let mnt = fs.upper().mnt();
+    // Copy-up changes nothing users can see in the parent: keep its times.
+    let ptimes = Times::of(fs, &pupper);
+    let st = lower_attrs(fs, &lower)?;
+    let lower_entries = sorted_lower_entries(fs, &lower)?;
+    let tmp = fs.create_temp(NewObject::Dir(0o700))?;
+    let r = write_fallthrus(fs, &lower, &tmp, &lower_entries, &[], false)
+        .and_then(|()| copy_meta_from(fs, &lower, &st, &tmp, true))
+        .and_then(|()| xattr::set_flag(mnt, &tmp, format::FALLTHRU))
+        .and_then(|()| xattr::set_flag(mnt, &tmp, format::OPAQUE))
+        .and_then(|()| install(fs, &pupper, &name, &tmp, true, Expect::Lower));
+    if let Err(e) = r {
+        // Its fallthrus first: the directory is removed only empty.
+        let _ = remove_tree_with(mnt, &tmp, fs.creator_cred(), 1);
+        fs.discard_temp(&tmp, true);
+        return Err(e);
+    }
+    let parent = upper::parent(d);
+    let pinfo = parent.inode().map(|i| i.union_info());
+    ptimes.restore(fs, &pupper, pinfo);
+    if let Some(pinfo) = pinfo {
+        pinfo.forget_listing();
+    }
+    // Users saw the lower directory's ctime; they go on seeing it while the upper
+    // directory has the ctime the rename gave it (see `inode::shown_dir_ctime`).
+    if let Some(after) = ctime_of(fs, &tmp) {
+        let seen = [st.ctime.tv_sec, st.ctime.tv_nsec as i64];
+        *info.ctime_before_copy_up.lock() = Some([after.0, after.1, seen[0], seen[1]]);
+    }
+    info.set_upper(tmp.clone());
+    stats::add(Stat::CopyUps, 1);
+    let ni = tmp.inode().ok_or(EIO)?;
+    inode.copy_attr_from(ni);
+    // The protection flags the lower directory had (now in the copy's protattr record).
+    inode.copy_flags_from(ni, inode.prot_flags());
     info.forget_listing();
     info.set_opaque();
     stats::add(Stat::DirCopyUps, 1);

@@ -2495,6 +2495,59 @@ TEST_F(cu, lower_hardlink_meta_name_without_index_reads_lower)
  * fails before the shared data is touched: every name still reads the whole file,
  * the entry stays metadata-only.  With room, the truncate shows on every name.
  */
+/*
+ * The first readdir of a lower directory with no upper part builds its copy-up whole in
+ * the work directory and renames it into place: when its fallthrus cannot all be made
+ * (ENOSPC: tmpfs counts each link as an inode), readdir fails and leaves nothing, neither
+ * a directory at the name nor anything in the work directory; with room again, the next
+ * readdir copies it up complete.
+ */
+TEST_F(cu, dir_copy_up_enospc_leaves_nothing)
+{
+	struct env *e = &self->e;
+	char buf[4096] __attribute__((aligned(8))), names[1024];
+	struct stat st;
+	long n, seen = 0;
+	int i, fd;
+
+	ASSERT_EQ(0, mkdir(jp(e->l.lower, "d"), 0755));
+	for (i = 0; i < 100; i++) {
+		snprintf(names, sizeof(names), "d/f%03d", i);
+		make_file(_metadata, jp(e->l.lower, names), 10, i, 0644);
+	}
+	ASSERT_EQ(0, mount("tmpfs", e->small, "tmpfs", 0, "size=8m,nr_inodes=64,mode=0755"));
+	strcpy(e->l.upper, e->small);
+	MOUNT_UNION(e);
+	fd = open(jp(e->l.mnt, "d"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	EXPECT_ERRNO(ENOSPC, syscall(SYS_getdents64, fd, buf, sizeof(buf)));
+	close(fd);
+	EXPECT_ERRNO(ENOENT, lstat(jp(e->l.upper, "d"), &st));
+	ASSERT_WORK_EMPTY(e->l.upper);
+	ASSERT_PAT(jp(e->l.mnt, "d/f042"), 10, 42);
+
+	ASSERT_EQ(0, mount(NULL, e->small, NULL, MS_REMOUNT, "nr_inodes=1000"));
+	fd = open(jp(e->l.mnt, "d"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		long off = 0;
+
+		while (off < n) {
+			unsigned short reclen;
+
+			memcpy(&reclen, buf + off + 16, sizeof(reclen));
+			seen++;
+			off += reclen;
+		}
+	}
+	EXPECT_EQ(0, n) TH_LOG("getdents64: %m");
+	close(fd);
+	EXPECT_EQ(102, seen);
+	EXPECT_EQ(100, count_entries(jp(e->l.upper, "d"), NULL, 0));
+	ASSERT_WORK_EMPTY(e->l.upper);
+	ASSERT_PAT(jp(e->l.mnt, "d/f042"), 10, 42);
+}
+
 TEST_F(cu, lower_hardlink_meta_truncate_enospc_changes_nothing)
 {
 	struct env *e = &self->e;
