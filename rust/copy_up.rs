@@ -941,7 +941,8 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result<Option<LowerEntries>> {
     upper_names.sort_unstable_by(|a, b| a.0[..].cmp(&b.0[..]));
 
     let lower_entries = sorted_lower_entries(fs, lodir)?;
-    write_fallthrus(fs, lodir, &updir, &lower_entries, &upper_names, is_root)?;
+    let fallthrus = write_fallthrus(fs, lodir, &updir, &lower_entries, &upper_names, is_root)?;
+    stats::add(Stat::Fallthrus, stats::bytes(fallthrus));
     // The directory fallthru marker says "copy of a lower directory": an opaque
     // directory without it is a new directory that is never merged (`namei::lookup`).
     if !is_root && !xattr::has_flag(fs, &updir, format::FALLTHRU) {
@@ -965,7 +966,7 @@ fn sorted_lower_entries(fs: &UnionFs, lodir: &Dentry) -> Result<LowerEntries> {
 /// Writes a fallthru in `updir` for each visible entry of `lower_entries` (the entries
 /// of `lodir`, sorted) that `upper_names` (sorted) does not have.  Lower character
 /// devices may be markers (a flattened union), which count as absent; entries of
-/// unknown type get their type from the lower inode.
+/// unknown type get their type from the lower inode.  Returns how many it wrote.
 fn write_fallthrus(
     fs: &UnionFs,
     lodir: &Dentry,
@@ -973,7 +974,7 @@ fn write_fallthrus(
     lower_entries: &LowerEntries,
     upper_names: &[(KVec<u8>, u8)],
     is_root: bool,
-) -> Result {
+) -> Result<usize> {
     let mut shared = [None; format::MAX_FALLTHRU_TYPE as usize + 1];
     let mut nodes = KVVec::with_capacity(lower_entries.len(), GFP_KERNEL)?;
     for (name, _, t) in lower_entries.iter() {
@@ -1003,8 +1004,7 @@ fn write_fallthrus(
         )?;
     }
     upper::create_chrdevs(fs.upper().mnt(), updir, &nodes)?;
-    stats::add(Stat::Fallthrus, stats::bytes(nodes.len()));
-    Ok(())
+    Ok(nodes.len())
 }
 
 /// The directory copy-up of readdir for a directory with no upper part yet, built whole
@@ -1033,28 +1033,38 @@ fn copy_up_dir_whole(d: &Dentry) -> Result<Option<LowerEntries>> {
     let name = d.name_copy()?;
     let _creds = fs.override_creds();
     let mnt = fs.upper().mnt();
-    // Copy-up changes nothing users can see in the parent: keep its times.
-    let ptimes = Times::of(fs, &pupper);
     let st = lower_attrs(fs, &lower)?;
     let lower_entries = sorted_lower_entries(fs, &lower)?;
     let tmp = fs.create_temp(NewObject::Dir(0o700))?;
-    let r = write_fallthrus(fs, &lower, &tmp, &lower_entries, &[], false)
-        .and_then(|()| copy_meta_from(fs, &lower, &st, &tmp, true))
-        .and_then(|()| xattr::set_flag(mnt, &tmp, format::FALLTHRU))
-        .and_then(|()| xattr::set_flag(mnt, &tmp, format::OPAQUE))
-        .and_then(|()| install(fs, &pupper, &name, &tmp, true, Expect::Lower));
-    if let Err(e) = r {
-        // Its fallthrus first: the directory is removed only empty.
-        let _ = remove_tree_with(mnt, &tmp, fs.creator_cred(), 1);
-        fs.discard_temp(&tmp, true);
-        return Err(e);
-    }
+    let mut ptimes = None;
+    let r = write_fallthrus(fs, &lower, &tmp, &lower_entries, &[], false).and_then(|n| {
+        copy_meta_from(fs, &lower, &st, &tmp, true)?;
+        xattr::set_flag(mnt, &tmp, format::FALLTHRU)?;
+        xattr::set_flag(mnt, &tmp, format::OPAQUE)?;
+        // Copy-up changes nothing users can see in the parent: keep its times,
+        // read right before the rename (a change made in the parent while the
+        // directory was built is one users made).
+        ptimes = Some(Times::of(fs, &pupper));
+        install(fs, &pupper, &name, &tmp, true, Expect::Lower)?;
+        Ok(n)
+    });
+    let fallthrus = match r {
+        Ok(n) => n,
+        Err(e) => {
+            // Removes its fallthrus (`clear_markers`), then the directory.
+            fs.discard_temp(&tmp, true);
+            return Err(e);
+        }
+    };
     let parent = upper::parent(d);
     let pinfo = parent.inode().map(|i| i.union_info());
-    ptimes.restore(fs, &pupper, pinfo);
+    if let Some(ptimes) = ptimes {
+        ptimes.restore(fs, &pupper, pinfo);
+    }
     if let Some(pinfo) = pinfo {
         pinfo.forget_listing();
     }
+    stats::add(Stat::Fallthrus, stats::bytes(fallthrus));
     // Users saw the lower directory's ctime; they go on seeing it while the upper
     // directory has the ctime the rename gave it (see `inode::shown_dir_ctime`).
     if let Some(after) = ctime_of(fs, &tmp) {

@@ -208,7 +208,7 @@ pub(crate) fn remerge(upper: &Layer, lower: &Layer, cred: &Credential) -> Result
     let _creds = CredGuard::new(cred);
     let mut done = Remerged::default();
     // Directories to visit: the upper directory, the lower directory it merges with.
-    let mut stack: KVec<(ARef<Dentry>, Option<ARef<Dentry>>, bool)> = KVec::new();
+    let mut stack: KVVec<(ARef<Dentry>, Option<ARef<Dentry>>, bool)> = KVVec::new();
     stack.push(
         (upper.root().into(), Some(lower.root().into()), true),
         GFP_KERNEL,

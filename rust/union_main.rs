@@ -67,7 +67,7 @@ module! {
 
 struct UnionModule {
     _registration: vfs::Registration<superblock::Union>,
-    _stats: vfs::proc::ProcFile<stats::Stats>,
+    _stats: Option<vfs::proc::ProcFile<stats::Stats>>,
 }
 
 impl Drop for UnionModule {
@@ -83,7 +83,11 @@ impl Drop for UnionModule {
 impl kernel::Module for UnionModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         superblock::init_registry();
-        let stats = stats::register()?;
+        // The counters are for benchmarks and curious users: the filesystem works
+        // without them.
+        let stats = stats::register()
+            .inspect_err(|e| pr_warn!("cannot make /proc/fs/union/stats ({:?})\n", e))
+            .ok();
         let registration = vfs::Registration::new(module)?;
         Ok(Self {
             _registration: registration,

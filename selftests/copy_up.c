@@ -2490,12 +2490,6 @@ TEST_F(cu, lower_hardlink_meta_name_without_index_reads_lower)
 }
 
 /*
- * A truncate (truncate(2), O_TRUNC) through a name of a metadata-only indexed copy
- * that cannot give the name its link (ENOSPC: tmpfs counts a link as an inode)
- * fails before the shared data is touched: every name still reads the whole file,
- * the entry stays metadata-only.  With room, the truncate shows on every name.
- */
-/*
  * The first readdir of a lower directory with no upper part builds its copy-up whole in
  * the work directory and renames it into place: when its fallthrus cannot all be made
  * (ENOSPC: tmpfs counts each link as an inode), readdir fails and leaves nothing, neither
@@ -2548,6 +2542,66 @@ TEST_F(cu, dir_copy_up_enospc_leaves_nothing)
 	ASSERT_PAT(jp(e->l.mnt, "d/f042"), 10, 42);
 }
 
+/*
+ * A change users make in the parent while readdir builds a directory's copy-up in the
+ * work directory is theirs: the copy-up keeps the parent's times as they are right
+ * before it renames the directory into place, not as they were when it started (it
+ * put the older times back: a file created meanwhile left the parent's mtime and
+ * ctime unchanged, found by review).  The create is made once the build is seen in
+ * the work directory.
+ */
+TEST_F(cu, dir_copy_up_keeps_parent_change_made_meanwhile)
+{
+	struct env *e = &self->e;
+	char rel[64], buf[4096] __attribute__((aligned(8)));
+	struct stat m1, m2;
+	time_t until;
+	int i, status, seen = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, mkdir(jp(e->l.lower, "p"), 0755));
+	ASSERT_EQ(0, mkdir(jp(e->l.lower, "p/d"), 0755));
+	ASSERT_EQ(0, mkdir(jp(e->l.upper, "p"), 0755));
+	for (i = 0; i < 20000; i++) {
+		snprintf(rel, sizeof(rel), "p/d/f%05d", i);
+		ASSERT_EQ(0, mknod(jp(e->l.lower, rel), S_IFREG | 0644, 0));
+	}
+	MOUNT_UNION(e);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int fd = open(jp(e->l.mnt, "p/d"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		long n = 0;
+
+		while (fd >= 0 && (n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
+			;
+		_exit(fd < 0 || n < 0);
+	}
+	for (until = time(NULL) + 120; !seen && time(NULL) < until;) {
+		seen = count_work_leftovers(jp(e->l.upper, WORK_DIR), NULL, 0) > 0;
+		if (!seen && waitpid(pid, &status, WNOHANG) == pid) {
+			pid = 0;
+			break;
+		}
+	}
+	ASSERT_TRUE(seen) TH_LOG("the directory copy-up was not seen in the work directory");
+	ASSERT_EQ(0, mknod(jp(e->l.mnt, "p/new"), S_IFREG | 0644, 0));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "p"), &m1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "p"), &m2));
+	EXPECT_EQ(m1.st_mtim.tv_sec, m2.st_mtim.tv_sec);
+	EXPECT_EQ(m1.st_mtim.tv_nsec, m2.st_mtim.tv_nsec);
+	EXPECT_EQ(m1.st_ctim.tv_sec, m2.st_ctim.tv_sec);
+	EXPECT_EQ(m1.st_ctim.tv_nsec, m2.st_ctim.tv_nsec);
+}
+
+/*
+ * A truncate (truncate(2), O_TRUNC) through a name of a metadata-only indexed copy
+ * that cannot give the name its link (ENOSPC: tmpfs counts a link as an inode)
+ * fails before the shared data is touched: every name still reads the whole file,
+ * the entry stays metadata-only.  With room, the truncate shows on every name.
+ */
 TEST_F(cu, lower_hardlink_meta_truncate_enospc_changes_nothing)
 {
 	struct env *e = &self->e;
