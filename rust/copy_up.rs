@@ -172,17 +172,7 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
         }
         return Ok(u.clone());
     }
-    if d.is_unhashed() {
-        // Unlinked (or replaced) while we waited: there is no name to copy up to.  ESTALE
-        // makes path-based callers look the name up again and see the current state.
-        return Err(ESTALE);
-    }
-    let lower = info.lower().cloned().ok_or(EIO)?;
-    let pupper = upper_parent(d)?;
-    // The name cannot change under us: renaming an object that is not on upper needs its
-    // copy-up, and unlink, rmdir and rename over it wait for `copy_up_lock`.  `install`
-    // still checks what is at the name under the upper parent's lock.
-    let name = d.name_copy()?;
+    let (lower, pupper, name) = source(d, info)?;
     let _creds = fs.override_creds();
     let mode = lower.inode().ok_or(ENOENT)?.mode();
     // Copy-up changes nothing users can see in the parent: keep its times.
@@ -226,15 +216,57 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
             tmp
         }
     };
-    let parent = upper::parent(d);
-    let pinfo = parent.inode().map(|i| i.union_info());
-    ptimes.restore(fs, &pupper, pinfo);
-    if let Some(pinfo) = pinfo {
-        pinfo.forget_listing();
-    }
+    parent_installed(fs, d, &pupper, Some(&ptimes));
     if meta && mode & S_IFMT == S_IFREG && !linked {
         info.set_metacopy();
     }
+    adopt(inode, &new)?;
+    if info.is_indexed() && !meta && info.is_metacopy() {
+        // The file's index entry was there already, a metadata-only copy: its data now.
+        drop(guard);
+        copy_up_data(fs, d, limit)?;
+    }
+    Ok(new)
+}
+
+/// What the copy-up of `d` (its state `info`, whose `copy_up_lock` the caller holds)
+/// needs: the lower object, the upper parent and the name.  `ESTALE` if `d` was unlinked
+/// or replaced while we waited: there is no name to copy up to, and path-based callers
+/// look the name up again and see the current state.
+fn source(
+    d: &Dentry,
+    info: &crate::inode::UnionInode,
+) -> Result<(ARef<Dentry>, ARef<Dentry>, KVec<u8>)> {
+    if d.is_unhashed() {
+        return Err(ESTALE);
+    }
+    let lower = info.lower().cloned().ok_or(EIO)?;
+    let pupper = upper_parent(d)?;
+    // The name cannot change under us: renaming an object that is not on upper needs its
+    // copy-up, and unlink, rmdir and rename over it wait for `copy_up_lock`.  `install`
+    // still checks what is at the name under the upper parent's lock.
+    let name = d.name_copy()?;
+    Ok((lower, pupper, name))
+}
+
+/// After the copy of `d` was installed in `pupper`: puts back the parent's times (read
+/// as `ptimes`) and drops the parent's listing.
+fn parent_installed(fs: &UnionFs, d: &Dentry, pupper: &Dentry, ptimes: Option<&Times>) {
+    let parent = upper::parent(d);
+    let pinfo = parent.inode().map(|i| i.union_info());
+    if let Some(ptimes) = ptimes {
+        ptimes.restore(fs, pupper, pinfo);
+    }
+    if let Some(pinfo) = pinfo {
+        pinfo.forget_listing();
+    }
+}
+
+/// The union inode takes `new`, the installed copy of its lower object, as its upper
+/// object: its attributes and the protection flags the lower object had (now in the
+/// copy's protattr record).
+fn adopt(inode: &vfs::Inode, new: &ARef<Dentry>) -> Result {
+    let info = inode.union_info();
     info.set_upper(new.clone());
     stats::add(Stat::CopyUps, 1);
     if !inode.is_dir() {
@@ -243,14 +275,8 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
     }
     let ni = new.inode().ok_or(EIO)?;
     inode.copy_attr_from(ni);
-    // The protection flags the lower object had (now in the copy's protattr record).
     inode.copy_flags_from(ni, inode.prot_flags());
-    if info.is_indexed() && !meta && info.is_metacopy() {
-        // The file's index entry was there already, a metadata-only copy: its data now.
-        drop(guard);
-        copy_up_data(fs, d, limit)?;
-    }
-    Ok(new)
+    Ok(())
 }
 
 /// Access and modification times of an upper directory, to put back after adding
@@ -1024,13 +1050,7 @@ fn copy_up_dir_whole(d: &Dentry) -> Result<Option<LowerEntries>> {
     if info.upper().is_some() {
         return Ok(None);
     }
-    if d.is_unhashed() {
-        // Removed while we waited (see `copy_up_one`).
-        return Err(ESTALE);
-    }
-    let lower = info.lower().cloned().ok_or(EIO)?;
-    let pupper = upper_parent(d)?;
-    let name = d.name_copy()?;
+    let (lower, pupper, name) = source(d, info)?;
     let _creds = fs.override_creds();
     let mnt = fs.upper().mnt();
     let st = lower_attrs(fs, &lower)?;
@@ -1056,14 +1076,7 @@ fn copy_up_dir_whole(d: &Dentry) -> Result<Option<LowerEntries>> {
             return Err(e);
         }
     };
-    let parent = upper::parent(d);
-    let pinfo = parent.inode().map(|i| i.union_info());
-    if let Some(ptimes) = ptimes {
-        ptimes.restore(fs, &pupper, pinfo);
-    }
-    if let Some(pinfo) = pinfo {
-        pinfo.forget_listing();
-    }
+    parent_installed(fs, d, &pupper, ptimes.as_ref());
     stats::add(Stat::Fallthrus, stats::bytes(fallthrus));
     // Users saw the lower directory's ctime; they go on seeing it while the upper
     // directory has the ctime the rename gave it (see `inode::shown_dir_ctime`).
@@ -1071,12 +1084,7 @@ fn copy_up_dir_whole(d: &Dentry) -> Result<Option<LowerEntries>> {
         let seen = [st.ctime.tv_sec, st.ctime.tv_nsec as i64];
         *info.ctime_before_copy_up.lock() = Some([after.0, after.1, seen[0], seen[1]]);
     }
-    info.set_upper(tmp.clone());
-    stats::add(Stat::CopyUps, 1);
-    let ni = tmp.inode().ok_or(EIO)?;
-    inode.copy_attr_from(ni);
-    // The protection flags the lower directory had (now in the copy's protattr record).
-    inode.copy_flags_from(ni, inode.prot_flags());
+    adopt(inode, &tmp)?;
     info.forget_listing();
     info.set_opaque();
     stats::add(Stat::DirCopyUps, 1);
