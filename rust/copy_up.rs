@@ -983,7 +983,7 @@ pub(crate) fn copy_up_dir_entries(d: &Dentry) -> Result<Option<LowerEntries>> {
 }
 
 /// The entries of the lower directory `lodir`, sorted by name.
-fn sorted_lower_entries(fs: &UnionFs, lodir: &Dentry) -> Result<LowerEntries> {
+pub(crate) fn sorted_lower_entries(fs: &UnionFs, lodir: &Dentry) -> Result<LowerEntries> {
     let mut entries = vfs::dir_entries_ino(fs.lower().mnt(), lodir, fs.creator_cred())?;
     entries.sort_unstable_by(|a, b| a.0[..].cmp(&b.0[..]));
     Ok(entries)
@@ -1080,9 +1080,9 @@ fn copy_up_dir_whole(d: &Dentry) -> Result<Option<LowerEntries>> {
     stats::add(Stat::Fallthrus, stats::bytes(fallthrus));
     // Users saw the lower directory's ctime; they go on seeing it while the upper
     // directory has the ctime the rename gave it (see `inode::shown_dir_ctime`).
-    if let Some(after) = ctime_of(fs, &tmp) {
-        let seen = [st.ctime.tv_sec, st.ctime.tv_nsec as i64];
-        *info.ctime_before_copy_up.lock() = Some([after.0, after.1, seen[0], seen[1]]);
+    if let Some((a_s, a_ns)) = ctime_of(fs, &tmp) {
+        let (s_s, s_ns) = (st.ctime.tv_sec, st.ctime.tv_nsec as i64);
+        *info.ctime_before_copy_up.lock() = Some([a_s, a_ns, s_s, s_ns]);
     }
     adopt(inode, &tmp)?;
     info.forget_listing();

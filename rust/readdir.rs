@@ -162,9 +162,7 @@ struct LowerIndex(KVVec<(KVec<u8>, u64, u8)>);
 
 impl LowerIndex {
     fn read(fs: &UnionFs, lodir: &Dentry) -> Result<Self> {
-        let mut v = vfs::dir_entries_ino(fs.lower().mnt(), lodir, fs.creator_cred())?;
-        v.sort_unstable_by(|a, b| a.0[..].cmp(&b.0[..]));
-        Ok(Self(v))
+        Ok(Self(copy_up::sorted_lower_entries(fs, lodir)?))
     }
 
     /// The index of entries a directory copy-up read already (sorted by name; the
@@ -479,34 +477,33 @@ fn build_merged(fs: &UnionFs, inode: &Inode) -> Result<Entries> {
     for dot in [&b"."[..], &b".."[..]] {
         entries.push(0, dot, 0, dtype::DIR)?;
     }
-    let mut upper_names: KVVec<KVec<u8>> = KVVec::new();
+    // The upper directory's entries; `upper_names` borrows their names.
+    let raw = match info.upper() {
+        Some(updir) => Some(read_raw(&*open_upper_dir(fs, updir)?, 0, usize::MAX)?.0),
+        None => None,
+    };
+    let mut upper_names: KVVec<&[u8]> = KVVec::new();
     let mut index = None;
-    if let Some(updir) = info.upper() {
-        let real = open_upper_dir(fs, updir)?;
+    if let (Some(updir), Some(raw)) = (info.upper(), raw.as_ref()) {
         let dir = UpperDir::of(fs, updir);
-        let (raw, _) = read_raw(&real, 0, usize::MAX)?;
         for e in raw.items.iter() {
             let name = raw.name(e);
             if name == b"." || name == b".." {
                 continue;
             }
             let shown = translate(fs, inode, &dir, 0, name, e, Some(&mut index))?;
-            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-            n.extend_from_slice(name, GFP_KERNEL)?;
-            upper_names.push(n, GFP_KERNEL)?;
+            upper_names.push(name, GFP_KERNEL)?;
             if let Some((ino, d_type)) = shown {
                 entries.push(0, name, ino, d_type)?;
             }
         }
     }
-    upper_names.sort_unstable_by(|a, b| a[..].cmp(&b[..]));
+    upper_names.sort_unstable();
     let opaque = info.is_opaque() && info.upper().is_some();
     if let (Some(lodir), false) = (info.lower(), opaque) {
         let is_root = info.upper().is_some_and(|u| fs.is_root_upper(u));
         for (name, _) in vfs::dir_entries(fs.lower().mnt(), lodir, fs.creator_cred())? {
-            if upper_names
-                .binary_search_by(|u| u[..].cmp(&name[..]))
-                .is_ok()
+            if upper_names.binary_search(&&name[..]).is_ok()
                 || (is_root && name[..] == *format::WORK_DIR_NAME)
             {
                 continue;
