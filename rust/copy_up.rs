@@ -175,8 +175,10 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
     let (lower, pupper, name) = source(d, info)?;
     let _creds = fs.override_creds();
     let mode = lower.inode().ok_or(ENOENT)?.mode();
-    // Copy-up changes nothing users can see in the parent: keep its times.
-    let ptimes = Times::of(fs, &pupper);
+    // Copy-up changes nothing users can see in the parent: keep its times, read right
+    // before the copy is placed (a change made in the parent while the copy was built,
+    // e.g. during a long data copy, is one users made).
+    let mut ptimes = None;
     let linked = mode & S_IFMT == S_IFREG && info.lower_is_linked_file();
     let content = if meta {
         Content::MetaOnly
@@ -184,13 +186,18 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
         Content::Data(limit)
     };
     let new = match mode & S_IFMT {
-        S_IFREG if linked => copy_up_linked(fs, inode, &lower, &pupper, &name, content)?,
-        S_IFREG => copy_up_file(fs, &lower, &pupper, &name, content)?,
+        S_IFREG if linked => {
+            copy_up_linked(fs, inode, &lower, &pupper, &name, content, &mut ptimes)?
+        }
+        S_IFREG => copy_up_file(fs, &lower, &pupper, &name, content, &mut ptimes)?,
         S_IFDIR => {
             let tmp = fs.create_temp(NewObject::Dir(0o700))?;
             let r = copy_meta(fs, &lower, &tmp, true)
                 .and_then(|()| xattr::set_flag(fs.upper().mnt(), &tmp, format::FALLTHRU))
-                .and_then(|()| install(fs, &pupper, &name, &tmp, true, Expect::Lower));
+                .and_then(|()| {
+                    ptimes = Some(Times::of(fs, &pupper));
+                    install(fs, &pupper, &name, &tmp, true, Expect::Lower)
+                });
             if let Err(e) = r {
                 fs.discard_temp(&tmp, true);
                 return Err(e);
@@ -208,7 +215,10 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
             let tmp = fs.create_temp(obj)?;
             let r = copy_meta(fs, &lower, &tmp, kind != S_IFLNK)
                 .and_then(|()| set_origin(fs, &lower, &tmp, &pupper))
-                .and_then(|()| install(fs, &pupper, &name, &tmp, false, Expect::Lower));
+                .and_then(|()| {
+                    ptimes = Some(Times::of(fs, &pupper));
+                    install(fs, &pupper, &name, &tmp, false, Expect::Lower)
+                });
             if let Err(e) = r {
                 fs.discard_temp(&tmp, false);
                 return Err(e);
@@ -216,7 +226,7 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
             tmp
         }
     };
-    parent_installed(fs, d, &pupper, Some(&ptimes));
+    parent_installed(fs, d, &pupper, ptimes.as_ref());
     if meta && mode & S_IFMT == S_IFREG && !linked {
         info.set_metacopy();
     }
@@ -366,9 +376,11 @@ fn copy_up_file(
     pupper: &Dentry,
     name: &[u8],
     content: Content,
+    ptimes: &mut Option<Times>,
 ) -> Result<ARef<Dentry>> {
     let tmp = build_copy(fs, lower, pupper, content)?;
     upper::fsync(&tmp)?;
+    *ptimes = Some(Times::of(fs, pupper));
     install_link(fs, pupper, name, upper::file_dentry(&tmp), Expect::Lower)
 }
 
@@ -431,6 +443,7 @@ fn copy_up_linked(
     pupper: &Dentry,
     name: &[u8],
     content: Content,
+    ptimes: &mut Option<Times>,
 ) -> Result<ARef<Dentry>> {
     let li = lower.inode().ok_or(ENOENT)?;
     let ino = li.ino();
@@ -440,6 +453,7 @@ fn copy_up_linked(
             let entry_meta = xattr::flag(fs, &entry, format::METACOPY)?;
             let _index = fs.index_lock.lock();
             adopt_indexed(inode, &entry, entry_meta);
+            *ptimes = Some(Times::of(fs, pupper));
             return link_indexed(fs, &entry, pupper, name);
         }
         crate::superblock::IndexSlot::Bad => {
@@ -465,6 +479,7 @@ fn copy_up_linked(
     // From here on the lower names show the copy: so does this union inode, also if
     // `name` cannot get its link now.
     adopt_indexed(inode, &entry, matches!(content, Content::MetaOnly));
+    *ptimes = Some(Times::of(fs, pupper));
     let new = install_link(fs, pupper, name, td, Expect::Lower)?;
     count_linked_name(fs, td, nlink);
     Ok(new)

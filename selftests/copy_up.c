@@ -2597,6 +2597,76 @@ TEST_F(cu, dir_copy_up_keeps_parent_change_made_meanwhile)
 }
 
 /*
+ * The same for a file: the copy-up of a big lower file keeps its parent's times as
+ * they are right before the copy is linked into place, so a file created in the
+ * parent while the data was copied leaves the parent's mtime/ctime changed.  (They
+ * were read before the data copy and put back after it: the creation's change was
+ * lost.)  The copy is seen in progress by the upper tmpfs's used blocks.
+ */
+static void copy_up_meanwhile(struct __test_metadata *_metadata, struct env *e,
+			      bool linked)
+{
+	static char buf[MiB];
+	struct statfs s0, s;
+	struct stat m1, m2;
+	time_t until;
+	int i, fd, status, seen = 0;
+	pid_t pid;
+
+	SMALL_UPPER(e, "700m");
+	ASSERT_EQ(0, mkdir(jp(e->l.lower, "p"), 0755));
+	ASSERT_EQ(0, mkdir(jp(e->l.upper, "p"), 0755));
+	fd = open(jp(e->l.lower, "p/big"), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	ASSERT_LE(0, fd);
+	memset(buf, 'b', sizeof(buf));
+	for (i = 0; i < 256; i++)
+		ASSERT_EQ((ssize_t)sizeof(buf), write(fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, close(fd));
+	if (linked)
+		ASSERT_EQ(0, link(jp(e->l.lower, "p/big"), jp(e->l.lower, "big2")));
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, statfs(e->l.upper, &s0));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		fd = open(jp(e->l.mnt, "p/big"), O_WRONLY | O_CLOEXEC);
+		_exit(fd < 0);
+	}
+	/* Seen once 16 MiB of the 256 are on upper. */
+	for (until = time(NULL) + 120; !seen && time(NULL) < until;) {
+		ASSERT_EQ(0, statfs(e->l.upper, &s));
+		seen = (s0.f_bfree - s.f_bfree) * s.f_bsize >= 16 * MiB;
+		if (!seen && waitpid(pid, &status, WNOHANG) == pid) {
+			pid = 0;
+			break;
+		}
+	}
+	ASSERT_TRUE(seen) TH_LOG("the copy-up was not seen on upper");
+	ASSERT_EQ(0, mknod(jp(e->l.mnt, "p/new"), S_IFREG | 0644, 0));
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "p"), &m1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_EQ(0, stat(jp(e->l.upper, "p/big"), &m2)) TH_LOG("not copied up");
+	ASSERT_EQ(256 * MiB, m2.st_size);
+	ASSERT_EQ(0, stat(jp(e->l.mnt, "p"), &m2));
+	EXPECT_EQ(m1.st_mtim.tv_sec, m2.st_mtim.tv_sec);
+	EXPECT_EQ(m1.st_mtim.tv_nsec, m2.st_mtim.tv_nsec);
+	EXPECT_EQ(m1.st_ctim.tv_sec, m2.st_ctim.tv_sec);
+	EXPECT_EQ(m1.st_ctim.tv_nsec, m2.st_ctim.tv_nsec);
+}
+
+TEST_F(cu, file_copy_up_keeps_parent_change_made_meanwhile)
+{
+	copy_up_meanwhile(_metadata, &self->e, false);
+}
+
+/* The same for a file with several links (its copy goes to the hard-link index). */
+TEST_F(cu, linked_copy_up_keeps_parent_change_made_meanwhile)
+{
+	copy_up_meanwhile(_metadata, &self->e, true);
+}
+
+/*
  * A truncate (truncate(2), O_TRUNC) through a name of a metadata-only indexed copy
  * that cannot give the name its link (ENOSPC: tmpfs counts a link as an inode)
  * fails before the shared data is touched: every name still reads the whole file,
