@@ -214,9 +214,9 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
             };
             let tmp = fs.create_temp(obj)?;
             let r = copy_meta(fs, &lower, &tmp, kind != S_IFLNK)
-                .and_then(|()| set_origin(fs, &lower, &tmp, &pupper))
-                .and_then(|()| {
-                    ptimes = Some(Times::of(fs, &pupper));
+                .and_then(|()| set_origin(fs, &lower, &tmp))
+                .and_then(|origin| {
+                    ptimes = Some(before_placing(fs, &pupper, origin)?);
                     install(fs, &pupper, &name, &tmp, false, Expect::Lower)
                 });
             if let Err(e) = r {
@@ -380,12 +380,13 @@ fn copy_up_file(
 ) -> Result<ARef<Dentry>> {
     let tmp = build_copy(fs, lower, pupper, content)?;
     upper::fsync(&tmp)?;
-    *ptimes = Some(Times::of(fs, pupper));
+    *ptimes = Some(before_placing(fs, pupper, true)?);
     install_link(fs, pupper, name, upper::file_dentry(&tmp), Expect::Lower)
 }
 
 /// The copy of the lower regular file `lower`, as an `O_TMPFILE` file in `pupper` with
-/// `content`, xattrs, owner, mode, times and origin; not synced yet.
+/// `content`, xattrs, owner, mode, times and origin; not synced yet.  `pupper` is not
+/// marked impure yet (see [`before_placing`]).
 fn build_copy(
     fs: &UnionFs,
     lower: &Dentry,
@@ -413,7 +414,7 @@ fn build_copy(
     };
     let td = upper::file_dentry(&tmp);
     copy_meta_from(fs, lower, &st, td, true)?;
-    set_origin(fs, lower, td, pupper)?;
+    set_origin(fs, lower, td)?;
     if let Content::MetaOnly = content {
         xattr::set_flag(fs.upper().mnt(), td, format::METACOPY)?;
     }
@@ -479,7 +480,7 @@ fn copy_up_linked(
     // From here on the lower names show the copy: so does this union inode, also if
     // `name` cannot get its link now.
     adopt_indexed(inode, &entry, matches!(content, Content::MetaOnly));
-    *ptimes = Some(Times::of(fs, pupper));
+    *ptimes = Some(before_placing(fs, pupper, true)?);
     let new = install_link(fs, pupper, name, td, Expect::Lower)?;
     count_linked_name(fs, td, nlink);
     Ok(new)
@@ -524,9 +525,7 @@ fn link_indexed(
 ) -> Result<ARef<Dentry>> {
     let n = xattr::lower_links(fs, entry).unwrap_or(0);
     // The parent holds an entry with an origin (readdir reads it) before it has it.
-    if !xattr::has_flag(fs, pupper, format::IMPURE) {
-        xattr::set_flag(fs.upper().mnt(), pupper, format::IMPURE)?;
-    }
+    mark_impure(fs, pupper)?;
     let new = install_link(fs, pupper, name, entry, Expect::Lower)?;
     count_linked_name(fs, entry, n);
     Ok(new)
@@ -858,17 +857,37 @@ fn copy_xattrs(fs: &UnionFs, lower: &Dentry, new: &Dentry) -> Result {
 }
 
 /// Records which lower object a copied-up non-directory came from, so that it keeps its
-/// inode number across remounts, and marks the parent "impure" (it holds such entries).
-fn set_origin(fs: &UnionFs, lower: &Dentry, new: &Dentry, pupper: &Dentry) -> Result {
+/// inode number across remounts.  Returns whether it did: the parent must then be marked
+/// "impure" (it holds such entries) before the copy is placed ([`before_placing`]).
+fn set_origin(fs: &UnionFs, lower: &Dentry, new: &Dentry) -> Result<bool> {
     let li = lower.inode().ok_or(ENOENT)?;
     if vfs::nlink_of(li) > 1 && li.mode() & S_IFMT != S_IFREG {
         // Copy-up breaks the lower hard links of symlinks and special files: the copy is
         // an object of its own, with its own inode number (see
         // `UnionInode::shares_lower_links`).
-        return Ok(());
+        return Ok(false);
     }
     let ino = li.ino();
     xattr::set_origin(fs.upper().mnt(), new, ino)?;
+    Ok(true)
+}
+
+/// Right before a copy is placed in `pupper`: reads the parent's times to put back after
+/// it (a change made in the parent while the copy was built, e.g. during a long data
+/// copy, is one users made), then, for a copy with an origin (`origin`), marks the parent
+/// impure (readdir reads the origins of an impure directory's entries: the marker must be
+/// there before such an entry is).  In this order the marker, which moves the upper
+/// ctime, is one of the union's own changes the times put back cover.
+fn before_placing(fs: &UnionFs, pupper: &Dentry, origin: bool) -> Result<Times> {
+    let times = Times::of(fs, pupper);
+    if origin {
+        mark_impure(fs, pupper)?;
+    }
+    Ok(times)
+}
+
+/// Marks the upper directory `pupper` impure, if it is not yet.
+fn mark_impure(fs: &UnionFs, pupper: &Dentry) -> Result {
     if !xattr::has_flag(fs, pupper, format::IMPURE) {
         xattr::set_flag(fs.upper().mnt(), pupper, format::IMPURE)?;
     }

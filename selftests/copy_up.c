@@ -32,6 +32,7 @@
 #include <time.h>
 #include <linux/falloc.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/uio.h>
 #include <sys/xattr.h>
 
@@ -2601,53 +2602,70 @@ TEST_F(cu, dir_copy_up_keeps_parent_change_made_meanwhile)
  * they are right before the copy is linked into place, so a file created in the
  * parent while the data was copied leaves the parent's mtime/ctime changed.  (They
  * were read before the data copy and put back after it: the creation's change was
- * lost.)  The copy is seen in progress by the upper tmpfs's used blocks.
+ * lost.)  The copy is seen in progress by the upper tmpfs's used blocks, and still
+ * in progress after the change by its name, which it has only once it is complete;
+ * if it was over by then (the test was not scheduled for most of a second), a second
+ * file is tried.  @linked: the file has a second name (the copy is indexed).
  */
 static void copy_up_meanwhile(struct __test_metadata *_metadata, struct env *e,
 			      bool linked)
 {
 	static char buf[MiB];
+	char name[32], rel[32];
 	struct statfs s0, s;
 	struct stat m1, m2;
+	int i, try, fd, status, seen, raced = 0;
+	pid_t pid, parent = getpid();
 	time_t until;
-	int i, fd, status, seen = 0;
-	pid_t pid;
 
-	SMALL_UPPER(e, "700m");
+	SMALL_UPPER(e, "600m");
 	ASSERT_EQ(0, mkdir(jp(e->l.lower, "p"), 0755));
 	ASSERT_EQ(0, mkdir(jp(e->l.upper, "p"), 0755));
-	fd = open(jp(e->l.lower, "p/big"), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-	ASSERT_LE(0, fd);
 	memset(buf, 'b', sizeof(buf));
-	for (i = 0; i < 256; i++)
-		ASSERT_EQ((ssize_t)sizeof(buf), write(fd, buf, sizeof(buf)));
-	ASSERT_EQ(0, close(fd));
-	if (linked)
-		ASSERT_EQ(0, link(jp(e->l.lower, "p/big"), jp(e->l.lower, "big2")));
-	MOUNT_UNION(e);
-	ASSERT_EQ(0, statfs(e->l.upper, &s0));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		fd = open(jp(e->l.mnt, "p/big"), O_WRONLY | O_CLOEXEC);
-		_exit(fd < 0);
-	}
-	/* Seen once 16 MiB of the 256 are on upper. */
-	for (until = time(NULL) + 120; !seen && time(NULL) < until;) {
-		ASSERT_EQ(0, statfs(e->l.upper, &s));
-		seen = (s0.f_bfree - s.f_bfree) * s.f_bsize >= 16 * MiB;
-		if (!seen && waitpid(pid, &status, WNOHANG) == pid) {
-			pid = 0;
-			break;
+	for (try = 0; try < 2; try++) {
+		snprintf(rel, sizeof(rel), "p/big%d", try);
+		fd = open(jp(e->l.lower, rel), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+		ASSERT_LE(0, fd);
+		for (i = 0; i < 128; i++)
+			ASSERT_EQ((ssize_t)sizeof(buf), write(fd, buf, sizeof(buf)));
+		ASSERT_EQ(0, close(fd));
+		if (linked) {
+			snprintf(name, sizeof(name), "link%d", try);
+			ASSERT_EQ(0, link(jp(e->l.lower, rel), jp(e->l.lower, name)));
 		}
 	}
-	ASSERT_TRUE(seen) TH_LOG("the copy-up was not seen on upper");
-	ASSERT_EQ(0, mknod(jp(e->l.mnt, "p/new"), S_IFREG | 0644, 0));
-	ASSERT_EQ(0, stat(jp(e->l.mnt, "p"), &m1));
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	ASSERT_EQ(0, stat(jp(e->l.upper, "p/big"), &m2)) TH_LOG("not copied up");
-	ASSERT_EQ(256 * MiB, m2.st_size);
+	MOUNT_UNION(e);
+	for (try = 0; try < 2 && !raced; try++) {
+		snprintf(rel, sizeof(rel), "p/big%d", try);
+		snprintf(name, sizeof(name), "p/new%d", try);
+		ASSERT_EQ(0, statfs(e->l.upper, &s0));
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+				_exit(2);
+			fd = open(jp(e->l.mnt, rel), O_WRONLY | O_CLOEXEC);
+			_exit(fd < 0);
+		}
+		/* Seen once 2 MiB of the 128 are on upper. */
+		for (seen = 0, until = time(NULL) + 120; !seen && time(NULL) < until;) {
+			ASSERT_EQ(0, statfs(e->l.upper, &s));
+			seen = (s0.f_bfree - s.f_bfree) * s.f_bsize >= 2 * MiB;
+			if (!seen && waitpid(pid, &status, WNOHANG) == pid)
+				break;
+		}
+		ASSERT_TRUE(seen) TH_LOG("the copy-up was not seen on upper");
+		ASSERT_EQ(0, mknod(jp(e->l.mnt, name), S_IFREG | 0644, 0));
+		ASSERT_EQ(0, stat(jp(e->l.mnt, "p"), &m1));
+		raced = lstat(jp(e->l.upper, rel), &m2) && errno == ENOENT;
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		ASSERT_EQ(0, stat(jp(e->l.upper, rel), &m2)) TH_LOG("not copied up");
+		ASSERT_EQ(128 * MiB, m2.st_size);
+		if (!raced)
+			TH_LOG("try %d: the copy-up was over before the change", try);
+	}
+	ASSERT_TRUE(raced) TH_LOG("the change was never made during the copy-up");
 	ASSERT_EQ(0, stat(jp(e->l.mnt, "p"), &m2));
 	EXPECT_EQ(m1.st_mtim.tv_sec, m2.st_mtim.tv_sec);
 	EXPECT_EQ(m1.st_mtim.tv_nsec, m2.st_mtim.tv_nsec);
@@ -2655,13 +2673,13 @@ static void copy_up_meanwhile(struct __test_metadata *_metadata, struct env *e,
 	EXPECT_EQ(m1.st_ctim.tv_nsec, m2.st_ctim.tv_nsec);
 }
 
-TEST_F(cu, file_copy_up_keeps_parent_change_made_meanwhile)
+TEST_F_TIMEOUT(cu, file_copy_up_keeps_parent_change_made_meanwhile, 300)
 {
 	copy_up_meanwhile(_metadata, &self->e, false);
 }
 
 /* The same for a file with several links (its copy goes to the hard-link index). */
-TEST_F(cu, linked_copy_up_keeps_parent_change_made_meanwhile)
+TEST_F_TIMEOUT(cu, linked_copy_up_keeps_parent_change_made_meanwhile, 300)
 {
 	copy_up_meanwhile(_metadata, &self->e, true);
 }
