@@ -2551,7 +2551,7 @@ TEST_F(cu, dir_copy_up_enospc_leaves_nothing)
  * ctime unchanged, found by review).  The create is made once the build is seen in
  * the work directory.
  */
-TEST_F(cu, dir_copy_up_keeps_parent_change_made_meanwhile)
+TEST_F_TIMEOUT(cu, dir_copy_up_keeps_parent_change_made_meanwhile, 300)
 {
 	struct env *e = &self->e;
 	char rel[64], buf[4096] __attribute__((aligned(8)));
