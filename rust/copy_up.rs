@@ -175,34 +175,33 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
     let (lower, pupper, name) = source(d, info)?;
     let _creds = fs.override_creds();
     let mode = lower.inode().ok_or(ENOENT)?.mode();
-    // Copy-up changes nothing users can see in the parent: keep its times, read right
-    // before the copy is placed (a change made in the parent while the copy was built,
-    // e.g. during a long data copy, is one users made).
-    let mut ptimes = None;
+    // Copy-up changes nothing users can see in the parent: each branch returns its times
+    // as read right before the copy was placed (`before_placing`).
     let linked = mode & S_IFMT == S_IFREG && info.lower_is_linked_file();
     let content = if meta {
         Content::MetaOnly
     } else {
         Content::Data(limit)
     };
-    let new = match mode & S_IFMT {
-        S_IFREG if linked => {
-            copy_up_linked(fs, inode, &lower, &pupper, &name, content, &mut ptimes)?
-        }
-        S_IFREG => copy_up_file(fs, &lower, &pupper, &name, content, &mut ptimes)?,
+    let (new, ptimes) = match mode & S_IFMT {
+        S_IFREG if linked => copy_up_linked(fs, inode, &lower, &pupper, &name, content)?,
+        S_IFREG => copy_up_file(fs, &lower, &pupper, &name, content)?,
         S_IFDIR => {
             let tmp = fs.create_temp(NewObject::Dir(0o700))?;
             let r = copy_meta(fs, &lower, &tmp, true)
                 .and_then(|()| xattr::set_flag(fs.upper().mnt(), &tmp, format::FALLTHRU))
                 .and_then(|()| {
-                    ptimes = Some(Times::of(fs, &pupper));
-                    install(fs, &pupper, &name, &tmp, true, Expect::Lower)
+                    let times = before_placing(fs, &pupper, false)?;
+                    install(fs, &pupper, &name, &tmp, true, Expect::Lower)?;
+                    Ok(times)
                 });
-            if let Err(e) = r {
-                fs.discard_temp(&tmp, true);
-                return Err(e);
+            match r {
+                Ok(times) => (tmp, times),
+                Err(e) => {
+                    fs.discard_temp(&tmp, true);
+                    return Err(e);
+                }
             }
-            tmp
         }
         kind => {
             let target;
@@ -216,17 +215,20 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
             let r = copy_meta(fs, &lower, &tmp, kind != S_IFLNK)
                 .and_then(|()| set_origin(fs, &lower, &tmp))
                 .and_then(|origin| {
-                    ptimes = Some(before_placing(fs, &pupper, origin)?);
-                    install(fs, &pupper, &name, &tmp, false, Expect::Lower)
+                    let times = before_placing(fs, &pupper, origin)?;
+                    install(fs, &pupper, &name, &tmp, false, Expect::Lower)?;
+                    Ok(times)
                 });
-            if let Err(e) = r {
-                fs.discard_temp(&tmp, false);
-                return Err(e);
+            match r {
+                Ok(times) => (tmp, times),
+                Err(e) => {
+                    fs.discard_temp(&tmp, false);
+                    return Err(e);
+                }
             }
-            tmp
         }
     };
-    parent_installed(fs, d, &pupper, ptimes.as_ref());
+    parent_installed(fs, d, &pupper, &ptimes);
     if meta && mode & S_IFMT == S_IFREG && !linked {
         info.set_metacopy();
     }
@@ -261,12 +263,10 @@ fn source(
 
 /// After the copy of `d` was installed in `pupper`: puts back the parent's times (read
 /// as `ptimes`) and drops the parent's listing.
-fn parent_installed(fs: &UnionFs, d: &Dentry, pupper: &Dentry, ptimes: Option<&Times>) {
+fn parent_installed(fs: &UnionFs, d: &Dentry, pupper: &Dentry, ptimes: &Times) {
     let parent = upper::parent(d);
     let pinfo = parent.inode().map(|i| i.union_info());
-    if let Some(ptimes) = ptimes {
-        ptimes.restore(fs, pupper, pinfo);
-    }
+    ptimes.restore(fs, pupper, pinfo);
     if let Some(pinfo) = pinfo {
         pinfo.forget_listing();
     }
@@ -376,12 +376,12 @@ fn copy_up_file(
     pupper: &Dentry,
     name: &[u8],
     content: Content,
-    ptimes: &mut Option<Times>,
-) -> Result<ARef<Dentry>> {
+) -> Result<(ARef<Dentry>, Times)> {
     let tmp = build_copy(fs, lower, pupper, content)?;
     upper::fsync(&tmp)?;
-    *ptimes = Some(before_placing(fs, pupper, true)?);
-    install_link(fs, pupper, name, upper::file_dentry(&tmp), Expect::Lower)
+    let times = before_placing(fs, pupper, true)?;
+    let new = install_link(fs, pupper, name, upper::file_dentry(&tmp), Expect::Lower)?;
+    Ok((new, times))
 }
 
 /// The copy of the lower regular file `lower`, as an `O_TMPFILE` file in `pupper` with
@@ -444,8 +444,7 @@ fn copy_up_linked(
     pupper: &Dentry,
     name: &[u8],
     content: Content,
-    ptimes: &mut Option<Times>,
-) -> Result<ARef<Dentry>> {
+) -> Result<(ARef<Dentry>, Times)> {
     let li = lower.inode().ok_or(ENOENT)?;
     let ino = li.ino();
     let nlink = vfs::nlink_of(li);
@@ -454,8 +453,9 @@ fn copy_up_linked(
             let entry_meta = xattr::flag(fs, &entry, format::METACOPY)?;
             let _index = fs.index_lock.lock();
             adopt_indexed(inode, &entry, entry_meta);
-            *ptimes = Some(Times::of(fs, pupper));
-            return link_indexed(fs, &entry, pupper, name);
+            // `link_indexed` marks the parent impure, after this read.
+            let times = Times::of(fs, pupper);
+            return Ok((link_indexed(fs, &entry, pupper, name)?, times));
         }
         crate::superblock::IndexSlot::Bad => {
             // Not the union's: it is never replaced (it is not ours to remove), and a
@@ -480,10 +480,10 @@ fn copy_up_linked(
     // From here on the lower names show the copy: so does this union inode, also if
     // `name` cannot get its link now.
     adopt_indexed(inode, &entry, matches!(content, Content::MetaOnly));
-    *ptimes = Some(before_placing(fs, pupper, true)?);
+    let times = before_placing(fs, pupper, true)?;
     let new = install_link(fs, pupper, name, td, Expect::Lower)?;
     count_linked_name(fs, td, nlink);
-    Ok(new)
+    Ok((new, times))
 }
 
 /// Makes the union inode `inode` of a lower file with several links the one of its
@@ -559,14 +559,10 @@ fn link_up_name(fs: &UnionFs, d: &Dentry) -> Result<ARef<Dentry>> {
             return Err(ESTALE);
         }
     }
+    // `link_indexed` marks the parent impure, after this read.
     let ptimes = Times::of(fs, &pupper);
     let new = link_indexed(fs, &upper, &pupper, &name)?;
-    let parent = upper::parent(d);
-    let pinfo = parent.inode().map(|i| i.union_info());
-    ptimes.restore(fs, &pupper, pinfo);
-    if let Some(pinfo) = pinfo {
-        pinfo.forget_listing();
-    }
+    parent_installed(fs, d, &pupper, &ptimes);
     Ok(new)
 }
 
@@ -1090,27 +1086,24 @@ fn copy_up_dir_whole(d: &Dentry) -> Result<Option<LowerEntries>> {
     let st = lower_attrs(fs, &lower)?;
     let lower_entries = sorted_lower_entries(fs, &lower)?;
     let tmp = fs.create_temp(NewObject::Dir(0o700))?;
-    let mut ptimes = None;
     let r = write_fallthrus(fs, &lower, &tmp, &lower_entries, &[], false).and_then(|n| {
         copy_meta_from(fs, &lower, &st, &tmp, true)?;
         xattr::set_flag(mnt, &tmp, format::FALLTHRU)?;
         xattr::set_flag(mnt, &tmp, format::OPAQUE)?;
-        // Copy-up changes nothing users can see in the parent: keep its times,
-        // read right before the rename (a change made in the parent while the
-        // directory was built is one users made).
-        ptimes = Some(Times::of(fs, &pupper));
+        // Copy-up changes nothing users can see in the parent: keep its times.
+        let times = before_placing(fs, &pupper, false)?;
         install(fs, &pupper, &name, &tmp, true, Expect::Lower)?;
-        Ok(n)
+        Ok((n, times))
     });
-    let fallthrus = match r {
-        Ok(n) => n,
+    let (fallthrus, ptimes) = match r {
+        Ok(r) => r,
         Err(e) => {
             // Removes its fallthrus (`clear_markers`), then the directory.
             fs.discard_temp(&tmp, true);
             return Err(e);
         }
     };
-    parent_installed(fs, d, &pupper, ptimes.as_ref());
+    parent_installed(fs, d, &pupper, &ptimes);
     stats::add(Stat::Fallthrus, stats::bytes(fallthrus));
     // Users saw the lower directory's ctime; they go on seeing it while the upper
     // directory has the ctime the rename gave it (see `inode::shown_dir_ctime`).
