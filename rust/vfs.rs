@@ -885,9 +885,10 @@ pub(crate) fn statfs_counts(mnt: &PrivateMount) -> Result<(u64, u64, isize)> {
 }
 
 /// Opens an unlinked temporary file in a real directory (`kernel_tmpfile_open`), used to
-/// probe O_TMPFILE support.
+/// probe O_TMPFILE support; with write access to the mount (see [`upper::tmpfile`]).
 pub(crate) fn tmpfile_probe(mnt: &PrivateMount, dir: &Dentry, cred: &Credential) -> Result {
     let path = mnt.path_of(dir);
+    let _write = mnt.want_write()?;
     // SAFETY: The private mount's idmap, a path on it built from the referenced `dir`, and
     // referenced credentials, all outliving the call; the returned file is released at
     // once.

@@ -358,7 +358,9 @@ pub(crate) fn notify_change_raw(
     })
 }
 
-/// Opens an unnamed temporary file in the upper directory `dir` (`O_TMPFILE`).
+/// Opens an unnamed temporary file in the upper directory `dir` (`O_TMPFILE`), with write
+/// access to the upper mount while the inode is made (`vfs_tmpfile` takes none: on a
+/// frozen upper the creation waits for the thaw instead of writing the frozen filesystem).
 pub(crate) fn tmpfile(
     mnt: &PrivateMount,
     dir: &Dentry,
@@ -366,6 +368,7 @@ pub(crate) fn tmpfile(
     cred: &Credential,
 ) -> Result<ARef<File>> {
     let path = mnt.path_of(dir);
+    let _write = mnt.want_write()?;
     // SAFETY: The private mount's idmap, a path on it built from the referenced `dir`, and
     // referenced credentials, all outliving the call; the helper takes references of its
     // own for the new file.
