@@ -55,9 +55,20 @@ pub(crate) fn get(d: &Dentry, type_: i32) -> Result<AclResult> {
 /// `set_acl`: copies `d` up, sets the ACL on its upper object with the mounter's
 /// credentials (the VFS checked the caller's right to change the ACL on the union inode),
 /// then mirrors the upper object's attributes (a new access ACL changes the mode).
+///
+/// Setting an access ACL clears the setgid bit when the caller is neither in the file's
+/// group nor has `CAP_FSETID` (`posix_acl_update_mode`); the upper filesystem does that
+/// check against the mounter's credentials, which keep it, so the bit is cleared here
+/// first, with the caller's (as `ovl_set_acl` does).
 pub(crate) fn set(d: &Dentry, acl: &AclArg<'_>, type_: i32) -> Result {
     let inode = d.inode().ok_or(ENOENT)?;
     let fs = inode.sb().union_fs();
+    if type_ == vfs::ACL_TYPE_ACCESS
+        && inode.mode() & vfs::S_ISGID != 0
+        && !inode.in_group_or_capable()
+    {
+        crate::inode::setattr(d, &mut vfs::iattr_kill_sgid())?;
+    }
     let upper = copy_up::copy_up_meta(d)?;
     {
         // Not while a data copy-up of a metadata-only copy runs (see `xattr::setxattr`).

@@ -227,6 +227,9 @@ int union_kern_path_dir(const char *name, struct path *path)
  */
 void union_copy_attr(struct inode *dst, const struct inode *src)
 {
+	/* As ovl_copyattr: concurrent copies (readers, the AIO completion) keep
+	 * i_size's seqcount and owner/mode consistent. */
+	spin_lock(&dst->i_lock);
 	dst->i_uid = src->i_uid;
 	dst->i_gid = src->i_gid;
 	dst->i_mode = (dst->i_mode & S_IFMT) | (src->i_mode & ~S_IFMT);
@@ -235,6 +238,18 @@ void union_copy_attr(struct inode *dst, const struct inode *src)
 	inode_set_ctime_to_ts(dst, inode_get_ctime(src));
 	i_size_write(dst, i_size_read(src));
 	dst->i_blocks = src->i_blocks;
+	spin_unlock(&dst->i_lock);
+}
+
+/*
+ * Whether the caller is in the group of the union inode or has CAP_FSETID over it:
+ * else a change of its access ACL clears its setgid bit (union mounts are never
+ * idmapped).
+ */
+bool union_in_group_or_capable(const struct inode *inode)
+{
+	return in_group_or_capable(&nop_mnt_idmap, inode,
+				   i_gid_into_vfsgid(&nop_mnt_idmap, inode));
 }
 
 /*

@@ -79,6 +79,7 @@ u64 union_inode_ino(const struct inode *inode);
 dev_t union_inode_rdev(const struct inode *inode);
 
 void union_copy_attr(struct inode *dst, const struct inode *src);
+bool union_in_group_or_capable(const struct inode *inode);
 void union_copy_flags(struct inode *dst, const struct inode *src, unsigned int prot);
 
 /* File attributes (chattr flags) and the protection flags kept in an xattr. */

@@ -144,6 +144,19 @@ pub(crate) type Kstatfs = sys::kstatfs;
 
 /// File type bits of `i_mode` (`S_IFMT`).
 pub(crate) const S_IFMT: u32 = 0o170000;
+/// The setgid bit of `i_mode`.
+pub(crate) const S_ISGID: u32 = 0o2000;
+/// The access ACL's type (`ACL_TYPE_ACCESS`, include/uapi/linux/posix_acl.h).
+pub(crate) const ACL_TYPE_ACCESS: i32 = 0x8000;
+
+/// An `iattr` that only clears the setgid bit (`ATTR_KILL_SGID`: `notify_change` works
+/// out the new mode).
+pub(crate) fn iattr_kill_sgid() -> bindings::iattr {
+    // SAFETY: All-zero is a valid `iattr`.
+    let mut ia: bindings::iattr = unsafe { core::mem::zeroed() };
+    ia.ia_valid = bindings::ATTR_KILL_SGID;
+    ia
+}
 /// Directory file type.
 pub(crate) const S_IFDIR: u32 = 0o040000;
 /// Regular file type.
@@ -419,11 +432,22 @@ impl Inode {
         unsafe { SuperBlock::from_raw((*self.as_ptr()).i_sb) }
     }
 
-    /// Copies owner, mode bits, times and size from `src` (`ovl_copyattr`).
+    /// Copies owner, mode bits, times and size from `src` (`ovl_copyattr`), under
+    /// `self`'s `i_lock`.
     pub(crate) fn copy_attr_from(&self, src: &Inode) {
         // SAFETY: Both inodes are valid; the copy only touches fields the VFS lets a
-        // filesystem update on its own inodes.
+        // filesystem update on its own inodes, under the `i_lock` of `self`, which no
+        // caller holds (the helper takes it).
         unsafe { sys::union_copy_attr(self.as_ptr(), src.as_ptr()) };
+    }
+
+    /// Whether the current task is in this inode's group or has `CAP_FSETID` over it
+    /// (`in_group_or_capable` through a mount without idmap): whether it may keep the
+    /// setgid bit across a change of the access ACL.
+    pub(crate) fn in_group_or_capable(&self) -> bool {
+        // SAFETY: A valid inode; the helper only reads its owner and the task's
+        // credentials.
+        unsafe { sys::union_in_group_or_capable(self.as_ptr()) }
     }
 
     /// Sets the `S_SYNC`/`S_APPEND`/`S_IMMUTABLE` flags to `src`'s plus the protection

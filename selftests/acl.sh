@@ -6,7 +6,8 @@
 # the same operations are done.  getfacl, access decisions (as uid 1000 and
 # 1001, with and without supplementary groups), copy-up of files with ACLs,
 # setfacl through the union, and default ACLs applied on create (also over a
-# whiteout) must give what they give on the copy; upper holds the ACLs and
+# whiteout), the setgid bit a setfacl clears (the caller outside the group)
+# must give what they give on the copy; upper holds the ACLs and
 # lower is never changed.
 #
 # Must run as root with union.ko loaded. Prints TAP 13; unmounts everything.
@@ -32,6 +33,8 @@ setfacl -m u:1000:rx "$L/priv"
 setfacl -m u:1000:r "$L/priv/s"
 setfacl -m g:2000:rwx -m d:u:1000:rwx -m d:g:2000:rx "$L/shared"
 echo x > "$L/shared/old"
+# setgid files of uid 1000, group 2000 (1000 is not in it unless given)
+for f in sg sg2; do echo s > "$L/$f"; chown 1000:2000 "$L/$f"; chmod 2775 "$L/$f"; done
 cp -a "$L" "$C"
 lower_before=$(cd "$L" && getfacl -R -n -p . 2>&1; find . -printf '%p %m %U %G %s\n' | sort)
 
@@ -62,6 +65,10 @@ check_both "the ACL entry grants write after the copy-up too" 'as 1000 "echo byu
 check_both "setfacl through the union changes access as on the copy" 'setfacl -m u:1001:r "$T/priv/s" && getfacl -n -p "$T/priv/s" && as 1001 "cat \"\$T/priv/s\"" ; as 1001 "cat \"\$T/priv/s\""'
 
 check_both "setfacl -x removes the entry as on the copy" 'setfacl -x u:1000 "$T/priv" && getfacl -n -p "$T/priv" && as 1000 "ls \"\$T/priv\""'
+
+check_both "setfacl by the owner outside the file's group clears setgid" 'as 1000 "setfacl -m u:1001:r \"\$T/sg\"" && stat -c "%a %u %g" "$T/sg" && getfacl -n -p "$T/sg"'
+
+check_both "setfacl by the owner in the file's group keeps setgid" 'as 1000:2000 "setfacl -m u:1001:r \"\$T/sg2\"" && stat -c "%a %u %g" "$T/sg2"'
 
 check_both "default ACLs are applied on create" 'touch "$T/shared/new" && mkdir "$T/shared/sub" && getfacl -n -p "$T/shared/new" "$T/shared/sub"'
 
