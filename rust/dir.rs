@@ -57,7 +57,9 @@ fn lower_shows_through(fs: &UnionFs, parent: &Inode, name: &[u8]) -> Result<bool
 }
 
 /// An entry with an origin moved or linked into `pupper` makes it impure: readdir must
-/// read origins there to report the entry's inode number.
+/// read origins there to report the entry's inode number.  Marked before the move or
+/// link (a spare mark only costs readdir the origin reads), so that a failure to mark
+/// fails the call before anything changed.
 fn mark_impure_for(fs: &UnionFs, pupper: &Dentry, obj: &Dentry) -> Result {
     if obj.inode().is_some_and(|i| i.is_dir())
         || xattr::origin(fs, obj).is_none()
@@ -398,9 +400,10 @@ pub(crate) fn link(old: &Dentry, dir: &Inode, new: &Dentry) -> Result<ARef<Inode
         upper_at_name(fs, &opar, &oname, inode)?
     };
     let _creds = fs.override_creds();
+    // Marked first: a failure to mark (ENOSPC) fails the call with nothing changed.
+    mark_impure_for(fs, &pupper, &oupper)?;
     copy_up::install_link(fs, &pupper, &name, &oupper, Expect::Free)?;
     dir.union_info().forget_listing();
-    mark_impure_for(fs, &pupper, &oupper)?;
     inode.set_nlink(crate::inode::upper_nlink(fs, inode.union_info(), &oupper));
     Ok(inode.into())
 }
@@ -477,13 +480,14 @@ pub(crate) fn rename(
                 xattr::set_flag(mnt, nu, format::OPAQUE)?;
             }
         }
-        upper::rename(mnt, &opar, &oupper, &npar, &target, upper::RENAME_EXCHANGE)?;
         mark_impure_for(fs, &npar, &oupper)?;
-        return mark_impure_for(fs, &opar, &target);
+        mark_impure_for(fs, &opar, &target)?;
+        return upper::rename(mnt, &opar, &oupper, &npar, &target, upper::RENAME_EXCHANGE);
     }
 
     let shows = lower_shows_through(fs, old_dir, &oname)?;
     let target_is_dir = target.inode().is_some_and(|i| i.is_dir());
+    mark_impure_for(fs, &npar, &oupper)?;
     if target_is_dir {
         copy_up::clear_markers(fs, &target)?;
     }
@@ -501,7 +505,6 @@ pub(crate) fn rename(
         let wh = if shows { upper::RENAME_WHITEOUT } else { 0 };
         upper::rename(mnt, &opar, &oupper, &npar, &target, wh)?;
     }
-    mark_impure_for(fs, &npar, &oupper)?;
     if let Some(ni) = ninode {
         ni.set_nlink(if ni.is_dir() { 0 } else { names_left(fs, ni) });
         forget_if_gone(ni, ni.is_dir());

@@ -594,6 +594,12 @@ fn check_lower_identity(
     Ok(())
 }
 
+/// Whether a probe of the upper layer failed for want of room (`ENOSPC`, `EDQUOT`), not
+/// for want of the feature.
+fn layer_full(e: Error) -> bool {
+    e == ENOSPC || e == EDQUOT
+}
+
 fn check_upper_features(fc: &UnionContext, upper: &Layer, cred: &Credential, u: &BStr) -> Result {
     let _creds = CredGuard::new(cred);
     let mut buf = [0u8; 4];
@@ -611,16 +617,22 @@ fn check_upper_features(fc: &UnionContext, upper: &Layer, cred: &Credential, u: 
             ))
         }
     }
-    vfs::tmpfile_probe(upper.mnt(), upper.root(), cred).map_err(|e| {
-        report(
-            fc,
-            EOPNOTSUPP,
-            fmt!(
-                "upper={u}: upper filesystem does not support O_TMPFILE (error {})",
-                e.to_errno()
-            ),
-        )
-    })?;
+    match vfs::tmpfile_probe(upper.mnt(), upper.root(), cred) {
+        // A full upper layer has O_TMPFILE all the same (a copy-up then fails with
+        // ENOSPC, as any other change): the union mounts.
+        Ok(()) => {}
+        Err(e) if layer_full(e) => {}
+        Err(e) => {
+            return Err(report(
+                fc,
+                EOPNOTSUPP,
+                fmt!(
+                    "upper={u}: upper filesystem does not support O_TMPFILE (error {})",
+                    e.to_errno()
+                ),
+            ))
+        }
+    }
     Ok(())
 }
 
@@ -713,6 +725,8 @@ fn setup_work_dir(
     let probe = b"#probe";
     match upper::create(mnt, &work, probe, NewObject::Whiteout) {
         Ok(d) => upper::remove(mnt, &work, &d, false).map_err(|e| fail(e, "clean"))?,
+        // A full upper layer makes them all the same, once it has room.
+        Err(e) if layer_full(e) => {}
         Err(e) => {
             return Err(report(
                 fc,

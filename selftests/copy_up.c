@@ -2733,6 +2733,87 @@ TEST_F(cu, lower_hardlink_meta_truncate_enospc_changes_nothing)
 }
 
 /*
+ * rename and RENAME_EXCHANGE of a copied-up file (it has an origin) into a directory
+ * not yet marked impure, on an upper with no room left for the impure xattr (tmpfs
+ * counts xattrs in its inode space): the call fails with ENOSPC and nothing changed,
+ * or it succeeds -- never a failure with the change made on upper, where the union's
+ * dcache and upper disagree until the change appears after a remount.  (Review: the
+ * parent was marked after the upper rename.)  The union mounts again over the full
+ * upper (its O_TMPFILE and whiteout probes failed with ENOSPC: EOPNOTSUPP).
+ */
+TEST_F(cu, rename_enospc_on_impure_mark_changes_nothing)
+{
+	struct env *e = &self->e;
+	char fill[PATH_LEN], name[32];
+	int i, n, fd, r, r2;
+
+	write_str(_metadata, jp(e->l.lower, "a"), "a");
+	write_str(_metadata, jp(e->l.lower, "c"), "c");
+	ASSERT_EQ(0, mount("tmpfs", e->small, "tmpfs", 0, "size=8m,nr_inodes=64,mode=0755"));
+	strcpy(e->l.upper, e->small);
+	MOUNT_UNION(e);
+	ASSERT_EQ(0, mkdir(jp(e->l.mnt, "B"), 0755));
+	write_str(_metadata, jp(e->l.mnt, "B/x"), "x");
+	/* Copied up (with an origin); c moves to a name lower does not have. */
+	ASSERT_EQ(0, append_file(jp(e->l.mnt, "a"), "+"));
+	ASSERT_EQ(0, append_file(jp(e->l.mnt, "c"), "+"));
+	ASSERT_EQ(0, rename(jp(e->l.mnt, "c"), jp(e->l.mnt, "c2")));
+	for (n = 0; n < 100; n++) {
+		snprintf(fill, sizeof(fill), "%s/fill%d", e->l.upper, n);
+		fd = open(fill, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		if (fd < 0)
+			break;
+		close(fd);
+	}
+	ASSERT_EQ(ENOSPC, errno) TH_LOG("fill %d: %m", n);
+	snprintf(fill, sizeof(fill), "%s/fill0", e->l.upper);
+	for (i = 0; i < 10000; i++) {
+		snprintf(name, sizeof(name), "user.%d", i);
+		if (setxattr(fill, name, "y", 1, 0))
+			break;
+	}
+	ASSERT_EQ(ENOSPC, errno) TH_LOG("xattr fill %d: %m", i);
+
+	r = syscall(SYS_renameat2, AT_FDCWD, jp(e->l.mnt, "a"), AT_FDCWD,
+		    jp(e->l.mnt, "B/x"), RENAME_EXCHANGE);
+	/* (No room for the mark: both fail, the test's point.) */
+	EXPECT_EQ(-1, r);
+	if (r)
+		EXPECT_EQ(ENOSPC, errno);
+	r2 = rename(jp(e->l.mnt, "c2"), jp(e->l.mnt, "B/c3"));
+	EXPECT_EQ(-1, r2);
+	if (r2)
+		EXPECT_EQ(ENOSPC, errno);
+	for (i = 0; i < 2; i++) {
+		/* What the union shows, and what it shows after a remount. */
+		EXPECT_STREQ(r ? "a+" : "x", read_str(jp(e->l.mnt, "a")));
+		EXPECT_STREQ(r ? "x" : "a+", read_str(jp(e->l.mnt, "B/x")));
+		EXPECT_STREQ(r ? "a+" : "x", read_str(jp(e->l.upper, "a")));
+		EXPECT_STREQ(r2 ? "c+" : "<No such file or directory>",
+			     read_str(jp(e->l.mnt, "c2")));
+		EXPECT_STREQ(r2 ? "<No such file or directory>" : "c+",
+			     read_str(jp(e->l.mnt, "B/c3")));
+		EXPECT_STREQ(r2 ? "c+" : "<No such file or directory>",
+			     read_str(jp(e->l.upper, "c2")));
+		UMOUNT_UNION(e);
+		MOUNT_UNION(e);
+	}
+	/* With room, both work. */
+	for (i = 0; i < n; i++) {
+		snprintf(fill, sizeof(fill), "%s/fill%d", e->l.upper, i);
+		ASSERT_EQ(0, unlink(fill));
+	}
+	if (r)
+		EXPECT_EQ(0, syscall(SYS_renameat2, AT_FDCWD, jp(e->l.mnt, "a"), AT_FDCWD,
+				     jp(e->l.mnt, "B/x"), RENAME_EXCHANGE));
+	if (r2)
+		EXPECT_EQ(0, rename(jp(e->l.mnt, "c2"), jp(e->l.mnt, "B/c3")));
+	EXPECT_STREQ("x", read_str(jp(e->l.mnt, "a")));
+	EXPECT_STREQ("a+", read_str(jp(e->l.mnt, "B/x")));
+	EXPECT_STREQ("c+", read_str(jp(e->l.mnt, "B/c3")));
+}
+
+/*
  * Directory copy-up links its fallthrus to one shared marker per type in the work
  * directory (fallthru.<t>): each costs upper a directory entry, not an inode.  The
  * markers read as before, removing one name leaves the others, and the view is the
