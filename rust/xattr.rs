@@ -10,6 +10,7 @@ use crate::{
     vfs::{
         self,
         Dentry,
+        Inode,
         XattrHandler, //
     },
 };
@@ -83,12 +84,11 @@ pub(crate) fn has_flag(fs: &crate::superblock::UnionFs, upper: &Dentry, name: &C
     matches!(flag(fs, upper, name), Ok(true))
 }
 
-/// `getxattr` on a union object.
-pub(crate) fn getxattr(d: &Dentry, name: &CStr, buf: &mut [u8]) -> Result<usize> {
+/// `getxattr` on the union inode `inode` (its dentry may not be instantiated yet).
+pub(crate) fn getxattr(inode: &Inode, name: &CStr, buf: &mut [u8]) -> Result<usize> {
     if format::is_private_xattr(name.to_bytes()) {
         return Err(ENODATA);
     }
-    let inode = d.inode().ok_or(ENOENT)?;
     let fs = inode.sb().union_fs();
     let info = inode.union_info();
     let (real, which) = info.real();
@@ -173,8 +173,8 @@ pub(crate) struct XattrOps;
 
 #[vtable]
 impl XattrHandler for XattrOps {
-    fn get(d: &Dentry, name: &CStr, buf: &mut [u8]) -> Result<usize> {
-        getxattr(d, name, buf)
+    fn get(_d: &Dentry, inode: &Inode, name: &CStr, buf: &mut [u8]) -> Result<usize> {
+        getxattr(inode, name, buf)
     }
 
     fn set(d: &Dentry, name: &CStr, value: Option<&[u8]>, flags: i32) -> Result {

@@ -5,7 +5,10 @@
 //!
 //! C header: [`include/linux/xattr.h`](srctree/include/linux/xattr.h).
 
-use super::Dentry;
+use super::{
+    Dentry,
+    Inode, //
+};
 use core::{
     ffi::{
         c_int,
@@ -25,8 +28,10 @@ use kernel::{
 /// Extended attribute operations on every name.
 #[vtable]
 pub(crate) trait XattrHandler: Sized + 'static {
-    /// `getxattr`: the value of `name` into `buf` (empty: only its size); returns the size.
-    fn get(_d: &Dentry, _name: &CStr, _buf: &mut [u8]) -> Result<usize> {
+    /// `getxattr` of the union inode `inode`: the value of `name` into `buf` (empty: only
+    /// its size); returns the size.  `d` may still be negative: LSMs read xattrs from
+    /// `security_d_instantiate` before the dentry gets `inode`.
+    fn get(_d: &Dentry, _inode: &Inode, _name: &CStr, _buf: &mut [u8]) -> Result<usize> {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -68,19 +73,28 @@ impl<T: XattrHandler> XattrVtable<T> {
 
 /// # Safety
 ///
-/// Called by the VFS (`vfs_getxattr` → `__vfs_getxattr`) with a positive dentry it holds
-/// for the call, a NUL-terminated name, and `buffer` null or writable for `size` bytes.
+/// Called by `__vfs_getxattr` (from `vfs_getxattr`, or from an LSM's
+/// `security_d_instantiate` hook before `dentry` is instantiated) with a dentry and the
+/// inode of this superblock the xattr is read from, both referenced for the call, a
+/// NUL-terminated name, and `buffer` null or writable for `size` bytes.
 unsafe extern "C" fn get<T: XattrHandler>(
     _handler: *const bindings::xattr_handler,
     dentry: *mut bindings::dentry,
-    _inode: *mut bindings::inode,
+    inode: *mut bindings::inode,
     name: *const c_char,
     buffer: *mut c_void,
     size: usize,
 ) -> c_int {
-    // SAFETY: `__vfs_getxattr` holds the positive dentry and the NUL-terminated name for
-    // the call, which neither borrow outlives.
-    let (d, name) = unsafe { (Dentry::from_raw(dentry), CStr::from_char_ptr(name)) };
+    // SAFETY: `__vfs_getxattr`'s caller holds the dentry, the inode (this handler table
+    // is only reachable through the `s_xattr` of our superblocks, so it is one of ours)
+    // and the NUL-terminated name for the call, which no borrow outlives.
+    let (d, inode, name) = unsafe {
+        (
+            Dentry::from_raw(dentry),
+            Inode::from_raw(inode),
+            CStr::from_char_ptr(name),
+        )
+    };
     let mut empty = [0u8; 0];
     let buf = if buffer.is_null() || size == 0 {
         &mut empty[..]
@@ -89,7 +103,7 @@ unsafe extern "C" fn get<T: XattrHandler>(
         // nothing else accesses until this returns (the slice does not outlive it).
         unsafe { core::slice::from_raw_parts_mut(buffer.cast::<u8>(), size) }
     };
-    match T::get(d, name, buf) {
+    match T::get(d, inode, name, buf) {
         Ok(n) => n as c_int,
         Err(e) => e.to_errno(),
     }
