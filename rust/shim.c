@@ -99,6 +99,11 @@ struct mnt_idmap *union_mnt_idmap(const struct vfsmount *mnt)
 	return mnt_idmap(mnt);
 }
 
+bool union_mnt_idmapped(const struct vfsmount *mnt)
+{
+	return is_idmapped_mnt(mnt);
+}
+
 const struct cred *union_override_creds(const struct cred *cred)
 {
 	return override_creds(cred);

@@ -223,6 +223,15 @@ impl UnionFs {
                     fmt!("cannot clone the mount of {k}={s} (error {})", e.to_errno()),
                 )
             })?;
+            if mnt.is_idmapped() {
+                // Union inodes carry the layers' raw owners (permission checks, ACLs):
+                // an idmapped layer would be checked against unmapped ids.
+                return Err(report(
+                    fc,
+                    EINVAL,
+                    fmt!("{k}={s} is on an idmapped mount, which is not supported"),
+                ));
+            }
             let name = CString::try_from(spec.name.as_ref())?;
             Ok(Layer { mnt, name })
         };

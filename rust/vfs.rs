@@ -629,6 +629,12 @@ impl PrivateMount {
         unsafe { sys::union_mnt_idmap(self.as_ptr()) }
     }
 
+    /// Whether the mount is idmapped (`is_idmapped_mnt`).
+    pub(crate) fn is_idmapped(&self) -> bool {
+        // SAFETY: The mount is valid (type invariant).
+        unsafe { sys::union_mnt_idmapped(self.as_ptr()) }
+    }
+
     /// Whether the mount is read-only (`MNT_READONLY` or a read-only superblock).
     pub(crate) fn is_readonly(&self) -> bool {
         // SAFETY: The mount is valid (type invariant).

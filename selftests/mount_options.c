@@ -651,6 +651,87 @@ TEST_F(union_opts, upper_no_tmpfile)
 			    "does not support O_TMPFILE");
 }
 
+/*
+ * A user namespace mapping 0-99 to 1000-1099, as an fd (for MOUNT_ATTR_IDMAP): a
+ * child unshares it, the parent writes its maps and opens it.
+ */
+static int userns_fd(struct __test_metadata *_metadata)
+{
+	int go[2], done[2], fd, status;
+	char path[64], c = 'x';
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(done));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		close(go[0]);
+		close(done[1]);
+		if (unshare(CLONE_NEWUSER) || write(go[1], &c, 1) != 1)
+			_exit(1);
+		/* Until the parent has opened the namespace. */
+		if (read(done[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(go[1]);
+	close(done[0]);
+	ASSERT_EQ(1, read(go[0], &c, 1));
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
+	ASSERT_EQ(0, write_file(path, "0 1000 100\n")) TH_LOG("%s: %m", path);
+	snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
+	ASSERT_EQ(0, write_file(path, "deny\n")) TH_LOG("%s: %m", path);
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
+	ASSERT_EQ(0, write_file(path, "0 1000 100\n")) TH_LOG("%s: %m", path);
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0) TH_LOG("%s: %m", path);
+	close(done[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	close(go[0]);
+	return fd;
+}
+
+/* An idmapped view of @src at @dst (open_tree + mount_setattr + move_mount). */
+static void make_idmapped(struct __test_metadata *_metadata, const char *src,
+			  const char *dst)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP };
+	int t;
+
+	attr.userns_fd = userns_fd(_metadata);
+	t = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	ASSERT_GE(t, 0) TH_LOG("open_tree %s: %m", src);
+	ASSERT_EQ(0, mount_setattr(t, "", AT_EMPTY_PATH, &attr, sizeof(attr)))
+		TH_LOG("mount_setattr: %m");
+	ASSERT_EQ(0, move_mount(t, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH))
+		TH_LOG("move_mount: %m");
+	close(t);
+	close(attr.userns_fd);
+}
+
+/*
+ * Idmapped layers are refused (EINVAL, with a message): union inodes carry the
+ * layers' raw owners, so permission checks and ACLs would see unmapped ids.
+ */
+TEST_F(union_opts, lower_idmapped)
+{
+	make_idmapped(_metadata, self->l.lower, self->rodir);
+	ASSERT_CREATE_FAILS(self->rodir, self->l.upper, EINVAL,
+			    "is on an idmapped mount, which is not supported");
+	ASSERT_MOUNT_FAILS(self->l.mnt, 0, DATA(self->rodir, self->l.upper),
+			   EINVAL, "is on an idmapped mount, which is not supported");
+	ASSERT_FALSE(union_mounted_at(self->l.mnt));
+}
+
+TEST_F(union_opts, upper_idmapped)
+{
+	make_idmapped(_metadata, self->upper2, self->rodir);
+	ASSERT_CREATE_FAILS(self->l.lower, self->rodir, EINVAL,
+			    "is on an idmapped mount, which is not supported");
+}
+
 /* ---- overlapping layers ---- */
 
 TEST_F(union_opts, same_dir_fsconfig)
