@@ -89,6 +89,7 @@ pub(crate) use xattr_handler::XattrHandler;
 
 use core::{
     ffi::CStr,
+    marker::PhantomData,
     ptr::{
         self,
         NonNull, //
@@ -361,8 +362,9 @@ unsafe impl AlwaysRefCounted for Inode {
 ///
 /// # Invariants
 ///
-/// The current task holds the wrapped inode's `i_rwsem` exclusively.
-pub(crate) struct InodeLock<'a>(&'a Inode);
+/// The current task holds the wrapped inode's `i_rwsem` exclusively.  Not `Send`: the
+/// task that took the lock releases it.
+pub(crate) struct InodeLock<'a>(&'a Inode, PhantomData<*mut ()>);
 
 impl Drop for InodeLock<'_> {
     fn drop(&mut self) {
@@ -394,7 +396,7 @@ impl Inode {
         // method may.
         unsafe { sys::union_inode_lock(self.as_ptr()) };
         // INVARIANT: Locked just above, unlocked only by the guard's drop.
-        InodeLock(self)
+        InodeLock(self, PhantomData)
     }
 
     /// `i_mode`.
@@ -530,7 +532,7 @@ impl KillableMutex {
             return Err(EINTR);
         }
         // INVARIANT: The lock is held until the guard drops.
-        Ok(KillableGuard(self))
+        Ok(KillableGuard(self, PhantomData))
     }
 }
 
@@ -538,8 +540,9 @@ impl KillableMutex {
 ///
 /// # Invariants
 ///
-/// The current task holds the lock of the wrapped mutex.
-pub(crate) struct KillableGuard<'a>(&'a KillableMutex);
+/// The current task holds the lock of the wrapped mutex.  Not `Send`: the task that took
+/// the lock releases it.
+pub(crate) struct KillableGuard<'a>(&'a KillableMutex, PhantomData<*mut ()>);
 
 impl Drop for KillableGuard<'_> {
     fn drop(&mut self) {
@@ -791,23 +794,36 @@ pub(crate) fn fs_ids(cred: &Credential) -> (u32, u32) {
     }
 }
 
-/// Runs with overridden credentials until dropped (`override_creds`/`revert_creds`).
+/// Runs with overridden credentials until dropped (`override_creds`/`revert_creds`), on
+/// the task that made it (not `Send`).
+///
+/// The guard holds a reference to the override credential: `override_creds` takes none,
+/// so a guard leaked with `mem::forget` would otherwise leave the task's `cred` pointing
+/// at a credential that can be freed.  Leaked, the task keeps the override (and the
+/// reference, which `exit_creds` puts): never leak one.
 ///
 /// # Invariants
 ///
-/// `old` is the credential pointer `override_creds` returned; the override credential
-/// outlives the guard (it is borrowed for `'a`).
+/// `old` is the credential pointer `override_creds` returned, on this task; `cred`, the
+/// task's subjective credential until the drop, is referenced by the guard.
 pub(crate) struct CredGuard<'a> {
     old: *const bindings::cred,
-    _cred: &'a Credential,
+    _cred: ARef<Credential>,
+    _life: PhantomData<&'a Credential>,
 }
 
 impl<'a> CredGuard<'a> {
     /// Overrides the current task's subjective credentials with `cred`.
     pub(crate) fn new(cred: &'a Credential) -> Self {
-        // SAFETY: `cred` is valid for `'a`, which outlives the guard.
-        let old = unsafe { sys::union_override_creds(cred.as_ptr()) };
-        Self { old, _cred: cred }
+        let held: ARef<Credential> = cred.into();
+        // SAFETY: `held` is a referenced credential, kept alive by the guard (or, if the
+        // guard is leaked, for as long as the task points at it).
+        let old = unsafe { sys::union_override_creds(held.as_ptr()) };
+        Self {
+            old,
+            _cred: held,
+            _life: PhantomData,
+        }
     }
 }
 
