@@ -656,8 +656,10 @@ impl PrivateMount {
 
     /// A borrowed `struct path` for `dentry` on this mount.
     ///
-    /// `dentry` must belong to this mount's superblock; the result borrows both.
+    /// `dentry` must belong to this mount's superblock (checked with Rust debug
+    /// assertions: the debug kernel); the result borrows both.
     pub(crate) fn path_of(&self, dentry: &Dentry) -> bindings::path {
+        debug_assert!(ptr::eq(dentry.sb(), self.root().sb()));
         bindings::path {
             mnt: self.as_ptr(),
             dentry: dentry.as_ptr(),
