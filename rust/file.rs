@@ -6,9 +6,9 @@
 //! Opening for write (`O_WRONLY`, `O_RDWR`) or with `O_TRUNC` copies the file up first
 //! (for write with `O_TRUNC`, without its data), or the data of a metadata-only copy.
 //! Opening a metadata-only copy for read opens the lower file, which holds its data.  A
-//! descriptor opened read-only on the lower file switches to the upper file for reads
-//! once the data has been copied up, so it sees later writes (shared mappings made
-//! before the copy-up keep the lower pages).
+//! descriptor opened read-only on the lower file switches to the upper file for reads,
+//! seeks, new mappings and advice once the data has been copied up, so it sees later
+//! writes (shared mappings made before the copy-up keep the lower pages).
 
 use crate::{
     copy_up,
@@ -107,6 +107,10 @@ pub(crate) fn range_op(
         return Err(EPERM);
     }
     let (real_in, real_out) = (rin.current(src.file)?, rout.current(dst.file)?);
+    // The flags `fcntl(F_SETFL)` changed (a cleared `O_APPEND`: `generic_copy_file_checks`
+    // refuses a real destination still appending with `EBADF`).
+    vfs::sync_setfl(real_in, src.file)?;
+    vfs::sync_setfl(real_out, dst.file)?;
     let (pos_in, pos_out) = (src.pos, dst.pos);
     match op {
         vfs::RangeOp::Clone(_) => vfs::can_remap(real_in, real_out)?,

@@ -667,6 +667,15 @@ impl PrivateMount {
     }
 }
 
+/// Gives the real file `real` of the union file `file` the status flags `fcntl(F_SETFL)`
+/// set on `file` (`O_APPEND`, `O_NONBLOCK`, `O_DIRECT`, `O_NOATIME`), as overlayfs does
+/// before every operation on its real file.
+pub(crate) fn sync_setfl(real: &File, file: &File) -> Result {
+    // SAFETY: Both files are open (each `&File` holds a reference); the helper changes the
+    // real file's flags under its `f_lock`.
+    to_result(unsafe { sys::union_sync_setfl(real.as_ptr(), file.as_ptr()) })
+}
+
 /// `inode_permission` on a real inode of the layer mounted at `mnt`, with the current
 /// (overridden) credentials.
 pub(crate) fn permission_real(mnt: &PrivateMount, inode: &Inode, mask: i32) -> Result {

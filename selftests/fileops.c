@@ -28,6 +28,8 @@
 
 #include <linux/fiemap.h>
 #include <linux/fs.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/ioctl.h>
 #include <sys/xattr.h>
 
@@ -927,6 +929,81 @@ TEST_F_TIMEOUT(fo, setfl_odirect_reaches_the_real_file, 120)
 	EXPECT_STREQ("0x23456789", read_str(U("f")));
 	umount2(self->l.mnt, MNT_DETACH);
 	umount2(self->l.upperfs, MNT_DETACH);
+}
+
+/*
+ * fcntl(F_SETFL) clearing O_APPEND reaches the real file for every write path, as on
+ * one filesystem: splice(2) and sendfile(2) into the descriptor write at the offset
+ * given, copy_file_range(2) works (a real file still appending made it EBADF).
+ * (Review: only write_iter copied the flags.)
+ */
+TEST_F(fo, setfl_cleared_append_reaches_splice_sendfile_copy_file_range)
+{
+	loff_t off, in;
+	int fd, p[2], src;
+
+	ASSERT_EQ(0, write_file(L("f"), "hello"));
+	ASSERT_EQ(0, write_file(L("src"), "SC"));
+	union_mount_ok(_metadata, &self->l);
+	fd = open_ok(_metadata, M("f"), O_WRONLY | O_APPEND);
+	ASSERT_EQ(0, fcntl(fd, F_SETFL, 0));
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(1, write(p[1], "J", 1));
+	off = 0;
+	EXPECT_EQ(1, splice(p[0], NULL, fd, &off, 1, 0)) TH_LOG("splice: %m");
+	EXPECT_STREQ("Jello", read_str(M("f")));
+	src = open_ok(_metadata, M("src"), O_RDONLY);
+	ASSERT_EQ(1, lseek(fd, 1, SEEK_SET));
+	EXPECT_EQ(1, sendfile(fd, src, NULL, 1)) TH_LOG("sendfile: %m");
+	EXPECT_STREQ("JSllo", read_str(M("f")));
+	in = 1;
+	off = 2;
+	EXPECT_EQ(1, copy_file_range(src, &in, fd, &off, 1, 0)) TH_LOG("copy_file_range: %m");
+	EXPECT_STREQ("JSClo", read_str(M("f")));
+	EXPECT_STREQ("JSClo", read_str(U("f")));
+	/* Set again, it appends again (and splice refuses it: EINVAL, as natively). */
+	ASSERT_EQ(0, fcntl(fd, F_SETFL, O_APPEND));
+	ASSERT_EQ(1, pwrite(fd, "Z", 1, 0));
+	EXPECT_STREQ("JSCloZ", read_str(M("f")));
+	ASSERT_EQ(1, write(p[1], "Y", 1));
+	off = 0;
+	EXPECT_EQ(-1, splice(p[0], NULL, fd, &off, 1, 0));
+	EXPECT_EQ(EINVAL, errno);
+	close(p[0]);
+	close(p[1]);
+	close(src);
+	close(fd);
+}
+
+/*
+ * A mapping made through a read-only descriptor opened before the file was copied
+ * up (by a write through another descriptor) shows the copy, as read(2) through
+ * that descriptor does.  (Review: mmap went to the lower file the descriptor was
+ * opened on.)
+ */
+TEST_F(fo, mmap_of_descriptor_opened_before_copy_up_shows_the_copy)
+{
+	char buf[8] = "";
+	char *m;
+	int ro, rw;
+
+	ASSERT_EQ(0, write_file(L("f"), "lower"));
+	union_mount_ok(_metadata, &self->l);
+	ro = open_ok(_metadata, M("f"), O_RDONLY);
+	rw = open_ok(_metadata, M("f"), O_RDWR);
+	ASSERT_EQ(3, pwrite(rw, "NEW", 3, 0));
+	ASSERT_EQ(5, pread(ro, buf, 5, 0));
+	EXPECT_STREQ("NEWer", buf);
+	m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, ro, 0);
+	ASSERT_NE(MAP_FAILED, m) TH_LOG("mmap: %m");
+	EXPECT_EQ(0, memcmp(m, "NEWer", 5)) TH_LOG("mapped: %.5s", m);
+	/* Later writes show in it too (the upper file's page cache). */
+	ASSERT_EQ(1, pwrite(rw, "x", 1, 4));
+	EXPECT_EQ(0, memcmp(m, "NEWex", 5)) TH_LOG("mapped: %.5s", m);
+	EXPECT_EQ(0, posix_fadvise(ro, 0, 0, POSIX_FADV_DONTNEED));
+	munmap(m, 4096);
+	close(rw);
+	close(ro);
 }
 
 TEST_HARNESS_MAIN

@@ -44,10 +44,11 @@ pub(crate) trait FileOperations: Sized + 'static {
     /// `open`: the real file of `file`, being opened at `dentry` of `inode`.
     fn open(inode: &Inode, dentry: &Dentry, file: &File) -> Result<KBox<Self::Data>>;
 
-    /// The real file opened with the file: writes, mmap, fadvise go to it.
+    /// The real file opened with the file: writes go to it.
     fn opened_file(data: &Self::Data) -> &File;
 
-    /// The real file reads, splice reads and seeks of the open `file` go to now.
+    /// The real file reads, splice reads, seeks, mappings and advice of the open `file` go
+    /// to now.
     fn read_file<'a>(data: &'a Self::Data, file: &File) -> Result<&'a File>;
 
     /// The credentials the real-layer I/O of `inode`'s files runs with.
@@ -334,8 +335,13 @@ unsafe extern "C" fn splice_read<T: FileOperations>(
         Err(e) => return e.to_errno() as isize,
     };
     // SAFETY: `file` is open for the call and `ppos` valid (the VFS's contract, which is
-    // `splice_at`'s); the real file stays open while `file` is.
+    // `splice_at`'s); the real file stays open while `file` is.  `fcntl(F_SETFL)` changed
+    // our file's flags only: they are copied to the real file first (as `read_iter`).
     unsafe {
+        let r = sys::union_sync_setfl(real, file);
+        if r != 0 {
+            return r as isize;
+        }
         splice_at::<T>(file, ppos, |iocb, ctx| {
             sys::backing_file_splice_read(real, iocb, pipe, len, flags, ctx)
         })
@@ -364,8 +370,13 @@ unsafe extern "C" fn splice_write<T: FileOperations>(
     // as long.
     let real = unsafe { T::opened_file(data_of::<T>(file)).as_ptr() };
     // SAFETY: Both files are open files of ours, held for the call (the VFS's contract,
-    // which is `range_op`'s).
+    // which is `range_op`'s); the flags as in `write_iter` (a cleared `O_APPEND` must
+    // not leave the real file appending).
     unsafe {
+        let r = sys::union_sync_setfl(real, file);
+        if r != 0 {
+            return r as isize;
+        }
         splice_at::<T>(file, ppos, |iocb, ctx| {
             sys::backing_file_splice_write(pipe, real, iocb, len, flags, ctx)
         })
@@ -380,11 +391,19 @@ unsafe extern "C" fn mmap<T: FileOperations>(
     file: *mut bindings::file,
     vma: *mut bindings::vm_area_struct,
 ) -> c_int {
-    // SAFETY: The VFS holds `file`, an open file of ours, for the call; the helper installs the
-    // real file (which lives while ours is open, and gets a reference of the VMA's) in the VMA
-    // with the context's credentials.
+    // SAFETY: The VFS holds `file`, an open file of ours, for the call; its data lives while
+    // it is open.
+    let (data, f) = unsafe { (data_of::<T>(file), File::from_raw_file(file)) };
+    // The file reads go to now: a read-only descriptor opened before a copy-up maps the
+    // copy, as it reads it (a writable shared mapping needs a descriptor open for write,
+    // whose file is on upper from the start).
+    let real = match T::read_file(data, f) {
+        Ok(r) => r.as_ptr(),
+        Err(e) => return e.to_errno(),
+    };
+    // SAFETY: The helper installs the real file (which lives while ours is open, and gets a
+    // reference of the VMA's) in the VMA with the context's credentials.
     unsafe {
-        let real = T::opened_file(data_of::<T>(file)).as_ptr();
         let mut ctx = backing_ctx::<T>(file);
         sys::backing_file_mmap(real, vma, &mut ctx)
     }
@@ -426,16 +445,16 @@ unsafe extern "C" fn fadvise<T: FileOperations>(
     len: i64,
     advice: c_int,
 ) -> c_int {
-    // SAFETY: The VFS holds `file`, an open file of ours, for the call; advice applies to the
-    // page cache of the real file, open while ours is.
-    unsafe {
-        bindings::vfs_fadvise(
-            T::opened_file(data_of::<T>(file)).as_ptr(),
-            offset,
-            len,
-            advice,
-        )
-    }
+    // SAFETY: The VFS holds `file`, an open file of ours, for the call; its data lives while
+    // it is open.
+    let (data, f) = unsafe { (data_of::<T>(file), File::from_raw_file(file)) };
+    // Advice applies to the page cache reads use (as `mmap`).
+    let real = match T::read_file(data, f) {
+        Ok(r) => r.as_ptr(),
+        Err(e) => return e.to_errno(),
+    };
+    // SAFETY: The real file is open while ours is.
+    unsafe { bindings::vfs_fadvise(real, offset, len, advice) }
 }
 
 /// # Safety
