@@ -224,13 +224,37 @@ pub(crate) fn open(inode: &Inode, dentry: &Dentry, user_file: &File) -> Result<K
     )?)
 }
 
-/// `fsync`/`fdatasync` of an open union file: the real file's, if it is on upper (the
-/// lower layer is never written, so there is nothing to sync there).
-pub(crate) fn fsync(real: &RealFile, start: i64, end: i64, datasync: bool) -> Result {
-    if !real.is_upper() {
+/// `fsync`/`fdatasync` of an open union file: of its upper object, whatever the
+/// descriptor was opened on (the lower layer is never written, so there is nothing to
+/// sync there), as `ovl_fsync`: the real file if it is on upper; for a descriptor opened
+/// on the lower file before a copy-up, the upper file it reads now; for a metadata-only
+/// copy (its data still the lower file's), the upper object's metadata (`fsync`, not
+/// `fdatasync`).
+pub(crate) fn fsync(
+    real: &RealFile,
+    user_file: &File,
+    start: i64,
+    end: i64,
+    datasync: bool,
+) -> Result {
+    if real.is_upper() {
+        return vfs::upper::fsync_range(real.file(), start, end, datasync);
+    }
+    let info = real.inode.union_info();
+    let Some(upper) = info.upper() else {
+        return Ok(());
+    };
+    if info.data_on_upper() {
+        let f = real.current(user_file)?;
+        return vfs::upper::fsync_range(f, start, end, datasync);
+    }
+    if datasync {
         return Ok(());
     }
-    vfs::upper::fsync_range(real.file(), start, end, datasync)
+    let fs = real.inode.sb().union_fs();
+    let flags = bindings::O_RDONLY | bindings::O_LARGEFILE | bindings::O_NOATIME;
+    let f = vfs::upper::open(fs.upper().mnt(), upper, flags, fs.creator_cred())?;
+    vfs::upper::fsync_range(&f, start, end, false)
 }
 
 /// The file operations of union regular files.
@@ -264,8 +288,8 @@ impl FileOperations for FileOps {
         crate::inode::refresh_attr(inode);
     }
 
-    fn fsync(data: &RealFile, start: i64, end: i64, datasync: bool) -> Result {
-        fsync(data, start, end, datasync)
+    fn fsync(data: &RealFile, file: &File, start: i64, end: i64, datasync: bool) -> Result {
+        fsync(data, file, start, end, datasync)
     }
 
     fn fallocate(data: &RealFile, file: &File, mode: i32, offset: i64, len: i64) -> Result {

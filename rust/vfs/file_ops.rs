@@ -58,8 +58,8 @@ pub(crate) trait FileOperations: Sized + 'static {
     /// (with the inode locked): the inode's attributes follow the real object's.
     fn sync_attr(inode: &Inode);
 
-    /// `fsync`/`fdatasync` (`datasync`) of the byte range `start..=end`.
-    fn fsync(_data: &Self::Data, _start: i64, _end: i64, _datasync: bool) -> Result {
+    /// `fsync`/`fdatasync` (`datasync`) of the byte range `start..=end` of the open `file`.
+    fn fsync(_data: &Self::Data, _file: &File, _start: i64, _end: i64, _datasync: bool) -> Result {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -469,7 +469,8 @@ unsafe extern "C" fn fsync<T: FileOperations>(
     from_result(|| {
         // SAFETY: The VFS holds `file`, an open file of ours, for the call; its data lives
         // while it is open.
-        T::fsync(unsafe { data_of::<T>(file) }, start, end, datasync != 0)?;
+        let (data, f) = unsafe { (data_of::<T>(file), File::from_raw_file(file)) };
+        T::fsync(data, f, start, end, datasync != 0)?;
         Ok(0)
     })
 }
