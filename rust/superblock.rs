@@ -603,6 +603,18 @@ fn check_lower_identity(
     Ok(())
 }
 
+/// Reports an upper filesystem without `feature` (its probe failed with `e`): `EOPNOTSUPP`.
+fn unsupported(fc: &UnionContext, u: &BStr, feature: &str, e: Error) -> Error {
+    report(
+        fc,
+        EOPNOTSUPP,
+        fmt!(
+            "upper={u}: upper filesystem does not support {feature} (error {})",
+            e.to_errno()
+        ),
+    )
+}
+
 /// Whether a probe of the upper layer failed for want of room (`ENOSPC`, `EDQUOT`), not
 /// for want of the feature.
 fn layer_full(e: Error) -> bool {
@@ -615,32 +627,14 @@ fn check_upper_features(fc: &UnionContext, upper: &Layer, cred: &Credential, u: 
     match vfs::getxattr_real(upper.mnt(), upper.root(), format::OPAQUE, &mut buf) {
         Ok(_) => {}
         Err(e) if e == ENODATA || e == ERANGE => {}
-        Err(e) => {
-            return Err(report(
-                fc,
-                EOPNOTSUPP,
-                fmt!(
-                    "upper={u}: upper filesystem does not support trusted.* xattrs (error {})",
-                    e.to_errno()
-                ),
-            ))
-        }
+        Err(e) => return Err(unsupported(fc, u, "trusted.* xattrs", e)),
     }
     match vfs::tmpfile_probe(upper.mnt(), upper.root(), cred) {
         // A full upper layer has O_TMPFILE all the same (a copy-up then fails with
         // ENOSPC, as any other change): the union mounts.
         Ok(()) => {}
         Err(e) if layer_full(e) => {}
-        Err(e) => {
-            return Err(report(
-                fc,
-                EOPNOTSUPP,
-                fmt!(
-                    "upper={u}: upper filesystem does not support O_TMPFILE (error {})",
-                    e.to_errno()
-                ),
-            ))
-        }
+        Err(e) => return Err(unsupported(fc, u, "O_TMPFILE", e)),
     }
     Ok(())
 }
@@ -736,16 +730,7 @@ fn setup_work_dir(
         Ok(d) => upper::remove(mnt, &work, &d, false).map_err(|e| fail(e, "clean"))?,
         // A full upper layer makes them all the same, once it has room.
         Err(e) if layer_full(e) => {}
-        Err(e) => {
-            return Err(report(
-                fc,
-                EOPNOTSUPP,
-                fmt!(
-                    "upper={u}: upper filesystem does not support whiteouts (error {})",
-                    e.to_errno()
-                ),
-            ))
-        }
+        Err(e) => return Err(unsupported(fc, u, "whiteouts", e)),
     }
     Ok((work, index))
 }

@@ -2684,6 +2684,35 @@ TEST_F_TIMEOUT(cu, linked_copy_up_keeps_parent_change_made_meanwhile, 300)
 	copy_up_meanwhile(_metadata, &self->e, true);
 }
 
+/* Files fill0.. in @dir until its tmpfs has no inode left (ENOSPC); how many. */
+static int fill_inodes(struct __test_metadata *_metadata, const char *dir)
+{
+	char fill[PATH_LEN];
+	int n, fd;
+
+	for (n = 0; n < 100; n++) {
+		snprintf(fill, sizeof(fill), "%s/fill%d", dir, n);
+		fd = open(fill, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		if (fd < 0)
+			break;
+		close(fd);
+	}
+	EXPECT_EQ(ENOSPC, errno) TH_LOG("fill %d: %m", n);
+	return n;
+}
+
+/* Removes the @n files fill_inodes() made in @dir. */
+static void unfill_inodes(struct __test_metadata *_metadata, const char *dir, int n)
+{
+	char fill[PATH_LEN];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(fill, sizeof(fill), "%s/fill%d", dir, i);
+		ASSERT_EQ(0, unlink(fill));
+	}
+}
+
 /*
  * A truncate (truncate(2), O_TRUNC) through a name of a metadata-only indexed copy
  * that cannot give the name its link (ENOSPC: tmpfs counts a link as an inode)
@@ -2693,9 +2722,8 @@ TEST_F_TIMEOUT(cu, linked_copy_up_keeps_parent_change_made_meanwhile, 300)
 TEST_F(cu, lower_hardlink_meta_truncate_enospc_changes_nothing)
 {
 	struct env *e = &self->e;
-	char fill[PATH_LEN];
 	const char *idx;
-	int i, n, fd;
+	int n;
 
 	make_file(_metadata, jp(e->l.lower, "a"), 65536, 43, 0644);
 	ASSERT_EQ(0, link(jp(e->l.lower, "a"), jp(e->l.lower, "b")));
@@ -2706,23 +2734,13 @@ TEST_F(cu, lower_hardlink_meta_truncate_enospc_changes_nothing)
 	MOUNT_UNION(e);
 	ASSERT_EQ(0, unlink(jp(e->l.mnt, "c")));
 	ASSERT_META_ONLY(idx);
-	for (n = 0; n < 100; n++) {
-		snprintf(fill, sizeof(fill), "%s/fill%d", e->l.upper, n);
-		fd = open(fill, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-		if (fd < 0)
-			break;
-		close(fd);
-	}
-	ASSERT_EQ(ENOSPC, errno) TH_LOG("fill %d: %m", n);
+	n = fill_inodes(_metadata, e->l.upper);
 	EXPECT_ERRNO(ENOSPC, truncate(jp(e->l.mnt, "a"), 100));
 	EXPECT_ERRNO(ENOSPC, open(jp(e->l.mnt, "b"), O_WRONLY | O_TRUNC | O_CLOEXEC));
 	ASSERT_META_ONLY(idx);
 	ASSERT_PAT(jp(e->l.mnt, "a"), 65536, 43);
 	ASSERT_PAT(jp(e->l.mnt, "b"), 65536, 43);
-	for (i = 0; i < n; i++) {
-		snprintf(fill, sizeof(fill), "%s/fill%d", e->l.upper, i);
-		ASSERT_EQ(0, unlink(fill));
-	}
+	unfill_inodes(_metadata, e->l.upper, n);
 	ASSERT_EQ(0, truncate(jp(e->l.mnt, "a"), 100));
 	ASSERT_NOT_META_ONLY(idx);
 	ASSERT_PAT(jp(e->l.mnt, "a"), 100, 43);
@@ -2745,7 +2763,7 @@ TEST_F(cu, rename_enospc_on_impure_mark_changes_nothing)
 {
 	struct env *e = &self->e;
 	char fill[PATH_LEN], name[32];
-	int i, n, fd, r, r2;
+	int i, n, r, r2;
 
 	write_str(_metadata, jp(e->l.lower, "a"), "a");
 	write_str(_metadata, jp(e->l.lower, "c"), "c");
@@ -2758,14 +2776,7 @@ TEST_F(cu, rename_enospc_on_impure_mark_changes_nothing)
 	ASSERT_EQ(0, append_file(jp(e->l.mnt, "a"), "+"));
 	ASSERT_EQ(0, append_file(jp(e->l.mnt, "c"), "+"));
 	ASSERT_EQ(0, rename(jp(e->l.mnt, "c"), jp(e->l.mnt, "c2")));
-	for (n = 0; n < 100; n++) {
-		snprintf(fill, sizeof(fill), "%s/fill%d", e->l.upper, n);
-		fd = open(fill, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-		if (fd < 0)
-			break;
-		close(fd);
-	}
-	ASSERT_EQ(ENOSPC, errno) TH_LOG("fill %d: %m", n);
+	n = fill_inodes(_metadata, e->l.upper);
 	snprintf(fill, sizeof(fill), "%s/fill0", e->l.upper);
 	for (i = 0; i < 10000; i++) {
 		snprintf(name, sizeof(name), "user.%d", i);
@@ -2799,10 +2810,7 @@ TEST_F(cu, rename_enospc_on_impure_mark_changes_nothing)
 		MOUNT_UNION(e);
 	}
 	/* With room, both work. */
-	for (i = 0; i < n; i++) {
-		snprintf(fill, sizeof(fill), "%s/fill%d", e->l.upper, i);
-		ASSERT_EQ(0, unlink(fill));
-	}
+	unfill_inodes(_metadata, e->l.upper, n);
 	if (r)
 		EXPECT_EQ(0, syscall(SYS_renameat2, AT_FDCWD, jp(e->l.mnt, "a"), AT_FDCWD,
 				     jp(e->l.mnt, "B/x"), RENAME_EXCHANGE));
