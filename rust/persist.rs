@@ -234,9 +234,11 @@ pub(crate) fn remerge(upper: &Layer, lower: &Layer, cred: &Credential) -> Result
             match format::classify_upper(&child) {
                 UpperKind::Whiteout => continue,
                 UpperKind::Fallthru(_) => {
-                    if unopaqued {
+                    if from_copy_up && !opaque {
                         // Redundant in a merged directory; the next readdir writes the
-                        // fallthrus of the new lower directory.
+                        // fallthrus of the new lower directory.  Also where the opaque
+                        // flag is already gone: a re-merge interrupted after dropping
+                        // it, run again (a fallthru would keep an entry's old type).
                         upper::remove(upper.mnt(), &udir, &child, false)?;
                     }
                     continue;

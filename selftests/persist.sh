@@ -18,7 +18,9 @@
 #   them; its times), a metadata-only copy whose file B removed is gone; the
 #   upper layer passes union-fsck against B; later mounts need no option;
 # - an upper layer of an earlier version (no record) mounts and is recorded;
-# - a different tmpfs lower (another UUID) is another lower layer too.
+# - a different tmpfs lower (another UUID) is another lower layer too;
+# - a re-merge interrupted after a directory lost its opaque flag leaves no stale
+#   fallthru when run again.
 #
 # Must run as root with union.ko loaded. Prints TAP 13; unmounts everything.
 
@@ -32,7 +34,7 @@ fsck=$(dirname "$0")/build/tools/union-fsck
 
 make_work persist size=128m || { echo "not ok 1 tmpfs"; exit 1; }
 A=$w/a.sqfs B=$w/b.sqfs LA=$w/la LB=$w/lb U=$w/upper M=$w/mnt
-trap 'cleanup_work "$M" "$LA" "$LB" "$w/t1" "$w/t2"' EXIT
+trap 'cleanup_work "$M" "$LA" "$LB" "$w/t1" "$w/t2" "$w/t3" "$w/t4"' EXIT
 echo "TAP version 13"
 mkdir -p "$LA" "$LB" "$U" "$M" "$w/src/d" "$w/src/e" "$w/src/etc"
 echo keep >"$w/src/d/keep"
@@ -183,6 +185,22 @@ mount -t tmpfs tmpfs "$w/t1" && mount -t tmpfs tmpfs "$w/t2" && echo x >"$w/t1/x
 out=$(mount_union_o "lower=$w/t1,upper=$w/u2" "$M") && umount "$M" &&
 	! out=$(mount_union_o "lower=$w/t2,upper=$w/u2" "$M") && grep -q 'Stale file handle' <<<"$out"
 result $? "another_tmpfs_is_another_lower_layer" "$out"
+umount "$M" 2>/dev/null
+
+# ---- a re-merge interrupted after dropping a directory's opaque flag (as a crash
+# there leaves it), run again: the directory's fallthrus still go, so none stands
+# for an entry of the new lower layer with its old type.
+mkdir -p "$w/t3" "$w/t4" "$w/u3"
+mount -t tmpfs tmpfs "$w/t3" && mount -t tmpfs tmpfs "$w/t4" && echo x >"$w/t3/x" &&
+	mkdir "$w/t4/x"
+out=$(mount_union_o "lower=$w/t3,upper=$w/u3" "$M") && ls "$M" >/dev/null && umount "$M" &&
+	[ -c "$w/u3/x" ] && setfattr -x trusted.union.opaque "$w/u3" &&
+	out=$(mount_union_o "remerge,lower=$w/t4,upper=$w/u3" "$M")
+r=$?
+[ $r -eq 0 ] && [ ! -e "$w/u3/x" ] && [ -d "$M/x" ] &&
+	[ "$(find "$M" -mindepth 1 -maxdepth 1 -name x -printf '%y')" = d ]
+result $? "an_interrupted_remerge_run_again_leaves_no_stale_fallthru" "$out
+$(ls -la "$w/u3" 2>&1)"
 umount "$M" 2>/dev/null
 
 finish
