@@ -188,20 +188,12 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
         S_IFREG => copy_up_file(fs, &lower, &pupper, &name, content)?,
         S_IFDIR => {
             let tmp = fs.create_temp(NewObject::Dir(0o700))?;
-            let r = copy_meta(fs, &lower, &tmp, true)
-                .and_then(|()| xattr::set_flag(fs.upper().mnt(), &tmp, format::FALLTHRU))
-                .and_then(|()| {
-                    let times = before_placing(fs, &pupper, false)?;
-                    install(fs, &pupper, &name, &tmp, true, Expect::Lower)?;
-                    Ok(times)
-                });
-            match r {
-                Ok(times) => (tmp, times),
-                Err(e) => {
-                    fs.discard_temp(&tmp, true);
-                    return Err(e);
-                }
-            }
+            let ((), times) = place_temp(fs, &pupper, &name, &tmp, true, || {
+                copy_meta(fs, &lower, &tmp, true)?;
+                xattr::set_flag(fs.upper().mnt(), &tmp, format::FALLTHRU)?;
+                Ok(((), false))
+            })?;
+            (tmp, times)
         }
         kind => {
             let target;
@@ -212,20 +204,11 @@ fn copy_up_one(fs: &UnionFs, d: &Dentry, limit: Option<i64>, meta: bool) -> Resu
                 NewObject::Node(mode, lower.inode().ok_or(ENOENT)?.rdev())
             };
             let tmp = fs.create_temp(obj)?;
-            let r = copy_meta(fs, &lower, &tmp, kind != S_IFLNK)
-                .and_then(|()| set_origin(fs, &lower, &tmp))
-                .and_then(|origin| {
-                    let times = before_placing(fs, &pupper, origin)?;
-                    install(fs, &pupper, &name, &tmp, false, Expect::Lower)?;
-                    Ok(times)
-                });
-            match r {
-                Ok(times) => (tmp, times),
-                Err(e) => {
-                    fs.discard_temp(&tmp, false);
-                    return Err(e);
-                }
-            }
+            let ((), times) = place_temp(fs, &pupper, &name, &tmp, false, || {
+                copy_meta(fs, &lower, &tmp, kind != S_IFLNK)?;
+                Ok(((), set_origin(fs, &lower, &tmp)?))
+            })?;
+            (tmp, times)
         }
     };
     parent_installed(fs, d, &pupper, &ptimes);
@@ -868,6 +851,31 @@ fn set_origin(fs: &UnionFs, lower: &Dentry, new: &Dentry) -> Result<bool> {
     Ok(true)
 }
 
+/// Finishes an object `tmp` built in the work directory and places it at `name` in the
+/// upper directory `pupper`: `build` completes it (returning a value for the caller and
+/// whether it recorded an origin), then the parent's times are read ([`before_placing`])
+/// and the object is moved into place over nothing or a lower entry's marker.  On any
+/// failure `tmp` is discarded (with what it holds).  Returns `build`'s value and the
+/// parent's times.
+fn place_temp<T>(
+    fs: &UnionFs,
+    pupper: &Dentry,
+    name: &[u8],
+    tmp: &Dentry,
+    is_dir: bool,
+    build: impl FnOnce() -> Result<(T, bool)>,
+) -> Result<(T, Times)> {
+    let r = build().and_then(|(value, origin)| {
+        let times = before_placing(fs, pupper, origin)?;
+        install(fs, pupper, name, tmp, is_dir, Expect::Lower)?;
+        Ok((value, times))
+    });
+    if r.is_err() {
+        fs.discard_temp(tmp, is_dir);
+    }
+    r
+}
+
 /// Right before a copy is placed in `pupper`: reads the parent's times to put back after
 /// it (a change made in the parent while the copy was built, e.g. during a long data
 /// copy, is one users made), then, for a copy with an origin (`origin`), marks the parent
@@ -1086,23 +1094,15 @@ fn copy_up_dir_whole(d: &Dentry) -> Result<Option<LowerEntries>> {
     let st = lower_attrs(fs, &lower)?;
     let lower_entries = sorted_lower_entries(fs, &lower)?;
     let tmp = fs.create_temp(NewObject::Dir(0o700))?;
-    let r = write_fallthrus(fs, &lower, &tmp, &lower_entries, &[], false).and_then(|n| {
+    // Copy-up changes nothing users can see in the parent: keep its times.  A failure
+    // discards the directory with its fallthrus (`clear_markers`).
+    let (fallthrus, ptimes) = place_temp(fs, &pupper, &name, &tmp, true, || {
+        let n = write_fallthrus(fs, &lower, &tmp, &lower_entries, &[], false)?;
         copy_meta_from(fs, &lower, &st, &tmp, true)?;
         xattr::set_flag(mnt, &tmp, format::FALLTHRU)?;
         xattr::set_flag(mnt, &tmp, format::OPAQUE)?;
-        // Copy-up changes nothing users can see in the parent: keep its times.
-        let times = before_placing(fs, &pupper, false)?;
-        install(fs, &pupper, &name, &tmp, true, Expect::Lower)?;
-        Ok((n, times))
-    });
-    let (fallthrus, ptimes) = match r {
-        Ok(r) => r,
-        Err(e) => {
-            // Removes its fallthrus (`clear_markers`), then the directory.
-            fs.discard_temp(&tmp, true);
-            return Err(e);
-        }
-    };
+        Ok((n, false))
+    })?;
     parent_installed(fs, d, &pupper, &ptimes);
     stats::add(Stat::Fallthrus, stats::bytes(fallthrus));
     // Users saw the lower directory's ctime; they go on seeing it while the upper
