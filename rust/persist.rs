@@ -234,7 +234,7 @@ pub(crate) fn remerge(upper: &Layer, lower: &Layer, cred: &Credential) -> Result
             match format::classify_upper(&child) {
                 UpperKind::Whiteout => continue,
                 UpperKind::Fallthru(_) => {
-                    if from_copy_up && !opaque {
+                    if from_copy_up {
                         // Redundant in a merged directory; the next readdir writes the
                         // fallthrus of the new lower directory.  Also where the opaque
                         // flag is already gone: a re-merge interrupted after dropping

@@ -298,7 +298,7 @@ impl UnionFs {
     }
 
     /// Overrides the current credentials with the mounter's until the guard drops.
-    pub(crate) fn override_creds(&self) -> CredGuard<'_> {
+    pub(crate) fn override_creds(&self) -> CredGuard {
         CredGuard::new(&self.creator_cred)
     }
 

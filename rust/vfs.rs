@@ -671,9 +671,8 @@ impl PrivateMount {
 /// set on `file` (`O_APPEND`, `O_NONBLOCK`, `O_DIRECT`, `O_NOATIME`), as overlayfs does
 /// before every operation on its real file.
 pub(crate) fn sync_setfl(real: &File, file: &File) -> Result {
-    // SAFETY: Both files are open (each `&File` holds a reference); the helper changes the
-    // real file's flags under its `f_lock`.
-    to_result(unsafe { sys::union_sync_setfl(real.as_ptr(), file.as_ptr()) })
+    // SAFETY: Both files are open (each `&File` holds a reference).
+    unsafe { file_ops::sync_flags(real.as_ptr(), file.as_ptr()) }
 }
 
 /// `inode_permission` on a real inode of the layer mounted at `mnt`, with the current
@@ -817,28 +816,23 @@ pub(crate) fn fs_ids(cred: &Credential) -> (u32, u32) {
 ///
 /// `old` is the credential pointer `override_creds` returned, on this task; `cred`, the
 /// task's subjective credential until the drop, is referenced by the guard.
-pub(crate) struct CredGuard<'a> {
+pub(crate) struct CredGuard {
     old: *const bindings::cred,
     _cred: ARef<Credential>,
-    _life: PhantomData<&'a Credential>,
 }
 
-impl<'a> CredGuard<'a> {
+impl CredGuard {
     /// Overrides the current task's subjective credentials with `cred`.
-    pub(crate) fn new(cred: &'a Credential) -> Self {
+    pub(crate) fn new(cred: &Credential) -> Self {
         let held: ARef<Credential> = cred.into();
         // SAFETY: `held` is a referenced credential, kept alive by the guard (or, if the
         // guard is leaked, for as long as the task points at it).
         let old = unsafe { sys::union_override_creds(held.as_ptr()) };
-        Self {
-            old,
-            _cred: held,
-            _life: PhantomData,
-        }
+        Self { old, _cred: held }
     }
 }
 
-impl Drop for CredGuard<'_> {
+impl Drop for CredGuard {
     fn drop(&mut self) {
         // SAFETY: Restores what `override_creds` returned, on the same task.
         unsafe { sys::union_revert_creds(self.old) };

@@ -226,6 +226,33 @@ unsafe extern "C" fn end_write<T: FileOperations>(iocb: *mut bindings::kiocb, _r
     T::sync_attr(unsafe { inode_of((*iocb).ki_filp) });
 }
 
+/// The real file reads, seeks, mappings and advice of the open `file` go to now
+/// ([`FileOperations::read_file`]).
+///
+/// # Safety
+///
+/// `file` must be an open file of ours, held for the call; the real file returned stays
+/// open while `file` is.
+unsafe fn read_real<T: FileOperations>(file: *mut bindings::file) -> Result<*mut bindings::file> {
+    // SAFETY: `file` is an open file of ours (the caller's promise); its data lives while it
+    // is open.
+    let (data, f) = unsafe { (data_of::<T>(file), File::from_raw_file(file)) };
+    Ok(T::read_file(data, f)?.as_ptr())
+}
+
+/// Copies the status flags `fcntl(F_SETFL)` set on our `file` (`O_APPEND`, `O_NONBLOCK`,
+/// `O_DIRECT`, `O_NOATIME`) to its real file `real`, before an operation on it, as
+/// overlayfs does on every path to its real file.
+///
+/// # Safety
+///
+/// `real` and `file` must be open files, held for the call.
+pub(super) unsafe fn sync_flags(real: *mut bindings::file, file: *const bindings::file) -> Result {
+    // SAFETY: Both files are open (the caller's promise); the helper changes the real
+    // file's flags under its `f_lock`.
+    kernel::error::to_result(unsafe { sys::union_sync_setfl(real, file) })
+}
+
 /// # Safety
 ///
 /// Called by the VFS (`vfs_read`, `vfs_iter_read`, ...) with a kiocb whose `ki_filp` is an
@@ -234,23 +261,18 @@ unsafe extern "C" fn read_iter<T: FileOperations>(
     iocb: *mut bindings::kiocb,
     iter: *mut bindings::iov_iter,
 ) -> isize {
-    // SAFETY: The VFS holds `ki_filp`, an open file of ours, for the call; its data and the
-    // real file that holds live while it is open, which covers the whole call.
-    let (file, data, f) = unsafe {
+    // SAFETY: The VFS holds `ki_filp`, an open file of ours, for the call; the real file
+    // stays open while it is, which covers the whole call.
+    let (file, real) = unsafe {
         let file = (*iocb).ki_filp;
-        (file, data_of::<T>(file), File::from_raw_file(file))
-    };
-    let real = match T::read_file(data, f) {
-        Ok(r) => r.as_ptr(),
-        Err(e) => return e.to_errno() as isize,
+        match read_real::<T>(file).and_then(|real| sync_flags(real, file).map(|()| real)) {
+            Ok(real) => (file, real),
+            Err(e) => return e.to_errno() as isize,
+        }
     };
     // SAFETY: Both files are open for the call; the helper reads the real file with the
     // context's credentials at the kiocb's position, as `ovl_read_iter`.
     unsafe {
-        let r = sys::union_sync_setfl(real, file);
-        if r != 0 {
-            return r as isize;
-        }
         let mut ctx = backing_ctx::<T>(file);
         sys::backing_file_read_iter(real, iter, iocb, (*iocb).ki_flags, &mut ctx)
     }
@@ -282,9 +304,8 @@ unsafe extern "C" fn write_iter<T: FileOperations>(
     // only, so they are copied to the real file first; the helper writes the real file
     // with the context's credentials, as `ovl_write_iter`.
     unsafe {
-        let r = sys::union_sync_setfl(real, file);
-        if r != 0 {
-            return r as isize;
+        if let Err(e) = sync_flags(real, file) {
+            return e.to_errno() as isize;
         }
         let mut ctx = backing_ctx::<T>(file);
         sys::backing_file_write_iter(real, iter, iocb, (*iocb).ki_flags, &mut ctx)
@@ -327,21 +348,16 @@ unsafe extern "C" fn splice_read<T: FileOperations>(
     len: usize,
     flags: c_uint,
 ) -> isize {
-    // SAFETY: The VFS holds `file`, an open file of ours, for the call; its data lives while it
-    // is open.
-    let (data, f) = unsafe { (data_of::<T>(file), File::from_raw_file(file)) };
-    let real = match T::read_file(data, f) {
-        Ok(r) => r.as_ptr(),
+    // SAFETY: The VFS holds `file`, an open file of ours, for the call.  `fcntl(F_SETFL)`
+    // changed our file's flags only: they are copied to the real file first (as
+    // `read_iter`).
+    let real = match unsafe { read_real::<T>(file).and_then(|r| sync_flags(r, file).map(|()| r)) } {
+        Ok(r) => r,
         Err(e) => return e.to_errno() as isize,
     };
     // SAFETY: `file` is open for the call and `ppos` valid (the VFS's contract, which is
-    // `splice_at`'s); the real file stays open while `file` is.  `fcntl(F_SETFL)` changed
-    // our file's flags only: they are copied to the real file first (as `read_iter`).
+    // `splice_at`'s); the real file stays open while `file` is.
     unsafe {
-        let r = sys::union_sync_setfl(real, file);
-        if r != 0 {
-            return r as isize;
-        }
         splice_at::<T>(file, ppos, |iocb, ctx| {
             sys::backing_file_splice_read(real, iocb, pipe, len, flags, ctx)
         })
@@ -373,9 +389,8 @@ unsafe extern "C" fn splice_write<T: FileOperations>(
     // which is `range_op`'s); the flags as in `write_iter` (a cleared `O_APPEND` must
     // not leave the real file appending).
     unsafe {
-        let r = sys::union_sync_setfl(real, file);
-        if r != 0 {
-            return r as isize;
+        if let Err(e) = sync_flags(real, file) {
+            return e.to_errno() as isize;
         }
         splice_at::<T>(file, ppos, |iocb, ctx| {
             sys::backing_file_splice_write(pipe, real, iocb, len, flags, ctx)
@@ -391,14 +406,12 @@ unsafe extern "C" fn mmap<T: FileOperations>(
     file: *mut bindings::file,
     vma: *mut bindings::vm_area_struct,
 ) -> c_int {
-    // SAFETY: The VFS holds `file`, an open file of ours, for the call; its data lives while
-    // it is open.
-    let (data, f) = unsafe { (data_of::<T>(file), File::from_raw_file(file)) };
     // The file reads go to now: a read-only descriptor opened before a copy-up maps the
     // copy, as it reads it (a writable shared mapping needs a descriptor open for write,
     // whose file is on upper from the start).
-    let real = match T::read_file(data, f) {
-        Ok(r) => r.as_ptr(),
+    // SAFETY: The VFS holds `file`, an open file of ours, for the call.
+    let real = match unsafe { read_real::<T>(file) } {
+        Ok(r) => r,
         Err(e) => return e.to_errno(),
     };
     // SAFETY: The helper installs the real file (which lives while ours is open, and gets a
@@ -418,11 +431,9 @@ unsafe extern "C" fn llseek<T: FileOperations>(
     offset: i64,
     whence: c_int,
 ) -> i64 {
-    // SAFETY: The VFS holds `file`, an open file of ours, for the call; its data lives while it
-    // is open.
-    let (data, f) = unsafe { (data_of::<T>(file), File::from_raw_file(file)) };
-    let real = match T::read_file(data, f) {
-        Ok(r) => r.as_ptr(),
+    // SAFETY: The VFS holds `file`, an open file of ours, for the call.
+    let real = match unsafe { read_real::<T>(file) } {
+        Ok(r) => r,
         Err(e) => return i64::from(e.to_errno()),
     };
     // SAFETY: Both files are open.  Like `ovl_llseek`: sync the real file position, seek it
@@ -445,12 +456,10 @@ unsafe extern "C" fn fadvise<T: FileOperations>(
     len: i64,
     advice: c_int,
 ) -> c_int {
-    // SAFETY: The VFS holds `file`, an open file of ours, for the call; its data lives while
-    // it is open.
-    let (data, f) = unsafe { (data_of::<T>(file), File::from_raw_file(file)) };
     // Advice applies to the page cache reads use (as `mmap`).
-    let real = match T::read_file(data, f) {
-        Ok(r) => r.as_ptr(),
+    // SAFETY: The VFS holds `file`, an open file of ours, for the call.
+    let real = match unsafe { read_real::<T>(file) } {
+        Ok(r) => r,
         Err(e) => return e.to_errno(),
     };
     // SAFETY: The real file is open while ours is.
