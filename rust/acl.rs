@@ -38,8 +38,10 @@ pub(crate) fn get_inode_acl<'a>(
     if let Some(walk) = rcu {
         return Ok(vfs::get_inode_acl_rcu(real, type_, walk));
     }
-    let _creds = inode.sb().union_fs().override_creds();
-    Ok(vfs::get_inode_acl_real(real, type_).into())
+    let fs = inode.sb().union_fs();
+    Ok(fs
+        .with_creds(|| vfs::get_inode_acl_real(real, type_))
+        .into())
 }
 
 /// `get_acl`: the ACL of `type_` of the real object of the union dentry `d` (`getfacl`),
@@ -48,8 +50,7 @@ pub(crate) fn get(d: &Dentry, type_: i32) -> Result<AclResult> {
     let inode = d.inode().ok_or(ENOENT)?;
     let fs = inode.sb().union_fs();
     let (real, which) = inode.union_info().real();
-    let _creds = fs.override_creds();
-    Ok(vfs::get_acl_real(fs.layer(which).mnt(), real, type_))
+    Ok(fs.with_creds(|| vfs::get_acl_real(fs.layer(which).mnt(), real, type_)))
 }
 
 /// `set_acl`: copies `d` up, sets the ACL on its upper object with the mounter's

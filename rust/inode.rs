@@ -383,10 +383,7 @@ pub(crate) fn getattr(
     let fs = sb.union_fs();
     let info = inode.union_info();
     let (real, which) = info.real();
-    {
-        let _creds = fs.override_creds();
-        vfs::getattr_real(fs.layer(which).mnt(), real, stat, request_mask, flags)?;
-    }
+    fs.with_creds(|| vfs::getattr_real(fs.layer(which).mnt(), real, stat, request_mask, flags))?;
     if let Some(ri) = real.inode() {
         inode.copy_attr_from(ri);
     }
@@ -394,8 +391,7 @@ pub(crate) fn getattr(
     stat.ino = info.ino_now(inode.ino());
     if info.is_indexed() {
         if let Some(u) = info.upper() {
-            let _creds = fs.override_creds();
-            stat.nlink = indexed_nlink(fs, u);
+            stat.nlink = fs.with_creds(|| indexed_nlink(fs, u));
         }
     }
     if info.is_merged_dir() {
@@ -453,8 +449,9 @@ pub(crate) fn lower_stat(
         return Ok(None);
     };
     let mut lst = vfs::Kstat::default();
-    let _creds = fs.override_creds();
-    vfs::getattr_real(fs.lower().mnt(), lower, &mut lst, vfs::STATX_BASIC, flags)?;
+    fs.with_creds(|| {
+        vfs::getattr_real(fs.lower().mnt(), lower, &mut lst, vfs::STATX_BASIC, flags)
+    })?;
     Ok(Some(lst))
 }
 
@@ -526,8 +523,7 @@ pub(crate) fn permission(inode: &Inode, mask: i32, idmap: &Idmap<'_>) -> Result 
         mask &= !(MAY_WRITE | MAY_APPEND);
         mask |= MAY_READ;
     }
-    let _creds = fs.override_creds();
-    vfs::permission_real(fs.layer(which).mnt(), ri, mask)
+    fs.with_creds(|| vfs::permission_real(fs.layer(which).mnt(), ri, mask))
 }
 
 /// `get_link`: the real symlink's target, passed on (`vfs_get_link` of the real symlink, as
@@ -537,8 +533,7 @@ pub(crate) fn get_link<'a>(d: &'a Dentry, done: vfs::LinkDone<'a>) -> Result<vfs
     let inode = d.inode().ok_or(ENOENT)?;
     let fs = inode.sb().union_fs();
     let (real, _) = inode.union_info().real();
-    let _creds = fs.override_creds();
-    done.real(real)
+    fs.with_creds(|| done.real(real))
 }
 
 /// `setattr` (chmod, chown, utimes, truncate): copy the object up (for truncate, only the

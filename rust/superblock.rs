@@ -302,6 +302,12 @@ impl UnionFs {
         CredGuard::new(&self.creator_cred)
     }
 
+    /// Runs `f` with the mounter's credentials (no reference taken: see
+    /// [`vfs::with_creds`]).
+    pub(crate) fn with_creds<R>(&self, f: impl FnOnce() -> R) -> R {
+        vfs::with_creds(&self.creator_cred, f)
+    }
+
     /// The private work directory on upper, where objects are built before they appear.
     pub(crate) fn work(&self) -> Result<&Dentry> {
         // A union mounted read-only has no work directory until it is remounted

@@ -839,6 +839,25 @@ impl Drop for CredGuard {
     }
 }
 
+/// Runs `f` with the current task's subjective credentials overridden by `cred`
+/// (`override_creds`/`revert_creds` around the call, as overlayfs' `with_ovl_creds`).
+///
+/// Unlike [`CredGuard`], nothing can outlive the override, so no reference is taken
+/// (`override_creds` takes none): `cred` is borrowed for the whole call, and the override
+/// ends when `f` returns (a panic does not unwind in the kernel).  The hot paths
+/// (permission checks in every path walk, `stat`, `getxattr`) use this.
+pub(crate) fn with_creds<R>(cred: &Credential, f: impl FnOnce() -> R) -> R {
+    // SAFETY: `cred` is a valid credential, borrowed until this function returns, and the
+    // task points at it only until the `revert_creds` below.
+    let old = unsafe { sys::union_override_creds(cred.as_ptr()) };
+    let r = f();
+    // SAFETY: Restores what `override_creds` returned, on the same task.  A `CredGuard`
+    // made and dropped by `f` restored `cred`; one `f` leaked keeps its own reference,
+    // and the task no longer points at it.
+    unsafe { sys::union_revert_creds(old) };
+    r
+}
+
 // ---------------------------------------------------------------------------------------------
 // Calls into the real layers (the counterparts of overlayfs' `ovl_do_*`).
 

@@ -92,8 +92,7 @@ pub(crate) fn getxattr(inode: &Inode, name: &CStr, buf: &mut [u8]) -> Result<usi
     let fs = inode.sb().union_fs();
     let info = inode.union_info();
     let (real, which) = info.real();
-    let _creds = fs.override_creds();
-    vfs::getxattr_real(fs.layer(which).mnt(), real, name, buf)
+    fs.with_creds(|| vfs::getxattr_real(fs.layer(which).mnt(), real, name, buf))
 }
 
 /// `listxattr` on a union object: the real list without private names.
