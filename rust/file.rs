@@ -73,9 +73,18 @@ impl RealFile {
         let fs = self.inode.sb().union_fs();
         let flags = user_file.flags() & !(bindings::O_CREAT | bindings::O_EXCL | bindings::O_TRUNC);
         let f = vfs::open_backing(user_file, flags, fs.upper().mnt(), upper, fs.creator_cred())?;
-        // Losing the race to another reader is fine: both opened the same upper file.
+        // Losing the race to another reader is fine: both opened the same upper file.  A
+        // loser may find the winner between its claim and its store; the store is the next
+        // few instructions of a task that holds no lock and does not sleep in between
+        // (preempted there, it runs again when this one is), so wait for it rather than
+        // read the lower file, whose data may be older than the copy's.
         self.reopened.populate(f);
-        Ok(self.reopened.as_ref().unwrap_or(&self.file))
+        loop {
+            if let Some(r) = self.reopened.as_ref() {
+                return Ok(r);
+            }
+            core::hint::spin_loop();
+        }
     }
 }
 
