@@ -77,7 +77,8 @@ bench:
 	@$(MAKE) --no-print-directory PROFILE=$(BENCH_PROFILE) modules selftests
 	@UNION_PROFILE=$(BENCH_PROFILE) $(REPO)/selftests/bench/host $(if $(QUICK),--quick) \
 		$(if $(ROUNDS),--rounds $(ROUNDS)) $(if $(BOOTS),--boots $(BOOTS)) \
-		$(if $(ONLY),--only '$(ONLY)') $(if $(filter 0,$(FUSE)),--no-fuse)
+		$(if $(ONLY),--only '$(ONLY)') $(if $(filter 0,$(FUSE)),--no-fuse) \
+		$(if $(filter 1,$(ICOUNT)),--icount)
 
 STRESS_SECONDS ?= 600
 STRESS_PROCS ?= 4
