@@ -26,16 +26,7 @@ use crate::{
         RangeEnd, //
     },
 };
-use kernel::{
-    bindings,
-    cred::Credential,
-    fs::File,
-    prelude::*,
-    sync::{
-        aref::ARef,
-        SetOnce, //
-    },
-};
+use kernel::{bindings, cred::Credential, fs::File, prelude::*, sync::aref::ARef};
 
 /// The real file behind an open union file (`private_data`).
 pub(crate) struct RealFile {
@@ -43,7 +34,7 @@ pub(crate) struct RealFile {
     layer: Which,
     inode: ARef<Inode>,
     /// The upper file, opened after a copy-up made by someone else.
-    reopened: SetOnce<ARef<File>>,
+    reopened: vfs::OnceFile,
 }
 
 impl RealFile {
@@ -63,7 +54,7 @@ impl RealFile {
         if self.is_upper() {
             return Ok(&self.file);
         }
-        if let Some(f) = self.reopened.as_ref() {
+        if let Some(f) = self.reopened.get() {
             return Ok(f);
         }
         let info = self.inode.union_info();
@@ -73,18 +64,8 @@ impl RealFile {
         let fs = self.inode.sb().union_fs();
         let flags = user_file.flags() & !(bindings::O_CREAT | bindings::O_EXCL | bindings::O_TRUNC);
         let f = vfs::open_backing(user_file, flags, fs.upper().mnt(), upper, fs.creator_cred())?;
-        // Losing the race to another reader is fine: both opened the same upper file.  A
-        // loser may find the winner between its claim and its store; the store is the next
-        // few instructions of a task that holds no lock and does not sleep in between
-        // (preempted there, it runs again when this one is), so wait for it rather than
-        // read the lower file, whose data may be older than the copy's.
-        self.reopened.populate(f);
-        loop {
-            if let Some(r) = self.reopened.as_ref() {
-                return Ok(r);
-            }
-            core::hint::spin_loop();
-        }
+        // Losing the race to another reader is fine: both opened the same upper file.
+        Ok(self.reopened.get_or_set(f))
     }
 }
 
@@ -190,7 +171,7 @@ pub(crate) fn tmpfile(file: ARef<File>, inode: &Inode) -> Result<KBox<RealFile>>
             file,
             layer: Which::Upper,
             inode: inode.into(),
-            reopened: SetOnce::new(),
+            reopened: vfs::OnceFile::new(),
         },
         GFP_KERNEL,
     )?)
@@ -227,7 +208,7 @@ pub(crate) fn open(inode: &Inode, dentry: &Dentry, user_file: &File) -> Result<K
             file,
             layer,
             inode: inode.into(),
-            reopened: SetOnce::new(),
+            reopened: vfs::OnceFile::new(),
         },
         GFP_KERNEL,
     )?)

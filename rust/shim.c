@@ -109,9 +109,10 @@ const struct cred *union_override_creds(const struct cred *cred)
 	return override_creds(cred);
 }
 
-void union_revert_creds(const struct cred *old)
+/* Returns the credentials the task had (the override being ended). */
+const struct cred *union_revert_creds(const struct cred *old)
 {
-	revert_creds(old);
+	return revert_creds(old);
 }
 
 const struct cred *union_current_cred(void)

@@ -52,7 +52,7 @@ struct dentry *union_dget(struct dentry *dentry);
 struct mnt_idmap *union_mnt_idmap(const struct vfsmount *mnt);
 bool union_mnt_idmapped(const struct vfsmount *mnt);
 const struct cred *union_override_creds(const struct cred *cred);
-void union_revert_creds(const struct cred *old);
+const struct cred *union_revert_creds(const struct cred *old);
 const struct cred *union_current_cred(void);
 void union_inode_lock(struct inode *inode);
 void union_inode_unlock(struct inode *inode);

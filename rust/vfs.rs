@@ -105,12 +105,77 @@ use kernel::{
     fs::File,
     prelude::*,
     str::CString,
-    sync::aref::{
-        ARef,
-        AlwaysRefCounted, //
+    sync::{
+        aref::{
+            ARef,
+            AlwaysRefCounted, //
+        },
+        atomic::{
+            Acquire,
+            Atomic,
+            Full,
+            Relaxed, //
+        }, //
     },
     types::Opaque, //
 };
+
+/// A file reference set at most once and read without a lock.  [`Self::get_or_set`]
+/// publishes the file with one compare-and-exchange, so a reader finds either no file or
+/// the whole one: there is no window between claiming the slot and storing into it (as
+/// `SetOnce` has, in which a loser of the race can only wait for the winner).
+///
+/// # Invariants
+///
+/// `file` is null or a file reference this slot owns (from `ARef::into_raw`); once
+/// non-null it never changes until the drop releases it.
+pub(crate) struct OnceFile {
+    file: Atomic<*mut File>,
+}
+
+impl OnceFile {
+    /// An empty slot.
+    pub(crate) const fn new() -> Self {
+        Self {
+            file: Atomic::new(ptr::null_mut()),
+        }
+    }
+
+    /// The file, if one was set.
+    pub(crate) fn get(&self) -> Option<&File> {
+        let f = self.file.load(Acquire);
+        // SAFETY: A non-null pointer is a reference the slot owns until it is dropped (type
+        // invariant), so the file lives as long as `&self`; `Acquire` pairs with the
+        // publishing exchange, after which the file was not written by the setter.
+        NonNull::new(f).map(|f| unsafe { f.as_ref() })
+    }
+
+    /// Stores `f` unless a file is there already, and returns the stored file: `f`, or
+    /// the one stored before (then `f` is released).
+    pub(crate) fn get_or_set(&self, f: ARef<File>) -> &File {
+        let new = ARef::into_raw(f).as_ptr();
+        if let Err(_stored) = self.file.cmpxchg(ptr::null_mut(), new, Full) {
+            // SAFETY: `new` is the reference `into_raw` gave up above, which the lost
+            // exchange did not store: it is still ours to release.
+            drop(unsafe { ARef::from_raw(NonNull::new_unchecked(new)) });
+        }
+        match self.get() {
+            Some(f) => f,
+            // INVARIANT: the slot was non-null after either branch and never goes back.
+            None => unreachable!(),
+        }
+    }
+}
+
+impl Drop for OnceFile {
+    fn drop(&mut self) {
+        if let Some(f) = NonNull::new(self.file.load(Relaxed)) {
+            // SAFETY: The slot owns the reference (type invariant); `&mut self` means no
+            // borrow of it from `get` is left.
+            drop(unsafe { ARef::from_raw(f) });
+        }
+    }
+}
 
 /// Makes `data` the `private_data` of `file`, which owns it until [`drop_file_private`].
 ///
@@ -835,26 +900,39 @@ impl CredGuard {
 impl Drop for CredGuard {
     fn drop(&mut self) {
         // SAFETY: Restores what `override_creds` returned, on the same task.
-        unsafe { sys::union_revert_creds(self.old) };
+        let ended = unsafe { sys::union_revert_creds(self.old) };
+        // Overrides end in the reverse order of their start.  A guard dropped out of that
+        // order (moved into or out of a `with_creds` closure, or dropped before one made
+        // after it) would leave the task on a credential nothing holds: stop instead.
+        assert!(
+            core::ptr::eq(ended, self._cred.as_ptr()),
+            "union: credential overrides ended out of order"
+        );
     }
 }
 
 /// Runs `f` with the current task's subjective credentials overridden by `cred`
 /// (`override_creds`/`revert_creds` around the call, as overlayfs' `with_ovl_creds`).
 ///
-/// Unlike [`CredGuard`], nothing can outlive the override, so no reference is taken
-/// (`override_creds` takes none): `cred` is borrowed for the whole call, and the override
-/// ends when `f` returns (a panic does not unwind in the kernel).  The hot paths
-/// (permission checks in every path walk, `stat`, `getxattr`) use this.
+/// Unlike [`CredGuard`], no reference is taken (`override_creds` takes none): `cred` is
+/// borrowed for the whole call and the override ends when `f` returns, checked: a
+/// [`CredGuard`] that `f` made and did not drop (returned or leaked), or one made before
+/// and dropped by `f`, ends the overrides out of order, which stops the kernel rather than
+/// leave the task on a credential nothing holds.  (As with overlayfs' `with_ovl_creds`,
+/// an oops inside `f` kills the task with the override on: its exit puts a reference the
+/// override never took.)  The hot paths (permission checks in every path walk, `stat`,
+/// `getxattr`) use this.
 pub(crate) fn with_creds<R>(cred: &Credential, f: impl FnOnce() -> R) -> R {
-    // SAFETY: `cred` is a valid credential, borrowed until this function returns, and the
-    // task points at it only until the `revert_creds` below.
+    // SAFETY: `cred` is a valid credential, borrowed until this function returns; the
+    // task points at it until the `revert_creds` below (checked to end this override).
     let old = unsafe { sys::union_override_creds(cred.as_ptr()) };
     let r = f();
-    // SAFETY: Restores what `override_creds` returned, on the same task.  A `CredGuard`
-    // made and dropped by `f` restored `cred`; one `f` leaked keeps its own reference,
-    // and the task no longer points at it.
-    unsafe { sys::union_revert_creds(old) };
+    // SAFETY: Restores what `override_creds` returned, on the same task.
+    let ended = unsafe { sys::union_revert_creds(old) };
+    assert!(
+        core::ptr::eq(ended, cred.as_ptr()),
+        "union: credential overrides ended out of order"
+    );
     r
 }
 

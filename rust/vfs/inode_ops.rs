@@ -530,7 +530,7 @@ pub(crate) struct LinkTarget<'a> {
 }
 
 impl<'a> LinkDone<'a> {
-    /// The target of the real symlink `real` (`vfs_get_link`, with the caller's
+    /// The target of the real symlink `real` (`vfs_get_link`, with the current
     /// credentials), as overlayfs passes it on: the real filesystem's buffer (its page, or
     /// its inode's inline target) and the real filesystem's delayed call that releases it,
     /// no copy.
