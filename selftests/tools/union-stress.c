@@ -161,7 +161,9 @@ static unsigned int op_weight[NOPS] = {
 static const unsigned long long common_ok = E(ENOENT) | E(ENOTDIR) | E(ELOOP);
 static const unsigned long long op_ok[NOPS] = {
 	[OP_CREATE] = E(EISDIR) | E(ENXIO) | E(EEXIST),
-	[OP_WRITE] = E(EISDIR) | E(ENXIO),
+	/* pwrite(2) on a fifo renamed onto the name, opened while another worker holds it
+	 * open for reading. */
+	[OP_WRITE] = E(EISDIR) | E(ENXIO) | E(ESPIPE),
 	[OP_APPEND] = E(EISDIR) | E(ENXIO),
 	[OP_TRUNCATE] = E(EISDIR) | E(EINVAL),	/* EINVAL: not a regular file */
 	[OP_UNLINK] = E(EISDIR),
