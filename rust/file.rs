@@ -26,7 +26,13 @@ use crate::{
         RangeEnd, //
     },
 };
-use kernel::{bindings, cred::Credential, fs::File, prelude::*, sync::aref::ARef};
+use kernel::{
+    bindings,
+    cred::Credential,
+    fs::File,
+    prelude::*,
+    sync::aref::ARef, //
+};
 
 /// The real file behind an open union file (`private_data`).
 pub(crate) struct RealFile {
