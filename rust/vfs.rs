@@ -154,16 +154,19 @@ impl OnceFile {
     /// the one stored before (then `f` is released).
     pub(crate) fn get_or_set(&self, f: ARef<File>) -> &File {
         let new = ARef::into_raw(f).as_ptr();
-        if let Err(_stored) = self.file.cmpxchg(ptr::null_mut(), new, Full) {
-            // SAFETY: `new` is the reference `into_raw` gave up above, which the lost
-            // exchange did not store: it is still ours to release.
-            drop(unsafe { ARef::from_raw(NonNull::new_unchecked(new)) });
-        }
-        match self.get() {
-            Some(f) => f,
-            // INVARIANT: the slot was non-null after either branch and never goes back.
-            None => unreachable!(),
-        }
+        let stored = match self.file.cmpxchg(ptr::null_mut(), new, Full) {
+            // INVARIANT: the slot now owns the reference `into_raw` gave up.
+            Ok(_) => new,
+            Err(earlier) => {
+                // SAFETY: `new` is the reference `into_raw` gave up above, which the lost
+                // exchange did not store: it is still ours to release.
+                drop(unsafe { ARef::from_raw(NonNull::new_unchecked(new)) });
+                earlier
+            }
+        };
+        // SAFETY: `stored` is the slot's non-null file, which it owns until it is dropped
+        // (type invariant), so it lives as long as `&self`.
+        unsafe { &*stored }
     }
 }
 
@@ -899,16 +902,28 @@ impl CredGuard {
 
 impl Drop for CredGuard {
     fn drop(&mut self) {
-        // SAFETY: Restores what `override_creds` returned, on the same task.
-        let ended = unsafe { sys::union_revert_creds(self.old) };
-        // Overrides end in the reverse order of their start.  A guard dropped out of that
-        // order (moved into or out of a `with_creds` closure, or dropped before one made
-        // after it) would leave the task on a credential nothing holds: stop instead.
-        assert!(
-            core::ptr::eq(ended, self._cred.as_ptr()),
-            "union: credential overrides ended out of order"
-        );
+        // SAFETY: `old` is what the `override_creds` that installed `_cred` returned, on
+        // this task (type invariant).
+        unsafe { end_override(self.old, self._cred.as_ptr()) };
     }
+}
+
+/// Ends the override that installed `cred`, restoring `old`.  Overrides end in the
+/// reverse order of their start; ended out of that order (a [`CredGuard`] moved into or
+/// out of a [`with_creds`] closure, or dropped before one made after it), the task would
+/// be left on a credential nothing holds: that stops the kernel instead.
+///
+/// # Safety
+///
+/// `old` is what the `override_creds` that installed `cred` returned, on this task.
+unsafe fn end_override(old: *const bindings::cred, cred: *const bindings::cred) {
+    // SAFETY: Restores what `override_creds` returned, on the same task (the caller's
+    // promise).
+    let ended = unsafe { sys::union_revert_creds(old) };
+    assert!(
+        core::ptr::eq(ended, cred),
+        "union: credential overrides ended out of order"
+    );
 }
 
 /// Runs `f` with the current task's subjective credentials overridden by `cred`
@@ -927,12 +942,8 @@ pub(crate) fn with_creds<R>(cred: &Credential, f: impl FnOnce() -> R) -> R {
     // task points at it until the `revert_creds` below (checked to end this override).
     let old = unsafe { sys::union_override_creds(cred.as_ptr()) };
     let r = f();
-    // SAFETY: Restores what `override_creds` returned, on the same task.
-    let ended = unsafe { sys::union_revert_creds(old) };
-    assert!(
-        core::ptr::eq(ended, cred.as_ptr()),
-        "union: credential overrides ended out of order"
-    );
+    // SAFETY: `old` is what the `override_creds` above, which installed `cred`, returned.
+    unsafe { end_override(old, cred.as_ptr()) };
     r
 }
 
